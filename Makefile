@@ -1,0 +1,19 @@
+# The two commands of the README. Both run scripts/setup.sh first (idempotent), which installs the
+# system packages, the ONNX Runtime virtualenv and links the shared model and media.
+SHELL := /bin/bash
+
+.PHONY: setup build demo test check
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	source .env.sh && cargo build --release --workspace
+
+## The demo: simulated cameras from the shared media, the full pipeline, API on http://127.0.0.1:8080
+demo:
+	bash scripts/demo.sh
+
+## Every test: unit, property and end-to-end (real RTSP server, real detector, real SQLite)
+test:
+	bash scripts/test.sh

@@ -1,0 +1,142 @@
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    extract::{Request, State},
+    http::header,
+    middleware::Next,
+    response::Response,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ApiError;
+
+/// What a token may do. Later stages decide per action; every role may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads cases and cameras.
+    Viewer,
+    /// Command-center operator: verifies AI cases.
+    Operator,
+    /// Dispatches cases to departments.
+    Dispatcher,
+    /// Community or department office: handles cases of its grids.
+    Handler,
+    /// Checks handled cases and closes them.
+    Inspector,
+    /// Everything.
+    Admin,
+}
+
+/// A configured API token: its name, role and the SHA-256 (hex) of the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Who holds the token (shown in logs and audit records).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Lowercase hex SHA-256 of the token; the token itself is never stored.
+    pub sha256: String,
+}
+
+/// The holder of a valid token, put into the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Token name.
+    pub name: Arc<str>,
+    /// Token role.
+    pub role: Role,
+}
+
+/// Checks bearer tokens against the configured digests.
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    by_digest: HashMap<[u8; 32], Principal>,
+}
+
+impl Authenticator {
+    /// An authenticator for `tokens` (entries whose digest is not 64 hex digits are skipped; the
+    /// configuration check reports them).
+    pub fn new(tokens: &[ApiToken]) -> Self {
+        let by_digest = tokens
+            .iter()
+            .filter_map(|token| {
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(token.sha256.to_ascii_lowercase(), &mut digest).ok()?;
+                Some((
+                    digest,
+                    Principal {
+                        name: token.name.as_str().into(),
+                        role: token.role,
+                    },
+                ))
+            })
+            .collect();
+        Self { by_digest }
+    }
+
+    /// The holder of `token`, if it is one of the configured ones.
+    pub fn authenticate(&self, token: &str) -> Option<&Principal> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.by_digest.get(&digest)
+    }
+}
+
+/// Middleware: refuses requests without a valid `Authorization: Bearer` token with 401.
+pub async fn require_token(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer token",
+        ))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized(
+            "Authorization must be 'Bearer <token>'",
+        ))?;
+    let principal = auth
+        .authenticate(token.trim())
+        .ok_or(ApiError::Unauthorized("unknown token"))?
+        .clone();
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_matched_by_digest_only() {
+        let digest = hex::encode(Sha256::digest(b"s3cret"));
+        let auth = Authenticator::new(&[
+            ApiToken {
+                name: "desk".into(),
+                role: Role::Operator,
+                sha256: digest.to_uppercase(),
+            },
+            ApiToken {
+                name: "broken".into(),
+                role: Role::Admin,
+                sha256: "xyz".into(),
+            },
+        ]);
+        assert_eq!(
+            auth.authenticate("s3cret").map(|p| p.role),
+            Some(Role::Operator)
+        );
+        assert!(auth.authenticate("S3cret").is_none());
+        assert!(
+            auth.authenticate(&digest).is_none(),
+            "the digest itself is not a token"
+        );
+    }
+}

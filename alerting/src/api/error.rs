@@ -1,0 +1,45 @@
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use tracing::error;
+
+/// An API failure, answered as JSON `{"error": "..."}` with the matching status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request names the bad parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or an unknown token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 404: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 500: logged in full, answered without internals.
+    #[error("internal error")]
+    Internal(#[from] crate::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Internal(source) => {
+                error!(error = %source, "API request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,54 @@
+//! The HTTP API (axum): cases, cameras, health and metrics.
+//!
+//! Everything under `/api/` needs `Authorization: Bearer <token>`, checked against the SHA-256 digests
+//! of `[[auth.tokens]]`; `/healthz`, `/readyz` and `/metrics` are open.
+
+mod auth;
+mod cameras;
+mod cases;
+mod error;
+mod health;
+
+use std::sync::Arc;
+
+use axum::{Router, middleware, routing::get};
+use sharpeyes_ingest::camera::CameraStatus;
+
+pub use auth::{ApiToken, Authenticator, Principal, Role};
+pub use error::ApiError;
+
+use crate::{cases::evidence::EvidenceStore, store::Store};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The case database.
+    pub store: Store,
+    /// Evidence files.
+    pub evidence: EvidenceStore,
+    /// Token check.
+    pub auth: Arc<Authenticator>,
+    /// Metrics served at `/metrics`.
+    pub registry: prometheus::Registry,
+    /// Live status of every camera.
+    pub cameras: Arc<Vec<Arc<CameraStatus>>>,
+}
+
+/// The whole API.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/cases", get(cases::list))
+        .route("/cases/{id}", get(cases::detail))
+        .route("/cases/{id}/evidence/{index}", get(cases::evidence))
+        .route("/cameras", get(cameras::list))
+        .route_layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .nest("/api/v1", api)
+        .with_state(state)
+}

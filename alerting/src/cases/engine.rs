@@ -1,0 +1,236 @@
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::Utc;
+use image::Rgb;
+use sharpeyes_inference::BBox;
+use tracing::{info, warn};
+
+use super::{
+    evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
+    taxonomy,
+};
+use crate::{
+    AlertingMetrics, Result,
+    rules::{Category, Violation},
+    store::{NewCase, NewEvidence, NewObject, Store},
+};
+
+/// Boxes overlapping this much are the same object seen again (after a restart or a long occlusion).
+const SAME_OBJECT_IOU: f32 = 0.5;
+
+/// What the engine did with a violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseOutcome {
+    /// A new case was opened.
+    Opened(i64),
+    /// A new object was added to the open case.
+    Added(i64),
+    /// The object was already part of the open case.
+    AlreadyKnown(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Place {
+    camera: Arc<str>,
+    zone: Arc<str>,
+    category: Category,
+}
+
+#[derive(Debug)]
+struct OpenCase {
+    id: i64,
+    objects: Vec<BBox>,
+}
+
+/// Turns violations into cases: **one open case per camera, zone and category**. A violation at a
+/// place with an open case adds its object to that case (with a confirming evidence image) unless the
+/// object is already in it; otherwise it opens a case with evidence image 0.
+pub struct CaseEngine {
+    store: Store,
+    evidence: EvidenceStore,
+    grid_of_camera: HashMap<Arc<str>, String>,
+    open: HashMap<Place, OpenCase>,
+    metrics: AlertingMetrics,
+}
+
+impl CaseEngine {
+    /// An engine over `store`, knowing each camera's grid; open cases are reloaded from the store so
+    /// that a restart continues them.
+    pub async fn start(
+        store: Store,
+        evidence: EvidenceStore,
+        grid_of_camera: HashMap<Arc<str>, String>,
+        metrics: AlertingMetrics,
+    ) -> Result<Self> {
+        let mut open = HashMap::new();
+        for detail in store.open_cases().await? {
+            let Some(category) = Category::parse(&detail.case.category) else {
+                continue;
+            };
+            let place = Place {
+                camera: detail.case.camera.as_str().into(),
+                zone: detail.case.zone.as_str().into(),
+                category,
+            };
+            let objects = detail
+                .objects
+                .iter()
+                .map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32))
+                .collect();
+            open.insert(
+                place,
+                OpenCase {
+                    id: detail.case.id,
+                    objects,
+                },
+            );
+        }
+        if !open.is_empty() {
+            info!(open_cases = open.len(), "continuing open cases");
+        }
+        Ok(Self {
+            store,
+            evidence,
+            grid_of_camera,
+            open,
+            metrics,
+        })
+    }
+
+    /// Files a violation.
+    pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
+        let category = violation.category;
+        self.metrics
+            .violations_total
+            .with_label_values(&[category.as_str()])
+            .inc();
+        let place = Place {
+            camera: violation.camera.clone(),
+            zone: violation.zone.clone(),
+            category,
+        };
+        if let Some(case) = self.open.get(&place) {
+            if case
+                .objects
+                .iter()
+                .any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU)
+            {
+                return Ok(CaseOutcome::AlreadyKnown(case.id));
+            }
+        }
+        let object = NewObject {
+            class: violation.class.to_string(),
+            score: violation.score,
+            bbox: violation.bbox.to_array(),
+            first_seen_at: violation.first_seen,
+            confirmed_at: violation.confirmed_at,
+        };
+        let case_id = self.open.get(&place).map(|case| case.id);
+        let evidence = self.save_evidence(&violation, case_id.unwrap_or(0)).await?;
+
+        let outcome = match case_id {
+            Some(id) => {
+                self.store
+                    .add_object(id, &object, &evidence, Utc::now())
+                    .await?;
+                self.metrics
+                    .case_objects_added_total
+                    .with_label_values(&[category.as_str()])
+                    .inc();
+                CaseOutcome::Added(id)
+            }
+            None => {
+                let grid = self
+                    .grid_of_camera
+                    .get(&violation.camera)
+                    .cloned()
+                    .unwrap_or_default();
+                let entry = taxonomy::entry(category);
+                let case = NewCase {
+                    code: entry.code.into(),
+                    category: category.as_str().into(),
+                    camera: violation.camera.to_string(),
+                    zone: violation.zone.to_string(),
+                    grid,
+                    status: "reported".into(),
+                    source: "camera".into(),
+                    first_seen_at: violation.first_seen,
+                    confirmed_at: violation.confirmed_at,
+                    opened_at: Utc::now(),
+                };
+                let id = self.store.insert_case(&case, &object, &evidence).await?;
+                self.metrics
+                    .cases_opened_total
+                    .with_label_values(&[category.as_str()])
+                    .inc();
+                self.open.insert(
+                    place.clone(),
+                    OpenCase {
+                        id,
+                        objects: Vec::new(),
+                    },
+                );
+                CaseOutcome::Opened(id)
+            }
+        };
+        let case = self
+            .open
+            .get_mut(&place)
+            .expect("the case was just found or opened");
+        case.objects.push(violation.bbox);
+        match outcome {
+            CaseOutcome::Opened(id) => info!(
+                case = id, code = taxonomy::entry(category).code, camera = %violation.camera, zone = %violation.zone,
+                class = %violation.class, "case opened"
+            ),
+            CaseOutcome::Added(id) => info!(
+                case = id, camera = %violation.camera, zone = %violation.zone, objects = case.objects.len(),
+                class = %violation.class, "object added to open case"
+            ),
+            CaseOutcome::AlreadyKnown(_) => {}
+        }
+        Ok(outcome)
+    }
+
+    /// Files a violation, logging and counting a failure instead of returning it (the stage goes on).
+    pub async fn handle_logged(&mut self, violation: Violation) {
+        let (camera, category) = (violation.camera.clone(), violation.category);
+        if let Err(error) = self.handle(violation).await {
+            self.metrics
+                .case_errors_total
+                .with_label_values(&[category.as_str()])
+                .inc();
+            warn!(camera = %camera, category = category.as_str(), error = %error, "failed to file a violation");
+        }
+    }
+
+    async fn save_evidence(&self, violation: &Violation, case_id: i64) -> Result<NewEvidence> {
+        let frame = violation.frame.clone();
+        let zone = violation.zone_points.clone();
+        let boxes: Vec<(BBox, Rgb<u8>)> = violation
+            .zone_boxes
+            .iter()
+            .map(|b| (*b, OTHER_COLOR))
+            .chain(std::iter::once((violation.bbox, OBJECT_COLOR)))
+            .collect();
+        let store = self.evidence.clone();
+        let (width, height, captured_at) = (frame.width, frame.height, frame.captured_at);
+        // Drawing and JPEG encoding are CPU work: keep them off the async workers.
+        let sha256 = tokio::task::spawn_blocking(move || {
+            let image = evidence::render(&frame, &zone, &boxes);
+            let jpeg = evidence::encode_jpeg(&image).map_err(|source| crate::Error::Evidence {
+                case: case_id,
+                source,
+            })?;
+            store.save(&jpeg)
+        })
+        .await
+        .expect("evidence rendering does not panic")?;
+        Ok(NewEvidence {
+            sha256,
+            width,
+            height,
+            captured_at,
+        })
+    }
+}

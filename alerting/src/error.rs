@@ -1,0 +1,30 @@
+use std::path::PathBuf;
+
+/// Errors of the alerting stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused an operation.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// The database schema could not be brought up to date.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    /// A file under the data directory could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// An evidence image could not be encoded.
+    #[error("evidence image for case {case}: {source}")]
+    Evidence {
+        case: i64,
+        source: image::ImageError,
+    },
+}
+
+/// The alerting crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! Alerting: the last stage of sharpeyes.
+//!
+//! - [`rules`]: zones, the IoU tracker and the dwell rule that turn detections into [`rules::Violation`]s;
+//! - [`cases`]: the case engine (one open case per camera, zone and category), the taxonomy of case
+//!   codes, and evidence images;
+//! - [`store`]: cases in SQLite through sqlx migrations;
+//! - [`api`]: the authenticated HTTP API, `/healthz` and `/metrics`.
+
+pub mod api;
+pub mod cases;
+mod error;
+mod metrics;
+pub mod rules;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use metrics::AlertingMetrics;

@@ -1,0 +1,54 @@
+use std::{collections::HashMap, sync::Arc, thread::JoinHandle};
+
+use crossbeam_channel::Receiver;
+use sharpeyes_inference::FrameDetections;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::{ParkingRule, Violation};
+
+/// The rules thread: runs each camera's rules on its analysed frames and sends the violations to the
+/// case engine. Sending blocks when the engine is behind (violations are never dropped). Stops when
+/// the detections channel closes, which closes `violations_tx`.
+pub struct RulesStage {
+    parking: HashMap<Arc<str>, ParkingRule>,
+    detections_rx: Receiver<FrameDetections>,
+    violations_tx: mpsc::Sender<Violation>,
+}
+
+impl RulesStage {
+    /// The stage with the parking rule of each camera.
+    pub fn new(
+        parking: HashMap<Arc<str>, ParkingRule>,
+        detections_rx: Receiver<FrameDetections>,
+        violations_tx: mpsc::Sender<Violation>,
+    ) -> Self {
+        Self {
+            parking,
+            detections_rx,
+            violations_tx,
+        }
+    }
+
+    /// Runs on its own thread.
+    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("rules".into())
+            .spawn(move || self.run())
+    }
+
+    fn run(mut self) {
+        for analysed in &self.detections_rx {
+            let Some(rule) = self.parking.get_mut(&analysed.frame.camera) else {
+                continue;
+            };
+            for violation in rule.observe(&analysed) {
+                if self.violations_tx.blocking_send(violation).is_err() {
+                    warn!("the case engine stopped; rules stop");
+                    return;
+                }
+            }
+        }
+        info!("rules drained and stopped");
+    }
+}

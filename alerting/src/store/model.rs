@@ -1,0 +1,180 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A case as listed by the API.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Case {
+    /// Case id.
+    pub id: i64,
+    /// Taxonomy code (`0505`).
+    pub code: String,
+    /// Category (`illegal_parking`).
+    pub category: String,
+    /// Camera id.
+    pub camera: String,
+    /// Zone id within the camera.
+    pub zone: String,
+    /// 15-digit grid code.
+    pub grid: String,
+    /// Workflow status (`reported`, `filed`, ...).
+    pub status: String,
+    /// Where the case came from (`camera`).
+    pub source: String,
+    /// Distinct objects in the case.
+    pub object_count: i64,
+    /// When the first object was first seen standing there.
+    pub first_seen_at: DateTime<Utc>,
+    /// When the rule first confirmed the violation.
+    pub confirmed_at: DateTime<Utc>,
+    /// When the case was opened.
+    pub opened_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One object of a case.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CaseObject {
+    /// Position in the case (0 = the object that opened it).
+    #[serde(rename = "index")]
+    pub idx: i64,
+    /// Detector class.
+    pub class: String,
+    /// Detector score.
+    pub score: f64,
+    /// Box left edge in frame pixels.
+    pub x1: f64,
+    /// Box top edge.
+    pub y1: f64,
+    /// Box right edge.
+    pub x2: f64,
+    /// Box bottom edge.
+    pub y2: f64,
+    /// When the object was first seen standing there.
+    pub first_seen_at: DateTime<Utc>,
+    /// When the rule confirmed it.
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// An evidence image of a case.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EvidenceInfo {
+    /// Position in the case: served at `/api/v1/cases/{id}/evidence/{index}`.
+    #[serde(rename = "index")]
+    pub idx: i64,
+    /// SHA-256 of the JPEG (its content address under the data directory).
+    pub sha256: String,
+    /// Image width.
+    pub width: i64,
+    /// Image height.
+    pub height: i64,
+    /// Capture time of the frame.
+    pub captured_at: DateTime<Utc>,
+}
+
+/// A case with its objects and evidence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaseDetail {
+    /// The case.
+    #[serde(flatten)]
+    pub case: Case,
+    /// Its objects.
+    pub objects: Vec<CaseObject>,
+    /// Its evidence images.
+    pub evidence: Vec<EvidenceInfo>,
+}
+
+/// What a new case is made of.
+#[derive(Clone, Debug)]
+pub struct NewCase {
+    /// Taxonomy code.
+    pub code: String,
+    /// Category.
+    pub category: String,
+    /// Camera id.
+    pub camera: String,
+    /// Zone id.
+    pub zone: String,
+    /// Grid code.
+    pub grid: String,
+    /// Initial status.
+    pub status: String,
+    /// Source (`camera`).
+    pub source: String,
+    /// First sighting.
+    pub first_seen_at: DateTime<Utc>,
+    /// Confirmation.
+    pub confirmed_at: DateTime<Utc>,
+    /// Opening time.
+    pub opened_at: DateTime<Utc>,
+}
+
+/// An object to add to a case.
+#[derive(Clone, Debug)]
+pub struct NewObject {
+    /// Detector class.
+    pub class: String,
+    /// Detector score.
+    pub score: f32,
+    /// `[x1, y1, x2, y2]` in frame pixels.
+    pub bbox: [f32; 4],
+    /// First sighting.
+    pub first_seen_at: DateTime<Utc>,
+    /// Confirmation.
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// An evidence image already written under the data directory.
+#[derive(Clone, Debug)]
+pub struct NewEvidence {
+    /// SHA-256 of the JPEG.
+    pub sha256: String,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Capture time of the frame.
+    pub captured_at: DateTime<Utc>,
+}
+
+/// Filters of the case list; all optional.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFilter {
+    /// Exact status.
+    pub status: Option<String>,
+    /// Exact category.
+    pub category: Option<String>,
+    /// Grid code or a prefix of one (district, street, community).
+    pub grid: Option<String>,
+    /// Exact camera id.
+    pub camera: Option<String>,
+    /// Exact zone id.
+    pub zone: Option<String>,
+    /// Opened at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Opened before.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many (1..=1000, default 100).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+const fn default_limit() -> u32 {
+    100
+}
+
+impl Default for CaseFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            category: None,
+            grid: None,
+            camera: None,
+            zone: None,
+            since: None,
+            until: None,
+            limit: default_limit(),
+        }
+    }
+}

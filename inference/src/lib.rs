@@ -1,0 +1,32 @@
+//! Inference: the second stage of sharpeyes.
+//!
+//! A detector is described by a [`Manifest`] (`models/*.toml`) and runs as
+//! `preprocess → session → decode → NMS`, each step a separate module so that the pure steps are
+//! tested without a session:
+//! - [`preprocess`]: a decoded frame into the model's input tensor (letterbox or stretch, channel order,
+//!   normalisation) in a reused buffer;
+//! - [`runtime`]: ONNX Runtime, loaded from `ORT_DYLIB_PATH`, and sessions checked against their manifest;
+//! - [`family`]: output decoders per model family;
+//! - [`nms`]: IoU and class-wise non-maximum suppression;
+//! - [`Detector`]: the four steps together; [`InferenceStage`]: the thread that feeds it from the
+//!   [`sharpeyes_ingest::FrameQueue`] and hands [`FrameDetections`] to the rules.
+
+mod detection;
+mod detector;
+mod error;
+pub mod family;
+mod manifest;
+mod metrics;
+pub mod nms;
+pub mod preprocess;
+pub mod runtime;
+mod stage;
+
+pub use detection::{BBox, Detection, FrameDetections};
+pub use detector::Detector;
+pub use error::{Error, Result};
+pub use manifest::{
+    CategoryClasses, ChannelOrder, Family, InputSpec, Manifest, ResizeMode, Thresholds,
+};
+pub use metrics::InferenceMetrics;
+pub use stage::InferenceStage;

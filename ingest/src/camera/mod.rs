@@ -1,0 +1,16 @@
+//! RTSP cameras: one GStreamer pipeline per camera, decoded frames into the [`crate::FrameQueue`].
+//!
+//! - [`CameraSettings`]: what a camera is (URL, transport, decode mode, watchdog);
+//! - [`pipeline`]: the GStreamer pipeline a camera runs, built from its settings;
+//! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
+//!   backoff and jitter when it fails or stalls, and stops on shutdown;
+//! - [`CameraStatus`]: what the API and metrics report about each camera.
+
+pub mod pipeline;
+mod settings;
+mod source;
+mod status;
+
+pub use settings::{CameraSettings, DecodeMode, Transport, redact_url};
+pub use source::CameraSource;
+pub use status::{CameraState, CameraStatus, StatusSnapshot};

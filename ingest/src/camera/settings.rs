@@ -1,0 +1,92 @@
+use std::{sync::Arc, time::Duration};
+
+/// How a camera's stream is decoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DecodeMode {
+    /// Only key-frames reach the decoder; delta frames are dropped after parsing. Costs a fraction of
+    /// full decoding and suits slow events (parking, litter, construction).
+    Keyframes,
+    /// Every frame is decoded, then thinned to `fps` frames per second.
+    Sampled {
+        /// Frames per second handed to the detector (> 0).
+        fps: f64,
+    },
+}
+
+/// RTP transport asked of the camera.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// RTP interleaved in the RTSP TCP connection: survives NAT and lossy links (the default).
+    #[default]
+    Tcp,
+    /// RTP over UDP: lower latency on a clean network.
+    Udp,
+}
+
+/// Everything needed to run one camera.
+#[derive(Clone, Debug)]
+pub struct CameraSettings {
+    /// Camera id, unique in the configuration.
+    pub id: Arc<str>,
+    /// `rtsp://[user:password@]host[:port]/path`; credentials are never logged (see [`redact_url`]).
+    pub url: String,
+    /// RTP transport.
+    pub transport: Transport,
+    /// Decode mode.
+    pub decode: DecodeMode,
+    /// Jitter-buffer latency of `rtspsrc`.
+    pub latency: Duration,
+    /// The pipeline is restarted when no frame arrived for this long.
+    pub stall_timeout: Duration,
+    /// First delay before a restart; doubles (with jitter) up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// Longest delay between restarts.
+    pub backoff_max: Duration,
+}
+
+impl CameraSettings {
+    /// Settings with the defaults: TCP, key-frames only, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s.
+    pub fn new(id: impl Into<Arc<str>>, url: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            url: url.into(),
+            transport: Transport::Tcp,
+            decode: DecodeMode::Keyframes,
+            latency: Duration::from_millis(200),
+            stall_timeout: Duration::from_secs(20),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The URL with any user name and password replaced by `***`, fit for logs and the API.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Setting credentials only fails on URLs that cannot have them, which these just had.
+            let _ = parsed.set_username("***");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparsable url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        let redacted = redact_url("rtsp://admin:s3cret@10.0.0.7:554/Streaming/Channels/101");
+        assert_eq!(redacted, "rtsp://***@10.0.0.7:554/Streaming/Channels/101");
+        assert!(!redacted.contains("s3cret") && !redacted.contains("admin"));
+        assert_eq!(
+            redact_url("rtsp://127.0.0.1:8554/street"),
+            "rtsp://127.0.0.1:8554/street"
+        );
+        assert_eq!(redact_url("not a url"), "<unparsable url>");
+    }
+}

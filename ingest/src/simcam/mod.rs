@@ -1,0 +1,123 @@
+//! `simcam`: video files (looped) and still images served as live H.264 RTSP cameras.
+//!
+//! Each stream has a *player* pipeline that decodes its file in real time into an `intervideosink`
+//! (seeking back to the start at the end of a video; `imagefreeze` repeating a still image), and a
+//! shared RTSP media that encodes what the player shows: `intervideosrc` → `x264enc` → `rtph264pay`.
+//! Splitting the two lets a file loop forever while clients see one continuous live stream, and the
+//! shared media encodes each stream once however many clients connect.
+
+mod player;
+mod server;
+
+use std::path::PathBuf;
+
+pub use server::SimcamServer;
+
+use crate::{Error, Result};
+
+/// One simulated camera: served at `rtsp://<listen>/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Mount name (letters, digits, `-` and `_`).
+    pub name: String,
+    /// A video file (played in a loop) or a still image.
+    pub path: PathBuf,
+}
+
+impl StreamSpec {
+    /// Parses `NAME=FILE` as written on the command line.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (name, path) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("'{spec}': expected NAME=FILE"))?;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "'{spec}': the name must be letters, digits, '-' or '_'"
+            ));
+        }
+        if path.is_empty() {
+            return Err(format!("'{spec}': the file is missing"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            path: PathBuf::from(path),
+        })
+    }
+
+    /// Whether the file is a still image (served by repeating it) rather than a video.
+    pub fn is_still_image(&self) -> bool {
+        let extension = self
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        matches!(extension.as_str(), "jpg" | "jpeg" | "png" | "bmp")
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        std::fs::File::open(&self.path)
+            .map(drop)
+            .map_err(|err| Error::SimcamSource {
+                name: self.name.clone(),
+                path: self.path.clone(),
+                reason: err.to_string(),
+            })
+    }
+}
+
+/// Encoding options shared by every stream of a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Output width; `None` keeps the source's (rounded down to even, as H.264 4:2:0 needs).
+    pub width: Option<u32>,
+    /// Output height; `None` keeps the source's (rounded down to even).
+    pub height: Option<u32>,
+    /// Frames per second of the live stream.
+    pub fps: u32,
+    /// Frames between key-frames (GOP length).
+    pub gop: u32,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            width: None,
+            height: None,
+            fps: 25,
+            gop: 50,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_specs_parse_and_name_their_mistakes() {
+        let spec = StreamSpec::parse("truck=media/images/000000009769.jpg").unwrap();
+        assert_eq!(spec.name, "truck");
+        assert!(spec.is_still_image());
+        assert!(
+            !StreamSpec::parse("road=media/traffic.mp4")
+                .unwrap()
+                .is_still_image()
+        );
+        assert!(
+            StreamSpec::parse("nofile")
+                .unwrap_err()
+                .contains("NAME=FILE")
+        );
+        assert!(
+            StreamSpec::parse("bad name=x.mp4")
+                .unwrap_err()
+                .contains("'bad name=x.mp4'")
+        );
+        assert!(StreamSpec::parse("cam=").unwrap_err().contains("missing"));
+    }
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh Debian 12 machine (run as root, never prompts).
+#
+# - installs the GStreamer development and plugin packages (and Chromium for the browser tests);
+# - creates the project-local virtualenv `.venv` with onnxruntime==1.31.1 (the ONNX Runtime library that
+#   `ort` loads through ORT_DYLIB_PATH) and the Python packages the tests use as references;
+# - links the shared detector model and media into git-ignored paths;
+# - starts PostgreSQL and Mosquitto when they are not running.
+#
+# Running it twice changes nothing: every step checks before it acts.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+shared="${SHAREDDIR:-$root/../shared}"
+cd "$root"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(
+  pkg-config
+  libgstreamer1.0-dev
+  libgstreamer-plugins-base1.0-dev
+  libgstrtspserver-1.0-dev
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
+  gstreamer1.0-tools
+  gstreamer1.0-rtsp
+  ffmpeg
+  mosquitto-clients
+  python3-venv
+)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# The virtualenv: onnxruntime provides libonnxruntime.so for `ort` (load-dynamic); numpy, Pillow and onnx
+# are used by the tests to compute reference detections and build tiny test graphs.
+python_packages=(onnxruntime==1.31.1 numpy pillow onnx)
+venv="$root/.venv"
+stamp="$venv/.sharpeyes-packages"
+wanted="${python_packages[*]}"
+if [[ ! -x "$venv/bin/python" ]]; then
+  log "creating virtualenv $venv"
+  python3 -m venv "$venv"
+fi
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+  log "installing Python packages: $wanted"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
+  printf '%s' "$wanted" >"$stamp"
+else
+  log "virtualenv present"
+fi
+ort_lib="$(ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1)"
+if [[ -z "$ort_lib" ]]; then
+  echo "[setup] error: libonnxruntime.so.* not found in $venv" >&2
+  exit 1
+fi
+# Every later command sources this file (the Makefile does it for its targets).
+env_file="$root/.env.sh"
+env_line="export ORT_DYLIB_PATH=\"$ort_lib\""
+if [[ ! -f "$env_file" || "$(cat "$env_file")" != "$env_line" ]]; then
+  printf '%s' "$env_line" >"$env_file"
+  log "wrote $env_file (ORT_DYLIB_PATH=$ort_lib)"
+fi
+
+# Shared model and media, linked into git-ignored paths.
+link() {
+  local target="$1" name="$2"
+  if [[ ! -e "$target" ]]; then
+    echo "[setup] error: $target is missing (is ../shared beside the checkout?)" >&2
+    exit 1
+  fi
+  if [[ "$(readlink -f "$name" 2>/dev/null)" != "$(readlink -f "$target")" ]]; then
+    ln -sfn "$target" "$name"
+    log "linked $name -> $target"
+  fi
+}
+link "$(readlink -f "$shared/models/yolox_nano.onnx")" models/yolox_nano.onnx
+link "$(readlink -f "$shared/media")" media
+
+# Services the tests talk to.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  if command -v mosquitto >/dev/null; then
+    log "starting Mosquitto"
+    mosquitto -d -c /etc/mosquitto/mosquitto.conf || true
+  fi
+fi
+log "done"

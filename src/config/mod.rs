@@ -1,0 +1,344 @@
+//! The service configuration (TOML): parsing with key paths in errors, then a validation pass that
+//! collects every problem. `config/reference.toml` documents every key.
+
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sharpeyes_alerting::{api::Role, rules::ZoneKind};
+
+/// A configuration problem at a key path (`cameras[1].zones[0].polygon`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Where, as a key path.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Config {
+    /// HTTP listener and data directory.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The detector.
+    #[serde(default)]
+    pub detector: DetectorConfig,
+    /// Grid cells (区 → 街道 → 社区 → 网格).
+    #[serde(default)]
+    pub grids: Vec<GridConfig>,
+    /// RTSP cameras.
+    #[serde(default)]
+    pub cameras: Vec<CameraConfig>,
+    /// Rule settings.
+    #[serde(default)]
+    pub rules: RulesConfig,
+    /// API access.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerConfig {
+    /// HTTP listen address.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// SQLite database and evidence images (relative to the working directory).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+/// `[detector]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DetectorConfig {
+    /// Model manifest (relative to the working directory).
+    #[serde(default = "default_manifest")]
+    pub manifest: PathBuf,
+    /// ONNX Runtime intra-op threads.
+    #[serde(default = "one")]
+    pub intra_threads: usize,
+    /// ONNX Runtime inter-op threads.
+    #[serde(default = "one")]
+    pub inter_threads: usize,
+    /// Overrides the manifest's score threshold.
+    pub confidence: Option<f32>,
+    /// Frames kept per camera while the detector is busy (the oldest is dropped beyond it).
+    #[serde(default = "default_queue")]
+    pub queue_per_camera: usize,
+}
+
+fn default_manifest() -> PathBuf {
+    "models/yolox_nano.toml".into()
+}
+const fn one() -> usize {
+    1
+}
+const fn default_queue() -> usize {
+    2
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            manifest: default_manifest(),
+            intra_threads: 1,
+            inter_threads: 1,
+            confidence: None,
+            queue_per_camera: default_queue(),
+        }
+    }
+}
+
+/// `[[grids]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GridConfig {
+    /// 15 digits: 6 admin + 3 street + 3 community + 3 grid.
+    pub code: String,
+    /// Name of the grid.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// How a camera is decoded.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodeKind {
+    /// Key-frames only.
+    #[default]
+    Keyframes,
+    /// Every frame decoded, thinned to `sample_fps`.
+    Sampled,
+}
+
+/// RTP transport.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// RTP over the RTSP TCP connection.
+    #[default]
+    Tcp,
+    /// RTP over UDP.
+    Udp,
+}
+
+/// `[[cameras]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CameraConfig {
+    /// Unique id.
+    pub id: String,
+    /// RTSP URL (credentials allowed; never logged).
+    pub url: String,
+    /// Grid code the camera belongs to.
+    pub grid: String,
+    /// Decode mode.
+    #[serde(default)]
+    pub decode: DecodeKind,
+    /// Frames per second analysed in `sampled` mode.
+    pub sample_fps: Option<f64>,
+    /// RTP transport.
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// `rtspsrc` latency in milliseconds.
+    #[serde(default = "default_latency_ms")]
+    pub latency_ms: u64,
+    /// Restart the pipeline after this many seconds without a frame.
+    #[serde(default = "default_stall_timeout_s")]
+    pub stall_timeout_s: f64,
+    /// Zones watched in the picture.
+    #[serde(default)]
+    pub zones: Vec<ZoneConfig>,
+}
+
+const fn default_latency_ms() -> u64 {
+    200
+}
+const fn default_stall_timeout_s() -> f64 {
+    20.0
+}
+
+/// `[[cameras.zones]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ZoneConfig {
+    /// Id, unique within the camera.
+    pub id: String,
+    /// What the zone watches for.
+    pub kind: ZoneKind,
+    /// Corners in normalised image coordinates.
+    pub polygon: Vec<[f64; 2]>,
+}
+
+/// `[rules]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RulesConfig {
+    /// `[rules.illegal_parking]`.
+    #[serde(default)]
+    pub illegal_parking: ParkingConfig,
+}
+
+/// `[rules.illegal_parking]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ParkingConfig {
+    /// Seconds a vehicle must stand still in a no-parking zone.
+    #[serde(default = "default_min_dwell_s")]
+    pub min_dwell_s: f64,
+    /// Detector classes that are vehicles.
+    #[serde(default = "default_vehicle_classes")]
+    pub classes: Vec<String>,
+    /// Least detector score of a vehicle.
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+    /// Least share of frames a standing vehicle must be seen in since it stopped.
+    #[serde(default = "default_min_presence")]
+    pub min_presence: f32,
+    /// Least IoU with where a vehicle stopped to count as still standing.
+    #[serde(default = "default_stationary_iou")]
+    pub stationary_iou: f32,
+    /// Seconds a vehicle may go unseen (occlusion, key-frame spacing) and keep its track.
+    #[serde(default = "default_track_max_gap_s")]
+    pub track_max_gap_s: f64,
+}
+
+const fn default_min_dwell_s() -> f64 {
+    300.0
+}
+fn default_vehicle_classes() -> Vec<String> {
+    ["car", "truck", "bus", "motorcycle"]
+        .map(String::from)
+        .to_vec()
+}
+const fn default_min_score() -> f32 {
+    0.3
+}
+const fn default_min_presence() -> f32 {
+    0.6
+}
+const fn default_stationary_iou() -> f32 {
+    0.6
+}
+const fn default_track_max_gap_s() -> f64 {
+    10.0
+}
+
+impl Default for ParkingConfig {
+    fn default() -> Self {
+        Self {
+            min_dwell_s: default_min_dwell_s(),
+            classes: default_vehicle_classes(),
+            min_score: default_min_score(),
+            min_presence: default_min_presence(),
+            stationary_iou: default_stationary_iou(),
+            track_max_gap_s: default_track_max_gap_s(),
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AuthConfig {
+    /// `[[auth.tokens]]`.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// `[[auth.tokens]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TokenConfig {
+    /// Holder's name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+}
+
+/// A key path written the way the rest of the messages write it: `cameras[1].zones[0].polygon`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => match key_path(parent) {
+            prefix if prefix.is_empty() => key.clone(),
+            prefix => format!("{prefix}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => key_path(parent),
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file; on failure returns every problem found.
+    pub fn load(path: &Path) -> Result<Self, Vec<Problem>> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            vec![Problem {
+                path: path.display().to_string(),
+                message: format!("cannot read: {err}"),
+            }]
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates configuration text.
+    ///
+    /// Unknown keys are collected (not fatal at the first one) so that one run reports them all
+    /// together with the validation problems; a value of the wrong type stops parsing at its path.
+    pub fn parse(text: &str) -> Result<Self, Vec<Problem>> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|err| {
+            vec![Problem {
+                path: "(document)".into(),
+                message: err.to_string(),
+            }]
+        })?;
+        let mut problems = Vec::new();
+        let mut unknown_key = |path: serde_ignored::Path<'_>| {
+            problems.push(Problem {
+                path: key_path(&path),
+                message: "unknown key".into(),
+            })
+        };
+        let parsed: Result<Self, _> = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(deserializer, &mut unknown_key),
+        );
+        let config = match parsed {
+            Ok(config) => config,
+            Err(err) => {
+                let path = err.path().to_string();
+                let message = err.into_inner().message().to_owned();
+                problems.push(Problem { path, message });
+                return Err(problems);
+            }
+        };
+        problems.extend(validate::validate(&config));
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! `sharpeyes run`: wires ingest → inference → rules → cases, and the HTTP API.
+//!
+//! Shutdown: only the cameras get the signal. When they have stopped the frame queue closes, the
+//! detector drains it, the rules and the case engine drain their channels, then the HTTP server stops.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use chrono::TimeDelta;
+use sharpeyes_alerting::{
+    AlertingMetrics,
+    api::{self, ApiState, ApiToken, Authenticator},
+    cases::{CaseEngine, evidence::EvidenceStore},
+    rules::{ParkingRule, ParkingRuleConfig, RulesStage, TrackerConfig, Zone},
+    store::Store,
+};
+use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, runtime::SessionThreads};
+use sharpeyes_ingest::{
+    FrameQueue,
+    camera::{CameraSettings, CameraSource, DecodeMode, Transport},
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::config::{CameraConfig, Config, DecodeKind, ParkingConfig, TransportKind};
+
+/// Detections waiting for the rules (the sender blocks when full).
+const DETECTIONS_CAPACITY: usize = 64;
+/// Violations waiting for the case engine (the sender blocks when full).
+const VIOLATIONS_CAPACITY: usize = 256;
+
+/// Runs the service until SIGINT/SIGTERM.
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "invalid configuration '{}':\n  {}",
+            config_path.display(),
+            list.join("\n  ")
+        )
+    })?;
+    sharpeyes_ingest::init_gstreamer()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let registry = prometheus::Registry::new();
+    let inference_metrics = InferenceMetrics::register(&registry)?;
+    let alerting_metrics = AlertingMetrics::register(&registry)?;
+
+    let data_dir = &config.server.data_dir;
+    let store = Store::open_sqlite(data_dir)
+        .await
+        .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?;
+    let evidence = EvidenceStore::new(data_dir);
+
+    let threads = SessionThreads {
+        intra: config.detector.intra_threads,
+        inter: config.detector.inter_threads,
+    };
+    let manifest = config.detector.manifest.clone();
+    let mut detector =
+        tokio::task::spawn_blocking(move || Detector::from_manifest_file(&manifest, threads))
+            .await?
+            .with_context(|| {
+                format!(
+                    "loading the detector '{}'",
+                    config.detector.manifest.display()
+                )
+            })?;
+    if let Some(confidence) = config.detector.confidence {
+        let nms = detector.manifest().thresholds.nms;
+        detector.set_thresholds(confidence, nms);
+    }
+
+    for grid in &config.grids {
+        info!(code = %grid.code, name = %grid.name, "grid");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {}", config.server.listen))?;
+
+    // Ingest.
+    let frames = FrameQueue::new(config.detector.queue_per_camera);
+    let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+    let mut statuses = Vec::new();
+    let mut camera_threads = Vec::new();
+    for camera in &config.cameras {
+        let source = CameraSource::new(camera_settings(camera), frames.clone());
+        statuses.push(source.status());
+        camera_threads.push(source.spawn(shutdown_rx.clone())?);
+    }
+    drop(shutdown_rx);
+
+    // Inference → rules → cases.
+    let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
+    let inference =
+        InferenceStage::new(detector, frames.clone(), detections_tx, inference_metrics).spawn()?;
+    let parking_config = parking_rule_config(&config.rules.illegal_parking);
+    let parking = config
+        .cameras
+        .iter()
+        .map(|camera| {
+            (
+                Arc::from(camera.id.as_str()),
+                ParkingRule::new(parking_config.clone(), &zones(camera)),
+            )
+        })
+        .filter(|(_, rule)| rule.is_active())
+        .collect();
+    let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let rules = RulesStage::new(parking, detections_rx, violations_tx).spawn()?;
+    let grid_of_camera = config
+        .cameras
+        .iter()
+        .map(|c| (Arc::from(c.id.as_str()), c.grid.clone()))
+        .collect();
+    let mut engine = CaseEngine::start(
+        store.clone(),
+        evidence.clone(),
+        grid_of_camera,
+        alerting_metrics,
+    )
+    .await?;
+    let engine_task = tokio::spawn(async move {
+        while let Some(violation) = violations_rx.recv().await {
+            engine.handle_logged(violation).await;
+        }
+        info!("case engine drained and stopped");
+    });
+
+    // HTTP.
+    let tokens: Vec<ApiToken> = config
+        .auth
+        .tokens
+        .iter()
+        .map(|t| ApiToken {
+            name: t.name.clone(),
+            role: t.role,
+            sha256: t.sha256.clone(),
+        })
+        .collect();
+    let state = ApiState {
+        store: store.clone(),
+        evidence,
+        auth: Arc::new(Authenticator::new(&tokens)),
+        registry,
+        cameras: Arc::new(statuses),
+    };
+    let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+    let http = tokio::spawn(
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = http_stop_rx.await;
+            })
+            .into_future(),
+    );
+    info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
+
+    crate::shutdown::first_signal().await;
+    drop(shutdown_tx);
+    tokio::task::spawn_blocking(move || {
+        for thread in camera_threads {
+            let _ = thread.join();
+        }
+        frames.close();
+        let _ = inference.join();
+        let _ = rules.join();
+    })
+    .await?;
+    engine_task.await?;
+    let _ = http_stop_tx.send(());
+    // Open connections (an SSE client, a slow download) get a moment, not a veto over the exit.
+    let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+    store.close().await;
+    info!("sharpeyes stopped");
+    Ok(())
+}
+
+fn camera_settings(camera: &CameraConfig) -> CameraSettings {
+    let mut settings = CameraSettings::new(camera.id.as_str(), camera.url.as_str());
+    settings.decode = match camera.decode {
+        DecodeKind::Keyframes => DecodeMode::Keyframes,
+        DecodeKind::Sampled => DecodeMode::Sampled {
+            fps: camera.sample_fps.unwrap_or(1.0),
+        },
+    };
+    settings.transport = match camera.transport {
+        TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Udp => Transport::Udp,
+    };
+    settings.latency = Duration::from_millis(camera.latency_ms);
+    settings.stall_timeout = Duration::from_secs_f64(camera.stall_timeout_s);
+    settings
+}
+
+fn zones(camera: &CameraConfig) -> Vec<Zone> {
+    camera
+        .zones
+        .iter()
+        .map(|z| Zone::new(z.id.as_str(), z.kind, z.polygon.clone()))
+        .collect()
+}
+
+fn parking_rule_config(parking: &ParkingConfig) -> ParkingRuleConfig {
+    let millis = |seconds: f64| TimeDelta::milliseconds((seconds * 1000.0) as i64);
+    ParkingRuleConfig {
+        min_dwell: millis(parking.min_dwell_s),
+        classes: parking.classes.clone(),
+        min_score: parking.min_score,
+        min_presence: parking.min_presence,
+        tracker: TrackerConfig {
+            stationary_iou: parking.stationary_iou,
+            max_gap: millis(parking.track_max_gap_s),
+            ..TrackerConfig::default()
+        },
+    }
+}

@@ -1,0 +1,268 @@
+//! Shared helpers of the end-to-end tests: they run the real `sharpeyes` binary against a real RTSP
+//! server (`sharpeyes simcam`), the real detector and a real SQLite database.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// The token every test configuration accepts (role admin).
+pub const TOKEN: &str = "e2e-test-token";
+
+/// Path of the built binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_sharpeyes")
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A shared media file (linked into the checkout by scripts/setup.sh).
+pub fn media(relative: &str) -> PathBuf {
+    let path = root().join("media").join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Hex SHA-256 of a token, as `[[auth.tokens]]` stores it.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A child process that is killed when dropped, with its stderr collected.
+pub struct Running {
+    pub child: Child,
+    pub stderr: Arc<Mutex<String>>,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Running {
+    /// The stderr seen so far (ANSI colours removed).
+    pub fn log(&self) -> String {
+        strip_ansi(&self.stderr.lock().unwrap())
+    }
+
+    /// Sends SIGINT and waits for the exit; returns the status and how long it took.
+    pub fn interrupt(&mut self) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the process ignored SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn spawn(args: &[&str], stdout_lines_to_read: usize) -> Running {
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(root())
+        .env("SHARPEYES_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sharpeyes");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    {
+        let stderr = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = stderr.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+    }
+    let mut stdout_lines = Vec::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..stdout_lines_to_read {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let _ = child.wait();
+            panic!(
+                "sharpeyes exited before printing its URLs:\n{}",
+                strip_ansi(&stderr.lock().unwrap())
+            );
+        }
+        stdout_lines.push(line.trim().to_owned());
+    }
+    Running {
+        child,
+        stderr,
+        stdout_lines,
+    }
+}
+
+/// Starts `sharpeyes simcam` on a free port; returns it and the URL of each `(name, file)` stream.
+pub fn start_simcam(streams: &[(&str, &Path)]) -> (Running, Vec<String>) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let specs: Vec<String> = streams
+        .iter()
+        .map(|(name, path)| format!("{name}={}", path.display()))
+        .collect();
+    let mut args = vec!["simcam", "--listen", &listen, "--fps", "25", "--gop", "50"];
+    args.extend(specs.iter().map(String::as_str));
+    let running = spawn(&args, streams.len());
+    let urls = running.stdout_lines.clone();
+    (running, urls)
+}
+
+/// A camera of a test configuration.
+pub struct TestCamera<'a> {
+    pub id: &'a str,
+    pub url: &'a str,
+    pub decode: &'a str,
+}
+
+/// Writes a configuration with a full-frame no-parking zone on every camera; returns its path and
+/// the HTTP base URL.
+pub fn write_config(dir: &Path, cameras: &[TestCamera], min_dwell_s: f64) -> (PathBuf, String) {
+    let port = free_port();
+    let mut text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+data_dir = "{data}"
+
+[detector]
+manifest = "{manifest}"
+
+[[grids]]
+code = "110105001001001"
+name = "test grid"
+
+[rules.illegal_parking]
+min_dwell_s = {min_dwell_s}
+
+[[auth.tokens]]
+name = "e2e"
+role = "admin"
+sha256 = "{sha}"
+"#,
+        data = dir.join("data").display(),
+        manifest = root().join("models/yolox_nano.toml").display(),
+        sha = sha256_hex(TOKEN),
+    );
+    for camera in cameras {
+        let decode = match camera.decode {
+            "sampled" => "decode = \"sampled\"\nsample_fps = 2.0".to_owned(),
+            other => format!("decode = \"{other}\""),
+        };
+        text.push_str(&format!(
+            r#"
+[[cameras]]
+id = "{id}"
+url = "{url}"
+grid = "110105001001001"
+{decode}
+  [[cameras.zones]]
+  id = "all"
+  kind = "no_parking"
+  polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+"#,
+            id = camera.id,
+            url = camera.url,
+        ));
+    }
+    let path = dir.join("sharpeyes.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, format!("http://127.0.0.1:{port}"))
+}
+
+/// Starts `sharpeyes run` and waits until `/healthz` answers.
+pub fn start_service(config: &Path, base: &str) -> Running {
+    let running = spawn(&["run", "--config", &config.display().to_string()], 0);
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{base}/healthz")).send().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the service did not come up:\n{}",
+            running.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running
+}
+
+/// GET with the test token; returns the status and the JSON body (`Null` when not JSON).
+pub fn get_json(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// GET with the test token; returns the status and the raw body.
+pub fn get_bytes(base: &str, path: &str) -> (u16, Vec<u8>) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.bytes().unwrap().to_vec(),
+    )
+}

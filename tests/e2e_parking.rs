@@ -1,0 +1,115 @@
+//! The first real path: an RTSP camera (simcam) → GStreamer → YOLOX-nano through ONNX Runtime → a
+//! no-parking zone with a dwell rule → one grid case in SQLite → the API with its evidence image.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn cases_of(cases: &Value, camera: &str) -> Vec<Value> {
+    cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["camera"] == camera)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
+    let truck = media("images/000000009769.jpg");
+    let traffic = media("traffic.mp4");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck), ("traffic", &traffic)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) = write_config(
+        dir.path(),
+        &[
+            TestCamera {
+                id: "truck-cam",
+                url: &urls[0],
+                decode: "keyframes",
+            },
+            TestCamera {
+                id: "traffic-cam",
+                url: &urls[1],
+                decode: "sampled",
+            },
+        ],
+        6.0,
+    );
+    let mut service = start_service(&config, &base);
+
+    // The truck stands still from the first frame: its case must open soon after the dwell time.
+    let started = Instant::now();
+    let first = loop {
+        let (status, cases) = get_json(&base, "/api/v1/cases");
+        assert_eq!(status, 200);
+        if let Some(case) = cases_of(&cases, "truck-cam").first() {
+            break case.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no case for the truck camera:\n{}",
+            service.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Keep watching: the truck (and the second vehicle in the photo) must not open more cases, and the
+    // traffic clip (cars that never stop, looping every 20 s) must open none.
+    std::thread::sleep(Duration::from_secs(25));
+    let (_, cases) = get_json(&base, "/api/v1/cases");
+    let truck_cases = cases_of(&cases, "truck-cam");
+    assert_eq!(
+        truck_cases.len(),
+        1,
+        "one case per camera, zone and category: {cases:#}"
+    );
+    assert!(
+        cases_of(&cases, "traffic-cam").is_empty(),
+        "moving traffic opened a case: {cases:#}\n{}",
+        service.log()
+    );
+
+    let case = &truck_cases[0];
+    assert_eq!(case["id"], first["id"], "the first case stays the only one");
+    assert_eq!(case["code"], "0505");
+    assert_eq!(case["category"], "illegal_parking");
+    assert_eq!(case["zone"], "all");
+    assert_eq!(case["grid"], "110105001001001");
+    assert_eq!(case["status"], "reported");
+    assert!(case["opened_at"].is_string());
+    let object_count = case["object_count"].as_i64().unwrap();
+    assert!(
+        (1..=3).contains(&object_count),
+        "the photo holds one truck and one car: {case:#}"
+    );
+
+    let id = case["id"].as_i64().unwrap();
+    let (status, detail) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    assert_eq!(status, 200);
+    let objects = detail["objects"].as_array().unwrap();
+    assert_eq!(objects.len() as i64, object_count);
+    assert!(objects.iter().any(|o| o["class"] == "truck"), "{detail:#}");
+    let first_seen = detail["first_seen_at"].as_str().unwrap();
+    let confirmed = detail["confirmed_at"].as_str().unwrap();
+    assert!(first_seen < confirmed, "{first_seen} < {confirmed}");
+
+    let (status, jpeg) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/0"));
+    assert_eq!(status, 200);
+    let image = image::load_from_memory(&jpeg).expect("the evidence is an image");
+    assert_eq!(
+        (image.width(), image.height()),
+        (640, 480),
+        "evidence at the frame's size"
+    );
+
+    let (status, _) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/99"));
+    assert_eq!(status, 404);
+
+    let (exit, took) = service.interrupt();
+    assert!(exit.success(), "exit status {exit:?}:\n{}", service.log());
+    assert!(took < Duration::from_secs(5), "SIGINT took {took:?}");
+}
