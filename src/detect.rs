@@ -1,12 +1,24 @@
 //! `sharpeyes detect`: the detector on image files, JSON on stdout.
+//!
+//! Images are decoded on a second thread while the detector runs on the previous one, so that JPEG
+//! decoding does not add to the session's time on a multi-core box.
 
-use std::path::PathBuf;
+use std::{
+    path::{Path, PathBuf},
+    thread,
+};
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value, json};
-use sharpeyes_alerting::cases::evidence::{OBJECT_COLOR, draw_box, encode_jpeg};
-use sharpeyes_inference::{Detector, runtime::SessionThreads};
+use sharpeyes_alerting::cases::evidence::{OBJECT_COLOR, draw_box, draw_label, encode_jpeg};
+use sharpeyes_inference::{
+    Detection, Detector, DetectorOptions, load_rgb,
+    runtime::{Provider, SessionOptions, SessionThreads},
+};
+
+/// Images decoded ahead of the detector.
+const PREFETCH: usize = 2;
 
 /// Arguments of `sharpeyes detect`.
 #[derive(Debug, Args)]
@@ -20,62 +32,86 @@ pub struct DetectArgs {
     /// NMS IoU threshold (default: the manifest's).
     #[arg(long)]
     nms: Option<f32>,
-    /// Write each image with its boxes drawn into this folder.
+    /// Write each image with its boxes and labels drawn into this folder.
     #[arg(long)]
     annotate: Option<PathBuf>,
     /// ONNX Runtime intra-op threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Execution provider: cpu, cuda, tensorrt, openvino (falls back to cpu when unavailable).
+    #[arg(long, default_value = "cpu", value_parser = parse_provider)]
+    provider: Provider,
     /// Images (JPEG, PNG).
     #[arg(required = true)]
     images: Vec<PathBuf>,
 }
 
+fn parse_provider(text: &str) -> Result<Provider, String> {
+    serde_json::from_value(Value::String(text.to_owned()))
+        .map_err(|_| format!("'{text}' is not one of cpu, cuda, tensorrt, openvino"))
+}
+
 /// Prints `{"<file name>": [{"class", "score", "box"}, ...]}`, boxes in original pixels, best first.
 pub fn detect(args: &DetectArgs) -> anyhow::Result<()> {
-    let threads = SessionThreads {
-        intra: args.threads.max(1),
-        inter: 1,
+    let options = DetectorOptions {
+        session: SessionOptions {
+            threads: SessionThreads { intra: args.threads.max(1), inter: 1 },
+            provider: args.provider,
+        },
+        max_batch: 1,
     };
-    let mut detector = Detector::from_manifest_file(&args.model, threads)?;
+    let mut detector = Detector::from_manifest_file(&args.model, options)?;
     let thresholds = &detector.manifest().thresholds;
-    let (conf, nms) = (
-        args.conf.unwrap_or(thresholds.confidence),
-        args.nms.unwrap_or(thresholds.nms),
-    );
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&conf),
-        "--conf {conf} is outside 0..=1"
-    );
+    let (conf, nms) = (args.conf.unwrap_or(thresholds.confidence), args.nms.unwrap_or(thresholds.nms));
+    anyhow::ensure!((0.0..=1.0).contains(&conf), "--conf {conf} is outside 0..=1");
     anyhow::ensure!((0.0..=1.0).contains(&nms), "--nms {nms} is outside 0..=1");
     detector.set_thresholds(conf, nms);
     if let Some(dir) = &args.annotate {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create --annotate folder '{}'", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create --annotate folder '{}'", dir.display()))?;
     }
 
     let mut results = Map::new();
-    for path in &args.images {
-        let (detections, mut image) = detector.detect_file(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        let list: Vec<Value> = detections
-            .iter()
-            .map(|d| json!({ "class": &*d.class, "score": d.score, "box": d.bbox.to_array() }))
-            .collect();
-        if let Some(dir) = &args.annotate {
-            for detection in &detections {
-                draw_box(&mut image, detection.bbox, OBJECT_COLOR, 2);
+    thread::scope(|scope| -> anyhow::Result<()> {
+        let (images_tx, images_rx) = crossbeam_channel::bounded(PREFETCH);
+        scope.spawn(move || {
+            for path in &args.images {
+                if images_tx.send((path, load_rgb(path))).is_err() {
+                    return;
+                }
             }
-            let out = dir.join(std::path::Path::new(&name).with_extension("jpg"));
-            let jpeg =
-                encode_jpeg(&image).with_context(|| format!("encoding '{}'", out.display()))?;
-            std::fs::write(&out, jpeg).with_context(|| format!("writing '{}'", out.display()))?;
+        });
+        for (path, image) in images_rx {
+            let mut image = image?;
+            let detections = detector.detect(image.as_raw(), image.width(), image.height())?;
+            let name = file_name(path);
+            if let Some(dir) = &args.annotate {
+                annotate(&mut image, &detections, &dir.join(Path::new(&name).with_extension("jpg")))?;
+            }
+            let list = detections
+                .iter()
+                .map(|d| json!({ "class": &*d.class, "score": d.score, "box": d.bbox.to_array() }))
+                .collect();
+            results.insert(name, Value::Array(list));
         }
-        results.insert(name, Value::Array(list));
-    }
+        Ok(())
+    })?;
     println!("{}", serde_json::to_string_pretty(&Value::Object(results))?);
     Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+fn annotate(image: &mut image::RgbImage, detections: &[Detection], out: &Path) -> anyhow::Result<()> {
+    for detection in detections {
+        draw_box(image, detection.bbox, OBJECT_COLOR, 2);
+    }
+    // Labels after all boxes, so that no box is drawn over a label.
+    for detection in detections {
+        let label = format!("{} {:.2}", detection.class, detection.score);
+        draw_label(image, &label, detection.bbox.x1, detection.bbox.y1, OBJECT_COLOR, 1);
+    }
+    let jpeg = encode_jpeg(image).with_context(|| format!("encoding '{}'", out.display()))?;
+    std::fs::write(out, jpeg).with_context(|| format!("writing '{}'", out.display()))
 }

@@ -3,6 +3,7 @@
 
 mod config;
 mod detect;
+mod reload;
 mod run;
 mod shutdown;
 mod simcam;

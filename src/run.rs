@@ -14,7 +14,7 @@ use sharpeyes_alerting::{
     rules::{ParkingRule, ParkingRuleConfig, RulesStage, TrackerConfig, Zone},
     store::Store,
 };
-use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, runtime::SessionThreads};
+use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraSettings, CameraSource, DecodeMode, Transport},
@@ -33,22 +33,15 @@ const VIOLATIONS_CAPACITY: usize = 256;
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(
-            "invalid configuration '{}':\n  {}",
-            config_path.display(),
-            list.join("\n  ")
-        )
+        anyhow::anyhow!("invalid configuration '{}':\n  {}", config_path.display(), list.join("\n  "))
     })?;
     sharpeyes_ingest::init_gstreamer()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
-    runtime.block_on(serve(config))
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
+    runtime.block_on(serve(config, config_path))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let inference_metrics = InferenceMetrics::register(&registry)?;
     let alerting_metrics = AlertingMetrics::register(&registry)?;
@@ -59,24 +52,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?;
     let evidence = EvidenceStore::new(data_dir);
 
-    let threads = SessionThreads {
-        intra: config.detector.intra_threads,
-        inter: config.detector.inter_threads,
-    };
-    let manifest = config.detector.manifest.clone();
-    let mut detector =
-        tokio::task::spawn_blocking(move || Detector::from_manifest_file(&manifest, threads))
-            .await?
-            .with_context(|| {
-                format!(
-                    "loading the detector '{}'",
-                    config.detector.manifest.display()
-                )
-            })?;
-    if let Some(confidence) = config.detector.confidence {
-        let nms = detector.manifest().thresholds.nms;
-        detector.set_thresholds(confidence, nms);
-    }
+    let detector = crate::reload::load_detector(config.detector.clone()).await?;
 
     for grid in &config.grids {
         info!(code = %grid.code, name = %grid.name, "grid");
@@ -99,34 +75,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Inference → rules → cases.
     let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
+    let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
+    let reloader =
+        tokio::spawn(crate::reload::on_sighup(config_path.to_path_buf(), detector.manifest().clone(), reload_tx));
+    let max_wait = Duration::from_millis(config.detector.max_wait_ms);
     let inference =
-        InferenceStage::new(detector, frames.clone(), detections_tx, inference_metrics).spawn()?;
+        InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait).spawn()?;
     let parking_config = parking_rule_config(&config.rules.illegal_parking);
     let parking = config
         .cameras
         .iter()
-        .map(|camera| {
-            (
-                Arc::from(camera.id.as_str()),
-                ParkingRule::new(parking_config.clone(), &zones(camera)),
-            )
-        })
+        .map(|camera| (Arc::from(camera.id.as_str()), ParkingRule::new(parking_config.clone(), &zones(camera))))
         .filter(|(_, rule)| rule.is_active())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let rules = RulesStage::new(parking, detections_rx, violations_tx).spawn()?;
-    let grid_of_camera = config
-        .cameras
-        .iter()
-        .map(|c| (Arc::from(c.id.as_str()), c.grid.clone()))
-        .collect();
-    let mut engine = CaseEngine::start(
-        store.clone(),
-        evidence.clone(),
-        grid_of_camera,
-        alerting_metrics,
-    )
-    .await?;
+    let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
+    let mut engine = CaseEngine::start(store.clone(), evidence.clone(), grid_of_camera, alerting_metrics).await?;
     let engine_task = tokio::spawn(async move {
         while let Some(violation) = violations_rx.recv().await {
             engine.handle_logged(violation).await;
@@ -139,11 +104,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .auth
         .tokens
         .iter()
-        .map(|t| ApiToken {
-            name: t.name.clone(),
-            role: t.role,
-            sha256: t.sha256.clone(),
-        })
+        .map(|t| ApiToken { name: t.name.clone(), role: t.role, sha256: t.sha256.clone() })
         .collect();
     let state = ApiState {
         store: store.clone(),
@@ -163,6 +124,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
 
     crate::shutdown::first_signal().await;
+    reloader.abort();
     drop(shutdown_tx);
     tokio::task::spawn_blocking(move || {
         for thread in camera_threads {
@@ -186,9 +148,7 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
     let mut settings = CameraSettings::new(camera.id.as_str(), camera.url.as_str());
     settings.decode = match camera.decode {
         DecodeKind::Keyframes => DecodeMode::Keyframes,
-        DecodeKind::Sampled => DecodeMode::Sampled {
-            fps: camera.sample_fps.unwrap_or(1.0),
-        },
+        DecodeKind::Sampled => DecodeMode::Sampled { fps: camera.sample_fps.unwrap_or(1.0) },
     };
     settings.transport = match camera.transport {
         TransportKind::Tcp => Transport::Tcp,
@@ -200,11 +160,7 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
 }
 
 fn zones(camera: &CameraConfig) -> Vec<Zone> {
-    camera
-        .zones
-        .iter()
-        .map(|z| Zone::new(z.id.as_str(), z.kind, z.polygon.clone()))
-        .collect()
+    camera.zones.iter().map(|z| Zone::new(z.id.as_str(), z.kind, z.polygon.clone())).collect()
 }
 
 fn parking_rule_config(parking: &ParkingConfig) -> ParkingRuleConfig {

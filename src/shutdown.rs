@@ -5,10 +5,7 @@ use tracing::{info, warn};
 
 /// Waits for SIGINT or SIGTERM; after it, a second one exits the process immediately (code 130).
 pub async fn first_signal() {
-    let (mut interrupt, mut terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
+    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
         (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
         _ => {
             warn!("cannot install signal handlers; stop with SIGKILL");

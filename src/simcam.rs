@@ -31,12 +31,7 @@ pub struct SimcamArgs {
 
 /// Serves the streams until the first SIGINT/SIGTERM. Prints one URL per stream on stdout when ready.
 pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
-    let options = EncodeOptions {
-        width: args.width,
-        height: args.height,
-        fps: args.fps,
-        gop: args.gop,
-    };
+    let options = EncodeOptions { width: args.width, height: args.height, fps: args.fps, gop: args.gop };
     let server = SimcamServer::start(args.listen, &args.streams, options)?;
     let mut stdout = std::io::stdout().lock();
     for url in server.urls() {
@@ -44,10 +39,7 @@ pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
     }
     stdout.flush()?;
     drop(stdout);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(crate::shutdown::first_signal());
     drop(server);
     Ok(())

@@ -18,52 +18,24 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     let (config, base) = write_config(dir.path(), &[], 5.0);
     let service = start_service(&config, &base);
 
-    for path in [
-        "/api/v1/cases",
-        "/api/v1/cases/1",
-        "/api/v1/cases/1/evidence/0",
-        "/api/v1/cameras",
-    ] {
+    for path in ["/api/v1/cases", "/api/v1/cases/1", "/api/v1/cases/1/evidence/0", "/api/v1/cameras"] {
         assert_eq!(status(&base, path, None), 401, "{path} without a token");
-        assert_eq!(
-            status(&base, path, Some("Bearer not-the-token")),
-            401,
-            "{path} with a wrong token"
-        );
-        assert_eq!(
-            status(&base, path, Some(TOKEN)),
-            401,
-            "{path} without the Bearer scheme"
-        );
-        assert_eq!(
-            status(&base, path, Some(&format!("Bearer {}", sha256_hex(TOKEN)))),
-            401,
-            "{path} with the digest"
-        );
+        assert_eq!(status(&base, path, Some("Bearer not-the-token")), 401, "{path} with a wrong token");
+        assert_eq!(status(&base, path, Some(TOKEN)), 401, "{path} without the Bearer scheme");
+        assert_eq!(status(&base, path, Some(&format!("Bearer {}", sha256_hex(TOKEN)))), 401, "{path} with the digest");
     }
     let good = format!("Bearer {TOKEN}");
     assert_eq!(status(&base, "/api/v1/cases", Some(&good)), 200);
     assert_eq!(status(&base, "/api/v1/cameras", Some(&good)), 200);
-    assert_eq!(
-        status(&base, "/api/v1/cases/1", Some(&good)),
-        404,
-        "authorised, but no such case"
-    );
-    assert_eq!(
-        status(&base, "/api/v1/cases?colour=red", Some(&good)),
-        400,
-        "unknown filter"
-    );
+    assert_eq!(status(&base, "/api/v1/cases/1", Some(&good)), 404, "authorised, but no such case");
+    assert_eq!(status(&base, "/api/v1/cases?colour=red", Some(&good)), 400, "unknown filter");
 
     // Health and metrics stay open for probes and scrapers.
     assert_eq!(status(&base, "/healthz", None), 200);
     assert_eq!(status(&base, "/readyz", None), 200);
     assert_eq!(status(&base, "/metrics", None), 200);
 
-    let unauthorised = reqwest::blocking::Client::new()
-        .get(format!("{base}/api/v1/cases"))
-        .send()
-        .unwrap();
+    let unauthorised = reqwest::blocking::Client::new().get(format!("{base}/api/v1/cases")).send().unwrap();
     assert_eq!(unauthorised.headers()["www-authenticate"], "Bearer");
     let body: serde_json::Value = unauthorised.json().unwrap();
     assert!(body["error"].as_str().unwrap().contains("token"), "{body}");

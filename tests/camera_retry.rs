@@ -16,16 +16,8 @@ fn a_refusing_camera_is_retried_while_the_others_stream() {
     let (config, base) = write_config(
         dir.path(),
         &[
-            TestCamera {
-                id: "dead-cam",
-                url: &refused,
-                decode: "keyframes",
-            },
-            TestCamera {
-                id: "live-cam",
-                url: &urls[0],
-                decode: "keyframes",
-            },
+            TestCamera { id: "dead-cam", url: &refused, decode: "keyframes" },
+            TestCamera { id: "live-cam", url: &urls[0], decode: "keyframes" },
         ],
         300.0,
     );
@@ -36,57 +28,29 @@ fn a_refusing_camera_is_retried_while_the_others_stream() {
     loop {
         let (status, cameras) = get_json(&base, "/api/v1/cameras");
         assert_eq!(status, 200);
-        let camera = |id: &str| {
-            cameras
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["id"] == id)
-                .unwrap()
-                .clone()
-        };
+        let camera = |id: &str| cameras.as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
         let (dead, live) = (camera("dead-cam"), camera("live-cam"));
         frames_seen.push(live["frames"].as_u64().unwrap());
         let retries = service.log().matches("camera failed; retrying").count();
-        let increasing = frames_seen.len() > 2
-            && frames_seen[frames_seen.len() - 1] > frames_seen[frames_seen.len() - 3];
+        let increasing =
+            frames_seen.len() > 2 && frames_seen[frames_seen.len() - 1] > frames_seen[frames_seen.len() - 3];
         if dead["restarts"].as_u64().unwrap() >= 2 && retries >= 2 && increasing {
             assert_ne!(dead["state"], "streaming");
-            assert!(
-                dead["last_error"].as_str().unwrap().contains("dead-cam"),
-                "{dead}"
-            );
+            assert!(dead["last_error"].as_str().unwrap().contains("dead-cam"), "{dead}");
             assert_eq!(live["state"], "streaming", "{live}");
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{cameras:#}\n{}",
-            service.log()
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{cameras:#}\n{}", service.log());
         std::thread::sleep(Duration::from_millis(500));
     }
 
     let log = service.log();
-    let failures: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("camera failed; retrying"))
-        .collect();
-    assert!(
-        failures.iter().all(|l| l.contains("camera=dead-cam")),
-        "only the dead camera fails: {failures:#?}"
-    );
+    let failures: Vec<&str> = log.lines().filter(|l| l.contains("camera failed; retrying")).collect();
+    assert!(failures.iter().all(|l| l.contains("camera=dead-cam")), "only the dead camera fails: {failures:#?}");
     // Exponential backoff: the announced delays grow (1 s, then about 2 s, with jitter).
     let delays: Vec<u64> = failures
         .iter()
-        .filter_map(|l| {
-            l.split("retry_in_ms=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
+        .filter_map(|l| l.split("retry_in_ms=").nth(1)?.split_whitespace().next()?.parse().ok())
         .collect();
     assert!(delays.len() >= 2 && delays[1] > delays[0], "{delays:?}");
 }

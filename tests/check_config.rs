@@ -39,11 +39,7 @@ min_dwell_s = 0
 "#,
     )
     .unwrap();
-    let output = Command::new(binary())
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = Command::new(binary()).arg("check-config").arg(&path).output().unwrap();
     assert!(!output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     for expected in [
@@ -51,30 +47,15 @@ min_dwell_s = 0
         "cameras[1].zones[0].polygon: needs at least 3 corners",
         "rules.illegal_parking.min_dwell_s: must be positive",
     ] {
-        assert!(
-            stdout.contains(expected),
-            "'{expected}' missing from:\n{stdout}"
-        );
+        assert!(stdout.contains(expected), "'{expected}' missing from:\n{stdout}");
     }
-    assert_eq!(
-        stdout.lines().count(),
-        3,
-        "exactly the three problems:\n{stdout}"
-    );
+    assert_eq!(stdout.lines().count(), 3, "exactly the three problems:\n{stdout}");
 }
 
 #[test]
 fn the_shipped_configurations_are_valid() {
     for file in ["config/demo.toml", "config/reference.toml"] {
-        let output = Command::new(binary())
-            .arg("check-config")
-            .arg(root().join(file))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
+        let output = Command::new(binary()).arg("check-config").arg(root().join(file)).output().unwrap();
+        assert!(output.status.success(), "{file}: {}", String::from_utf8_lossy(&output.stdout));
     }
 }

@@ -9,13 +9,7 @@ use common::*;
 use serde_json::Value;
 
 fn cases_of(cases: &Value, camera: &str) -> Vec<Value> {
-    cases
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["camera"] == camera)
-        .cloned()
-        .collect()
+    cases.as_array().unwrap().iter().filter(|c| c["camera"] == camera).cloned().collect()
 }
 
 #[test]
@@ -27,16 +21,8 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     let (config, base) = write_config(
         dir.path(),
         &[
-            TestCamera {
-                id: "truck-cam",
-                url: &urls[0],
-                decode: "keyframes",
-            },
-            TestCamera {
-                id: "traffic-cam",
-                url: &urls[1],
-                decode: "sampled",
-            },
+            TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" },
+            TestCamera { id: "traffic-cam", url: &urls[1], decode: "sampled" },
         ],
         6.0,
     );
@@ -50,11 +36,7 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
         if let Some(case) = cases_of(&cases, "truck-cam").first() {
             break case.clone();
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "no case for the truck camera:\n{}",
-            service.log()
-        );
+        assert!(started.elapsed() < Duration::from_secs(90), "no case for the truck camera:\n{}", service.log());
         std::thread::sleep(Duration::from_millis(500));
     };
     // Keep watching: the truck (and the second vehicle in the photo) must not open more cases, and the
@@ -62,16 +44,8 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     std::thread::sleep(Duration::from_secs(25));
     let (_, cases) = get_json(&base, "/api/v1/cases");
     let truck_cases = cases_of(&cases, "truck-cam");
-    assert_eq!(
-        truck_cases.len(),
-        1,
-        "one case per camera, zone and category: {cases:#}"
-    );
-    assert!(
-        cases_of(&cases, "traffic-cam").is_empty(),
-        "moving traffic opened a case: {cases:#}\n{}",
-        service.log()
-    );
+    assert_eq!(truck_cases.len(), 1, "one case per camera, zone and category: {cases:#}");
+    assert!(cases_of(&cases, "traffic-cam").is_empty(), "moving traffic opened a case: {cases:#}\n{}", service.log());
 
     let case = &truck_cases[0];
     assert_eq!(case["id"], first["id"], "the first case stays the only one");
@@ -82,10 +56,7 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     assert_eq!(case["status"], "reported");
     assert!(case["opened_at"].is_string());
     let object_count = case["object_count"].as_i64().unwrap();
-    assert!(
-        (1..=3).contains(&object_count),
-        "the photo holds one truck and one car: {case:#}"
-    );
+    assert!((1..=3).contains(&object_count), "the photo holds one truck and one car: {case:#}");
 
     let id = case["id"].as_i64().unwrap();
     let (status, detail) = get_json(&base, &format!("/api/v1/cases/{id}"));
@@ -100,11 +71,7 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     let (status, jpeg) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/0"));
     assert_eq!(status, 200);
     let image = image::load_from_memory(&jpeg).expect("the evidence is an image");
-    assert_eq!(
-        (image.width(), image.height()),
-        (640, 480),
-        "evidence at the frame's size"
-    );
+    assert_eq!((image.width(), image.height()), (640, 480), "evidence at the frame's size");
 
     let (status, _) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/99"));
     assert_eq!(status, 404);

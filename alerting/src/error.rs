@@ -13,17 +13,11 @@ pub enum Error {
 
     /// A file under the data directory could not be written or read.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 
     /// An evidence image could not be encoded.
     #[error("evidence image for case {case}: {source}")]
-    Evidence {
-        case: i64,
-        source: image::ImageError,
-    },
+    Evidence { case: i64, source: image::ImageError },
 }
 
 /// The alerting crate's result type.

@@ -16,22 +16,15 @@ pub struct AlertingMetrics {
 impl AlertingMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let counter =
-            |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["category"]);
+        let counter = |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["category"]);
         let metrics = Self {
-            violations_total: counter(
-                "sharpeyes_violations_total",
-                "Violations confirmed by the rules",
-            )?,
+            violations_total: counter("sharpeyes_violations_total", "Violations confirmed by the rules")?,
             cases_opened_total: counter("sharpeyes_cases_opened_total", "Cases opened")?,
             case_objects_added_total: counter(
                 "sharpeyes_case_objects_added_total",
                 "Objects added to an already open case",
             )?,
-            case_errors_total: counter(
-                "sharpeyes_case_errors_total",
-                "Violations that failed to be stored",
-            )?,
+            case_errors_total: counter("sharpeyes_case_errors_total", "Violations that failed to be stored")?,
         };
         for collector in [
             &metrics.violations_total,

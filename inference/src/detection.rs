@@ -31,11 +31,7 @@ impl BBox {
         let height = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
         let intersection = width * height;
         let union = self.area() + other.area() - intersection;
-        if union <= 0.0 {
-            0.0
-        } else {
-            intersection / union
-        }
+        if union <= 0.0 { 0.0 } else { intersection / union }
     }
 
     /// The middle of the bottom edge: where a vehicle touches the ground.

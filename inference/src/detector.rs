@@ -1,54 +1,95 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use ort::{session::Session, value::TensorRef};
+use tracing::info;
 
 use crate::{
-    BBox, Detection, Error, Family, Manifest, Result,
+    BBox, Detection, Error, Manifest, Result,
     family::{self, Candidate},
     nms::nms_by_class,
     preprocess::{InputScale, Preprocessor},
-    runtime::{self, SessionThreads},
+    runtime::{self, Provider, SessionOptions},
 };
 
-/// Time spent in each step of one [`Detector::detect`] call, in seconds.
+/// Time spent in each step of the latest [`Detector::detect_batch`] call, in seconds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepTimes {
     /// Resize and tensor fill.
     pub preprocess: f64,
-    /// The ONNX Runtime session run.
+    /// The ONNX Runtime session runs.
     pub session: f64,
     /// Output decoding and NMS.
     pub postprocess: f64,
+    /// Frames in the call.
+    pub frames: usize,
+}
+
+/// Packed RGB pixels of one image or frame.
+#[derive(Clone, Copy, Debug)]
+pub struct RgbView<'a> {
+    /// `width * height * 3` bytes.
+    pub rgb: &'a [u8],
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// How a detector is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetectorOptions {
+    /// Session threading and execution provider.
+    pub session: SessionOptions,
+    /// Most frames per session call when the model's batch dimension is dynamic.
+    pub max_batch: usize,
+}
+
+impl Default for DetectorOptions {
+    fn default() -> Self {
+        Self { session: SessionOptions::default(), max_batch: 1 }
+    }
 }
 
 /// A detector: `preprocess → session → decode → NMS` for one model.
 pub struct Detector {
     manifest: Manifest,
     session: Session,
+    /// Frames per session call: the model's fixed batch, or `max_batch` when it is dynamic.
+    call_batch: usize,
+    fixed_batch: bool,
+    provider: Provider,
     preprocessor: Preprocessor,
     tensor: Vec<f32>,
+    scales: Vec<InputScale>,
     class_names: Vec<Arc<str>>,
-    confidence: f32,
+    thresholds: Vec<f32>,
     nms: f32,
     last_times: StepTimes,
 }
 
 impl Detector {
-    /// Loads the manifest's model; thresholds start at the manifest's defaults.
-    pub fn load(manifest: Manifest, threads: SessionThreads) -> Result<Self> {
-        let session = runtime::load_session(&manifest, threads)?;
+    /// Loads the manifest's model; thresholds start at the manifest's values.
+    pub fn load(manifest: Manifest, options: DetectorOptions) -> Result<Self> {
+        let loaded = runtime::load_session(&manifest, options.session)?;
+        let call_batch = loaded.fixed_batch.unwrap_or(options.max_batch.max(1));
+        if loaded.fixed_batch.is_some() && options.max_batch > 1 {
+            info!(
+                model = %manifest.name, batch = call_batch,
+                "the model's batch dimension is fixed; frames are run {call_batch} per call, not batched across cameras"
+            );
+        }
         let preprocessor = Preprocessor::new(&manifest.input);
         let mut detector = Self {
-            tensor: vec![0.0; preprocessor.tensor_len()],
-            class_names: manifest
-                .classes
-                .iter()
-                .map(|c| Arc::from(c.as_str()))
-                .collect(),
-            confidence: manifest.thresholds.confidence,
+            tensor: vec![0.0; preprocessor.tensor_len() * call_batch],
+            scales: Vec::with_capacity(call_batch),
+            class_names: manifest.classes.iter().map(|c| Arc::from(c.as_str())).collect(),
+            thresholds: manifest.class_thresholds(manifest.thresholds.confidence),
             nms: manifest.thresholds.nms,
+            call_batch,
+            fixed_batch: loaded.fixed_batch.is_some(),
+            provider: loaded.provider,
+            session: loaded.session,
             manifest,
-            session,
             preprocessor,
             last_times: StepTimes::default(),
         };
@@ -57,8 +98,8 @@ impl Detector {
     }
 
     /// Loads the model of the manifest at `path`.
-    pub fn from_manifest_file(path: &Path, threads: SessionThreads) -> Result<Self> {
-        Self::load(Manifest::load(path)?, threads)
+    pub fn from_manifest_file(path: &Path, options: DetectorOptions) -> Result<Self> {
+        Self::load(Manifest::load(path)?, options)
     }
 
     /// The model's manifest.
@@ -66,86 +107,104 @@ impl Detector {
         &self.manifest
     }
 
-    /// Overrides the score and NMS thresholds.
+    /// The execution provider the model runs on.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Frames per session call.
+    pub fn call_batch(&self) -> usize {
+        self.call_batch
+    }
+
+    /// Sets the score threshold (per-class values of the manifest still apply) and the NMS IoU.
     pub fn set_thresholds(&mut self, confidence: f32, nms: f32) {
-        self.confidence = confidence;
+        self.thresholds = self.manifest.class_thresholds(confidence);
         self.nms = nms;
     }
 
-    /// Step times of the latest [`Detector::detect`] call.
+    /// Takes the thresholds and class mappings of a newer version of the same model's manifest.
+    pub fn update_manifest(&mut self, manifest: Manifest, confidence: Option<f32>) {
+        self.thresholds = manifest.class_thresholds(confidence.unwrap_or(manifest.thresholds.confidence));
+        self.nms = manifest.thresholds.nms;
+        self.class_names = manifest.classes.iter().map(|c| Arc::from(c.as_str())).collect();
+        self.manifest = manifest;
+    }
+
+    /// Step times of the latest call.
     pub fn last_times(&self) -> StepTimes {
         self.last_times
     }
 
     /// Detects objects in a packed RGB frame; boxes are in the frame's pixels, sorted by descending score.
     pub fn detect(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<Vec<Detection>> {
-        let started = Instant::now();
-        let scale = self
-            .preprocessor
-            .prepare(rgb, width, height, &mut self.tensor)
-            .map_err(|reason| Error::Resize {
-                model: self.manifest.name.clone(),
-                width,
-                height,
-                reason,
-            })?;
-        let prepared = Instant::now();
-        let candidates = self.run_session()?;
-        let ran = Instant::now();
-        let detections = self.finish(candidates, scale, width, height);
-        self.last_times = StepTimes {
-            preprocess: (prepared - started).as_secs_f64(),
-            session: (ran - prepared).as_secs_f64(),
-            postprocess: ran.elapsed().as_secs_f64(),
-        };
-        Ok(detections)
+        let mut results = self.detect_batch(&[RgbView { rgb, width, height }])?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    /// Detects objects in several frames, [`Detector::call_batch`] frames per session call.
+    pub fn detect_batch(&mut self, frames: &[RgbView<'_>]) -> Result<Vec<Vec<Detection>>> {
+        let mut times = StepTimes { frames: frames.len(), ..StepTimes::default() };
+        let mut results = Vec::with_capacity(frames.len());
+        for chunk in frames.chunks(self.call_batch) {
+            let started = Instant::now();
+            self.prepare(chunk)?;
+            let prepared = Instant::now();
+            let candidates = self.run_session(chunk.len())?;
+            let ran = Instant::now();
+            for ((candidates, scale), frame) in candidates.into_iter().zip(self.scales.clone()).zip(chunk) {
+                results.push(self.finish(candidates, scale, frame.width, frame.height));
+            }
+            times.preprocess += (prepared - started).as_secs_f64();
+            times.session += (ran - prepared).as_secs_f64();
+            times.postprocess += ran.elapsed().as_secs_f64();
+        }
+        self.last_times = times;
+        Ok(results)
     }
 
     /// Detects objects in an image file (JPEG, PNG).
     pub fn detect_file(&mut self, path: &Path) -> Result<(Vec<Detection>, image::RgbImage)> {
-        let image = image::open(path)
-            .map_err(|source| Error::Image {
-                path: path.into(),
-                source,
-            })?
-            .to_rgb8();
+        let image = load_rgb(path)?;
         let detections = self.detect(image.as_raw(), image.width(), image.height())?;
         Ok((detections, image))
     }
 
-    fn run_session(&mut self) -> Result<Vec<Candidate>> {
-        let model = &self.manifest.name;
-        let ort_error = |source| Error::Ort {
-            model: model.clone(),
-            source,
-        };
-        let (width, height) = (
-            self.manifest.input.width as usize,
-            self.manifest.input.height as usize,
-        );
-        let input = TensorRef::from_array_view(([1usize, 3, height, width], &self.tensor[..]))
-            .map_err(ort_error)?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(ort_error)?;
-        let (_, output) = outputs[0].try_extract_tensor::<f32>().map_err(ort_error)?;
-        Ok(match self.manifest.family {
-            Family::Yolox => family::yolox::decode(
-                output,
-                self.class_names.len(),
-                width,
-                height,
-                self.confidence,
-            ),
-        })
+    fn prepare(&mut self, chunk: &[RgbView<'_>]) -> Result<()> {
+        let len = self.preprocessor.tensor_len();
+        self.scales.clear();
+        for (frame, slot) in chunk.iter().zip(self.tensor.chunks_exact_mut(len)) {
+            let scale = self.preprocessor.prepare(frame.rgb, frame.width, frame.height, slot).map_err(|reason| {
+                Error::Resize { model: self.manifest.name.clone(), width: frame.width, height: frame.height, reason }
+            })?;
+            self.scales.push(scale);
+        }
+        Ok(())
     }
 
-    fn finish(
-        &self,
-        candidates: Vec<Candidate>,
-        scale: InputScale,
-        width: u32,
-        height: u32,
-    ) -> Vec<Detection> {
-        let detections = candidates
+    /// Runs the session on the first `count` prepared inputs (padded to the fixed batch when the model
+    /// has one) and decodes each image's output.
+    fn run_session(&mut self, count: usize) -> Result<Vec<Vec<Candidate>>> {
+        let model = &self.manifest.name;
+        let ort_error = |source| Error::Ort { model: model.clone(), source };
+        let (width, height) = (self.manifest.input.width as usize, self.manifest.input.height as usize);
+        let batch = if self.fixed_batch { self.call_batch } else { count };
+        let len = self.preprocessor.tensor_len();
+        let input =
+            TensorRef::from_array_view(([batch, 3, height, width], &self.tensor[..batch * len])).map_err(ort_error)?;
+        let outputs = self.session.run(ort::inputs![input]).map_err(ort_error)?;
+        let (_, output) = outputs[0].try_extract_tensor::<f32>().map_err(ort_error)?;
+        let per_image = output.len() / batch;
+        let classes = self.class_names.len();
+        Ok(output
+            .chunks_exact(per_image)
+            .take(count)
+            .map(|item| family::decode(self.manifest.family, item, classes, (width, height), &self.thresholds))
+            .collect())
+    }
+
+    fn finish(&self, candidates: Vec<Candidate>, scale: InputScale, width: u32, height: u32) -> Vec<Detection> {
+        let mut detections: Vec<Detection> = candidates
             .into_iter()
             .map(|c| {
                 let [x1, y1, x2, y2] = c.corners;
@@ -158,13 +217,24 @@ impl Detector {
                 }
             })
             .collect();
-        nms_by_class(detections, self.nms)
+        if self.manifest.family.needs_nms() {
+            nms_by_class(detections, self.nms)
+        } else {
+            detections.sort_by(|a, b| b.score.total_cmp(&a.score));
+            detections
+        }
     }
 
-    /// One run on a blank frame, so the first real frame does not pay for ONNX Runtime's lazy set-up.
+    /// One run on blank frames, so the first real frames do not pay for ONNX Runtime's lazy set-up.
     fn warm_up(&mut self) -> Result<()> {
         let (width, height) = (self.manifest.input.width, self.manifest.input.height);
         let blank = vec![0u8; width as usize * height as usize * 3];
-        self.detect(&blank, width, height).map(drop)
+        let frames = vec![RgbView { rgb: &blank, width, height }; self.call_batch];
+        self.detect_batch(&frames).map(drop)
     }
+}
+
+/// Reads an image file (JPEG, PNG) as RGB.
+pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
+    Ok(image::open(path).map_err(|source| Error::Image { path: path.into(), source })?.to_rgb8())
 }

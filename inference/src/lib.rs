@@ -23,10 +23,8 @@ pub mod runtime;
 mod stage;
 
 pub use detection::{BBox, Detection, FrameDetections};
-pub use detector::Detector;
+pub use detector::{Detector, DetectorOptions, RgbView, StepTimes, load_rgb};
 pub use error::{Error, Result};
-pub use manifest::{
-    CategoryClasses, ChannelOrder, Family, InputSpec, Manifest, ResizeMode, Thresholds,
-};
+pub use manifest::{CategoryClasses, ChannelOrder, Family, InputSpec, Manifest, ResizeMode, Thresholds};
 pub use metrics::InferenceMetrics;
-pub use stage::InferenceStage;
+pub use stage::{InferenceStage, Reload};

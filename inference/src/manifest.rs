@@ -32,13 +32,26 @@ pub struct Manifest {
     pub base_dir: PathBuf,
 }
 
-/// Output layout of a detector.
+/// Output layout of a detector (see [`crate::family`]).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
-    /// YOLOX raw grid output `[1, N, 5 + C]` (`cx, cy, w, h` relative to grid cells at strides 8, 16,
+    /// YOLOX raw grid output `[B, N, 5 + C]` (`cx, cy, w, h` relative to grid cells at strides 8, 16,
     /// 32; objectness; class scores).
     Yolox,
+    /// YOLOv5 / v7: `[B, N, 5 + C]` with boxes in pixels and objectness.
+    Yolov5,
+    /// YOLOv8 / YOLO11: `[B, 4 + C, N]`, no objectness.
+    Yolov8,
+    /// NMS-free exports (YOLOv10, RT-DETR style): `[B, N, 6]` of `x1, y1, x2, y2, score, class`.
+    End2end,
+}
+
+impl Family {
+    /// Whether the model's output still needs non-maximum suppression.
+    pub const fn needs_nms(self) -> bool {
+        !matches!(self, Self::End2end)
+    }
 }
 
 /// Channel order the model expects.
@@ -111,6 +124,9 @@ pub struct Thresholds {
     /// IoU above which a lower-scoring box of the same class is suppressed (0..=1).
     #[serde(default = "default_nms")]
     pub nms: f32,
+    /// Score thresholds of single classes, overriding `confidence` (`per_class = { car = 0.4 }`).
+    #[serde(default)]
+    pub per_class: BTreeMap<String, f32>,
 }
 
 const fn default_confidence() -> f32 {
@@ -122,10 +138,7 @@ const fn default_nms() -> f32 {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self {
-            confidence: default_confidence(),
-            nms: default_nms(),
-        }
+        Self { confidence: default_confidence(), nms: default_nms(), per_class: BTreeMap::new() }
     }
 }
 
@@ -144,10 +157,7 @@ pub struct CategoryClasses {
 impl Manifest {
     /// Reads and checks a manifest; errors name the file and the key.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ManifestRead {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ManifestRead { path: path.into(), source })?;
         let mut manifest = Self::parse(&text, path)?;
         manifest.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(manifest)
@@ -160,12 +170,11 @@ impl Manifest {
             key: "(document)".into(),
             message: err.to_string(),
         })?;
-        let manifest: Self =
-            serde_path_to_error::deserialize(deserializer).map_err(|err| Error::ManifestParse {
-                path: path.into(),
-                key: err.path().to_string(),
-                message: err.inner().message().to_owned(),
-            })?;
+        let manifest: Self = serde_path_to_error::deserialize(deserializer).map_err(|err| Error::ManifestParse {
+            path: path.into(),
+            key: err.path().to_string(),
+            message: err.inner().message().to_owned(),
+        })?;
         manifest.check(path)?;
         Ok(manifest)
     }
@@ -180,38 +189,42 @@ impl Manifest {
         self.classes.iter().position(|class| class == name)
     }
 
+    /// The score threshold of every class: `per_class` where given, else `confidence`.
+    pub fn class_thresholds(&self, confidence: f32) -> Vec<f32> {
+        self.classes.iter().map(|class| self.thresholds.per_class.get(class).copied().unwrap_or(confidence)).collect()
+    }
+
+    /// The classes that stand for `category` (empty when the manifest maps none).
+    pub fn category_classes(&self, category: &str) -> &[String] {
+        self.categories.get(category).map(|c| c.classes.as_slice()).unwrap_or_default()
+    }
+
     fn check(&self, path: &Path) -> Result<()> {
-        let fail = |key: &str, message: String| {
-            Err(Error::ManifestValue {
-                path: path.into(),
-                key: key.into(),
-                message,
-            })
-        };
+        let fail =
+            |key: &str, message: String| Err(Error::ManifestValue { path: path.into(), key: key.into(), message });
         if self.input.width == 0 || self.input.height == 0 {
-            return fail(
-                "input",
-                format!(
-                    "size {}x{} must be positive",
-                    self.input.width, self.input.height
-                ),
-            );
+            return fail("input", format!("size {}x{} must be positive", self.input.width, self.input.height));
         }
         if self.input.width % 32 != 0 || self.input.height % 32 != 0 {
-            return fail(
-                "input",
-                "width and height must be multiples of 32 (the largest stride)".into(),
-            );
+            return fail("input", "width and height must be multiples of 32 (the largest stride)".into());
         }
         if let Some(i) = self.input.std.iter().position(|s| *s == 0.0) {
             return fail(&format!("input.std[{i}]"), "must not be 0".into());
         }
-        for (key, value) in [
-            ("thresholds.confidence", self.thresholds.confidence),
-            ("thresholds.nms", self.thresholds.nms),
-        ] {
+        for (key, value) in
+            [("thresholds.confidence", self.thresholds.confidence), ("thresholds.nms", self.thresholds.nms)]
+        {
             if !(0.0..=1.0).contains(&value) {
                 return fail(key, format!("{value} is outside 0..=1"));
+            }
+        }
+        for (class, value) in &self.thresholds.per_class {
+            let key = format!("thresholds.per_class.{class}");
+            if self.class_index(class).is_none() {
+                return fail(&key, format!("'{class}' is not in `classes`"));
+            }
+            if !(0.0..=1.0).contains(value) {
+                return fail(&key, format!("{value} is outside 0..=1"));
             }
         }
         if self.classes.is_empty() {
@@ -255,29 +268,32 @@ mod tests {
         assert_eq!(manifest.thresholds.confidence, 0.25);
         assert_eq!(manifest.class_index("car"), Some(1));
         assert!(!manifest.categories["illegal_parking"].proxy);
+        assert_eq!(manifest.category_classes("illegal_parking"), ["car"]);
+        assert!(manifest.category_classes("litter").is_empty());
+    }
+
+    #[test]
+    fn per_class_thresholds_override_the_default() {
+        let text = GOOD.replace("[input]", "[thresholds]\nper_class = { car = 0.6 }\n[input]");
+        let manifest = Manifest::parse(&text, Path::new("tiny.toml")).unwrap();
+        assert_eq!(manifest.class_thresholds(0.3), vec![0.3, 0.6]);
+        let unknown = GOOD.replace("[input]", "[thresholds]\nper_class = { lorry = 0.6 }\n[input]");
+        let err = Manifest::parse(&unknown, Path::new("tiny.toml")).unwrap_err().to_string();
+        assert!(err.contains("thresholds.per_class.lorry"), "{err}");
     }
 
     #[test]
     fn errors_name_the_key() {
         let wrong_type = GOOD.replace("width = 64", "width = \"wide\"");
-        let err = Manifest::parse(&wrong_type, Path::new("m.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = Manifest::parse(&wrong_type, Path::new("m.toml")).unwrap_err().to_string();
         assert!(err.contains("input.width"), "{err}");
 
         let unknown = GOOD.replace("channels = \"bgr\"", "chanels = \"bgr\"");
-        let err = Manifest::parse(&unknown, Path::new("m.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = Manifest::parse(&unknown, Path::new("m.toml")).unwrap_err().to_string();
         assert!(err.contains("input") && err.contains("chanels"), "{err}");
 
         let bad_class = GOOD.replace("classes = [\"car\"]", "classes = [\"lorry\"]");
-        let err = Manifest::parse(&bad_class, Path::new("m.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("categories.illegal_parking.classes[0]") && err.contains("lorry"),
-            "{err}"
-        );
+        let err = Manifest::parse(&bad_class, Path::new("m.toml")).unwrap_err().to_string();
+        assert!(err.contains("categories.illegal_parking.classes[0]") && err.contains("lorry"), "{err}");
     }
 }

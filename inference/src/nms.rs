@@ -9,9 +9,8 @@ pub fn nms_by_class(mut detections: Vec<Detection>, iou_threshold: f32) -> Vec<D
     detections.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(detections.len());
     for candidate in detections {
-        let suppressed = kept.iter().any(|k| {
-            k.class_id == candidate.class_id && k.bbox.iou(&candidate.bbox) > iou_threshold
-        });
+        let suppressed =
+            kept.iter().any(|k| k.class_id == candidate.class_id && k.bbox.iou(&candidate.bbox) > iou_threshold);
         if !suppressed {
             kept.push(candidate);
         }
@@ -26,17 +25,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn det(class_id: usize, score: f32, bbox: BBox) -> Detection {
-        Detection {
-            class_id,
-            class: format!("c{class_id}").into(),
-            score,
-            bbox,
-        }
+        Detection { class_id, class: format!("c{class_id}").into(), score, bbox }
     }
 
     fn arb_box() -> impl Strategy<Value = BBox> {
-        (0f32..500.0, 0f32..500.0, 1f32..200.0, 1f32..200.0)
-            .prop_map(|(x, y, w, h)| BBox::new(x, y, x + w, y + h))
+        (0f32..500.0, 0f32..500.0, 1f32..200.0, 1f32..200.0).prop_map(|(x, y, w, h)| BBox::new(x, y, x + w, y + h))
     }
 
     fn arb_detections() -> impl Strategy<Value = Vec<Detection>> {

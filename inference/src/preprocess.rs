@@ -40,8 +40,7 @@ impl Preprocessor {
         Self {
             spec: spec.clone(),
             resizer: fr::Resizer::new(),
-            options: fr::ResizeOptions::new()
-                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+            options: fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
             resized: Image::new(1, 1, fr::PixelType::U8x3),
             lut,
         }
@@ -53,13 +52,7 @@ impl Preprocessor {
     }
 
     /// Writes the tensor of a packed RGB frame into `out` (`tensor_len()` values).
-    pub fn prepare(
-        &mut self,
-        rgb: &[u8],
-        width: u32,
-        height: u32,
-        out: &mut [f32],
-    ) -> Result<InputScale, String> {
+    pub fn prepare(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<InputScale, String> {
         assert_eq!(out.len(), self.tensor_len(), "tensor buffer length");
         let (in_w, in_h) = (self.spec.width, self.spec.height);
         let (target_w, target_h, scale) = match self.spec.resize {
@@ -69,23 +62,15 @@ impl Preprocessor {
                 let h = ((height as f32 * ratio) as u32).clamp(1, in_h);
                 (w, h, InputScale { x: ratio, y: ratio })
             }
-            ResizeMode::Stretch => (
-                in_w,
-                in_h,
-                InputScale {
-                    x: in_w as f32 / width as f32,
-                    y: in_h as f32 / height as f32,
-                },
-            ),
+            ResizeMode::Stretch => {
+                (in_w, in_h, InputScale { x: in_w as f32 / width as f32, y: in_h as f32 / height as f32 })
+            }
         };
-        let source =
-            ImageRef::new(width, height, rgb, fr::PixelType::U8x3).map_err(|e| e.to_string())?;
+        let source = ImageRef::new(width, height, rgb, fr::PixelType::U8x3).map_err(|e| e.to_string())?;
         if self.resized.width() != target_w || self.resized.height() != target_h {
             self.resized = Image::new(target_w, target_h, fr::PixelType::U8x3);
         }
-        self.resizer
-            .resize(&source, &mut self.resized, &self.options)
-            .map_err(|e| e.to_string())?;
+        self.resizer.resize(&source, &mut self.resized, &self.options).map_err(|e| e.to_string())?;
         self.fill(out, target_w as usize, target_h as usize);
         Ok(scale)
     }
@@ -126,16 +111,7 @@ mod tests {
     use crate::ChannelOrder;
 
     fn spec(width: u32, height: u32, channels: ChannelOrder, resize: ResizeMode) -> InputSpec {
-        InputSpec {
-            width,
-            height,
-            channels,
-            resize,
-            pad_value: 114,
-            scale: 1.0,
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        }
+        InputSpec { width, height, channels, resize, pad_value: 114, scale: 1.0, mean: [0.0; 3], std: [1.0; 3] }
     }
 
     #[test]
@@ -147,17 +123,9 @@ mod tests {
         let scale = pre.prepare(&rgb, 4, 2, &mut out).unwrap();
         assert_eq!(scale, InputScale { x: 2.0, y: 2.0 });
         let at = |c: usize, y: usize, x: usize| out[c * 64 + y * 8 + x];
-        assert_eq!(
-            (at(0, 0, 0), at(1, 0, 0), at(2, 0, 0)),
-            (0.0, 0.0, 255.0),
-            "BGR order"
-        );
+        assert_eq!((at(0, 0, 0), at(1, 0, 0), at(2, 0, 0)), (0.0, 0.0, 255.0), "BGR order");
         assert_eq!(at(2, 3, 7), 255.0);
-        assert_eq!(
-            (at(0, 4, 0), at(1, 7, 7), at(2, 5, 3)),
-            (114.0, 114.0, 114.0),
-            "padding below"
-        );
+        assert_eq!((at(0, 4, 0), at(1, 7, 7), at(2, 5, 3)), (114.0, 114.0, 114.0), "padding below");
     }
 
     #[test]

@@ -9,25 +9,15 @@ pub enum Error {
 
     /// A pipeline description could not be built (a GStreamer element is missing).
     #[error("{what}: failed to build the pipeline: {source}")]
-    Pipeline {
-        what: String,
-        source: gstreamer::glib::Error,
-    },
+    Pipeline { what: String, source: gstreamer::glib::Error },
 
     /// A pipeline refused a state change.
     #[error("{what}: failed to set the pipeline to {state:?}")]
-    StateChange {
-        what: String,
-        state: gstreamer::State,
-    },
+    StateChange { what: String, state: gstreamer::State },
 
     /// A running camera pipeline reported an error.
     #[error("camera {camera}: {message} ({debug})")]
-    Stream {
-        camera: String,
-        message: String,
-        debug: String,
-    },
+    Stream { camera: String, message: String, debug: String },
 
     /// The camera's stream ended.
     #[error("camera {camera}: the stream ended")]
@@ -39,11 +29,7 @@ pub enum Error {
 
     /// A simulated camera's source file is missing or unreadable.
     #[error("simcam stream {name}: cannot read '{path}': {reason}")]
-    SimcamSource {
-        name: String,
-        path: PathBuf,
-        reason: String,
-    },
+    SimcamSource { name: String, path: PathBuf, reason: String },
 
     /// The RTSP server could not listen on the requested address.
     #[error("simcam: cannot listen on {listen}: {reason}")]

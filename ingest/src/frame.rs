@@ -27,25 +27,8 @@ impl Frame {
     ///
     /// # Panics
     /// When `rgb` does not hold exactly `width * height * 3` bytes: a caller bug, never input data.
-    pub fn from_rgb(
-        camera: Arc<str>,
-        captured_at: DateTime<Utc>,
-        width: u32,
-        height: u32,
-        rgb: Bytes,
-    ) -> Self {
-        assert_eq!(
-            rgb.len(),
-            width as usize * height as usize * 3,
-            "RGB buffer size of a {width}x{height} frame"
-        );
-        Self {
-            camera,
-            captured_at,
-            pts: None,
-            width,
-            height,
-            rgb,
-        }
+    pub fn from_rgb(camera: Arc<str>, captured_at: DateTime<Utc>, width: u32, height: u32, rgb: Bytes) -> Self {
+        assert_eq!(rgb.len(), width as usize * height as usize * 3, "RGB buffer size of a {width}x{height} frame");
+        Self { camera, captured_at, pts: None, width, height, rgb }
     }
 }

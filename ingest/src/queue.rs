@@ -51,11 +51,7 @@ impl FrameQueue {
     /// Gives `camera` its own queue.
     pub fn register(&self, camera: Arc<str>) -> CameraSlot {
         let mut state = self.lock();
-        state.cameras.push(CameraQueue {
-            camera,
-            frames: VecDeque::new(),
-            dropped: 0,
-        });
+        state.cameras.push(CameraQueue { camera, frames: VecDeque::new(), dropped: 0 });
         CameraSlot(state.cameras.len() - 1)
     }
 
@@ -87,10 +83,7 @@ impl FrameQueue {
             if state.closed {
                 return None;
             }
-            state = self
-                .ready
-                .wait(state)
-                .unwrap_or_else(|poison| poison.into_inner());
+            state = self.ready.wait(state).unwrap_or_else(|poison| poison.into_inner());
         }
         let deadline = Instant::now() + max_wait;
         while state.queued() < max && !state.closed {
@@ -98,11 +91,7 @@ impl FrameQueue {
             if now >= deadline {
                 break;
             }
-            state = self
-                .ready
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|poison| poison.into_inner())
-                .0;
+            state = self.ready.wait_timeout(state, deadline - now).unwrap_or_else(|poison| poison.into_inner()).0;
         }
         Some(state.take_round_robin(max.max(1)))
     }
@@ -114,11 +103,7 @@ impl FrameQueue {
 
     /// Camera id and dropped-frame count of every registered camera.
     pub fn dropped_by_camera(&self) -> Vec<(Arc<str>, u64)> {
-        self.lock()
-            .cameras
-            .iter()
-            .map(|q| (q.camera.clone(), q.dropped))
-            .collect()
+        self.lock().cameras.iter().map(|q| (q.camera.clone(), q.dropped)).collect()
     }
 
     /// Refuses further frames; [`FrameQueue::pop_batch`] drains what is queued, then returns `None`.
@@ -129,9 +114,7 @@ impl FrameQueue {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves only frame buffers behind; they are still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -166,13 +149,7 @@ mod tests {
     use chrono::Utc;
 
     fn frame(camera: &Arc<str>, marker: u8) -> Frame {
-        Frame::from_rgb(
-            camera.clone(),
-            Utc::now(),
-            1,
-            1,
-            Bytes::from(vec![marker; 3]),
-        )
+        Frame::from_rgb(camera.clone(), Utc::now(), 1, 1, Bytes::from(vec![marker; 3]))
     }
 
     #[test]
@@ -189,10 +166,7 @@ mod tests {
         assert_eq!(queue.dropped(slot_b), 0);
 
         let batch = queue.pop_batch(10, Duration::ZERO).unwrap();
-        let markers: Vec<(String, u8)> = batch
-            .iter()
-            .map(|f| (f.camera.to_string(), f.rgb[0]))
-            .collect();
+        let markers: Vec<(String, u8)> = batch.iter().map(|f| (f.camera.to_string(), f.rgb[0])).collect();
         // Round-robin: a, b, then a's remaining frame; frame 1 was the one dropped.
         assert_eq!(markers, [("a".into(), 2), ("b".into(), 9), ("a".into(), 3)]);
     }
@@ -221,10 +195,7 @@ mod tests {
         let slot = queue.register(a.clone());
         queue.push(slot, frame(&a, 1));
         queue.close();
-        assert!(
-            !queue.push(slot, frame(&a, 2)),
-            "a closed queue takes nothing"
-        );
+        assert!(!queue.push(slot, frame(&a, 2)), "a closed queue takes nothing");
         assert_eq!(queue.pop_batch(4, Duration::from_secs(5)).unwrap().len(), 1);
         assert!(queue.pop_batch(4, Duration::from_secs(5)).is_none());
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sharpeyes_alerting::{api::Role, rules::ZoneKind};
+use sharpeyes_inference::runtime::Provider;
 
 /// A configuration problem at a key path (`cameras[1].zones[0].polygon`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,10 +67,7 @@ fn default_data_dir() -> PathBuf {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            data_dir: default_data_dir(),
-        }
+        Self { listen: default_listen(), data_dir: default_data_dir() }
     }
 }
 
@@ -90,6 +88,15 @@ pub struct DetectorConfig {
     /// Frames kept per camera while the detector is busy (the oldest is dropped beyond it).
     #[serde(default = "default_queue")]
     pub queue_per_camera: usize,
+    /// Execution provider: cpu, cuda, tensorrt, openvino (cpu when the library lacks it).
+    #[serde(default)]
+    pub provider: Provider,
+    /// Most frames (across cameras) per session call, for models with a dynamic batch dimension.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Longest wait, in milliseconds, for a batch to fill after its first frame.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
 }
 
 fn default_manifest() -> PathBuf {
@@ -101,6 +108,12 @@ const fn one() -> usize {
 const fn default_queue() -> usize {
     2
 }
+const fn default_max_batch() -> usize {
+    4
+}
+const fn default_max_wait_ms() -> u64 {
+    20
+}
 
 impl Default for DetectorConfig {
     fn default() -> Self {
@@ -110,6 +123,9 @@ impl Default for DetectorConfig {
             inter_threads: 1,
             confidence: None,
             queue_per_camera: default_queue(),
+            provider: Provider::Cpu,
+            max_batch: default_max_batch(),
+            max_wait_ms: default_max_wait_ms(),
         }
     }
 }
@@ -227,9 +243,7 @@ const fn default_min_dwell_s() -> f64 {
     300.0
 }
 fn default_vehicle_classes() -> Vec<String> {
-    ["car", "truck", "bus", "motorcycle"]
-        .map(String::from)
-        .to_vec()
+    ["car", "truck", "bus", "motorcycle"].map(String::from).to_vec()
 }
 const fn default_min_score() -> f32 {
     0.3
@@ -286,9 +300,7 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
             prefix if prefix.is_empty() => key.clone(),
             prefix => format!("{prefix}.{key}"),
         },
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => key_path(parent),
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => key_path(parent),
     }
 }
 
@@ -296,10 +308,7 @@ impl Config {
     /// Reads, parses and validates a configuration file; on failure returns every problem found.
     pub fn load(path: &Path) -> Result<Self, Vec<Problem>> {
         let text = std::fs::read_to_string(path).map_err(|err| {
-            vec![Problem {
-                path: path.display().to_string(),
-                message: format!("cannot read: {err}"),
-            }]
+            vec![Problem { path: path.display().to_string(), message: format!("cannot read: {err}") }]
         })?;
         Self::parse(&text)
     }
@@ -309,22 +318,14 @@ impl Config {
     /// Unknown keys are collected (not fatal at the first one) so that one run reports them all
     /// together with the validation problems; a value of the wrong type stops parsing at its path.
     pub fn parse(text: &str) -> Result<Self, Vec<Problem>> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|err| {
-            vec![Problem {
-                path: "(document)".into(),
-                message: err.to_string(),
-            }]
-        })?;
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|err| vec![Problem { path: "(document)".into(), message: err.to_string() }])?;
         let mut problems = Vec::new();
         let mut unknown_key = |path: serde_ignored::Path<'_>| {
-            problems.push(Problem {
-                path: key_path(&path),
-                message: "unknown key".into(),
-            })
+            problems.push(Problem { path: key_path(&path), message: "unknown key".into() })
         };
-        let parsed: Result<Self, _> = serde_path_to_error::deserialize(
-            serde_ignored::Deserializer::new(deserializer, &mut unknown_key),
-        );
+        let parsed: Result<Self, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(deserializer, &mut unknown_key));
         let config = match parsed {
             Ok(config) => config,
             Err(err) => {
@@ -335,10 +336,6 @@ impl Config {
             }
         };
         problems.extend(validate::validate(&config));
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
     }
 }

@@ -11,23 +11,17 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     let mut report = |path: String, message: String| problems.push(Problem { path, message });
 
     if config.server.listen.parse::<SocketAddr>().is_err() {
-        report(
-            "server.listen".into(),
-            format!(
-                "'{}' is not an address like 127.0.0.1:8080",
-                config.server.listen
-            ),
-        );
+        report("server.listen".into(), format!("'{}' is not an address like 127.0.0.1:8080", config.server.listen));
     }
     if config.detector.intra_threads == 0 {
         report("detector.intra_threads".into(), "must be at least 1".into());
     }
+    if !(1..=64).contains(&config.detector.max_batch) {
+        report("detector.max_batch".into(), format!("{} is outside 1..=64", config.detector.max_batch));
+    }
     if let Some(confidence) = config.detector.confidence {
         if !(0.0..=1.0).contains(&confidence) {
-            report(
-                "detector.confidence".into(),
-                format!("{confidence} is outside 0..=1"),
-            );
+            report("detector.confidence".into(), format!("{confidence} is outside 0..=1"));
         }
     }
 
@@ -36,17 +30,11 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         if grid.code.len() != 15 || !grid.code.bytes().all(|b| b.is_ascii_digit()) {
             report(
                 format!("grids[{i}].code"),
-                format!(
-                    "'{}' is not a 15-digit grid code (6 admin + 3 street + 3 community + 3 grid)",
-                    grid.code
-                ),
+                format!("'{}' is not a 15-digit grid code (6 admin + 3 street + 3 community + 3 grid)", grid.code),
             );
         }
         if !grid_codes.insert(grid.code.as_str()) {
-            report(
-                format!("grids[{i}].code"),
-                format!("'{}' is listed twice", grid.code),
-            );
+            report(format!("grids[{i}].code"), format!("'{}' is listed twice", grid.code));
         }
     }
 
@@ -56,32 +44,20 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         if camera.id.is_empty() {
             report(at("id"), "must not be empty".into());
         } else if let Some(first) = camera_ids.insert(camera.id.as_str(), i) {
-            report(
-                at("id"),
-                format!("'{}' is also the id of cameras[{first}]", camera.id),
-            );
+            report(at("id"), format!("'{}' is also the id of cameras[{first}]", camera.id));
         }
         if !(camera.url.starts_with("rtsp://") || camera.url.starts_with("rtsps://")) {
             report(at("url"), "must be an rtsp:// or rtsps:// URL".into());
         }
         if !grid_codes.contains(camera.grid.as_str()) {
-            report(
-                at("grid"),
-                format!("'{}' is not one of the [[grids]] codes", camera.grid),
-            );
+            report(at("grid"), format!("'{}' is not one of the [[grids]] codes", camera.grid));
         }
         match (camera.decode, camera.sample_fps) {
-            (DecodeKind::Sampled, None) => report(
-                at("sample_fps"),
-                "is required when decode = \"sampled\"".into(),
-            ),
+            (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
             (DecodeKind::Sampled, Some(fps)) if !(fps > 0.0 && fps <= 120.0) => {
                 report(at("sample_fps"), format!("{fps} is outside (0, 120]"))
             }
-            (DecodeKind::Keyframes, Some(_)) => report(
-                at("sample_fps"),
-                "only applies to decode = \"sampled\"".into(),
-            ),
+            (DecodeKind::Keyframes, Some(_)) => report(at("sample_fps"), "only applies to decode = \"sampled\"".into()),
             _ => {}
         }
         if !(camera.stall_timeout_s > 0.0) {
@@ -91,28 +67,15 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         for (j, zone) in camera.zones.iter().enumerate() {
             let at = |key: &str| format!("cameras[{i}].zones[{j}].{key}");
             if !zone_ids.insert(zone.id.as_str()) {
-                report(
-                    at("id"),
-                    format!("'{}' is used twice in this camera", zone.id),
-                );
+                report(at("id"), format!("'{}' is used twice in this camera", zone.id));
             }
             if zone.polygon.len() < 3 {
-                report(
-                    at("polygon"),
-                    format!("needs at least 3 corners, has {}", zone.polygon.len()),
-                );
+                report(at("polygon"), format!("needs at least 3 corners, has {}", zone.polygon.len()));
             }
-            if let Some(k) = zone
-                .polygon
-                .iter()
-                .position(|p| p.iter().any(|v| !(0.0..=1.0).contains(v)))
-            {
+            if let Some(k) = zone.polygon.iter().position(|p| p.iter().any(|v| !(0.0..=1.0).contains(v))) {
                 report(
                     format!("cameras[{i}].zones[{j}].polygon[{k}]"),
-                    format!(
-                        "{:?} is outside the normalised range 0..=1",
-                        zone.polygon[k]
-                    ),
+                    format!("{:?} is outside the normalised range 0..=1", zone.polygon[k]),
                 );
             }
         }
@@ -120,49 +83,28 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let parking = &config.rules.illegal_parking;
     if !(parking.min_dwell_s > 0.0) {
-        report(
-            "rules.illegal_parking.min_dwell_s".into(),
-            "must be positive".into(),
-        );
+        report("rules.illegal_parking.min_dwell_s".into(), "must be positive".into());
     }
     if !(0.0..=1.0).contains(&parking.min_score) {
-        report(
-            "rules.illegal_parking.min_score".into(),
-            format!("{} is outside 0..=1", parking.min_score),
-        );
+        report("rules.illegal_parking.min_score".into(), format!("{} is outside 0..=1", parking.min_score));
     }
     if !(0.0..=1.0).contains(&parking.min_presence) {
-        report(
-            "rules.illegal_parking.min_presence".into(),
-            format!("{} is outside 0..=1", parking.min_presence),
-        );
+        report("rules.illegal_parking.min_presence".into(), format!("{} is outside 0..=1", parking.min_presence));
     }
     if !(0.0..=1.0).contains(&parking.stationary_iou) {
-        report(
-            "rules.illegal_parking.stationary_iou".into(),
-            format!("{} is outside 0..=1", parking.stationary_iou),
-        );
+        report("rules.illegal_parking.stationary_iou".into(), format!("{} is outside 0..=1", parking.stationary_iou));
     }
     if parking.classes.is_empty() {
-        report(
-            "rules.illegal_parking.classes".into(),
-            "needs at least one class".into(),
-        );
+        report("rules.illegal_parking.classes".into(), "needs at least one class".into());
     }
 
     let mut token_names = HashSet::new();
     for (i, token) in config.auth.tokens.iter().enumerate() {
         if token.sha256.len() != 64 || !token.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            report(
-                format!("auth.tokens[{i}].sha256"),
-                "must be the 64-digit hex SHA-256 of the token".into(),
-            );
+            report(format!("auth.tokens[{i}].sha256"), "must be the 64-digit hex SHA-256 of the token".into());
         }
         if !token_names.insert(token.name.as_str()) {
-            report(
-                format!("auth.tokens[{i}].name"),
-                format!("'{}' is used twice", token.name),
-            );
+            report(format!("auth.tokens[{i}].name"), format!("'{}' is used twice", token.name));
         }
     }
     problems
@@ -210,14 +152,8 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
     #[test]
     fn every_problem_is_reported_with_its_path() {
         let broken = DESIGN_EXAMPLE
-            .replace(
-                "grid   = \"110105001001001\"",
-                "grid   = \"110105001001999\"\ncolour = \"red\"",
-            )
-            .replace(
-                "[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]",
-                "[[0.0, 0.5], [1.5, 0.5]]",
-            )
+            .replace("grid   = \"110105001001001\"", "grid   = \"110105001001999\"\ncolour = \"red\"")
+            .replace("[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]", "[[0.0, 0.5], [1.5, 0.5]]")
             .replace("min_dwell_s = 300", "min_dwell_s = -1");
         let problems = Config::parse(&broken).unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
@@ -228,10 +164,7 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
             "cameras[0].zones[0].polygon[1]",
             "rules.illegal_parking.min_dwell_s",
         ] {
-            assert!(
-                paths.contains(&expected),
-                "{expected} missing from {problems:?}"
-            );
+            assert!(paths.contains(&expected), "{expected} missing from {problems:?}");
         }
     }
 
@@ -241,10 +174,6 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
         let problems = Config::parse(&broken).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "cameras[0].decode");
-        assert!(
-            problems[0].message.contains("everything"),
-            "{}",
-            problems[0].message
-        );
+        assert!(problems[0].message.contains("everything"), "{}", problems[0].message);
     }
 }

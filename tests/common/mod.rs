@@ -28,21 +28,13 @@ pub fn root() -> PathBuf {
 /// A shared media file (linked into the checkout by scripts/setup.sh).
 pub fn media(relative: &str) -> PathBuf {
     let path = root().join("media").join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup.sh",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run scripts/setup.sh", path.display());
     path
 }
 
 /// A TCP port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Hex SHA-256 of a token, as `[[auth.tokens]]` stores it.
@@ -67,19 +59,12 @@ impl Running {
     /// Sends SIGINT and waits for the exit; returns the status and how long it took.
     pub fn interrupt(&mut self) -> (ExitStatus, Duration) {
         let started = Instant::now();
-        Command::new("kill")
-            .arg("-INT")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status().unwrap();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return (status, started.elapsed());
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the process ignored SIGINT"
-            );
+            assert!(started.elapsed() < Duration::from_secs(30), "the process ignored SIGINT");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -137,27 +122,17 @@ fn spawn(args: &[&str], stdout_lines_to_read: usize) -> Running {
         let mut line = String::new();
         if stdout.read_line(&mut line).unwrap() == 0 {
             let _ = child.wait();
-            panic!(
-                "sharpeyes exited before printing its URLs:\n{}",
-                strip_ansi(&stderr.lock().unwrap())
-            );
+            panic!("sharpeyes exited before printing its URLs:\n{}", strip_ansi(&stderr.lock().unwrap()));
         }
         stdout_lines.push(line.trim().to_owned());
     }
-    Running {
-        child,
-        stderr,
-        stdout_lines,
-    }
+    Running { child, stderr, stdout_lines }
 }
 
 /// Starts `sharpeyes simcam` on a free port; returns it and the URL of each `(name, file)` stream.
 pub fn start_simcam(streams: &[(&str, &Path)]) -> (Running, Vec<String>) {
     let listen = format!("127.0.0.1:{}", free_port());
-    let specs: Vec<String> = streams
-        .iter()
-        .map(|(name, path)| format!("{name}={}", path.display()))
-        .collect();
+    let specs: Vec<String> = streams.iter().map(|(name, path)| format!("{name}={}", path.display())).collect();
     let mut args = vec!["simcam", "--listen", &listen, "--fps", "25", "--gop", "50"];
     args.extend(specs.iter().map(String::as_str));
     let running = spawn(&args, streams.len());
@@ -233,11 +208,7 @@ pub fn start_service(config: &Path, base: &str) -> Running {
     let client = reqwest::blocking::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.get(format!("{base}/healthz")).send().is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the service did not come up:\n{}",
-            running.log()
-        );
+        assert!(Instant::now() < deadline, "the service did not come up:\n{}", running.log());
         std::thread::sleep(Duration::from_millis(100));
     }
     running
@@ -245,24 +216,13 @@ pub fn start_service(config: &Path, base: &str) -> Running {
 
 /// GET with the test token; returns the status and the JSON body (`Null` when not JSON).
 pub fn get_json(base: &str, path: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::blocking::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
+    let response = reqwest::blocking::Client::new().get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();
     let status = response.status().as_u16();
     (status, response.json().unwrap_or(serde_json::Value::Null))
 }
 
 /// GET with the test token; returns the status and the raw body.
 pub fn get_bytes(base: &str, path: &str) -> (u16, Vec<u8>) {
-    let response = reqwest::blocking::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.bytes().unwrap().to_vec(),
-    )
+    let response = reqwest::blocking::Client::new().get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();
+    (response.status().as_u16(), response.bytes().unwrap().to_vec())
 }

@@ -64,13 +64,7 @@ impl Authenticator {
             .filter_map(|token| {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(token.sha256.to_ascii_lowercase(), &mut digest).ok()?;
-                Some((
-                    digest,
-                    Principal {
-                        name: token.name.as_str().into(),
-                        role: token.role,
-                    },
-                ))
+                Some((digest, Principal { name: token.name.as_str().into(), role: token.role }))
             })
             .collect();
         Self { by_digest }
@@ -92,20 +86,13 @@ pub async fn require_token(
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(
-            "missing Authorization: Bearer token",
-        ))?;
+        .ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
     let token = header
         .to_str()
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized(
-            "Authorization must be 'Bearer <token>'",
-        ))?;
-    let principal = auth
-        .authenticate(token.trim())
-        .ok_or(ApiError::Unauthorized("unknown token"))?
-        .clone();
+        .ok_or(ApiError::Unauthorized("Authorization must be 'Bearer <token>'"))?;
+    let principal = auth.authenticate(token.trim()).ok_or(ApiError::Unauthorized("unknown token"))?.clone();
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }
@@ -118,25 +105,11 @@ mod tests {
     fn tokens_are_matched_by_digest_only() {
         let digest = hex::encode(Sha256::digest(b"s3cret"));
         let auth = Authenticator::new(&[
-            ApiToken {
-                name: "desk".into(),
-                role: Role::Operator,
-                sha256: digest.to_uppercase(),
-            },
-            ApiToken {
-                name: "broken".into(),
-                role: Role::Admin,
-                sha256: "xyz".into(),
-            },
+            ApiToken { name: "desk".into(), role: Role::Operator, sha256: digest.to_uppercase() },
+            ApiToken { name: "broken".into(), role: Role::Admin, sha256: "xyz".into() },
         ]);
-        assert_eq!(
-            auth.authenticate("s3cret").map(|p| p.role),
-            Some(Role::Operator)
-        );
+        assert_eq!(auth.authenticate("s3cret").map(|p| p.role), Some(Role::Operator));
         assert!(auth.authenticate("S3cret").is_none());
-        assert!(
-            auth.authenticate(&digest).is_none(),
-            "the digest itself is not a token"
-        );
+        assert!(auth.authenticate(&digest).is_none(), "the digest itself is not a token");
     }
 }

@@ -19,11 +19,5 @@ pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     let mut body = Vec::new();
     // Encoding gathered metrics into a Vec cannot fail.
     let _ = TextEncoder::new().encode(&state.registry.gather(), &mut body);
-    (
-        [(
-            header::CONTENT_TYPE,
-            TextEncoder::new().format_type().to_owned(),
-        )],
-        body,
-    )
+    ([(header::CONTENT_TYPE, TextEncoder::new().format_type().to_owned())], body)
 }

@@ -41,10 +41,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cameras", get(cameras::list))
-        .route_layer(middleware::from_fn_with_state(
-            state.auth.clone(),
-            auth::require_token,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

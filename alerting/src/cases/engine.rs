@@ -67,54 +67,25 @@ impl CaseEngine {
             let Some(category) = Category::parse(&detail.case.category) else {
                 continue;
             };
-            let place = Place {
-                camera: detail.case.camera.as_str().into(),
-                zone: detail.case.zone.as_str().into(),
-                category,
-            };
-            let objects = detail
-                .objects
-                .iter()
-                .map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32))
-                .collect();
-            open.insert(
-                place,
-                OpenCase {
-                    id: detail.case.id,
-                    objects,
-                },
-            );
+            let place =
+                Place { camera: detail.case.camera.as_str().into(), zone: detail.case.zone.as_str().into(), category };
+            let objects =
+                detail.objects.iter().map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32)).collect();
+            open.insert(place, OpenCase { id: detail.case.id, objects });
         }
         if !open.is_empty() {
             info!(open_cases = open.len(), "continuing open cases");
         }
-        Ok(Self {
-            store,
-            evidence,
-            grid_of_camera,
-            open,
-            metrics,
-        })
+        Ok(Self { store, evidence, grid_of_camera, open, metrics })
     }
 
     /// Files a violation.
     pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
         let category = violation.category;
-        self.metrics
-            .violations_total
-            .with_label_values(&[category.as_str()])
-            .inc();
-        let place = Place {
-            camera: violation.camera.clone(),
-            zone: violation.zone.clone(),
-            category,
-        };
+        self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
+        let place = Place { camera: violation.camera.clone(), zone: violation.zone.clone(), category };
         if let Some(case) = self.open.get(&place) {
-            if case
-                .objects
-                .iter()
-                .any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU)
-            {
+            if case.objects.iter().any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU) {
                 return Ok(CaseOutcome::AlreadyKnown(case.id));
             }
         }
@@ -130,21 +101,12 @@ impl CaseEngine {
 
         let outcome = match case_id {
             Some(id) => {
-                self.store
-                    .add_object(id, &object, &evidence, Utc::now())
-                    .await?;
-                self.metrics
-                    .case_objects_added_total
-                    .with_label_values(&[category.as_str()])
-                    .inc();
+                self.store.add_object(id, &object, &evidence, Utc::now()).await?;
+                self.metrics.case_objects_added_total.with_label_values(&[category.as_str()]).inc();
                 CaseOutcome::Added(id)
             }
             None => {
-                let grid = self
-                    .grid_of_camera
-                    .get(&violation.camera)
-                    .cloned()
-                    .unwrap_or_default();
+                let grid = self.grid_of_camera.get(&violation.camera).cloned().unwrap_or_default();
                 let entry = taxonomy::entry(category);
                 let case = NewCase {
                     code: entry.code.into(),
@@ -159,24 +121,12 @@ impl CaseEngine {
                     opened_at: Utc::now(),
                 };
                 let id = self.store.insert_case(&case, &object, &evidence).await?;
-                self.metrics
-                    .cases_opened_total
-                    .with_label_values(&[category.as_str()])
-                    .inc();
-                self.open.insert(
-                    place.clone(),
-                    OpenCase {
-                        id,
-                        objects: Vec::new(),
-                    },
-                );
+                self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
+                self.open.insert(place.clone(), OpenCase { id, objects: Vec::new() });
                 CaseOutcome::Opened(id)
             }
         };
-        let case = self
-            .open
-            .get_mut(&place)
-            .expect("the case was just found or opened");
+        let case = self.open.get_mut(&place).expect("the case was just found or opened");
         case.objects.push(violation.bbox);
         match outcome {
             CaseOutcome::Opened(id) => info!(
@@ -196,10 +146,7 @@ impl CaseEngine {
     pub async fn handle_logged(&mut self, violation: Violation) {
         let (camera, category) = (violation.camera.clone(), violation.category);
         if let Err(error) = self.handle(violation).await {
-            self.metrics
-                .case_errors_total
-                .with_label_values(&[category.as_str()])
-                .inc();
+            self.metrics.case_errors_total.with_label_values(&[category.as_str()]).inc();
             warn!(camera = %camera, category = category.as_str(), error = %error, "failed to file a violation");
         }
     }
@@ -218,19 +165,12 @@ impl CaseEngine {
         // Drawing and JPEG encoding are CPU work: keep them off the async workers.
         let sha256 = tokio::task::spawn_blocking(move || {
             let image = evidence::render(&frame, &zone, &boxes);
-            let jpeg = evidence::encode_jpeg(&image).map_err(|source| crate::Error::Evidence {
-                case: case_id,
-                source,
-            })?;
+            let jpeg =
+                evidence::encode_jpeg(&image).map_err(|source| crate::Error::Evidence { case: case_id, source })?;
             store.save(&jpeg)
         })
         .await
         .expect("evidence rendering does not panic")?;
-        Ok(NewEvidence {
-            sha256,
-            width,
-            height,
-            captured_at,
-        })
+        Ok(NewEvidence { sha256, width, height, captured_at })
     }
 }

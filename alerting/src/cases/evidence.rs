@@ -1,11 +1,12 @@
 //! Evidence images: the frame with the zone and the objects' boxes drawn, as JPEG files named by
 //! their SHA-256 under `data_dir/evidence/`. Files are only ever served through their case.
 //!
-//! Drawing is a few straight lines, written here rather than pulling in `imageproc` (and its
-//! `nalgebra` dependency) for two primitives.
+//! Drawing is a few straight lines and 8x8 bitmap text (`font8x8`), written here rather than pulling in
+//! `imageproc` (and its `nalgebra` dependency) and a TrueType font for three primitives.
 
 use std::path::{Path, PathBuf};
 
+use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage, codecs::jpeg::JpegEncoder};
 use sha2::{Digest, Sha256};
 use sharpeyes_inference::BBox;
@@ -25,10 +26,7 @@ pub fn render(frame: &Frame, zone: &[[f64; 2]], boxes: &[(BBox, Rgb<u8>)]) -> Rg
     let mut image = RgbImage::from_raw(frame.width, frame.height, frame.rgb.to_vec())
         .expect("a frame holds width * height * 3 bytes");
     let (w, h) = (f64::from(frame.width), f64::from(frame.height));
-    let corners: Vec<(f32, f32)> = zone
-        .iter()
-        .map(|&[x, y]| ((x * w) as f32, (y * h) as f32))
-        .collect();
+    let corners: Vec<(f32, f32)> = zone.iter().map(|&[x, y]| ((x * w) as f32, (y * h) as f32)).collect();
     for (i, &from) in corners.iter().enumerate() {
         let to = corners[(i + 1) % corners.len()];
         draw_line(&mut image, from, to, ZONE_COLOR, 2);
@@ -51,19 +49,43 @@ pub fn draw_box(image: &mut RgbImage, bbox: BBox, color: Rgb<u8>, thickness: u32
     }
 }
 
+/// Draws `text` (ASCII; other characters as `?`) in white on a `background` strip whose bottom-left
+/// corner is at `(x, y)`, moved inside the image when it would leave it. Glyphs are 8x8, drawn at `scale`.
+pub fn draw_label(image: &mut RgbImage, text: &str, x: f32, y: f32, background: Rgb<u8>, scale: u32) {
+    let glyph = 8 * scale;
+    let width = glyph * text.chars().count() as u32 + 2 * scale;
+    let height = glyph + 2 * scale;
+    let left = (x.max(0.0) as u32).min(image.width().saturating_sub(width));
+    let top = (y.max(height as f32) as u32 - height).min(image.height().saturating_sub(height));
+    for py in top..(top + height).min(image.height()) {
+        for px in left..(left + width).min(image.width()) {
+            image.put_pixel(px, py, background);
+        }
+    }
+    for (i, c) in text.chars().enumerate() {
+        let rows = font8x8::BASIC_FONTS.get(c).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        for (row, bits) in rows.iter().enumerate() {
+            for column in 0..8 {
+                if bits & (1 << column) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let px = left + scale + (i as u32 * 8 + column) * scale + dx;
+                        let py = top + scale + row as u32 * scale + dy;
+                        if px < image.width() && py < image.height() {
+                            image.put_pixel(px, py, Rgb([255, 255, 255]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Draws a straight line, clipped to the image.
-pub fn draw_line(
-    image: &mut RgbImage,
-    from: (f32, f32),
-    to: (f32, f32),
-    color: Rgb<u8>,
-    thickness: u32,
-) {
-    let steps = (to.0 - from.0)
-        .abs()
-        .max((to.1 - from.1).abs())
-        .ceil()
-        .max(1.0) as u32;
+pub fn draw_line(image: &mut RgbImage, from: (f32, f32), to: (f32, f32), color: Rgb<u8>, thickness: u32) {
+    let steps = (to.0 - from.0).abs().max((to.1 - from.1).abs()).ceil().max(1.0) as u32;
     let half = thickness as i64 / 2;
     for step in 0..=steps {
         let f = step as f32 / steps as f32;
@@ -72,8 +94,7 @@ pub fn draw_line(
         for dy in -half..=(thickness as i64 - 1 - half) {
             for dx in -half..=(thickness as i64 - 1 - half) {
                 let (px, py) = (x + dx, y + dy);
-                if px >= 0 && py >= 0 && (px as u32) < image.width() && (py as u32) < image.height()
-                {
+                if px >= 0 && py >= 0 && (px as u32) < image.width() && (py as u32) < image.height() {
                     image.put_pixel(px as u32, py as u32, color);
                 }
             }
@@ -97,9 +118,7 @@ pub struct EvidenceStore {
 impl EvidenceStore {
     /// Evidence under `data_dir/evidence`.
     pub fn new(data_dir: &Path) -> Self {
-        Self {
-            dir: data_dir.join("evidence"),
-        }
+        Self { dir: data_dir.join("evidence") }
     }
 
     /// Writes `jpeg` (atomically: temporary file, then rename) and returns its SHA-256 in hex.
@@ -124,10 +143,7 @@ impl EvidenceStore {
     /// Path of the file with this SHA-256; `None` unless `sha256` is 64 lowercase hex digits, so no
     /// stored value can ever name a path outside the evidence folder.
     pub fn path_of(&self, sha256: &str) -> Option<PathBuf> {
-        let valid = sha256.len() == 64
-            && sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         valid.then(|| self.dir.join(&sha256[..2]).join(format!("{sha256}.jpg")))
     }
 }
@@ -140,30 +156,26 @@ mod tests {
 
     #[test]
     fn rendering_draws_the_zone_and_boxes_and_keeps_the_size() {
-        let frame = Frame::from_rgb(
-            "cam".into(),
-            Utc::now(),
-            64,
-            48,
-            Bytes::from(vec![0; 64 * 48 * 3]),
-        );
+        let frame = Frame::from_rgb("cam".into(), Utc::now(), 64, 48, Bytes::from(vec![0; 64 * 48 * 3]));
         let image = render(
             &frame,
             &[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],
             &[(BBox::new(10.0, 10.0, 30.0, 20.0), OBJECT_COLOR)],
         );
         assert_eq!(image.dimensions(), (64, 48));
-        assert_eq!(
-            *image.get_pixel(20, 10),
-            OBJECT_COLOR,
-            "top edge of the box"
-        );
+        assert_eq!(*image.get_pixel(20, 10), OBJECT_COLOR, "top edge of the box");
         assert_eq!(*image.get_pixel(32, 24), ZONE_COLOR, "top edge of the zone");
-        assert_eq!(
-            *image.get_pixel(20, 15),
-            Rgb([0, 0, 0]),
-            "inside the box is untouched"
-        );
+        assert_eq!(*image.get_pixel(20, 15), Rgb([0, 0, 0]), "inside the box is untouched");
+    }
+
+    #[test]
+    fn labels_are_drawn_inside_the_image() {
+        let mut image = RgbImage::new(100, 40);
+        draw_label(&mut image, "car 0.91", 95.0, 5.0, OBJECT_COLOR, 1);
+        let white = image.pixels().filter(|p| **p == Rgb([255, 255, 255])).count();
+        let background = image.pixels().filter(|p| **p == OBJECT_COLOR).count();
+        assert!(white > 20, "glyph pixels drawn: {white}");
+        assert_eq!(white + background, (8 * 8 + 2) * 10, "the whole strip is inside the image");
     }
 
     #[test]

@@ -15,18 +15,9 @@ pub struct TaxonomyEntry {
 /// The taxonomy entry of a category.
 pub const fn entry(category: Category) -> TaxonomyEntry {
     match category {
-        Category::IllegalConstruction => TaxonomyEntry {
-            code: "0101",
-            name: "私搭乱建",
-        },
-        Category::Litter => TaxonomyEntry {
-            code: "0102",
-            name: "暴露垃圾",
-        },
-        Category::IllegalParking => TaxonomyEntry {
-            code: "0505",
-            name: "机动车乱停放",
-        },
+        Category::IllegalConstruction => TaxonomyEntry { code: "0101", name: "私搭乱建" },
+        Category::Litter => TaxonomyEntry { code: "0102", name: "暴露垃圾" },
+        Category::IllegalParking => TaxonomyEntry { code: "0505", name: "机动车乱停放" },
     }
 }
 

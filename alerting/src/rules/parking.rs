@@ -24,9 +24,7 @@ impl Default for ParkingRuleConfig {
     fn default() -> Self {
         Self {
             min_dwell: TimeDelta::seconds(300),
-            classes: ["car", "truck", "bus", "motorcycle"]
-                .map(String::from)
-                .to_vec(),
+            classes: ["car", "truck", "bus", "motorcycle"].map(String::from).to_vec(),
             min_score: 0.3,
             min_presence: 0.6,
             tracker: TrackerConfig::default(),
@@ -48,17 +46,8 @@ pub struct ParkingRule {
 impl ParkingRule {
     /// The rule for a camera's zones (only `no_parking` zones are watched).
     pub fn new(config: ParkingRuleConfig, zones: &[Zone]) -> Self {
-        let zones: Vec<Zone> = zones
-            .iter()
-            .filter(|z| z.kind == ZoneKind::NoParking)
-            .cloned()
-            .collect();
-        Self {
-            tracker: Tracker::new(config.tracker),
-            config,
-            zones,
-            reported: HashSet::new(),
-        }
+        let zones: Vec<Zone> = zones.iter().filter(|z| z.kind == ZoneKind::NoParking).cloned().collect();
+        Self { tracker: Tracker::new(config.tracker), config, zones, reported: HashSet::new() }
     }
 
     /// Whether the camera has any zone this rule watches.
@@ -73,10 +62,7 @@ impl ParkingRule {
         let vehicles: Vec<&Detection> = analysed
             .detections
             .iter()
-            .filter(|d| {
-                d.score >= self.config.min_score
-                    && self.config.classes.iter().any(|c| **c == *d.class)
-            })
+            .filter(|d| d.score >= self.config.min_score && self.config.classes.iter().any(|c| **c == *d.class))
             .collect();
         let assigned = self.tracker.update(&vehicles, at);
         let live: HashSet<u64> = self.tracker.tracks().iter().map(|t| t.id).collect();
@@ -89,11 +75,7 @@ impl ParkingRule {
         };
         let mut violations = Vec::new();
         for (z, zone) in self.zones.iter().enumerate() {
-            let zone_boxes: Vec<BBox> = vehicles
-                .iter()
-                .map(|d| d.bbox)
-                .filter(|b| inside(zone, b))
-                .collect();
+            let zone_boxes: Vec<BBox> = vehicles.iter().map(|d| d.bbox).filter(|b| inside(zone, b)).collect();
             for &t in &assigned {
                 let track = &self.tracker.tracks()[t];
                 let parked = track.stationary_for() >= self.config.min_dwell
@@ -131,35 +113,17 @@ mod tests {
 
     fn frame_at(seconds: i64, detections: Vec<Detection>) -> FrameDetections {
         let at = DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap();
-        let frame = Frame::from_rgb(
-            "cam".into(),
-            at,
-            100,
-            100,
-            Bytes::from(vec![0; 100 * 100 * 3]),
-        );
+        let frame = Frame::from_rgb("cam".into(), at, 100, 100, Bytes::from(vec![0; 100 * 100 * 3]));
         FrameDetections { frame, detections }
     }
 
     fn vehicle(class: &str, x: f32, y: f32) -> Detection {
-        Detection {
-            class_id: 2,
-            class: class.into(),
-            score: 0.8,
-            bbox: BBox::new(x, y, x + 20.0, y + 10.0),
-        }
+        Detection { class_id: 2, class: class.into(), score: 0.8, bbox: BBox::new(x, y, x + 20.0, y + 10.0) }
     }
 
     fn rule(min_dwell_s: i64) -> ParkingRule {
-        let config = ParkingRuleConfig {
-            min_dwell: TimeDelta::seconds(min_dwell_s),
-            ..Default::default()
-        };
-        let lower_half = Zone::new(
-            "curb",
-            ZoneKind::NoParking,
-            vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],
-        );
+        let config = ParkingRuleConfig { min_dwell: TimeDelta::seconds(min_dwell_s), ..Default::default() };
+        let lower_half = Zone::new("curb", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]);
         ParkingRule::new(config, &[lower_half])
     }
 
@@ -168,21 +132,10 @@ mod tests {
         let mut rule = rule(4);
         let mut reported = Vec::new();
         for s in (0..60).step_by(2) {
-            reported.extend(rule.observe(&frame_at(
-                s,
-                vec![vehicle("truck", 10.0, 70.0), vehicle("car", 50.0, 70.0)],
-            )));
+            reported.extend(rule.observe(&frame_at(s, vec![vehicle("truck", 10.0, 70.0), vehicle("car", 50.0, 70.0)])));
         }
-        assert_eq!(
-            reported.len(),
-            2,
-            "one violation per vehicle, not per frame"
-        );
-        assert!(
-            reported
-                .iter()
-                .all(|v| v.confirmed_at - v.first_seen >= TimeDelta::seconds(4))
-        );
+        assert_eq!(reported.len(), 2, "one violation per vehicle, not per frame");
+        assert!(reported.iter().all(|v| v.confirmed_at - v.first_seen >= TimeDelta::seconds(4)));
         assert_eq!(reported[0].zone_boxes.len(), 2);
     }
 
@@ -206,15 +159,11 @@ mod tests {
         let mut rule = rule(4);
         let mut count = 0;
         for s in (0..10).step_by(2) {
-            count += rule
-                .observe(&frame_at(s, vec![vehicle("car", 10.0, 70.0)]))
-                .len();
+            count += rule.observe(&frame_at(s, vec![vehicle("car", 10.0, 70.0)])).len();
         }
         count += rule.observe(&frame_at(40, vec![])).len();
         for s in (42..52).step_by(2) {
-            count += rule
-                .observe(&frame_at(s, vec![vehicle("car", 10.0, 70.0)]))
-                .len();
+            count += rule.observe(&frame_at(s, vec![vehicle("car", 10.0, 70.0)])).len();
         }
         assert_eq!(count, 2);
     }

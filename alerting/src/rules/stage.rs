@@ -23,18 +23,12 @@ impl RulesStage {
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
     ) -> Self {
-        Self {
-            parking,
-            detections_rx,
-            violations_tx,
-        }
+        Self { parking, detections_rx, violations_tx }
     }
 
     /// Runs on its own thread.
     pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name("rules".into())
-            .spawn(move || self.run())
+        std::thread::Builder::new().name("rules".into()).spawn(move || self.run())
     }
 
     fn run(mut self) {

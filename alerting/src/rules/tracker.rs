@@ -16,11 +16,7 @@ pub struct TrackerConfig {
 
 impl Default for TrackerConfig {
     fn default() -> Self {
-        Self {
-            match_iou: 0.3,
-            max_gap: TimeDelta::seconds(10),
-            stationary_iou: 0.6,
-        }
+        Self { match_iou: 0.3, max_gap: TimeDelta::seconds(10), stationary_iou: 0.6 }
     }
 }
 
@@ -78,11 +74,7 @@ pub struct Tracker {
 impl Tracker {
     /// An empty tracker.
     pub fn new(config: TrackerConfig) -> Self {
-        Self {
-            config,
-            tracks: Vec::new(),
-            next_id: 1,
-        }
+        Self { config, tracks: Vec::new(), next_id: 1 }
     }
 
     /// The live tracks.
@@ -166,12 +158,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn car(x: f32) -> Detection {
-        Detection {
-            class_id: 2,
-            class: "car".into(),
-            score: 0.9,
-            bbox: BBox::new(x, 100.0, x + 80.0, 150.0),
-        }
+        Detection { class_id: 2, class: "car".into(), score: 0.9, bbox: BBox::new(x, 100.0, x + 80.0, 150.0) }
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -196,14 +183,7 @@ mod tests {
         for s in 0..20 {
             tracker.update(&[&car(s as f32 * 30.0)], at(s));
         }
-        assert!(
-            tracker
-                .tracks()
-                .iter()
-                .all(|t| t.stationary_for() <= TimeDelta::seconds(1)),
-            "{:?}",
-            tracker.tracks()
-        );
+        assert!(tracker.tracks().iter().all(|t| t.stationary_for() <= TimeDelta::seconds(1)), "{:?}", tracker.tracks());
     }
 
     #[test]
@@ -211,18 +191,11 @@ mod tests {
         let mut tracker = Tracker::new(TrackerConfig::default());
         // A car at x=10 in one frame out of four (others elsewhere), for 20 frames.
         for s in 0..20 {
-            let spot = if s % 4 == 0 {
-                car(10.0)
-            } else {
-                car(500.0 + s as f32 * 40.0)
-            };
+            let spot = if s % 4 == 0 { car(10.0) } else { car(500.0 + s as f32 * 40.0) };
             tracker.update(&[&spot], at(s));
         }
         let stitched = tracker.tracks().iter().find(|t| t.bbox.x1 == 10.0).unwrap();
-        assert!(
-            stitched.stationary_for() >= TimeDelta::seconds(16),
-            "stitched across the gaps"
-        );
+        assert!(stitched.stationary_for() >= TimeDelta::seconds(16), "stitched across the gaps");
         assert!(stitched.presence() < 0.3, "{}", stitched.presence());
     }
 
@@ -237,11 +210,7 @@ mod tests {
         assert_eq!(tracker.tracks()[0].stationary_for(), TimeDelta::seconds(8));
         tracker.update(&[&parked], at(30));
         assert_eq!(tracker.tracks().len(), 1);
-        assert_eq!(
-            tracker.tracks()[0].id,
-            2,
-            "a gap over max_gap starts a new track"
-        );
+        assert_eq!(tracker.tracks()[0].id, 2, "a gap over max_gap starts a new track");
     }
 
     proptest! {

@@ -19,11 +19,7 @@ pub enum Category {
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 3] = [
-        Self::IllegalConstruction,
-        Self::Litter,
-        Self::IllegalParking,
-    ];
+    pub const ALL: [Category; 3] = [Self::IllegalConstruction, Self::Litter, Self::IllegalParking];
 
     /// The snake_case name used in the API and the database.
     pub const fn as_str(self) -> &'static str {

@@ -45,12 +45,7 @@ impl Zone {
     pub fn new(id: impl Into<Arc<str>>, kind: ZoneKind, points: Vec<[f64; 2]>) -> Self {
         let ring: Vec<Coord<f64>> = points.iter().map(|&[x, y]| Coord { x, y }).collect();
         let polygon = Polygon::new(LineString::from(ring), Vec::new());
-        Self {
-            id: id.into(),
-            kind,
-            points,
-            polygon,
-        }
+        Self { id: id.into(), kind, points, polygon }
     }
 
     /// Whether the normalised point lies inside the zone or on its border.
@@ -65,26 +60,15 @@ mod tests {
 
     #[test]
     fn the_border_of_a_full_frame_zone_counts_as_inside() {
-        let full = Zone::new(
-            "all",
-            ZoneKind::NoParking,
-            vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
-        );
-        assert!(
-            full.contains(0.5, 1.0),
-            "a vehicle touching the bottom edge"
-        );
+        let full = Zone::new("all", ZoneKind::NoParking, vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
+        assert!(full.contains(0.5, 1.0), "a vehicle touching the bottom edge");
         assert!(full.contains(0.0, 0.0));
         assert!(!full.contains(1.01, 0.5));
     }
 
     #[test]
     fn lower_half_zone() {
-        let zone = Zone::new(
-            "curb",
-            ZoneKind::NoParking,
-            vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],
-        );
+        let zone = Zone::new("curb", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]);
         assert!(zone.contains(0.3, 0.8));
         assert!(!zone.contains(0.3, 0.2));
         assert_eq!(zone.kind.category(), Category::IllegalParking);

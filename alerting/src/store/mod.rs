@@ -12,9 +12,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use model::{
-    Case, CaseDetail, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject,
-};
+pub use model::{Case, CaseDetail, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 
 use crate::{Error, Result};
 
@@ -30,31 +28,20 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) `data_dir/sharpeyes.db` and brings its schema up to date.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
-            path: data_dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io { path: data_dir.into(), source })?;
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join("sharpeyes.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
 
     /// Stores a new case with its first object and evidence, atomically; returns its id.
-    pub async fn insert_case(
-        &self,
-        case: &NewCase,
-        object: &NewObject,
-        evidence: &NewEvidence,
-    ) -> Result<i64> {
+    pub async fn insert_case(&self, case: &NewCase, object: &NewObject, evidence: &NewEvidence) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (code, category, camera, zone, grid, status, source, object_count,
@@ -118,16 +105,12 @@ impl Store {
             ("zone", &filter.zone),
         ] {
             if let Some(value) = value {
-                query
-                    .push(format_args!(" AND {column} = "))
-                    .push_bind(value.clone());
+                query.push(format_args!(" AND {column} = ")).push_bind(value.clone());
             }
         }
         if let Some(grid) = &filter.grid {
             // A grid code prefix selects a district, street or community and everything below it.
-            query
-                .push(" AND grid LIKE ")
-                .push_bind(format!("{}%", grid.replace(['%', '_'], "")));
+            query.push(" AND grid LIKE ").push_bind(format!("{}%", grid.replace(['%', '_'], "")));
         }
         if let Some(since) = filter.since {
             query.push(" AND opened_at >= ").push_bind(since);
@@ -135,49 +118,35 @@ impl Store {
         if let Some(until) = filter.until {
             query.push(" AND opened_at < ").push_bind(until);
         }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(filter.limit.clamp(1, 1000) as i64);
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit.clamp(1, 1000) as i64);
         Ok(query.build_query_as::<Case>().fetch_all(&self.pool).await?)
     }
 
     /// One case with its objects and evidence list.
     pub async fn case_detail(&self, id: i64) -> Result<Option<CaseDetail>> {
-        let Some(case) = sqlx::query_as::<_, Case>("SELECT * FROM cases WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(case) =
+            sqlx::query_as::<_, Case>("SELECT * FROM cases WHERE id = ?").bind(id).fetch_optional(&self.pool).await?
         else {
             return Ok(None);
         };
-        let objects = sqlx::query_as::<_, CaseObject>(
-            "SELECT * FROM case_objects WHERE case_id = ? ORDER BY idx",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let evidence = sqlx::query_as::<_, EvidenceInfo>(
-            "SELECT * FROM evidence WHERE case_id = ? ORDER BY idx",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Some(CaseDetail {
-            case,
-            objects,
-            evidence,
-        }))
+        let objects = sqlx::query_as::<_, CaseObject>("SELECT * FROM case_objects WHERE case_id = ? ORDER BY idx")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let evidence = sqlx::query_as::<_, EvidenceInfo>("SELECT * FROM evidence WHERE case_id = ? ORDER BY idx")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(CaseDetail { case, objects, evidence }))
     }
 
     /// Evidence `index` of case `id`.
     pub async fn evidence(&self, id: i64, index: i64) -> Result<Option<EvidenceInfo>> {
-        Ok(sqlx::query_as::<_, EvidenceInfo>(
-            "SELECT * FROM evidence WHERE case_id = ? AND idx = ?",
-        )
-        .bind(id)
-        .bind(index)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_as::<_, EvidenceInfo>("SELECT * FROM evidence WHERE case_id = ? AND idx = ?")
+            .bind(id)
+            .bind(index)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Every case not yet in a final status, with its objects (to rebuild the case engine after a restart).
@@ -210,12 +179,7 @@ impl Store {
     }
 }
 
-async fn insert_object(
-    tx: &mut sqlx::SqliteConnection,
-    case_id: i64,
-    idx: i64,
-    object: &NewObject,
-) -> Result<()> {
+async fn insert_object(tx: &mut sqlx::SqliteConnection, case_id: i64, idx: i64, object: &NewObject) -> Result<()> {
     sqlx::query(
         "INSERT INTO case_objects (case_id, idx, class, score, x1, y1, x2, y2, first_seen_at, confirmed_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

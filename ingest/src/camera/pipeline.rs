@@ -21,18 +21,12 @@ pub fn describe(settings: &CameraSettings) -> String {
     // Key-frame mode: delta units never reach the decoder, and one decoder thread avoids the frame
     // delay that frame threading adds (a delay of N key-frames would be N GOPs late).
     let (before_decoder, decoder, after_decoder) = match settings.decode {
-        DecodeMode::Keyframes => (
-            "identity drop-buffer-flags=delta-unit ! ".to_owned(),
-            "avdec_h264 max-threads=1",
-            String::new(),
-        ),
+        DecodeMode::Keyframes => {
+            ("identity drop-buffer-flags=delta-unit ! ".to_owned(), "avdec_h264 max-threads=1", String::new())
+        }
         DecodeMode::Sampled { fps } => {
             let millis = (fps * 1000.0).round().max(1.0) as u64;
-            (
-                String::new(),
-                "avdec_h264",
-                format!("videorate drop-only=true ! video/x-raw,framerate={millis}/1000 ! "),
-            )
+            (String::new(), "avdec_h264", format!("videorate drop-only=true ! video/x-raw,framerate={millis}/1000 ! "))
         }
     };
     format!(
@@ -50,9 +44,7 @@ mod tests {
     fn keyframe_mode_drops_delta_units_before_the_decoder() {
         let settings = CameraSettings::new("cam", "rtsp://127.0.0.1/x");
         let text = describe(&settings);
-        let drop_at = text
-            .find("drop-buffer-flags=delta-unit")
-            .expect("delta frames dropped");
+        let drop_at = text.find("drop-buffer-flags=delta-unit").expect("delta frames dropped");
         assert!(drop_at < text.find("avdec_h264").unwrap(), "{text}");
         assert!(!text.contains("videorate"), "{text}");
         assert!(text.contains("protocols=tcp"), "{text}");
@@ -66,10 +58,7 @@ mod tests {
         let text = describe(&settings);
         assert!(text.contains("framerate=500/1000"), "{text}");
         assert!(!text.contains("drop-buffer-flags"), "{text}");
-        assert!(
-            text.find("avdec_h264").unwrap() < text.find("videorate").unwrap(),
-            "{text}"
-        );
+        assert!(text.find("avdec_h264").unwrap() < text.find("videorate").unwrap(), "{text}");
         assert!(text.contains("protocols=udp"), "{text}");
     }
 
@@ -79,8 +68,7 @@ mod tests {
         for decode in [DecodeMode::Keyframes, DecodeMode::Sampled { fps: 2.0 }] {
             let mut settings = CameraSettings::new("cam", "rtsp://127.0.0.1/x");
             settings.decode = decode;
-            gstreamer::parse::launch(&describe(&settings))
-                .unwrap_or_else(|e| panic!("{decode:?}: {e}"));
+            gstreamer::parse::launch(&describe(&settings)).unwrap_or_else(|e| panic!("{decode:?}: {e}"));
         }
     }
 }

@@ -83,10 +83,7 @@ mod tests {
         let redacted = redact_url("rtsp://admin:s3cret@10.0.0.7:554/Streaming/Channels/101");
         assert_eq!(redacted, "rtsp://***@10.0.0.7:554/Streaming/Channels/101");
         assert!(!redacted.contains("s3cret") && !redacted.contains("admin"));
-        assert_eq!(
-            redact_url("rtsp://127.0.0.1:8554/street"),
-            "rtsp://127.0.0.1:8554/street"
-        );
+        assert_eq!(redact_url("rtsp://127.0.0.1:8554/street"), "rtsp://127.0.0.1:8554/street");
         assert_eq!(redact_url("not a url"), "<unparsable url>");
     }
 }

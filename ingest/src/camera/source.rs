@@ -35,12 +35,7 @@ impl CameraSource {
     pub fn new(settings: CameraSettings, queue: Arc<FrameQueue>) -> Self {
         let slot = queue.register(settings.id.clone());
         let status = Arc::new(CameraStatus::new(&settings.id, redact_url(&settings.url)));
-        Self {
-            settings,
-            queue,
-            slot,
-            status,
-        }
+        Self { settings, queue, slot, status }
     }
 
     /// The camera's live status, for the API.
@@ -50,9 +45,7 @@ impl CameraSource {
 
     /// Runs the camera on its own thread until `shutdown`'s sender is dropped.
     pub fn spawn(self, shutdown: Receiver<()>) -> std::io::Result<JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name(format!("camera-{}", self.settings.id))
-            .spawn(move || self.run(&shutdown))
+        std::thread::Builder::new().name(format!("camera-{}", self.settings.id)).spawn(move || self.run(&shutdown))
     }
 
     fn run(self, shutdown: &Receiver<()>) {
@@ -70,11 +63,8 @@ impl CameraSource {
                 delays = self.backoff();
             }
             let delay = delays.next().unwrap_or(self.settings.backoff_max);
-            let state = if matches!(error, Error::Stalled { .. }) {
-                CameraState::Stalled
-            } else {
-                CameraState::Offline
-            };
+            let state =
+                if matches!(error, Error::Stalled { .. }) { CameraState::Stalled } else { CameraState::Offline };
             self.status.set_state(state, Some(error.to_string()));
             warn!(camera = %id, error = %error, retry_in_ms = delay.as_millis() as u64, "camera failed; retrying");
             match shutdown.recv_timeout(delay) {
@@ -104,10 +94,7 @@ impl CameraSource {
         let result = (|| {
             pipeline
                 .set_state(gst::State::Playing)
-                .map_err(|_| Error::StateChange {
-                    what: format!("camera {camera}"),
-                    state: gst::State::Playing,
-                })?;
+                .map_err(|_| Error::StateChange { what: format!("camera {camera}"), state: gst::State::Playing })?;
             let bus = pipeline.bus().expect("a pipeline always has a bus");
             loop {
                 if matches!(shutdown.try_recv(), Err(TryRecvError::Disconnected)) {
@@ -123,25 +110,14 @@ impl CameraSource {
                             camera: camera.clone(),
                             message: err.error().to_string(),
                             // GStreamer's debug text spans lines; a log entry must not.
-                            debug: err
-                                .debug()
-                                .map(|d| d.replace('\n', " "))
-                                .unwrap_or_default(),
+                            debug: err.debug().map(|d| d.replace('\n', " ")).unwrap_or_default(),
                         },
-                        _ => Error::EndOfStream {
-                            camera: camera.clone(),
-                        },
+                        _ => Error::EndOfStream { camera: camera.clone() },
                     });
                 }
-                let silent = last_frame
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .elapsed();
+                let silent = last_frame.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
                 if silent > self.settings.stall_timeout {
-                    return Err(Error::Stalled {
-                        camera: camera.clone(),
-                        seconds: silent.as_secs_f64(),
-                    });
+                    return Err(Error::Stalled { camera: camera.clone(), seconds: silent.as_secs_f64() });
                 }
             }
         })();
@@ -152,19 +128,10 @@ impl CameraSource {
 
     fn build_pipeline(&self) -> Result<gst::Pipeline> {
         let what = format!("camera {}", self.settings.id);
-        let element =
-            gst::parse::launch(&pipeline::describe(&self.settings)).map_err(|source| {
-                Error::Pipeline {
-                    what: what.clone(),
-                    source,
-                }
-            })?;
-        let pipeline = element
-            .downcast::<gst::Pipeline>()
-            .expect("a launch line with several elements is a pipeline");
-        let source = pipeline
-            .by_name(pipeline::SOURCE_NAME)
-            .expect("the description names its source");
+        let element = gst::parse::launch(&pipeline::describe(&self.settings))
+            .map_err(|source| Error::Pipeline { what: what.clone(), source })?;
+        let pipeline = element.downcast::<gst::Pipeline>().expect("a launch line with several elements is a pipeline");
+        let source = pipeline.by_name(pipeline::SOURCE_NAME).expect("the description names its source");
         source.set_property("location", &self.settings.url);
         Ok(pipeline)
     }

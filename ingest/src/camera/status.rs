@@ -102,8 +102,6 @@ impl CameraStatus {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StatusSnapshot> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.inner.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 }

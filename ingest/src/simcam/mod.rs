@@ -27,46 +27,28 @@ pub struct StreamSpec {
 impl StreamSpec {
     /// Parses `NAME=FILE` as written on the command line.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let (name, path) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("'{spec}': expected NAME=FILE"))?;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(format!(
-                "'{spec}': the name must be letters, digits, '-' or '_'"
-            ));
+        let (name, path) = spec.split_once('=').ok_or_else(|| format!("'{spec}': expected NAME=FILE"))?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("'{spec}': the name must be letters, digits, '-' or '_'"));
         }
         if path.is_empty() {
             return Err(format!("'{spec}': the file is missing"));
         }
-        Ok(Self {
-            name: name.to_owned(),
-            path: PathBuf::from(path),
-        })
+        Ok(Self { name: name.to_owned(), path: PathBuf::from(path) })
     }
 
     /// Whether the file is a still image (served by repeating it) rather than a video.
     pub fn is_still_image(&self) -> bool {
-        let extension = self
-            .path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let extension = self.path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
         matches!(extension.as_str(), "jpg" | "jpeg" | "png" | "bmp")
     }
 
     fn check_readable(&self) -> Result<()> {
-        std::fs::File::open(&self.path)
-            .map(drop)
-            .map_err(|err| Error::SimcamSource {
-                name: self.name.clone(),
-                path: self.path.clone(),
-                reason: err.to_string(),
-            })
+        std::fs::File::open(&self.path).map(drop).map_err(|err| Error::SimcamSource {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            reason: err.to_string(),
+        })
     }
 }
 
@@ -85,12 +67,7 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self {
-            width: None,
-            height: None,
-            fps: 25,
-            gop: 50,
-        }
+        Self { width: None, height: None, fps: 25, gop: 50 }
     }
 }
 
@@ -103,21 +80,9 @@ mod tests {
         let spec = StreamSpec::parse("truck=media/images/000000009769.jpg").unwrap();
         assert_eq!(spec.name, "truck");
         assert!(spec.is_still_image());
-        assert!(
-            !StreamSpec::parse("road=media/traffic.mp4")
-                .unwrap()
-                .is_still_image()
-        );
-        assert!(
-            StreamSpec::parse("nofile")
-                .unwrap_err()
-                .contains("NAME=FILE")
-        );
-        assert!(
-            StreamSpec::parse("bad name=x.mp4")
-                .unwrap_err()
-                .contains("'bad name=x.mp4'")
-        );
+        assert!(!StreamSpec::parse("road=media/traffic.mp4").unwrap().is_still_image());
+        assert!(StreamSpec::parse("nofile").unwrap_err().contains("NAME=FILE"));
+        assert!(StreamSpec::parse("bad name=x.mp4").unwrap_err().contains("'bad name=x.mp4'"));
         assert!(StreamSpec::parse("cam=").unwrap_err().contains("missing"));
     }
 }

@@ -24,34 +24,19 @@ pub struct Player {
 /// The raw video caps a stream is served with, shared by the player and the RTSP media so that
 /// `intervideosrc` passes the player's frames on untouched.
 pub fn raw_caps(width: u32, height: u32, fps: u32) -> String {
-    format!(
-        "video/x-raw,format=I420,width={width},height={height},framerate={fps}/1,pixel-aspect-ratio=1/1"
-    )
+    format!("video/x-raw,format=I420,width={width},height={height},framerate={fps}/1,pixel-aspect-ratio=1/1")
 }
 
 /// Reads the decoded size of a video or image by prerolling it.
 pub fn probe_size(spec: &StreamSpec) -> Result<(u32, u32)> {
-    let fail = |reason: String| Error::SimcamSource {
-        name: spec.name.clone(),
-        path: spec.path.clone(),
-        reason,
-    };
-    let pipeline =
-        gst::parse::launch("filesrc name=file ! decodebin ! videoconvert ! fakesink name=sink")
-            .map_err(|source| Error::Pipeline {
-                what: format!("simcam stream {}", spec.name),
-                source,
-            })?
-            .downcast::<gst::Pipeline>()
-            .expect("a launch line with several elements is a pipeline");
-    pipeline
-        .by_name("file")
-        .expect("named")
-        .set_property("location", spec.path.to_string_lossy().as_ref());
+    let fail = |reason: String| Error::SimcamSource { name: spec.name.clone(), path: spec.path.clone(), reason };
+    let pipeline = gst::parse::launch("filesrc name=file ! decodebin ! videoconvert ! fakesink name=sink")
+        .map_err(|source| Error::Pipeline { what: format!("simcam stream {}", spec.name), source })?
+        .downcast::<gst::Pipeline>()
+        .expect("a launch line with several elements is a pipeline");
+    pipeline.by_name("file").expect("named").set_property("location", spec.path.to_string_lossy().as_ref());
     let result = (|| {
-        pipeline
-            .set_state(gst::State::Paused)
-            .map_err(|_| fail("cannot decode the file".into()))?;
+        pipeline.set_state(gst::State::Paused).map_err(|_| fail("cannot decode the file".into()))?;
         let (state, _, _) = pipeline.state(gst::ClockTime::from_seconds(10));
         state.map_err(|_| fail("cannot decode the file".into()))?;
         let caps = pipeline
@@ -59,8 +44,7 @@ pub fn probe_size(spec: &StreamSpec) -> Result<(u32, u32)> {
             .and_then(|sink| sink.static_pad("sink"))
             .and_then(|pad| pad.current_caps())
             .ok_or_else(|| fail("no video in the file".into()))?;
-        let info = gst_video::VideoInfo::from_caps(&caps)
-            .map_err(|_| fail(format!("not raw video: {caps}")))?;
+        let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| fail(format!("not raw video: {caps}")))?;
         Ok((info.width(), info.height()))
     })();
     let _ = pipeline.set_state(gst::State::Null);
@@ -73,33 +57,20 @@ impl Player {
         let what = format!("simcam stream {}", spec.name);
         // A still image is repeated by imagefreeze at the caps' frame rate; a video is paced by
         // videorate and the sink's clock sync.
-        let pacing = if spec.is_still_image() {
-            "imagefreeze"
-        } else {
-            "videorate"
-        };
+        let pacing = if spec.is_still_image() { "imagefreeze" } else { "videorate" };
         let description = format!(
             "filesrc name=file ! decodebin ! videoconvert ! videoscale ! {pacing} ! {caps} \
              ! intervideosink channel={}",
             spec.name
         );
         let pipeline = gst::parse::launch(&description)
-            .map_err(|source| Error::Pipeline {
-                what: what.clone(),
-                source,
-            })?
+            .map_err(|source| Error::Pipeline { what: what.clone(), source })?
             .downcast::<gst::Pipeline>()
             .expect("a launch line with several elements is a pipeline");
-        pipeline
-            .by_name("file")
-            .expect("named")
-            .set_property("location", spec.path.to_string_lossy().as_ref());
+        pipeline.by_name("file").expect("named").set_property("location", spec.path.to_string_lossy().as_ref());
         pipeline
             .set_state(gst::State::Playing)
-            .map_err(|_| Error::StateChange {
-                what: what.clone(),
-                state: gst::State::Playing,
-            })?;
+            .map_err(|_| Error::StateChange { what: what.clone(), state: gst::State::Playing })?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let looper = {
@@ -109,11 +80,7 @@ impl Player {
                 .spawn(move || loop_until_stopped(&pipeline, &stop, &name))
                 .expect("spawning a thread")
         };
-        Ok(Self {
-            pipeline,
-            stop,
-            looper: Some(looper),
-        })
+        Ok(Self { pipeline, stop, looper: Some(looper) })
     }
 }
 
@@ -121,26 +88,17 @@ impl Player {
 fn loop_until_stopped(pipeline: &gst::Pipeline, stop: &AtomicBool, name: &str) {
     let bus = pipeline.bus().expect("a pipeline always has a bus");
     while !stop.load(Ordering::Relaxed) {
-        let Some(message) = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(100),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        ) else {
+        let Some(message) = bus
+            .timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Eos, gst::MessageType::Error])
+        else {
             continue;
         };
         match message.view() {
             gst::MessageView::Eos(_) => {
                 debug!(stream = name, "end of file; looping");
-                if pipeline
-                    .seek_simple(
-                        gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
-                        gst::ClockTime::ZERO,
-                    )
-                    .is_err()
+                if pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO).is_err()
                 {
-                    warn!(
-                        stream = name,
-                        "cannot seek back to the start; the stream stops"
-                    );
+                    warn!(stream = name, "cannot seek back to the start; the stream stops");
                     return;
                 }
             }

@@ -21,18 +21,12 @@ pub struct SimcamServer {
 
 impl SimcamServer {
     /// Starts serving `streams` on `listen` (port 0 picks a free port; see [`SimcamServer::address`]).
-    pub fn start(
-        listen: SocketAddr,
-        streams: &[StreamSpec],
-        options: EncodeOptions,
-    ) -> Result<Self> {
+    pub fn start(listen: SocketAddr, streams: &[StreamSpec], options: EncodeOptions) -> Result<Self> {
         crate::init_gstreamer()?;
         let server = rtsp::RTSPServer::new();
         server.set_address(&listen.ip().to_string());
         server.set_service(&listen.port().to_string());
-        let mounts = server
-            .mount_points()
-            .expect("a new server has mount points");
+        let mounts = server.mount_points().expect("a new server has mount points");
 
         let mut players = Vec::with_capacity(streams.len());
         for spec in streams {
@@ -59,10 +53,7 @@ impl SimcamServer {
         let context = glib::MainContext::new();
         server
             .attach(Some(&context))
-            .map_err(|err| Error::SimcamListen {
-                listen: listen.to_string(),
-                reason: err.to_string(),
-            })?;
+            .map_err(|err| Error::SimcamListen { listen: listen.to_string(), reason: err.to_string() })?;
         let address = SocketAddr::new(listen.ip(), server.bound_port() as u16);
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let thread = {
@@ -92,10 +83,7 @@ impl SimcamServer {
 
     /// The URL of every stream, in the order given.
     pub fn urls(&self) -> Vec<String> {
-        self.names
-            .iter()
-            .map(|name| format!("rtsp://{}/{name}", self.address))
-            .collect()
+        self.names.iter().map(|name| format!("rtsp://{}/{name}", self.address)).collect()
     }
 }
 

@@ -1,0 +1,86 @@
+//! Loading the detector, and SIGHUP: re-read the configuration and the model's manifest, then hand the
+//! inference stage new thresholds and class mappings — or, when the model itself changed, a freshly
+//! loaded detector — without touching the cameras.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use crossbeam_channel::Sender;
+use sharpeyes_inference::{
+    Detector, DetectorOptions, Manifest, Reload,
+    runtime::{SessionOptions, SessionThreads},
+};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+use crate::config::{Config, DetectorConfig};
+
+/// Loads (off the async workers) and warms up the configured detector.
+pub async fn load_detector(config: DetectorConfig) -> anyhow::Result<Detector> {
+    let options = DetectorOptions {
+        session: SessionOptions {
+            threads: SessionThreads { intra: config.intra_threads, inter: config.inter_threads },
+            provider: config.provider,
+        },
+        max_batch: config.max_batch,
+    };
+    let manifest = config.manifest.clone();
+    let mut detector = tokio::task::spawn_blocking(move || Detector::from_manifest_file(&manifest, options))
+        .await?
+        .with_context(|| format!("loading the detector '{}'", config.manifest.display()))?;
+    if let Some(confidence) = config.confidence {
+        let nms = detector.manifest().thresholds.nms;
+        detector.set_thresholds(confidence, nms);
+    }
+    Ok(detector)
+}
+
+/// Whether two manifests describe the same model file with the same input and output layout.
+fn same_model(a: &Manifest, b: &Manifest) -> bool {
+    a.model_path() == b.model_path()
+        && a.family == b.family
+        && (a.input.width, a.input.height) == (b.input.width, b.input.height)
+        && a.classes.len() == b.classes.len()
+}
+
+/// Serves SIGHUP until the task is aborted. A configuration or manifest that fails to load is logged
+/// and changes nothing.
+pub async fn on_sighup(config_path: PathBuf, mut current: Manifest, reload_tx: Sender<Reload>) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; reloading is off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        info!(config = %config_path.display(), "SIGHUP: reloading the detector settings");
+        let config = match Config::load(&config_path) {
+            Ok(config) => config,
+            Err(problems) => {
+                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                warn!(problems = %list.join("; "), "reload refused: invalid configuration");
+                continue;
+            }
+        };
+        let manifest = match Manifest::load(&config.detector.manifest) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                warn!(error = %error, "reload refused: invalid manifest");
+                continue;
+            }
+        };
+        let reload = if same_model(&current, &manifest) {
+            Reload::Manifest(manifest.clone(), config.detector.confidence)
+        } else {
+            match load_detector(config.detector.clone()).await {
+                Ok(detector) => Reload::Swap(Box::new(detector)),
+                Err(error) => {
+                    warn!(error = format!("{error:#}"), "reload refused: the new model does not load");
+                    continue;
+                }
+            }
+        };
+        current = manifest;
+        if reload_tx.send(reload).is_err() {
+            return;
+        }
+    }
+}
