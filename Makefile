@@ -2,7 +2,7 @@
 # system packages, the ONNX Runtime virtualenv and links the shared model and media.
 SHELL := /bin/bash
 
-.PHONY: setup build demo test check
+.PHONY: setup build demo test bench
 
 setup:
 	bash scripts/setup.sh
@@ -17,3 +17,8 @@ demo:
 ## Every test: unit, property and end-to-end (real RTSP server, real detector, real SQLite)
 test:
 	bash scripts/test.sh
+
+## Benchmarks: figures and ratios to their baselines (never asserted)
+bench: setup
+	source .env.sh && cargo bench --bench inference
+	bash benches/detect_vs_python.sh

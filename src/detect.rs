@@ -1,24 +1,15 @@
 //! `sharpeyes detect`: the detector on image files, JSON on stdout.
-//!
-//! Images are decoded on a second thread while the detector runs on the previous one, so that JPEG
-//! decoding does not add to the session's time on a multi-core box.
 
-use std::{
-    path::{Path, PathBuf},
-    thread,
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value, json};
 use sharpeyes_alerting::cases::evidence::{OBJECT_COLOR, draw_box, draw_label, encode_jpeg};
 use sharpeyes_inference::{
-    Detection, Detector, DetectorOptions, load_rgb,
+    DetectedFile, Detection, Detector, DetectorOptions, Manifest, detect_files, detect_files_parallel,
     runtime::{Provider, SessionOptions, SessionThreads},
 };
-
-/// Images decoded ahead of the detector.
-const PREFETCH: usize = 2;
 
 /// Arguments of `sharpeyes detect`.
 #[derive(Debug, Args)]
@@ -35,9 +26,12 @@ pub struct DetectArgs {
     /// Write each image with its boxes and labels drawn into this folder.
     #[arg(long)]
     annotate: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads.
+    /// ONNX Runtime intra-op threads of each detector.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Detectors working on different images in parallel (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Execution provider: cpu, cuda, tensorrt, openvino (falls back to cpu when unavailable).
     #[arg(long, default_value = "cpu", value_parser = parse_provider)]
     provider: Provider,
@@ -60,41 +54,42 @@ pub fn detect(args: &DetectArgs) -> anyhow::Result<()> {
         },
         max_batch: 1,
     };
-    let mut detector = Detector::from_manifest_file(&args.model, options)?;
-    let thresholds = &detector.manifest().thresholds;
-    let (conf, nms) = (args.conf.unwrap_or(thresholds.confidence), args.nms.unwrap_or(thresholds.nms));
+    let manifest = Manifest::load(&args.model)?;
+    let (conf, nms) =
+        (args.conf.unwrap_or(manifest.thresholds.confidence), args.nms.unwrap_or(manifest.thresholds.nms));
     anyhow::ensure!((0.0..=1.0).contains(&conf), "--conf {conf} is outside 0..=1");
     anyhow::ensure!((0.0..=1.0).contains(&nms), "--nms {nms} is outside 0..=1");
-    detector.set_thresholds(conf, nms);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or(cores).clamp(1, args.images.len().max(1));
+    let mut detectors = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let mut detector = Detector::load(manifest.clone(), options)?;
+        detector.set_thresholds(conf, nms);
+        detectors.push(detector);
+    }
     if let Some(dir) = &args.annotate {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create --annotate folder '{}'", dir.display()))?;
     }
 
+    let files: Box<dyn Iterator<Item = sharpeyes_inference::Result<DetectedFile>>> = if jobs == 1 {
+        let detector = detectors.pop().expect("one detector");
+        Box::new(detect_files(detector, args.images.clone()))
+    } else {
+        Box::new(detect_files_parallel(detectors, args.images.clone()))
+    };
     let mut results = Map::new();
-    thread::scope(|scope| -> anyhow::Result<()> {
-        let (images_tx, images_rx) = crossbeam_channel::bounded(PREFETCH);
-        scope.spawn(move || {
-            for path in &args.images {
-                if images_tx.send((path, load_rgb(path))).is_err() {
-                    return;
-                }
-            }
-        });
-        for (path, image) in images_rx {
-            let mut image = image?;
-            let detections = detector.detect(image.as_raw(), image.width(), image.height())?;
-            let name = file_name(path);
-            if let Some(dir) = &args.annotate {
-                annotate(&mut image, &detections, &dir.join(Path::new(&name).with_extension("jpg")))?;
-            }
-            let list = detections
-                .iter()
-                .map(|d| json!({ "class": &*d.class, "score": d.score, "box": d.bbox.to_array() }))
-                .collect();
-            results.insert(name, Value::Array(list));
+    for file in files {
+        let DetectedFile { path, mut image, detections } = file?;
+        let name = file_name(&path);
+        if let Some(dir) = &args.annotate {
+            annotate(&mut image, &detections, &dir.join(Path::new(&name).with_extension("jpg")))?;
         }
-        Ok(())
-    })?;
+        let list = detections
+            .iter()
+            .map(|d| json!({ "class": &*d.class, "score": d.score, "box": d.bbox.to_array() }))
+            .collect();
+        results.insert(name, Value::Array(list));
+    }
     println!("{}", serde_json::to_string_pretty(&Value::Object(results))?);
     Ok(())
 }

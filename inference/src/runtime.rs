@@ -115,7 +115,7 @@ pub fn load_session(manifest: &Manifest, options: SessionOptions) -> Result<Load
     let ort_error = |source: ort::Error| Error::Ort { model: model.clone(), source };
     let builder = Session::builder(&environment)
         .map_err(ort_error)?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(GraphOptimizationLevel::All)
         .and_then(|b| b.with_intra_threads(options.threads.intra))
         .and_then(|b| b.with_inter_threads(options.threads.inter))
         .map_err(|err| ort_error(ort::Error::from(err)))?;
