@@ -205,7 +205,7 @@ impl Manifest {
         if self.input.width == 0 || self.input.height == 0 {
             return fail("input", format!("size {}x{} must be positive", self.input.width, self.input.height));
         }
-        if self.input.width % 32 != 0 || self.input.height % 32 != 0 {
+        if !self.input.width.is_multiple_of(32) || !self.input.height.is_multiple_of(32) {
             return fail("input", "width and height must be multiples of 32 (the largest stride)".into());
         }
         if let Some(i) = self.input.std.iter().position(|s| *s == 0.0) {

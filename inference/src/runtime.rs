@@ -113,12 +113,12 @@ pub fn load_session(manifest: &Manifest, options: SessionOptions) -> Result<Load
     let environment = environment()?;
     let model = manifest.name.clone();
     let ort_error = |source: ort::Error| Error::Ort { model: model.clone(), source };
-    let builder = Session::builder(&environment)
-        .map_err(ort_error)?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .and_then(|b| b.with_intra_threads(options.threads.intra))
-        .and_then(|b| b.with_inter_threads(options.threads.inter))
-        .map_err(|err| ort_error(ort::Error::from(err)))?;
+    // Builder errors carry the builder back; only the error itself is kept.
+    let builder_error = |err: ort::Error<SessionBuilder>| ort_error(ort::Error::from(err));
+    let builder = Session::builder(&environment).map_err(ort_error)?;
+    let builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(builder_error)?;
+    let builder = builder.with_intra_threads(options.threads.intra).map_err(builder_error)?;
+    let builder = builder.with_inter_threads(options.threads.inter).map_err(builder_error)?;
     let (mut builder, provider) = with_provider(builder, options.provider, &manifest.name);
     let session = builder.commit_from_file(&path).map_err(|source| Error::ModelFile {
         model: model.clone(),

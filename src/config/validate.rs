@@ -5,6 +5,11 @@ use std::{
 
 use super::{Config, DecodeKind, Problem};
 
+/// A finite number above zero (NaN is not).
+fn positive(value: f64) -> bool {
+    value.is_finite() && value > 0.0
+}
+
 /// Every semantic problem of a parsed configuration, each with its key path.
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -19,10 +24,10 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if !(1..=64).contains(&config.detector.max_batch) {
         report("detector.max_batch".into(), format!("{} is outside 1..=64", config.detector.max_batch));
     }
-    if let Some(confidence) = config.detector.confidence {
-        if !(0.0..=1.0).contains(&confidence) {
-            report("detector.confidence".into(), format!("{confidence} is outside 0..=1"));
-        }
+    if let Some(confidence) = config.detector.confidence
+        && !(0.0..=1.0).contains(&confidence)
+    {
+        report("detector.confidence".into(), format!("{confidence} is outside 0..=1"));
     }
 
     let mut grid_codes = HashSet::new();
@@ -54,13 +59,13 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
         match (camera.decode, camera.sample_fps) {
             (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
-            (DecodeKind::Sampled, Some(fps)) if !(fps > 0.0 && fps <= 120.0) => {
+            (DecodeKind::Sampled, Some(fps)) if !(positive(fps) && fps <= 120.0) => {
                 report(at("sample_fps"), format!("{fps} is outside (0, 120]"))
             }
             (DecodeKind::Keyframes, Some(_)) => report(at("sample_fps"), "only applies to decode = \"sampled\"".into()),
             _ => {}
         }
-        if !(camera.stall_timeout_s > 0.0) {
+        if !positive(camera.stall_timeout_s) {
             report(at("stall_timeout_s"), "must be positive".into());
         }
         let mut zone_ids = HashSet::new();
@@ -82,7 +87,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     let parking = &config.rules.illegal_parking;
-    if !(parking.min_dwell_s > 0.0) {
+    if !positive(parking.min_dwell_s) {
         report("rules.illegal_parking.min_dwell_s".into(), "must be positive".into());
     }
     if !(0.0..=1.0).contains(&parking.min_score) {

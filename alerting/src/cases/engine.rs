@@ -84,10 +84,10 @@ impl CaseEngine {
         let category = violation.category;
         self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
         let place = Place { camera: violation.camera.clone(), zone: violation.zone.clone(), category };
-        if let Some(case) = self.open.get(&place) {
-            if case.objects.iter().any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU) {
-                return Ok(CaseOutcome::AlreadyKnown(case.id));
-            }
+        if let Some(case) = self.open.get(&place)
+            && case.objects.iter().any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU)
+        {
+            return Ok(CaseOutcome::AlreadyKnown(case.id));
         }
         let object = NewObject {
             class: violation.class.to_string(),

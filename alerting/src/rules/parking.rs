@@ -108,7 +108,7 @@ impl ParkingRule {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use chrono::{DateTime, Utc};
+    use chrono::DateTime;
     use sharpeyes_ingest::Frame;
 
     fn frame_at(seconds: i64, detections: Vec<Detection>) -> FrameDetections {
