@@ -1,6 +1,6 @@
 //! Loading the detector, and SIGHUP: re-read the configuration and the model's manifest, then hand the
 //! inference stage new thresholds and class mappings — or, when the model itself changed, a freshly
-//! loaded detector — without touching the cameras.
+//! loaded detector — and the rules their vehicle classes, without touching the cameras.
 
 use std::path::PathBuf;
 
@@ -35,6 +35,18 @@ pub async fn load_detector(config: DetectorConfig) -> anyhow::Result<Detector> {
     Ok(detector)
 }
 
+/// Detector classes the parking rule treats as vehicles: the configuration's list, else the manifest's
+/// `categories.illegal_parking` classes, else car, truck, bus and motorcycle.
+pub fn vehicle_classes(config: &Config, manifest: &Manifest) -> Vec<String> {
+    if let Some(classes) = &config.rules.illegal_parking.classes {
+        return classes.clone();
+    }
+    match manifest.category_classes("illegal_parking") {
+        [] => ["car", "truck", "bus", "motorcycle"].map(String::from).to_vec(),
+        classes => classes.to_vec(),
+    }
+}
+
 /// Whether two manifests describe the same model file with the same input and output layout.
 fn same_model(a: &Manifest, b: &Manifest) -> bool {
     a.model_path() == b.model_path()
@@ -45,7 +57,12 @@ fn same_model(a: &Manifest, b: &Manifest) -> bool {
 
 /// Serves SIGHUP until the task is aborted. A configuration or manifest that fails to load is logged
 /// and changes nothing.
-pub async fn on_sighup(config_path: PathBuf, mut current: Manifest, reload_tx: Sender<Reload>) {
+pub async fn on_sighup(
+    config_path: PathBuf,
+    mut current: Manifest,
+    reload_tx: Sender<Reload>,
+    vehicle_classes_tx: Sender<Vec<String>>,
+) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reloading is off");
         return;
@@ -78,8 +95,9 @@ pub async fn on_sighup(config_path: PathBuf, mut current: Manifest, reload_tx: S
                 }
             }
         };
+        let classes = vehicle_classes(&config, &manifest);
         current = manifest;
-        if reload_tx.send(reload).is_err() {
+        if reload_tx.send(reload).is_err() || vehicle_classes_tx.send(classes).is_err() {
             return;
         }
     }

@@ -75,13 +75,19 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
 
     // Inference → rules → cases.
     let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
+    let vehicle_classes = crate::reload::vehicle_classes(&config, detector.manifest());
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
-    let reloader =
-        tokio::spawn(crate::reload::on_sighup(config_path.to_path_buf(), detector.manifest().clone(), reload_tx));
+    let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
+    let reloader = tokio::spawn(crate::reload::on_sighup(
+        config_path.to_path_buf(),
+        detector.manifest().clone(),
+        reload_tx,
+        classes_tx,
+    ));
     let max_wait = Duration::from_millis(config.detector.max_wait_ms);
     let inference =
         InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait).spawn()?;
-    let parking_config = parking_rule_config(&config.rules.illegal_parking);
+    let parking_config = parking_rule_config(&config.rules.illegal_parking, vehicle_classes);
     let parking = config
         .cameras
         .iter()
@@ -89,7 +95,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         .filter(|(_, rule)| rule.is_active())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
-    let rules = RulesStage::new(parking, detections_rx, violations_tx).spawn()?;
+    let rules = RulesStage::new(parking, detections_rx, violations_tx, classes_rx).spawn()?;
     let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
     let mut engine = CaseEngine::start(store.clone(), evidence.clone(), grid_of_camera, alerting_metrics).await?;
     let engine_task = tokio::spawn(async move {
@@ -163,11 +169,11 @@ fn zones(camera: &CameraConfig) -> Vec<Zone> {
     camera.zones.iter().map(|z| Zone::new(z.id.as_str(), z.kind, z.polygon.clone())).collect()
 }
 
-fn parking_rule_config(parking: &ParkingConfig) -> ParkingRuleConfig {
+fn parking_rule_config(parking: &ParkingConfig, classes: Vec<String>) -> ParkingRuleConfig {
     let millis = |seconds: f64| TimeDelta::milliseconds((seconds * 1000.0) as i64);
     ParkingRuleConfig {
         min_dwell: millis(parking.min_dwell_s),
-        classes: parking.classes.clone(),
+        classes,
         min_score: parking.min_score,
         min_presence: parking.min_presence,
         tracker: TrackerConfig {

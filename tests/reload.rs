@@ -36,6 +36,7 @@ fn sighup_reloads_thresholds_and_swaps_the_model_without_touching_cameras() {
     std::fs::write(&config, text.replace("[detector]", "[detector]\nconfidence = 0.5")).unwrap();
     hangup(&service);
     wait_for_log(&service, "thresholds and class mappings reloaded", 1);
+    wait_for_log(&service, "vehicle classes reloaded", 1);
 
     // 2. Another model file: a new detector is loaded beside the running one, then swapped in.
     let other = dir.path().join("other.onnx");

@@ -222,9 +222,9 @@ pub struct ParkingConfig {
     /// Seconds a vehicle must stand still in a no-parking zone.
     #[serde(default = "default_min_dwell_s")]
     pub min_dwell_s: f64,
-    /// Detector classes that are vehicles.
-    #[serde(default = "default_vehicle_classes")]
-    pub classes: Vec<String>,
+    /// Detector classes that are vehicles; unset: the manifest's `categories.illegal_parking` classes
+    /// (or car, truck, bus and motorcycle when the manifest maps none).
+    pub classes: Option<Vec<String>>,
     /// Least detector score of a vehicle.
     #[serde(default = "default_min_score")]
     pub min_score: f32,
@@ -241,9 +241,6 @@ pub struct ParkingConfig {
 
 const fn default_min_dwell_s() -> f64 {
     300.0
-}
-fn default_vehicle_classes() -> Vec<String> {
-    ["car", "truck", "bus", "motorcycle"].map(String::from).to_vec()
 }
 const fn default_min_score() -> f32 {
     0.3
@@ -262,7 +259,7 @@ impl Default for ParkingConfig {
     fn default() -> Self {
         Self {
             min_dwell_s: default_min_dwell_s(),
-            classes: default_vehicle_classes(),
+            classes: None,
             min_score: default_min_score(),
             min_presence: default_min_presence(),
             stationary_iou: default_stationary_iou(),

@@ -99,7 +99,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if !(0.0..=1.0).contains(&parking.stationary_iou) {
         report("rules.illegal_parking.stationary_iou".into(), format!("{} is outside 0..=1", parking.stationary_iou));
     }
-    if parking.classes.is_empty() {
+    if parking.classes.as_ref().is_some_and(Vec::is_empty) {
         report("rules.illegal_parking.classes".into(), "needs at least one class".into());
     }
 

@@ -50,6 +50,11 @@ impl ParkingRule {
         Self { tracker: Tracker::new(config.tracker), config, zones, reported: HashSet::new() }
     }
 
+    /// Replaces the detector classes that count as vehicles (a reloaded class mapping).
+    pub fn set_classes(&mut self, classes: Vec<String>) {
+        self.config.classes = classes;
+    }
+
     /// Whether the camera has any zone this rule watches.
     pub fn is_active(&self) -> bool {
         !self.zones.is_empty()

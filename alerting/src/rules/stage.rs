@@ -1,6 +1,6 @@
 use std::{collections::HashMap, sync::Arc, thread::JoinHandle};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, TryRecvError};
 use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -14,16 +14,19 @@ pub struct RulesStage {
     parking: HashMap<Arc<str>, ParkingRule>,
     detections_rx: Receiver<FrameDetections>,
     violations_tx: mpsc::Sender<Violation>,
+    vehicle_classes_rx: Receiver<Vec<String>>,
 }
 
 impl RulesStage {
-    /// The stage with the parking rule of each camera.
+    /// The stage with the parking rule of each camera. New vehicle classes (a reloaded class mapping)
+    /// arriving on `vehicle_classes_rx` apply from the next frame.
     pub fn new(
         parking: HashMap<Arc<str>, ParkingRule>,
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
+        vehicle_classes_rx: Receiver<Vec<String>>,
     ) -> Self {
-        Self { parking, detections_rx, violations_tx }
+        Self { parking, detections_rx, violations_tx, vehicle_classes_rx }
     }
 
     /// Runs on its own thread.
@@ -33,6 +36,15 @@ impl RulesStage {
 
     fn run(mut self) {
         for analysed in &self.detections_rx {
+            loop {
+                match self.vehicle_classes_rx.try_recv() {
+                    Ok(classes) => {
+                        info!(classes = ?classes, "vehicle classes reloaded");
+                        self.parking.values_mut().for_each(|rule| rule.set_classes(classes.clone()));
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
             let Some(rule) = self.parking.get_mut(&analysed.frame.camera) else {
                 continue;
             };
