@@ -1,6 +1,6 @@
 use std::{collections::HashMap, sync::Arc, thread::JoinHandle};
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -36,14 +36,9 @@ impl RulesStage {
 
     fn run(mut self) {
         for analysed in &self.detections_rx {
-            loop {
-                match self.vehicle_classes_rx.try_recv() {
-                    Ok(classes) => {
-                        info!(classes = ?classes, "vehicle classes reloaded");
-                        self.parking.values_mut().for_each(|rule| rule.set_classes(classes.clone()));
-                    }
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            while let Ok(classes) = self.vehicle_classes_rx.try_recv() {
+                info!(classes = ?classes, "vehicle classes reloaded");
+                self.parking.values_mut().for_each(|rule| rule.set_classes(classes.clone()));
             }
             let Some(rule) = self.parking.get_mut(&analysed.frame.camera) else {
                 continue;
