@@ -18,11 +18,12 @@ use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraSettings, CameraSource, DecodeMode, Transport},
+    mqtt::{Device, DeviceRegistry, MqttSettings, SensorMetrics, SensorSource},
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::config::{CameraConfig, Config, DecodeKind, ParkingConfig, TransportKind};
+use crate::config::{CameraConfig, Config, DecodeKind, MqttConfig, ParkingConfig, SensorConfig, TransportKind};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
@@ -105,6 +106,13 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         info!("case engine drained and stopped");
     });
 
+    // Sensors.
+    let (sensors_stop_tx, sensors_stop_rx) = oneshot::channel::<()>();
+    let sensors = match &config.mqtt {
+        Some(mqtt) => Some(tokio::spawn(sensor_ingest(mqtt, &config.sensors, &registry, sensors_stop_rx)?)),
+        None => None,
+    };
+
     // HTTP.
     let tokens: Vec<ApiToken> = config
         .auth
@@ -132,6 +140,10 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     crate::shutdown::first_signal().await;
     reloader.abort();
     drop(shutdown_tx);
+    let _ = sensors_stop_tx.send(());
+    if let Some(sensors) = sensors {
+        sensors.await?;
+    }
     tokio::task::spawn_blocking(move || {
         for thread in camera_threads {
             let _ = thread.join();
@@ -148,6 +160,37 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     store.close().await;
     info!("sharpeyes stopped");
     Ok(())
+}
+
+/// The MQTT sensor source, ready to run until `stop` fires. Valid events are counted by kind and, until
+/// the sensor rules consume them, logged at debug level by the source.
+fn sensor_ingest(
+    mqtt: &MqttConfig,
+    sensors: &[SensorConfig],
+    registry: &prometheus::Registry,
+    stop: oneshot::Receiver<()>,
+) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
+    let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
+        .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
+    settings.max_payload = mqtt.max_payload_bytes;
+    let devices = DeviceRegistry::new(sensors.iter().map(|s| Device {
+        id: s.id.as_str().into(),
+        kind: s.kind,
+        grid: s.grid.clone(),
+        location: s.location,
+    }));
+    let metrics = SensorMetrics::register(registry)?;
+    let (events_tx, mut events_rx) = mpsc::channel(1024);
+    let source = SensorSource::new(settings, devices, events_tx, metrics);
+    Ok(async move {
+        let consumer = tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
+        source
+            .run(async move {
+                let _ = stop.await;
+            })
+            .await;
+        let _ = consumer.await;
+    })
 }
 
 fn camera_settings(camera: &CameraConfig) -> CameraSettings {

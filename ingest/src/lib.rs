@@ -10,6 +10,7 @@
 pub mod camera;
 mod error;
 mod frame;
+pub mod mqtt;
 mod queue;
 pub mod simcam;
 

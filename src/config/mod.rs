@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sharpeyes_alerting::{api::Role, rules::ZoneKind};
 use sharpeyes_inference::runtime::Provider;
+use sharpeyes_ingest::mqtt::SensorKind;
 
 /// A configuration problem at a key path (`cameras[1].zones[0].polygon`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,50 @@ pub struct Config {
     /// API access.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// The MQTT broker of the city's sensors (no sensor ingest when absent).
+    pub mqtt: Option<MqttConfig>,
+    /// The sensor registry: which device is what, and where.
+    #[serde(default)]
+    pub sensors: Vec<SensorConfig>,
+}
+
+/// `[mqtt]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MqttConfig {
+    /// `mqtt://[user:password@]host[:port]`.
+    pub url: String,
+    /// Client id (the broker keeps its persistent session).
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// Topic prefix: `{prefix}/sensors/{device_id}/{kind}`, `{prefix}/deadletter/{device_id}`.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Larger payloads are refused as oversized (and dead-lettered).
+    #[serde(default = "default_max_payload_bytes")]
+    pub max_payload_bytes: usize,
+}
+
+fn default_client_id() -> String {
+    "sharpeyes".into()
+}
+fn default_prefix() -> String {
+    "sharpeyes".into()
+}
+const fn default_max_payload_bytes() -> usize {
+    64 * 1024
+}
+
+/// `[[sensors]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SensorConfig {
+    /// Device id, as in its topic.
+    pub id: String,
+    /// What it measures.
+    pub kind: SensorKind,
+    /// Grid code it stands in.
+    pub grid: String,
+    /// `[longitude, latitude]`.
+    pub location: Option<[f64; 2]>,
 }
 
 /// `[server]`.

@@ -3,6 +3,8 @@ use std::{
     net::SocketAddr,
 };
 
+use sharpeyes_ingest::mqtt::MqttSettings;
+
 use super::{Config, DecodeKind, Problem};
 
 /// A finite number above zero (NaN is not).
@@ -101,6 +103,29 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
     if parking.classes.as_ref().is_some_and(Vec::is_empty) {
         report("rules.illegal_parking.classes".into(), "needs at least one class".into());
+    }
+
+    if let Some(mqtt) = &config.mqtt {
+        if let Err(message) = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix) {
+            report("mqtt.url".into(), message);
+        }
+        if mqtt.prefix.is_empty() || mqtt.prefix.contains(['+', '#']) {
+            report("mqtt.prefix".into(), "must be a non-empty topic without wildcards".into());
+        }
+    }
+    let mut sensor_ids = HashSet::new();
+    for (i, sensor) in config.sensors.iter().enumerate() {
+        if sensor.id.is_empty() || sensor.id.contains(['/', '+', '#']) {
+            report(format!("sensors[{i}].id"), "must be non-empty, without '/', '+' or '#'".into());
+        } else if !sensor_ids.insert(sensor.id.as_str()) {
+            report(format!("sensors[{i}].id"), format!("'{}' is listed twice", sensor.id));
+        }
+        if !grid_codes.contains(sensor.grid.as_str()) {
+            report(format!("sensors[{i}].grid"), format!("'{}' is not one of the [[grids]] codes", sensor.grid));
+        }
+    }
+    if !config.sensors.is_empty() && config.mqtt.is_none() {
+        report("mqtt".into(), "[[sensors]] are listed but no [mqtt] broker is configured".into());
     }
 
     let mut token_names = HashSet::new();

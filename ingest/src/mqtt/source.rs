@@ -1,0 +1,228 @@
+use std::{sync::Arc, time::Duration};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounterVec, Opts, Registry};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{DeviceRegistry, MqttSettings, Rejection, SensorKind, SensorReading, schema::validate};
+
+/// A valid reading of a registered sensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorEvent {
+    /// Device id.
+    pub device: Arc<str>,
+    /// Grid the device stands in.
+    pub grid: String,
+    /// `[longitude, latitude]`, when known.
+    pub location: Option<[f64; 2]>,
+    /// When it was measured: the sensor's own timestamp, else the arrival time.
+    pub at: DateTime<Utc>,
+    /// The reading.
+    pub reading: SensorReading,
+}
+
+/// Counters of the sensor ingest (bounded labels: kind, reason).
+#[derive(Clone, Debug)]
+pub struct SensorMetrics {
+    /// Valid messages by sensor kind.
+    pub accepted_total: IntCounterVec,
+    /// Refused messages by reason (each also dead-lettered).
+    pub rejected_total: IntCounterVec,
+}
+
+impl SensorMetrics {
+    /// Creates the counters (every label pre-set to 0) and registers them.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let metrics = Self {
+            accepted_total: IntCounterVec::new(
+                Opts::new("sharpeyes_sensor_messages_total", "Valid sensor messages by kind"),
+                &["kind"],
+            )?,
+            rejected_total: IntCounterVec::new(
+                Opts::new("sharpeyes_sensor_rejected_total", "Refused sensor messages by reason (dead-lettered)"),
+                &["reason"],
+            )?,
+        };
+        for kind in SensorKind::ALL {
+            metrics.accepted_total.with_label_values(&[kind.as_str()]);
+        }
+        for reason in Rejection::REASONS {
+            metrics.rejected_total.with_label_values(&[reason]);
+        }
+        registry.register(Box::new(metrics.accepted_total.clone()))?;
+        registry.register(Box::new(metrics.rejected_total.clone()))?;
+        Ok(metrics)
+    }
+}
+
+/// What is republished to `{prefix}/deadletter/{device_id}` for a refused message.
+#[derive(Debug, Serialize)]
+struct DeadLetter<'a> {
+    reason: &'static str,
+    detail: String,
+    topic: &'a str,
+    received_at: DateTime<Utc>,
+    payload_base64: String,
+}
+
+/// The MQTT sensor source: one client, QoS 1, persistent session, reconnecting with backoff.
+pub struct SensorSource {
+    settings: MqttSettings,
+    registry: DeviceRegistry,
+    events_tx: mpsc::Sender<SensorEvent>,
+    metrics: SensorMetrics,
+}
+
+impl SensorSource {
+    /// A source handing valid events to `events_tx` (sending waits when the rules are behind).
+    pub fn new(
+        settings: MqttSettings,
+        registry: DeviceRegistry,
+        events_tx: mpsc::Sender<SensorEvent>,
+        metrics: SensorMetrics,
+    ) -> Self {
+        Self { settings, registry, events_tx, metrics }
+    }
+
+    /// Runs until `shutdown` completes or the event receiver is dropped.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut options = MqttOptions::new(&self.settings.client_id, &self.settings.host, self.settings.port);
+        options.set_clean_session(false).set_keep_alive(Duration::from_secs(15));
+        // The broker's packets may be large; our own limit (max_payload) is applied per message so that
+        // an oversized payload is refused and dead-lettered rather than dropping the connection.
+        options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
+        if let Some((user, password)) = &self.settings.credentials {
+            options.set_credentials(user, password);
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 256);
+        tokio::pin!(shutdown);
+        let mut delays = self.backoff();
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                polled = eventloop.poll() => match polled {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        delays = self.backoff();
+                        info!(broker = %self.settings.host, port = self.settings.port, session_present = ack.session_present, "MQTT connected");
+                        let topic = format!("{}/sensors/+/+", self.settings.prefix);
+                        if let Err(err) = client.subscribe(&topic, QoS::AtLeastOnce).await {
+                            warn!(topic, error = %err, "MQTT subscribe failed");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        if !self.handle(&client, publish).await {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        let delay = delays.next().unwrap_or(self.settings.backoff_max);
+                        warn!(broker = %self.settings.host, port = self.settings.port, error = %err, retry_in_ms = delay.as_millis() as u64, "MQTT connection failed; retrying");
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                },
+            }
+        }
+        let _ = client.disconnect().await;
+        drain(&mut eventloop).await;
+        info!("MQTT sensor ingest stopped");
+    }
+
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.settings.backoff_min)
+            .with_max_delay(self.settings.backoff_max)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+
+    /// Validates one message; returns `false` when the rules are gone and the source should stop.
+    async fn handle(&self, client: &AsyncClient, publish: Publish) -> bool {
+        match self.event(&publish) {
+            Ok(event) => {
+                let kind = event.reading.kind();
+                self.metrics.accepted_total.with_label_values(&[kind.as_str()]).inc();
+                debug!(device = %event.device, kind = kind.as_str(), "sensor event");
+                self.events_tx.send(event).await.is_ok()
+            }
+            Err(rejection) => {
+                self.metrics.rejected_total.with_label_values(&[rejection.reason()]).inc();
+                self.dead_letter(client, &publish, &rejection).await;
+                true
+            }
+        }
+    }
+
+    fn event(&self, publish: &Publish) -> Result<SensorEvent, Rejection> {
+        let topic = publish.topic.as_str();
+        let bad_topic = || Rejection::BadTopic(topic.to_owned());
+        let rest = topic
+            .strip_prefix(self.settings.prefix.as_str())
+            .and_then(|rest| rest.strip_prefix("/sensors/"))
+            .ok_or_else(bad_topic)?;
+        let (device_id, kind) =
+            rest.split_once('/').filter(|(d, k)| !d.is_empty() && !k.contains('/')).ok_or_else(bad_topic)?;
+        if publish.payload.len() > self.settings.max_payload {
+            return Err(Rejection::Oversized { size: publish.payload.len(), limit: self.settings.max_payload });
+        }
+        let device = self.registry.get(device_id).ok_or_else(|| Rejection::UnknownDevice(device_id.to_owned()))?;
+        if device.kind.as_str() != kind {
+            return Err(Rejection::KindMismatch {
+                device: device_id.to_owned(),
+                registered: device.kind.as_str(),
+                topic: kind.to_owned(),
+            });
+        }
+        let (reading, measured_at) = validate(device.kind, &publish.payload)?;
+        Ok(SensorEvent {
+            device: device.id.clone(),
+            grid: device.grid.clone(),
+            location: device.location,
+            at: measured_at.unwrap_or_else(Utc::now),
+            reading,
+        })
+    }
+
+    async fn dead_letter(&self, client: &AsyncClient, publish: &Publish, rejection: &Rejection) {
+        let device = publish
+            .topic
+            .strip_prefix(&format!("{}/sensors/", self.settings.prefix))
+            .and_then(|rest| rest.split('/').next())
+            .filter(|d| !d.is_empty() && !d.contains(['+', '#']))
+            .unwrap_or("_unknown");
+        let letter = DeadLetter {
+            reason: rejection.reason(),
+            detail: rejection.to_string(),
+            topic: &publish.topic,
+            received_at: Utc::now(),
+            payload_base64: base64::engine::general_purpose::STANDARD.encode(&publish.payload),
+        };
+        let topic = format!("{}/deadletter/{device}", self.settings.prefix);
+        warn!(topic = %publish.topic, reason = rejection.reason(), detail = %rejection, "sensor message refused; dead-lettered");
+        let body = serde_json::to_vec(&letter).expect("a dead letter serialises");
+        if let Err(err) = client.publish(&topic, QoS::AtLeastOnce, false, body).await {
+            warn!(topic, error = %err, "dead letter not published");
+        }
+    }
+}
+
+/// Lets the event loop send the pending publishes and the DISCONNECT, for at most a second.
+async fn drain(eventloop: &mut EventLoop) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(event) = eventloop.poll().await {
+            if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,134 @@
+//! MQTT sensor ingest against the real broker (Mosquitto on 127.0.0.1:1883): valid messages are
+//! counted by kind; every invalid one is counted by reason and dead-lettered with its original bytes,
+//! and the ingest goes on.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    io::Read,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+fn publish(topic: &str, payload: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payload");
+    std::fs::write(&file, payload).unwrap();
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1", "-t", topic, "-f"])
+        .arg(&file)
+        .status()
+        .expect("mosquitto_pub (scripts/setup.sh installs mosquitto-clients)");
+    assert!(status.success());
+}
+
+fn metric(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {line_start} in metrics"))
+}
+
+#[test]
+fn invalid_sensor_payloads_are_counted_and_dead_lettered_while_valid_ones_flow() {
+    let unique = format!("{}-{}", std::process::id(), nanos_since_epoch());
+    let prefix = format!("se-test-{unique}");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        r#"
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+client_id = "sharpeyes-{unique}"
+prefix = "{prefix}"
+
+[[sensors]]
+id = "mh-1"
+kind = "manhole_cover"
+grid = "110105001001001"
+location = [116.45, 39.91]
+
+[[sensors]]
+id = "bay-1"
+kind = "parking_space"
+grid = "110105001001001"
+"#
+    ));
+    std::fs::write(&config, text).unwrap();
+    let service = start_service(&config, &base);
+    let started = Instant::now();
+    while !service.log().contains("MQTT connected") {
+        assert!(started.elapsed() < Duration::from_secs(20), "{}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut dead_letters = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1", "-v", "-C", "5", "-W", "40"])
+        .args(["-t", &format!("{prefix}/deadletter/#")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let sensors = format!("{prefix}/sensors");
+    publish(&format!("{sensors}/mh-1/manhole_cover"), br#"{"tilt_deg": 4.5, "open": false}"#);
+    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": true}"#);
+    publish(&format!("{sensors}/mh-1/manhole_cover"), b"cover is fine");
+    publish(&format!("{sensors}/mh-1/manhole_cover"), br#"{"tilt_deg": 500, "open": true}"#);
+    publish(&format!("{sensors}/ghost/noise"), br#"{"db": 40}"#);
+    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": "yes"}"#);
+    publish(&format!("{sensors}/bay-1/parking_space"), &vec![b' '; 70_000]);
+    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": false}"#);
+
+    let mut output = String::new();
+    dead_letters.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    assert!(dead_letters.wait().unwrap().success(), "five dead letters expected, got:\n{output}");
+    let mut reasons = BTreeMap::new();
+    for line in output.lines() {
+        let (topic, body) = line.split_once(' ').unwrap();
+        let letter: serde_json::Value = serde_json::from_str(body).unwrap();
+        let reason = letter["reason"].as_str().unwrap().to_owned();
+        let expected_device = if reason == "unknown_device" { "ghost" } else { topic.rsplit('/').next().unwrap() };
+        assert!(topic.ends_with(&format!("/deadletter/{expected_device}")), "{topic}");
+        if reason == "not_json" {
+            assert_eq!(letter["payload_base64"], "Y292ZXIgaXMgZmluZQ==", "the original bytes");
+            assert_eq!(letter["topic"], format!("{sensors}/mh-1/manhole_cover"));
+        }
+        *reasons.entry(reason).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<String, i32> = ["not_json", "out_of_range", "unknown_device", "wrong_schema", "oversized"]
+        .into_iter()
+        .map(|r| (r.to_owned(), 1))
+        .collect();
+    assert_eq!(reasons, expected);
+
+    // The last valid message was published after the last invalid one: wait for it to be counted.
+    let started = Instant::now();
+    let metrics = loop {
+        let (_, metrics) = get_bytes(&base, "/metrics");
+        let metrics = String::from_utf8(metrics).unwrap();
+        if metric(&metrics, "sharpeyes_sensor_messages_total{kind=\"parking_space\"}") >= 2.0
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(metric(&metrics, "sharpeyes_sensor_messages_total{kind=\"manhole_cover\"}"), 1.0);
+    assert_eq!(metric(&metrics, "sharpeyes_sensor_messages_total{kind=\"parking_space\"}"), 2.0);
+    for reason in expected.keys() {
+        assert_eq!(metric(&metrics, &format!("sharpeyes_sensor_rejected_total{{reason=\"{reason}\"}}")), 1.0);
+    }
+    let (status, _) = get_bytes(&base, "/healthz");
+    assert_eq!(status, 200, "the ingest went on");
+}
+
+fn nanos_since_epoch() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
