@@ -18,7 +18,7 @@ use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraSettings, CameraSource, DecodeMode, Transport},
-    mqtt::{Device, DeviceRegistry, MqttSettings, SensorMetrics, SensorSource},
+    mqtt::{Device, DeviceRegistry, MqttSettings, SensorBoard, SensorMetrics, SensorSource},
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
@@ -108,8 +108,11 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
 
     // Sensors.
     let (sensors_stop_tx, sensors_stop_rx) = oneshot::channel::<()>();
+    let sensor_board = Arc::new(SensorBoard::default());
     let sensors = match &config.mqtt {
-        Some(mqtt) => Some(tokio::spawn(sensor_ingest(mqtt, &config.sensors, &registry, sensors_stop_rx)?)),
+        Some(mqtt) => {
+            Some(tokio::spawn(sensor_ingest(mqtt, &config.sensors, &registry, sensor_board.clone(), sensors_stop_rx)?))
+        }
         None => None,
     };
 
@@ -126,6 +129,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         auth: Arc::new(Authenticator::new(&tokens)),
         registry,
         cameras: Arc::new(statuses),
+        sensors: sensor_board,
     };
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let http = tokio::spawn(
@@ -162,12 +166,13 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The MQTT sensor source, ready to run until `stop` fires. Valid events are counted by kind and, until
-/// the sensor rules consume them, logged at debug level by the source.
+/// The MQTT sensor source, ready to run until `stop` fires. Valid events update the sensor board of the
+/// API (the sensor rules that turn them into cases are not built yet).
 fn sensor_ingest(
     mqtt: &MqttConfig,
     sensors: &[SensorConfig],
     registry: &prometheus::Registry,
+    board: Arc<SensorBoard>,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
     let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
@@ -183,7 +188,11 @@ fn sensor_ingest(
     let (events_tx, mut events_rx) = mpsc::channel(1024);
     let source = SensorSource::new(settings, devices, events_tx, metrics);
     Ok(async move {
-        let consumer = tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
+        let consumer = tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                board.record(&event);
+            }
+        });
         source
             .run(async move {
                 let _ = stop.await;

@@ -18,7 +18,8 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     let (config, base) = write_config(dir.path(), &[], 5.0);
     let service = start_service(&config, &base);
 
-    for path in ["/api/v1/cases", "/api/v1/cases/1", "/api/v1/cases/1/evidence/0", "/api/v1/cameras"] {
+    for path in ["/api/v1/cases", "/api/v1/cases/1", "/api/v1/cases/1/evidence/0", "/api/v1/cameras", "/api/v1/sensors"]
+    {
         assert_eq!(status(&base, path, None), 401, "{path} without a token");
         assert_eq!(status(&base, path, Some("Bearer not-the-token")), 401, "{path} with a wrong token");
         assert_eq!(status(&base, path, Some(TOKEN)), 401, "{path} without the Bearer scheme");

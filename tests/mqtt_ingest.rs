@@ -127,6 +127,16 @@ grid = "110105001001001"
     }
     let (status, _) = get_bytes(&base, "/healthz");
     assert_eq!(status, 200, "the ingest went on");
+
+    let (status, sensors) = get_json(&base, "/api/v1/sensors");
+    assert_eq!(status, 200);
+    let by_id = |id: &str| sensors.as_array().unwrap().iter().find(|s| s["device"] == id).unwrap().clone();
+    let (manhole, bay) = (by_id("mh-1"), by_id("bay-1"));
+    assert_eq!(manhole["reading"]["kind"], "manhole_cover");
+    assert_eq!(manhole["reading"]["tilt_deg"], 4.5);
+    assert_eq!(manhole["location"], serde_json::json!([116.45, 39.91]));
+    assert_eq!(bay["reading"]["occupied"], false, "the latest reading");
+    assert_eq!(bay["messages"], 2);
 }
 
 fn nanos_since_epoch() -> u128 {

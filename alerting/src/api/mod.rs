@@ -8,11 +8,12 @@ mod cameras;
 mod cases;
 mod error;
 mod health;
+mod sensors;
 
 use std::sync::Arc;
 
 use axum::{Router, middleware, routing::get};
-use sharpeyes_ingest::camera::CameraStatus;
+use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
 pub use auth::{ApiToken, Authenticator, Principal, Role};
 pub use error::ApiError;
@@ -32,6 +33,8 @@ pub struct ApiState {
     pub registry: prometheus::Registry,
     /// Live status of every camera.
     pub cameras: Arc<Vec<Arc<CameraStatus>>>,
+    /// The latest reading of every sensor.
+    pub sensors: Arc<SensorBoard>,
 }
 
 /// The whole API.
@@ -41,6 +44,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cameras", get(cameras::list))
+        .route("/sensors", get(sensors::list))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -5,12 +5,15 @@
 //!   [`Rejection`] naming why not;
 //! - [`SensorSource`]: subscribes to `{prefix}/sensors/{device_id}/{kind}` (QoS 1, persistent session),
 //!   hands valid events on, and republishes every invalid payload to `{prefix}/deadletter/{device_id}`
-//!   with its reason and original bytes, counted by reason. The ingest never stops for bad input.
+//!   with its reason and original bytes, counted by reason. The ingest never stops for bad input;
+//! - [`SensorBoard`]: the latest reading of each sensor, for the API.
 
+mod board;
 pub mod schema;
 mod settings;
 mod source;
 
+pub use board::{SensorBoard, SensorSnapshot};
 pub use schema::{Rejection, SensorKind, SensorReading};
 pub use settings::{Device, DeviceRegistry, MqttSettings};
 pub use source::{SensorEvent, SensorMetrics, SensorSource};
