@@ -4,7 +4,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use chrono::Utc;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
@@ -50,7 +49,7 @@ impl CameraSource {
 
     fn run(self, shutdown: &Receiver<()>) {
         let id = &self.settings.id;
-        let mut delays = self.backoff();
+        let mut delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         info!(camera = %id, url = %redact_url(&self.settings.url), "camera starting");
         loop {
             self.status.set_state(CameraState::Connecting, None);
@@ -60,7 +59,7 @@ impl CameraSource {
                 Err(error) => error,
             };
             if started.elapsed() >= HEALTHY_RUN {
-                delays = self.backoff();
+                delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
             }
             let delay = delays.next().unwrap_or(self.settings.backoff_max);
             let state =
@@ -73,15 +72,6 @@ impl CameraSource {
             }
         }
         info!(camera = %id, "camera stopped");
-    }
-
-    fn backoff(&self) -> impl Iterator<Item = Duration> {
-        ExponentialBuilder::default()
-            .with_min_delay(self.settings.backoff_min)
-            .with_max_delay(self.settings.backoff_max)
-            .with_jitter()
-            .without_max_times()
-            .build()
     }
 
     /// Runs the pipeline once. `Ok` means shutdown was requested; every other end is an error.

@@ -1,6 +1,5 @@
 use std::{sync::Arc, time::Duration};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use prometheus::{IntCounterVec, Opts, Registry};
@@ -101,13 +100,13 @@ impl SensorSource {
         }
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         tokio::pin!(shutdown);
-        let mut delays = self.backoff();
+        let mut delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 polled = eventloop.poll() => match polled {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        delays = self.backoff();
+                        delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
                         info!(broker = %self.settings.host, port = self.settings.port, session_present = ack.session_present, "MQTT connected");
                         let topic = format!("{}/sensors/+/+", self.settings.prefix);
                         if let Err(err) = client.subscribe(&topic, QoS::AtLeastOnce).await {
@@ -134,15 +133,6 @@ impl SensorSource {
         let _ = client.disconnect().await;
         drain(&mut eventloop).await;
         info!("MQTT sensor ingest stopped");
-    }
-
-    fn backoff(&self) -> impl Iterator<Item = Duration> {
-        ExponentialBuilder::default()
-            .with_min_delay(self.settings.backoff_min)
-            .with_max_delay(self.settings.backoff_max)
-            .with_jitter()
-            .without_max_times()
-            .build()
     }
 
     /// Validates one message; returns `false` when the rules are gone and the source should stop.
