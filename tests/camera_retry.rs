@@ -38,6 +38,7 @@ fn a_refusing_camera_is_retried_while_the_others_stream() {
             assert_ne!(dead["state"], "streaming");
             assert!(dead["last_error"].as_str().unwrap().contains("dead-cam"), "{dead}");
             assert_eq!(live["state"], "streaming", "{live}");
+            assert!(live["frames_dropped"].as_u64().is_some(), "dropped frames are reported: {live}");
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(60), "{cameras:#}\n{}", service.log());

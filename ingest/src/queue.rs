@@ -33,7 +33,6 @@ struct State {
 
 #[derive(Debug)]
 struct CameraQueue {
-    camera: Arc<str>,
     frames: VecDeque<Frame>,
     dropped: u64,
 }
@@ -48,10 +47,10 @@ impl FrameQueue {
         })
     }
 
-    /// Gives `camera` its own queue.
-    pub fn register(&self, camera: Arc<str>) -> CameraSlot {
+    /// Gives a camera its own queue.
+    pub fn register(&self) -> CameraSlot {
         let mut state = self.lock();
-        state.cameras.push(CameraQueue { camera, frames: VecDeque::new(), dropped: 0 });
+        state.cameras.push(CameraQueue { frames: VecDeque::new(), dropped: 0 });
         CameraSlot(state.cameras.len() - 1)
     }
 
@@ -99,11 +98,6 @@ impl FrameQueue {
     /// Frames dropped so far for `slot`'s camera because the detector was behind.
     pub fn dropped(&self, slot: CameraSlot) -> u64 {
         self.lock().cameras[slot.0].dropped
-    }
-
-    /// Camera id and dropped-frame count of every registered camera.
-    pub fn dropped_by_camera(&self) -> Vec<(Arc<str>, u64)> {
-        self.lock().cameras.iter().map(|q| (q.camera.clone(), q.dropped)).collect()
     }
 
     /// Refuses further frames; [`FrameQueue::pop_batch`] drains what is queued, then returns `None`.
@@ -156,8 +150,8 @@ mod tests {
     fn full_camera_queue_drops_its_oldest_frame_only() {
         let queue = FrameQueue::new(2);
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        let slot_a = queue.register(a.clone());
-        let slot_b = queue.register(b.clone());
+        let slot_a = queue.register();
+        let slot_b = queue.register();
         assert!(!queue.push(slot_a, frame(&a, 1)));
         assert!(!queue.push(slot_a, frame(&a, 2)));
         assert!(queue.push(slot_a, frame(&a, 3)));
@@ -175,8 +169,8 @@ mod tests {
     fn batches_are_bounded_and_fair() {
         let queue = FrameQueue::new(8);
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        let slot_a = queue.register(a.clone());
-        let slot_b = queue.register(b.clone());
+        let slot_a = queue.register();
+        let slot_b = queue.register();
         for i in 0..4 {
             queue.push(slot_a, frame(&a, i));
         }
@@ -192,7 +186,7 @@ mod tests {
     fn closed_queue_drains_then_ends() {
         let queue = FrameQueue::new(4);
         let a: Arc<str> = "a".into();
-        let slot = queue.register(a.clone());
+        let slot = queue.register();
         queue.push(slot, frame(&a, 1));
         queue.close();
         assert!(!queue.push(slot, frame(&a, 2)), "a closed queue takes nothing");
@@ -204,7 +198,7 @@ mod tests {
     fn waiting_consumer_wakes_on_push() {
         let queue = FrameQueue::new(4);
         let a: Arc<str> = "a".into();
-        let slot = queue.register(a.clone());
+        let slot = queue.register();
         let consumer = {
             let queue = queue.clone();
             std::thread::spawn(move || queue.pop_batch(1, Duration::ZERO))

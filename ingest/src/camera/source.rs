@@ -32,7 +32,7 @@ pub struct CameraSource {
 impl CameraSource {
     /// Registers the camera in `queue`; [`CameraSource::spawn`] starts it.
     pub fn new(settings: CameraSettings, queue: Arc<FrameQueue>) -> Self {
-        let slot = queue.register(settings.id.clone());
+        let slot = queue.register();
         let status = Arc::new(CameraStatus::new(&settings.id, redact_url(&settings.url)));
         Self { settings, queue, slot, status }
     }
@@ -79,7 +79,7 @@ impl CameraSource {
         let camera = self.settings.id.to_string();
         let pipeline = self.build_pipeline()?;
         let last_frame = Arc::new(Mutex::new(Instant::now()));
-        self.attach_sink(&pipeline, last_frame.clone())?;
+        self.attach_sink(&pipeline, last_frame.clone());
 
         let result = (|| {
             pipeline
@@ -126,7 +126,7 @@ impl CameraSource {
         Ok(pipeline)
     }
 
-    fn attach_sink(&self, pipeline: &gst::Pipeline, last_frame: Arc<Mutex<Instant>>) -> Result<()> {
+    fn attach_sink(&self, pipeline: &gst::Pipeline, last_frame: Arc<Mutex<Instant>>) {
         let sink = pipeline
             .by_name(pipeline::SINK_NAME)
             .and_then(|element| element.downcast::<gst_app::AppSink>().ok())
@@ -145,12 +145,13 @@ impl CameraSource {
                     };
                     *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
                     status.frame_arrived(frame.captured_at);
-                    queue.push(slot, frame);
+                    if queue.push(slot, frame) {
+                        status.frame_dropped();
+                    }
                     Ok(gst::FlowSuccess::Ok)
                 })
                 .build(),
         );
-        Ok(())
     }
 }
 

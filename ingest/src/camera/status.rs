@@ -25,6 +25,7 @@ pub enum CameraState {
 pub struct CameraStatus {
     inner: Mutex<StatusSnapshot>,
     frames: AtomicU64,
+    dropped: AtomicU64,
 }
 
 /// A copy of a camera's status at one moment.
@@ -42,6 +43,8 @@ pub struct StatusSnapshot {
     pub last_error: Option<String>,
     /// Decoded frames handed to the detector since start.
     pub frames: u64,
+    /// Frames dropped (oldest first) because the detector was behind.
+    pub frames_dropped: u64,
     /// Pipeline restarts since start.
     pub restarts: u64,
     /// Capture time of the latest frame.
@@ -59,10 +62,12 @@ impl CameraStatus {
                 since: Utc::now(),
                 last_error: None,
                 frames: 0,
+                frames_dropped: 0,
                 restarts: 0,
                 last_frame_at: None,
             }),
             frames: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 
@@ -94,10 +99,16 @@ impl CameraStatus {
         }
     }
 
+    /// Records a frame dropped from the queue because the detector was behind.
+    pub fn frame_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A copy of the current status.
     pub fn snapshot(&self) -> StatusSnapshot {
         let mut snapshot = self.lock().clone();
         snapshot.frames = self.frames.load(Ordering::Relaxed);
+        snapshot.frames_dropped = self.dropped.load(Ordering::Relaxed);
         snapshot
     }
 
