@@ -8,7 +8,7 @@ use crate::{
     family::{self, Candidate},
     nms::nms_by_class,
     preprocess::{InputScale, Preprocessor},
-    runtime::{self, Provider, SessionOptions},
+    runtime::{self, SessionOptions},
 };
 
 /// Time spent in each step of the latest [`Detector::detect_batch`] call, in seconds.
@@ -57,7 +57,6 @@ pub struct Detector {
     /// Frames per session call: the model's fixed batch, or `max_batch` when it is dynamic.
     call_batch: usize,
     fixed_batch: bool,
-    provider: Provider,
     preprocessor: Preprocessor,
     tensor: Vec<f32>,
     scales: Vec<InputScale>,
@@ -87,7 +86,6 @@ impl Detector {
             nms: manifest.thresholds.nms,
             call_batch,
             fixed_batch: loaded.fixed_batch.is_some(),
-            provider: loaded.provider,
             session: loaded.session,
             manifest,
             preprocessor,
@@ -105,11 +103,6 @@ impl Detector {
     /// The model's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// The execution provider the model runs on.
-    pub fn provider(&self) -> Provider {
-        self.provider
     }
 
     /// Frames per session call.
@@ -152,8 +145,8 @@ impl Detector {
             let prepared = Instant::now();
             let candidates = self.run_session(chunk.len())?;
             let ran = Instant::now();
-            for ((candidates, scale), frame) in candidates.into_iter().zip(self.scales.clone()).zip(chunk) {
-                results.push(self.finish(candidates, scale, frame.width, frame.height));
+            for ((candidates, scale), frame) in candidates.into_iter().zip(&self.scales).zip(chunk) {
+                results.push(self.finish(candidates, *scale, frame.width, frame.height));
             }
             times.preprocess += (prepared - started).as_secs_f64();
             times.session += (ran - prepared).as_secs_f64();

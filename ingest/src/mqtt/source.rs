@@ -153,14 +153,8 @@ impl SensorSource {
     }
 
     fn event(&self, publish: &Publish) -> Result<SensorEvent, Rejection> {
-        let topic = publish.topic.as_str();
-        let bad_topic = || Rejection::BadTopic(topic.to_owned());
-        let rest = topic
-            .strip_prefix(self.settings.prefix.as_str())
-            .and_then(|rest| rest.strip_prefix("/sensors/"))
-            .ok_or_else(bad_topic)?;
         let (device_id, kind) =
-            rest.split_once('/').filter(|(d, k)| !d.is_empty() && !k.contains('/')).ok_or_else(bad_topic)?;
+            self.split_topic(&publish.topic).ok_or_else(|| Rejection::BadTopic(publish.topic.clone()))?;
         if publish.payload.len() > self.settings.max_payload {
             return Err(Rejection::Oversized { size: publish.payload.len(), limit: self.settings.max_payload });
         }
@@ -182,13 +176,17 @@ impl SensorSource {
         })
     }
 
+    /// `(device_id, kind)` of a `{prefix}/sensors/{device_id}/{kind}` topic.
+    fn split_topic<'t>(&self, topic: &'t str) -> Option<(&'t str, &'t str)> {
+        topic
+            .strip_prefix(self.settings.prefix.as_str())?
+            .strip_prefix("/sensors/")?
+            .split_once('/')
+            .filter(|(device, kind)| !device.is_empty() && !kind.contains('/'))
+    }
+
     async fn dead_letter(&self, client: &AsyncClient, publish: &Publish, rejection: &Rejection) {
-        let device = publish
-            .topic
-            .strip_prefix(&format!("{}/sensors/", self.settings.prefix))
-            .and_then(|rest| rest.split('/').next())
-            .filter(|d| !d.is_empty() && !d.contains(['+', '#']))
-            .unwrap_or("_unknown");
+        let device = self.split_topic(&publish.topic).map_or("_unknown", |(device, _)| device);
         let letter = DeadLetter {
             reason: rejection.reason(),
             detail: rejection.to_string(),
