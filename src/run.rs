@@ -17,7 +17,7 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraSettings, CameraSource, DecodeMode, Transport},
+    camera::{CameraCollector, CameraSettings, CameraSource, DecodeMode, Transport},
     mqtt::{Device, DeviceRegistry, MqttSettings, SensorBoard, SensorMetrics, SensorSource},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -73,6 +73,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         camera_threads.push(source.spawn(shutdown_rx.clone())?);
     }
     drop(shutdown_rx);
+    registry.register(Box::new(CameraCollector::new(statuses.clone())))?;
 
     // Inference → rules → cases.
     let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
@@ -212,6 +213,9 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
         TransportKind::Tcp => Transport::Tcp,
         TransportKind::Udp => Transport::Udp,
     };
+    settings.codec = camera.codec;
+    settings.decoder = camera.decoder;
+    settings.max_width = camera.max_width;
     settings.latency = Duration::from_millis(camera.latency_ms);
     settings.stall_timeout = Duration::from_secs_f64(camera.stall_timeout_s);
     settings

@@ -4,7 +4,10 @@ use std::{io::Write, net::SocketAddr};
 
 use anyhow::Context;
 use clap::Args;
-use sharpeyes_ingest::simcam::{EncodeOptions, SimcamServer, StreamSpec};
+use sharpeyes_ingest::{
+    camera::Codec,
+    simcam::{EncodeOptions, SimcamServer, StreamSpec},
+};
 
 /// Arguments of `sharpeyes simcam`.
 #[derive(Debug, Args)]
@@ -24,6 +27,9 @@ pub struct SimcamArgs {
     /// Frames between key-frames.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     gop: u32,
+    /// Codec: h264 or h265.
+    #[arg(long, default_value = "h264", value_parser = parse_codec)]
+    codec: Codec,
     /// Streams as NAME=FILE (a video, looped, or a still image).
     #[arg(required = true, value_parser = StreamSpec::parse)]
     streams: Vec<StreamSpec>,
@@ -31,7 +37,8 @@ pub struct SimcamArgs {
 
 /// Serves the streams until the first SIGINT/SIGTERM. Prints one URL per stream on stdout when ready.
 pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
-    let options = EncodeOptions { width: args.width, height: args.height, fps: args.fps, gop: args.gop };
+    let options =
+        EncodeOptions { width: args.width, height: args.height, fps: args.fps, gop: args.gop, codec: args.codec };
     let server = SimcamServer::start(args.listen, &args.streams, options)?;
     let mut stdout = std::io::stdout().lock();
     for url in server.urls() {
@@ -43,4 +50,12 @@ pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
     runtime.block_on(crate::shutdown::first_signal());
     drop(server);
     Ok(())
+}
+
+fn parse_codec(name: &str) -> Result<Codec, String> {
+    match name {
+        "h264" => Ok(Codec::H264),
+        "h265" => Ok(Codec::H265),
+        other => Err(format!("'{other}': expected h264 or h265")),
+    }
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sharpeyes_alerting::{api::Role, rules::ZoneKind};
 use sharpeyes_inference::runtime::Provider;
-use sharpeyes_ingest::mqtt::SensorKind;
+use sharpeyes_ingest::{
+    camera::{Codec, Decoder},
+    mqtt::SensorKind,
+};
 
 /// A configuration problem at a key path (`cameras[1].zones[0].polygon`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +227,15 @@ pub struct CameraConfig {
     /// RTP transport.
     #[serde(default)]
     pub transport: TransportKind,
+    /// Video codec: h264 or h265.
+    #[serde(default)]
+    pub codec: Codec,
+    /// Decoder: software, nvdec or vaapi (software when the hardware element is missing).
+    #[serde(default)]
+    pub decoder: Decoder,
+    /// Wider decoded frames are scaled down to this width inside the pipeline.
+    #[serde(default = "default_max_width")]
+    pub max_width: u32,
     /// `rtspsrc` latency in milliseconds.
     #[serde(default = "default_latency_ms")]
     pub latency_ms: u64,
@@ -235,6 +247,9 @@ pub struct CameraConfig {
     pub zones: Vec<ZoneConfig>,
 }
 
+const fn default_max_width() -> u32 {
+    1280
+}
 const fn default_latency_ms() -> u64 {
     200
 }

@@ -70,6 +70,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         if !positive(camera.stall_timeout_s) {
             report(at("stall_timeout_s"), "must be positive".into());
         }
+        if !(64..=7680).contains(&camera.max_width) {
+            report(at("max_width"), format!("{} is outside 64..=7680", camera.max_width));
+        }
         let mut zone_ids = HashSet::new();
         for (j, zone) in camera.zones.iter().enumerate() {
             let at = |key: &str| format!("cameras[{i}].zones[{j}].{key}");

@@ -131,9 +131,18 @@ fn spawn(args: &[&str], stdout_lines_to_read: usize) -> Running {
 
 /// Starts `sharpeyes simcam` on a free port; returns it and the URL of each `(name, file)` stream.
 pub fn start_simcam(streams: &[(&str, &Path)]) -> (Running, Vec<String>) {
-    let listen = format!("127.0.0.1:{}", free_port());
+    start_simcam_on(&format!("127.0.0.1:{}", free_port()), streams, &[])
+}
+
+/// Starts `sharpeyes simcam` on `listen` with extra options (`--gop 25`, `--codec h265`); returns it and
+/// the URL of each `(name, file)` stream.
+pub fn start_simcam_on(listen: &str, streams: &[(&str, &Path)], options: &[&str]) -> (Running, Vec<String>) {
     let specs: Vec<String> = streams.iter().map(|(name, path)| format!("{name}={}", path.display())).collect();
-    let mut args = vec!["simcam", "--listen", &listen, "--fps", "25", "--gop", "50"];
+    let mut args = vec!["simcam", "--listen", listen];
+    args.extend(options);
+    if !options.contains(&"--gop") {
+        args.extend(["--gop", "50"]);
+    }
     args.extend(specs.iter().map(String::as_str));
     let running = spawn(&args, streams.len());
     let urls = running.stdout_lines.clone();
@@ -225,4 +234,11 @@ pub fn get_json(base: &str, path: &str) -> (u16, serde_json::Value) {
 pub fn get_bytes(base: &str, path: &str) -> (u16, Vec<u8>) {
     let response = reqwest::blocking::Client::new().get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();
     (response.status().as_u16(), response.bytes().unwrap().to_vec())
+}
+
+/// The cameras of `GET /api/v1/cameras` by id.
+pub fn cameras_by_id(base: &str) -> std::collections::HashMap<String, serde_json::Value> {
+    let (status, cameras) = get_json(base, "/api/v1/cameras");
+    assert_eq!(status, 200, "{cameras}");
+    cameras.as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c.clone())).collect()
 }

@@ -4,13 +4,16 @@
 //! - [`pipeline`]: the GStreamer pipeline a camera runs, built from its settings;
 //! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
 //!   backoff and jitter when it fails or stalls, and stops on shutdown;
-//! - [`CameraStatus`]: what the API and metrics report about each camera.
+//! - [`CameraStatus`]: what the API, MQTT and metrics report about each camera;
+//! - [`CameraCollector`]: the cameras' status as Prometheus metrics.
 
+mod metrics;
 pub mod pipeline;
 mod settings;
 mod source;
 mod status;
 
-pub use settings::{CameraSettings, DecodeMode, Transport, redact_url};
+pub use metrics::CameraCollector;
+pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport, redact_url};
 pub use source::CameraSource;
 pub use status::{CameraState, CameraStatus, StatusSnapshot};

@@ -1,37 +1,79 @@
 //! The GStreamer pipeline of one camera.
 //!
-//! `rtspsrc` → `rtph264depay` → `h264parse` → [drop delta frames] → `avdec_h264` → [thin to fps] →
-//! `videoconvert` → RGB `appsink`. The appsink keeps at most one buffer and drops when it is full, so
-//! the pipeline never waits on the rest of sharpeyes.
+//! `rtspsrc` → depayloader → parser → [drop delta frames] → decoder → [thin to fps] → `videoscale`
+//! (down to `max_width`) → `videoconvert` → RGB `appsink`. The appsink keeps at most one buffer and
+//! drops when it is full, so the pipeline never waits on the rest of sharpeyes.
 
-use super::{CameraSettings, DecodeMode, Transport};
+use gstreamer as gst;
+
+use super::{CameraSettings, Codec, DecodeMode, Decoder, Transport};
 
 /// Name of the `rtspsrc` element (its `location` is set as a property, never spliced into the text).
 pub const SOURCE_NAME: &str = "source";
 /// Name of the appsink that hands frames out.
 pub const SINK_NAME: &str = "frames";
 
-/// The `gst-launch` description of a camera's pipeline.
-pub fn describe(settings: &CameraSettings) -> String {
+/// The decoder element a camera will use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChosenDecoder {
+    /// GStreamer element name.
+    pub element: &'static str,
+    /// The hardware element that was asked for but is not on this machine, when the choice fell back.
+    pub missing: Option<&'static str>,
+}
+
+/// Picks the decoder element for the camera's codec: the configured hardware decoder when its element
+/// is registered (its plugin loaded and found a device), else the software one.
+pub fn choose_decoder(settings: &CameraSettings) -> ChosenDecoder {
+    let software = match settings.codec {
+        Codec::H264 => "avdec_h264",
+        Codec::H265 => "avdec_h265",
+    };
+    let hardware = match (settings.decoder, settings.codec) {
+        (Decoder::Software, _) => return ChosenDecoder { element: software, missing: None },
+        (Decoder::Nvdec, Codec::H264) => "nvh264dec",
+        (Decoder::Nvdec, Codec::H265) => "nvh265dec",
+        (Decoder::Vaapi, Codec::H264) => "vah264dec",
+        (Decoder::Vaapi, Codec::H265) => "vah265dec",
+    };
+    if gst::ElementFactory::find(hardware).is_some() {
+        ChosenDecoder { element: hardware, missing: None }
+    } else {
+        ChosenDecoder { element: software, missing: Some(hardware) }
+    }
+}
+
+/// The `gst-launch` description of a camera's pipeline with the given decoder element.
+pub fn describe(settings: &CameraSettings, decoder: &str) -> String {
     let protocols = match settings.transport {
         Transport::Tcp => "tcp",
         Transport::Udp => "udp",
     };
+    let (depay, parse) = match settings.codec {
+        Codec::H264 => ("rtph264depay", "h264parse"),
+        Codec::H265 => ("rtph265depay", "h265parse"),
+    };
     let latency_ms = settings.latency.as_millis();
+    let software = decoder.starts_with("avdec_");
     // Key-frame mode: delta units never reach the decoder, and one decoder thread avoids the frame
     // delay that frame threading adds (a delay of N key-frames would be N GOPs late).
-    let (before_decoder, decoder, after_decoder) = match settings.decode {
+    let (before_decoder, threads, after_decoder) = match settings.decode {
         DecodeMode::Keyframes => {
-            ("identity drop-buffer-flags=delta-unit ! ".to_owned(), "avdec_h264 max-threads=1", String::new())
+            ("identity drop-buffer-flags=delta-unit ! ", if software { " max-threads=1" } else { "" }, String::new())
         }
         DecodeMode::Sampled { fps } => {
             let millis = (fps * 1000.0).round().max(1.0) as u64;
-            (String::new(), "avdec_h264", format!("videorate drop-only=true ! video/x-raw,framerate={millis}/1000 ! "))
+            ("", "", format!("videorate drop-only=true ! video/x-raw,framerate={millis}/1000 ! "))
         }
     };
+    // A width range lets videoscale keep smaller frames as they are and fixate larger ones to
+    // `max_width`, with the height following the display aspect ratio.
+    let max_width = settings.max_width.max(16);
     format!(
         "rtspsrc name={SOURCE_NAME} protocols={protocols} latency={latency_ms} do-retransmission=false \
-         ! rtph264depay ! h264parse ! {before_decoder}{decoder} ! {after_decoder}videoconvert \
+         add-reference-timestamp-meta=true \
+         ! {depay} ! {parse} ! {before_decoder}{decoder}{threads} ! {after_decoder}\
+         videoscale ! video/x-raw,width=[16,{max_width}],pixel-aspect-ratio=1/1 ! videoconvert \
          ! video/x-raw,format=RGB ! appsink name={SINK_NAME} max-buffers=1 drop=true sync=false"
     )
 }
@@ -40,22 +82,26 @@ pub fn describe(settings: &CameraSettings) -> String {
 mod tests {
     use super::*;
 
+    fn settings() -> CameraSettings {
+        CameraSettings::new("cam", "rtsp://127.0.0.1/x")
+    }
+
     #[test]
     fn keyframe_mode_drops_delta_units_before_the_decoder() {
-        let settings = CameraSettings::new("cam", "rtsp://127.0.0.1/x");
-        let text = describe(&settings);
+        let text = describe(&settings(), "avdec_h264");
         let drop_at = text.find("drop-buffer-flags=delta-unit").expect("delta frames dropped");
-        assert!(drop_at < text.find("avdec_h264").unwrap(), "{text}");
+        assert!(drop_at < text.find("avdec_h264 max-threads=1").unwrap(), "{text}");
         assert!(!text.contains("videorate"), "{text}");
         assert!(text.contains("protocols=tcp"), "{text}");
+        assert!(text.contains("width=[16,1280]"), "{text}");
     }
 
     #[test]
     fn sampled_mode_thins_decoded_frames_to_the_rate() {
-        let mut settings = CameraSettings::new("cam", "rtsp://127.0.0.1/x");
+        let mut settings = settings();
         settings.decode = DecodeMode::Sampled { fps: 0.5 };
         settings.transport = Transport::Udp;
-        let text = describe(&settings);
+        let text = describe(&settings, "avdec_h264");
         assert!(text.contains("framerate=500/1000"), "{text}");
         assert!(!text.contains("drop-buffer-flags"), "{text}");
         assert!(text.find("avdec_h264").unwrap() < text.find("videorate").unwrap(), "{text}");
@@ -63,12 +109,43 @@ mod tests {
     }
 
     #[test]
+    fn h265_uses_its_own_depayloader_and_parser() {
+        let mut settings = settings();
+        settings.codec = Codec::H265;
+        let decoder = choose_decoder(&settings);
+        assert_eq!(decoder, ChosenDecoder { element: "avdec_h265", missing: None });
+        let text = describe(&settings, decoder.element);
+        assert!(text.contains("rtph265depay ! h265parse"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_hardware_decoder_falls_back_to_software() {
+        crate::init_gstreamer().unwrap();
+        let mut settings = settings();
+        settings.decoder = Decoder::Nvdec;
+        let chosen = choose_decoder(&settings);
+        if gst::ElementFactory::find("nvh264dec").is_some() {
+            assert_eq!(chosen, ChosenDecoder { element: "nvh264dec", missing: None });
+        } else {
+            assert_eq!(chosen, ChosenDecoder { element: "avdec_h264", missing: Some("nvh264dec") });
+        }
+        settings.decoder = Decoder::Vaapi;
+        settings.codec = Codec::H265;
+        let chosen = choose_decoder(&settings);
+        assert!(matches!(chosen.element, "vah265dec" | "avdec_h265"), "{chosen:?}");
+    }
+
+    #[test]
     fn pipelines_parse_with_the_installed_plugins() {
         crate::init_gstreamer().unwrap();
-        for decode in [DecodeMode::Keyframes, DecodeMode::Sampled { fps: 2.0 }] {
-            let mut settings = CameraSettings::new("cam", "rtsp://127.0.0.1/x");
-            settings.decode = decode;
-            gstreamer::parse::launch(&describe(&settings)).unwrap_or_else(|e| panic!("{decode:?}: {e}"));
+        for codec in [Codec::H264, Codec::H265] {
+            for decode in [DecodeMode::Keyframes, DecodeMode::Sampled { fps: 2.0 }] {
+                let mut settings = settings();
+                settings.decode = decode;
+                settings.codec = codec;
+                let text = describe(&settings, choose_decoder(&settings).element);
+                gst::parse::launch(&text).unwrap_or_else(|e| panic!("{codec:?} {decode:?}: {e}"));
+            }
         }
     }
 }

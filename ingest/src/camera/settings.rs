@@ -23,6 +23,31 @@ pub enum Transport {
     Udp,
 }
 
+/// The camera's video codec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    /// H.264 / AVC (the default).
+    #[default]
+    H264,
+    /// H.265 / HEVC.
+    H265,
+}
+
+/// Which decoder to ask for. A hardware decoder whose GStreamer element is missing on this machine
+/// falls back to software, with a warning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decoder {
+    /// libav (`avdec_h264`, `avdec_h265`).
+    #[default]
+    Software,
+    /// NVIDIA NVDEC (`nvh264dec`, `nvh265dec`).
+    Nvdec,
+    /// VA-API (`vah264dec`, `vah265dec`).
+    Vaapi,
+}
+
 /// Everything needed to run one camera.
 #[derive(Clone, Debug)]
 pub struct CameraSettings {
@@ -32,8 +57,15 @@ pub struct CameraSettings {
     pub url: String,
     /// RTP transport.
     pub transport: Transport,
+    /// Video codec of the stream.
+    pub codec: Codec,
+    /// Decoder asked for.
+    pub decoder: Decoder,
     /// Decode mode.
     pub decode: DecodeMode,
+    /// Decoded frames wider than this are scaled down inside the pipeline (aspect ratio kept), so that
+    /// colour conversion and the queue handle no more pixels than the detector and evidence need.
+    pub max_width: u32,
     /// Jitter-buffer latency of `rtspsrc`.
     pub latency: Duration,
     /// The pipeline is restarted when no frame arrived for this long.
@@ -45,13 +77,17 @@ pub struct CameraSettings {
 }
 
 impl CameraSettings {
-    /// Settings with the defaults: TCP, key-frames only, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s.
+    /// Settings with the defaults: TCP, H.264, software decoding of key-frames only, frames at most
+    /// 1280 pixels wide, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s.
     pub fn new(id: impl Into<Arc<str>>, url: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             url: url.into(),
             transport: Transport::Tcp,
+            codec: Codec::H264,
+            decoder: Decoder::Software,
             decode: DecodeMode::Keyframes,
+            max_width: 1280,
             latency: Duration::from_millis(200),
             stall_timeout: Duration::from_secs(20),
             backoff_min: Duration::from_secs(1),

@@ -5,7 +5,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use gstreamer::{self as gst, prelude::*};
 use gstreamer_app as gst_app;
@@ -19,6 +19,23 @@ use crate::{CameraSlot, Error, Frame, FrameQueue, Result};
 const POLL: Duration = Duration::from_millis(200);
 /// A pipeline that streamed at least this long has its backoff reset when it fails.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
+/// A sender's RTCP clock further than this from ours is not trusted as capture time.
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+/// NTP counts from 1900, Unix from 1970.
+const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
+
+/// How one run of a pipeline ended, other than by shutdown.
+struct Failure {
+    error: Error,
+    /// Whether frames had arrived before it failed (then the camera is `stalled`, not `offline`).
+    streamed: bool,
+}
+
+/// When the latest frame of the current run arrived.
+struct Liveness {
+    last: Instant,
+    streamed: bool,
+}
 
 /// The long-lived loop of one camera: run the pipeline, and when it fails or stalls, log the error
 /// with the camera's id, wait (exponential backoff with jitter) and start again, until shutdown.
@@ -54,16 +71,20 @@ impl CameraSource {
         loop {
             self.status.set_state(CameraState::Connecting, None);
             let started = Instant::now();
-            let error = match self.stream_until_failure(shutdown) {
+            let Failure { error, streamed } = match self.stream_until_failure(shutdown) {
                 Ok(()) => break,
-                Err(error) => error,
+                Err(failure) => failure,
             };
             if started.elapsed() >= HEALTHY_RUN {
                 delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
             }
             let delay = delays.next().unwrap_or(self.settings.backoff_max);
-            let state =
-                if matches!(error, Error::Stalled { .. }) { CameraState::Stalled } else { CameraState::Offline };
+            // A stream that was flowing and stopped is stalled; a camera that cannot be reached is offline.
+            let state = if streamed || matches!(error, Error::Stalled { .. }) {
+                CameraState::Stalled
+            } else {
+                CameraState::Offline
+            };
             self.status.set_state(state, Some(error.to_string()));
             warn!(camera = %id, error = %error, retry_in_ms = delay.as_millis() as u64, "camera failed; retrying");
             match shutdown.recv_timeout(delay) {
@@ -75,11 +96,11 @@ impl CameraSource {
     }
 
     /// Runs the pipeline once. `Ok` means shutdown was requested; every other end is an error.
-    fn stream_until_failure(&self, shutdown: &Receiver<()>) -> Result<()> {
+    fn stream_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
         let camera = self.settings.id.to_string();
-        let pipeline = self.build_pipeline()?;
-        let last_frame = Arc::new(Mutex::new(Instant::now()));
-        self.attach_sink(&pipeline, last_frame.clone());
+        let pipeline = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
+        let liveness = Arc::new(Mutex::new(Liveness { last: Instant::now(), streamed: false }));
+        self.attach_sink(&pipeline, liveness.clone());
 
         let result = (|| {
             pipeline
@@ -105,7 +126,7 @@ impl CameraSource {
                         _ => Error::EndOfStream { camera: camera.clone() },
                     });
                 }
-                let silent = last_frame.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+                let silent = liveness.lock().unwrap_or_else(|p| p.into_inner()).last.elapsed();
                 if silent > self.settings.stall_timeout {
                     return Err(Error::Stalled { camera: camera.clone(), seconds: silent.as_secs_f64() });
                 }
@@ -113,12 +134,17 @@ impl CameraSource {
         })();
         // Going to Null cannot fail in a way that matters here: the pipeline is dropped right after.
         let _ = pipeline.set_state(gst::State::Null);
-        result
+        let streamed = liveness.lock().unwrap_or_else(|p| p.into_inner()).streamed;
+        result.map_err(|error| Failure { error, streamed })
     }
 
     fn build_pipeline(&self) -> Result<gst::Pipeline> {
         let what = format!("camera {}", self.settings.id);
-        let element = gst::parse::launch(&pipeline::describe(&self.settings))
+        let decoder = pipeline::choose_decoder(&self.settings);
+        if let Some(missing) = decoder.missing {
+            warn!(camera = %self.settings.id, missing, fallback = decoder.element, "hardware decoder not available; decoding in software");
+        }
+        let element = gst::parse::launch(&pipeline::describe(&self.settings, decoder.element))
             .map_err(|source| Error::Pipeline { what: what.clone(), source })?;
         let pipeline = element.downcast::<gst::Pipeline>().expect("a launch line with several elements is a pipeline");
         let source = pipeline.by_name(pipeline::SOURCE_NAME).expect("the description names its source");
@@ -126,7 +152,7 @@ impl CameraSource {
         Ok(pipeline)
     }
 
-    fn attach_sink(&self, pipeline: &gst::Pipeline, last_frame: Arc<Mutex<Instant>>) {
+    fn attach_sink(&self, pipeline: &gst::Pipeline, liveness: Arc<Mutex<Liveness>>) {
         let sink = pipeline
             .by_name(pipeline::SINK_NAME)
             .and_then(|element| element.downcast::<gst_app::AppSink>().ok())
@@ -135,15 +161,31 @@ impl CameraSource {
         let queue = self.queue.clone();
         let slot = self.slot;
         let status = self.status.clone();
+        // Capture times never go backwards within a camera, whatever the sender's clock does.
+        let mut latest = status.snapshot().last_frame_at;
+        let mut on_sender_clock = false;
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(frame) = frame_from_sample(&camera, &sample) else {
+                    let Some(mut frame) = frame_from_sample(&camera, &sample) else {
                         warn!(camera = %camera, "dropping a sample that is not packed RGB video");
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                    let sender_time = sample.buffer().and_then(|b| sender_capture_time(b, frame.captured_at));
+                    if sender_time.is_some() != on_sender_clock {
+                        on_sender_clock = sender_time.is_some();
+                        if on_sender_clock {
+                            info!(camera = %camera, "capture times from the sender's RTCP clock");
+                        } else {
+                            info!(camera = %camera, "capture times from arrival (no RTCP sender clock)");
+                        }
+                    }
+                    frame.captured_at = sender_time.unwrap_or(frame.captured_at);
+                    frame.captured_at = latest.map_or(frame.captured_at, |latest| latest.max(frame.captured_at));
+                    latest = Some(frame.captured_at);
+                    *liveness.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Liveness { last: Instant::now(), streamed: true };
                     status.frame_arrived(frame.captured_at);
                     if queue.push(slot, frame) {
                         status.frame_dropped();
@@ -155,7 +197,20 @@ impl CameraSource {
     }
 }
 
-/// Copies an RGB sample into a packed [`Frame`] (GStreamer may pad rows to 4 bytes).
+/// Capture time from the sender's RTCP sender reports (an NTP reference timestamp that `rtspsrc`
+/// attaches to each buffer once it has one), when it is within [`MAX_CLOCK_SKEW`] of `arrival`.
+fn sender_capture_time(buffer: &gst::BufferRef, arrival: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let ntp = buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|meta| meta.reference().structure(0).is_some_and(|s| s.name() == "timestamp/x-ntp"))?
+        .timestamp();
+    let unix_nanos = ntp.nseconds().checked_sub(NTP_UNIX_OFFSET_S * 1_000_000_000)?;
+    let at = DateTime::from_timestamp_nanos(i64::try_from(unix_nanos).ok()?);
+    ((at - arrival).abs() <= MAX_CLOCK_SKEW).then_some(at)
+}
+
+/// Copies an RGB sample into a packed [`Frame`] (GStreamer may pad rows to 4 bytes), captured at its
+/// arrival.
 fn frame_from_sample(camera: &Arc<str>, sample: &gst::Sample) -> Option<Frame> {
     let buffer = sample.buffer()?;
     let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;

@@ -5,6 +5,7 @@ use std::sync::{
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::watch;
 
 /// Where a camera stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,12 +21,29 @@ pub enum CameraState {
     Offline,
 }
 
-/// Live status of one camera, shared between its source thread and the API.
+impl CameraState {
+    /// Every state.
+    pub const ALL: [Self; 4] = [Self::Connecting, Self::Streaming, Self::Stalled, Self::Offline];
+
+    /// The snake_case name used in the API, metrics and MQTT.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Streaming => "streaming",
+            Self::Stalled => "stalled",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// Live status of one camera, shared between its source thread, the API and the metrics. Every change
+/// of state is also sent to [`CameraStatus::watch`]ers.
 #[derive(Debug)]
 pub struct CameraStatus {
     inner: Mutex<StatusSnapshot>,
     frames: AtomicU64,
     dropped: AtomicU64,
+    changes: watch::Sender<StatusSnapshot>,
 }
 
 /// A copy of a camera's status at one moment.
@@ -54,32 +72,43 @@ pub struct StatusSnapshot {
 impl CameraStatus {
     /// A camera that is about to connect.
     pub fn new(id: &str, redacted_url: String) -> Self {
+        let snapshot = StatusSnapshot {
+            id: id.to_owned(),
+            url: redacted_url,
+            state: CameraState::Connecting,
+            since: Utc::now(),
+            last_error: None,
+            frames: 0,
+            frames_dropped: 0,
+            restarts: 0,
+            last_frame_at: None,
+        };
         Self {
-            inner: Mutex::new(StatusSnapshot {
-                id: id.to_owned(),
-                url: redacted_url,
-                state: CameraState::Connecting,
-                since: Utc::now(),
-                last_error: None,
-                frames: 0,
-                frames_dropped: 0,
-                restarts: 0,
-                last_frame_at: None,
-            }),
+            changes: watch::Sender::new(snapshot.clone()),
+            inner: Mutex::new(snapshot),
             frames: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
     }
 
+    /// A receiver that sees the status each time the camera changes state.
+    pub fn watch(&self) -> watch::Receiver<StatusSnapshot> {
+        self.changes.subscribe()
+    }
+
     /// Moves to `state` (keeping `since` when the state does not change).
     pub fn set_state(&self, state: CameraState, error: Option<String>) {
         let mut inner = self.lock();
-        if inner.state != state {
+        let changed = inner.state != state;
+        if changed {
             inner.state = state;
             inner.since = Utc::now();
         }
         if error.is_some() {
             inner.last_error = error;
+        }
+        if changed {
+            self.announce(&inner);
         }
     }
 
@@ -96,6 +125,7 @@ impl CameraStatus {
         if inner.state != CameraState::Streaming {
             inner.state = CameraState::Streaming;
             inner.since = at;
+            self.announce(&inner);
         }
     }
 
@@ -112,7 +142,36 @@ impl CameraStatus {
         snapshot
     }
 
+    fn announce(&self, inner: &StatusSnapshot) {
+        let mut snapshot = inner.clone();
+        snapshot.frames = self.frames.load(Ordering::Relaxed);
+        snapshot.frames_dropped = self.dropped.load(Ordering::Relaxed);
+        self.changes.send_replace(snapshot);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, StatusSnapshot> {
         self.inner.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchers_see_each_change_of_state_and_not_each_frame() {
+        let status = CameraStatus::new("cam", "rtsp://127.0.0.1/x".into());
+        let mut watcher = status.watch();
+        status.frame_arrived(Utc::now());
+        assert!(watcher.has_changed().unwrap());
+        assert_eq!(watcher.borrow_and_update().state, CameraState::Streaming);
+        status.frame_arrived(Utc::now());
+        assert!(!watcher.has_changed().unwrap(), "a frame in the same state is not a change");
+        status.set_state(CameraState::Stalled, Some("no frame for 20 s".into()));
+        let seen = watcher.borrow_and_update().clone();
+        assert_eq!(
+            (seen.state, seen.last_error.as_deref(), seen.frames),
+            (CameraState::Stalled, Some("no frame for 20 s"), 2)
+        );
     }
 }

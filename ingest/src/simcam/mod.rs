@@ -1,8 +1,9 @@
-//! `simcam`: video files (looped) and still images served as live H.264 RTSP cameras.
+//! `simcam`: video files (looped) and still images served as live H.264 or H.265 RTSP cameras.
 //!
 //! Each stream has a *player* pipeline that decodes its file in real time into an `intervideosink`
 //! (seeking back to the start at the end of a video; `imagefreeze` repeating a still image), and a
-//! shared RTSP media that encodes what the player shows: `intervideosrc` → `x264enc` → `rtph264pay`.
+//! shared RTSP media that encodes what the player shows: `intervideosrc` → `x264enc` (or `x265enc`) →
+//! RTP payloader.
 //! Splitting the two lets a file loop forever while clients see one continuous live stream, and the
 //! shared media encodes each stream once however many clients connect.
 
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 
 pub use server::SimcamServer;
 
-use crate::{Error, Result};
+use crate::{Error, Result, camera::Codec};
 
 /// One simulated camera: served at `rtsp://<listen>/<name>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,11 +64,30 @@ pub struct EncodeOptions {
     pub fps: u32,
     /// Frames between key-frames (GOP length).
     pub gop: u32,
+    /// Codec of every stream.
+    pub codec: Codec,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { width: None, height: None, fps: 25, gop: 50 }
+        Self { width: None, height: None, fps: 25, gop: 50, codec: Codec::H264 }
+    }
+}
+
+impl EncodeOptions {
+    /// The encoder and payloader of the RTSP media (fast presets, no B-frames: a camera's stream).
+    fn encoder(&self) -> String {
+        let gop = self.gop.max(1);
+        match self.codec {
+            Codec::H264 => format!(
+                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0 \
+                 ! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval=-1"
+            ),
+            Codec::H265 => format!(
+                "x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} \
+                 ! rtph265pay name=pay0 pt=96 config-interval=-1"
+            ),
+        }
     }
 }
 

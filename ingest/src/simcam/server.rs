@@ -39,15 +39,13 @@ impl SimcamServer {
 
             let factory = rtsp::RTSPMediaFactory::new();
             factory.set_launch(&format!(
-                "( intervideosrc channel={name} ! {caps} ! x264enc tune=zerolatency speed-preset=ultrafast \
-                   key-int-max={gop} bframes=0 ! video/x-h264,profile=constrained-baseline \
-                   ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+                "( intervideosrc channel={name} ! {caps} ! {encoder} )",
                 name = spec.name,
-                gop = options.gop.max(1),
+                encoder = options.encoder(),
             ));
             factory.set_shared(true);
             mounts.add_factory(&format!("/{}", spec.name), factory);
-            info!(stream = %spec.name, file = %spec.path.display(), width, height, fps = options.fps, gop = options.gop, "simcam stream ready");
+            info!(stream = %spec.name, file = %spec.path.display(), width, height, fps = options.fps, gop = options.gop, codec = ?options.codec, "simcam stream ready");
         }
 
         let context = glib::MainContext::new();

@@ -1,0 +1,101 @@
+//! Camera status as Prometheus metrics, read from the live statuses at each scrape.
+
+use std::sync::Arc;
+
+use prometheus::{
+    IntCounterVec, IntGaugeVec, Opts,
+    core::{Collector, Desc},
+    proto::MetricFamily,
+};
+
+use super::{CameraState, CameraStatus};
+
+/// `sharpeyes_camera_state{camera,state}` (1 for the current state, 0 for the others),
+/// `sharpeyes_camera_frames_total`, `sharpeyes_camera_frames_dropped_total` and
+/// `sharpeyes_camera_restarts_total`, by camera.
+pub struct CameraCollector {
+    statuses: Vec<Arc<CameraStatus>>,
+    descs: Vec<Desc>,
+}
+
+struct Families {
+    state: IntGaugeVec,
+    frames: IntCounterVec,
+    dropped: IntCounterVec,
+    restarts: IntCounterVec,
+}
+
+impl Families {
+    fn new() -> Self {
+        let counter = |name: &str, help: &str| {
+            IntCounterVec::new(Opts::new(name, help), &["camera"]).expect("a valid metric definition")
+        };
+        Self {
+            state: IntGaugeVec::new(
+                Opts::new("sharpeyes_camera_state", "1 for the state each camera is in, 0 for the others"),
+                &["camera", "state"],
+            )
+            .expect("a valid metric definition"),
+            frames: counter("sharpeyes_camera_frames_total", "Decoded frames handed toward the detector"),
+            dropped: counter("sharpeyes_camera_frames_dropped_total", "Frames dropped because the detector was behind"),
+            restarts: counter("sharpeyes_camera_restarts_total", "Pipeline restarts"),
+        }
+    }
+
+    fn collectors(&self) -> [&dyn Collector; 4] {
+        [&self.state, &self.frames, &self.dropped, &self.restarts]
+    }
+}
+
+impl CameraCollector {
+    /// A collector over these cameras.
+    pub fn new(statuses: Vec<Arc<CameraStatus>>) -> Self {
+        let descs = Families::new().collectors().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
+        Self { statuses, descs }
+    }
+}
+
+impl Collector for CameraCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let families = Families::new();
+        for status in &self.statuses {
+            let snapshot = status.snapshot();
+            let camera = snapshot.id.as_str();
+            for state in CameraState::ALL {
+                families.state.with_label_values(&[camera, state.as_str()]).set(i64::from(state == snapshot.state));
+            }
+            families.frames.with_label_values(&[camera]).inc_by(snapshot.frames);
+            families.dropped.with_label_values(&[camera]).inc_by(snapshot.frames_dropped);
+            families.restarts.with_label_values(&[camera]).inc_by(snapshot.restarts);
+        }
+        families.collectors().iter().flat_map(|c| c.collect()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_camera_reports_its_state_and_counts() {
+        let status = Arc::new(CameraStatus::new("gate", "rtsp://127.0.0.1/gate".into()));
+        status.frame_arrived(chrono::Utc::now());
+        status.frame_dropped();
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(CameraCollector::new(vec![status]))).unwrap();
+        let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
+        for line in [
+            "sharpeyes_camera_state{camera=\"gate\",state=\"streaming\"} 1",
+            "sharpeyes_camera_state{camera=\"gate\",state=\"offline\"} 0",
+            "sharpeyes_camera_frames_total{camera=\"gate\"} 1",
+            "sharpeyes_camera_frames_dropped_total{camera=\"gate\"} 1",
+            "sharpeyes_camera_restarts_total{camera=\"gate\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+    }
+}
