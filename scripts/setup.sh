@@ -29,7 +29,9 @@ apt_packages=(
   gstreamer1.0-tools
   gstreamer1.0-rtsp
   ffmpeg
+  mosquitto
   mosquitto-clients
+  openssl
   python3-venv
 )
 

@@ -11,24 +11,33 @@ use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
     cases::{CaseEngine, evidence::EvidenceStore},
-    rules::{ParkingRule, ParkingRuleConfig, RulesStage, TrackerConfig, Zone},
+    rules::{
+        Condition, ParkingRule, ParkingRuleConfig, RulesStage, SensorRule, SensorRules, TrackerConfig, Violation, Zone,
+    },
     store::Store,
 };
 use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraSettings, CameraSource, DecodeMode, Transport},
-    mqtt::{Device, DeviceRegistry, MqttSettings, SensorBoard, SensorMetrics, SensorSource},
+    camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, Transport},
+    mqtt::{
+        Device, DeviceRegistry, MqttSettings, SensorBoard, SensorEvent, SensorMetrics, SensorSource,
+        publish_camera_status,
+    },
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::config::{CameraConfig, Config, DecodeKind, MqttConfig, ParkingConfig, SensorConfig, TransportKind};
+use crate::config::{
+    CameraConfig, Config, DecodeKind, MqttConfig, ParkingConfig, SensorConfig, SensorRuleConfig, TransportKind,
+};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
 /// Violations waiting for the case engine (the sender blocks when full).
 const VIOLATIONS_CAPACITY: usize = 256;
+/// How often sensor rules are evaluated without new events (for durations).
+const SENSOR_RULE_TICK: Duration = Duration::from_secs(1);
 
 /// Runs the service until SIGINT/SIGTERM.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -97,6 +106,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         .filter(|(_, rule)| rule.is_active())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let sensor_violations_tx = violations_tx.clone();
     let rules = RulesStage::new(parking, detections_rx, violations_tx, classes_rx).spawn()?;
     let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
     let mut engine = CaseEngine::start(store.clone(), evidence.clone(), grid_of_camera, alerting_metrics).await?;
@@ -112,7 +122,10 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let sensor_board = Arc::new(SensorBoard::default());
     let sensors = match &config.mqtt {
         Some(mqtt) => {
-            Some(tokio::spawn(sensor_ingest(mqtt, &config.sensors, &registry, sensor_board.clone(), sensors_stop_rx)?))
+            let rules = SensorRules::new(config.rules.sensor.iter().map(sensor_rule).collect());
+            let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: sensor_violations_tx };
+            let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry: &registry };
+            Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
         }
         None => None,
     };
@@ -167,40 +180,103 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The MQTT sensor source, ready to run until `stop` fires. Valid events update the sensor board of the
-/// API (the sensor rules that turn them into cases are not built yet).
-fn sensor_ingest(
-    mqtt: &MqttConfig,
-    sensors: &[SensorConfig],
-    registry: &prometheus::Registry,
+/// Where valid sensor events go: the API's board, then the sensor rules, whose violations join the
+/// camera violations on their way to the case engine.
+struct SensorConsumer {
     board: Arc<SensorBoard>,
-    stop: oneshot::Receiver<()>,
-) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
-    let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
-        .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
-    settings.max_payload = mqtt.max_payload_bytes;
-    let devices = DeviceRegistry::new(sensors.iter().map(|s| Device {
-        id: s.id.as_str().into(),
-        kind: s.kind,
-        grid: s.grid.clone(),
-        location: s.location,
-    }));
-    let metrics = SensorMetrics::register(registry)?;
-    let (events_tx, mut events_rx) = mpsc::channel(1024);
-    let source = SensorSource::new(settings, devices, events_tx, metrics);
-    Ok(async move {
-        let consumer = tokio::spawn(async move {
-            while let Some(event) = events_rx.recv().await {
-                board.record(&event);
+    rules: SensorRules,
+    violations_tx: mpsc::Sender<Violation>,
+}
+
+impl SensorConsumer {
+    /// Runs until the source stops. The rules are also evaluated every second without events: a
+    /// condition that holds long enough becomes a violation even if the sensor says nothing more.
+    async fn run(mut self, mut events_rx: mpsc::Receiver<SensorEvent>) {
+        let mut clock = tokio::time::interval(SENSOR_RULE_TICK);
+        loop {
+            let violations = tokio::select! {
+                event = events_rx.recv() => match event {
+                    Some(event) => {
+                        self.board.record(&event);
+                        self.rules.observe(&event)
+                    }
+                    None => break,
+                },
+                _ = clock.tick() => self.rules.tick(chrono::Utc::now()),
+            };
+            for violation in violations {
+                if self.violations_tx.send(Violation::Sensor(violation)).await.is_err() {
+                    return;
+                }
             }
-        });
-        source
-            .run(async move {
-                let _ = stop.await;
+        }
+    }
+}
+
+/// What the MQTT connection serves: sensor ingest, and camera status published on change.
+struct SensorIngest<'a> {
+    mqtt: &'a MqttConfig,
+    sensors: &'a [SensorConfig],
+    cameras: &'a [Arc<CameraStatus>],
+    registry: &'a prometheus::Registry,
+}
+
+impl SensorIngest<'_> {
+    /// The MQTT source, its consumer and the camera status publishers, ready to run until `stop` fires.
+    fn start(
+        self,
+        consumer: SensorConsumer,
+        stop: oneshot::Receiver<()>,
+    ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
+        let mut settings = MqttSettings::from_url(&self.mqtt.url, &self.mqtt.client_id, &self.mqtt.prefix)
+            .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
+        settings.max_payload = self.mqtt.max_payload_bytes;
+        settings.ca_file = self.mqtt.ca_file.clone();
+        let devices = DeviceRegistry::new(self.sensors.iter().map(|s| Device {
+            id: s.id.as_str().into(),
+            kind: s.kind,
+            grid: s.grid.clone(),
+            location: s.location,
+        }));
+        let metrics = SensorMetrics::register(self.registry)?;
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let source = SensorSource::new(settings, devices, events_tx, metrics)?;
+        let publishers: Vec<_> = self
+            .cameras
+            .iter()
+            .map(|status| {
+                tokio::spawn(publish_camera_status(source.client(), self.mqtt.prefix.clone(), status.clone()))
             })
-            .await;
-        let _ = consumer.await;
-    })
+            .collect();
+        Ok(async move {
+            let consumer = tokio::spawn(consumer.run(events_rx));
+            source
+                .run(async move {
+                    let _ = stop.await;
+                })
+                .await;
+            publishers.iter().for_each(tokio::task::JoinHandle::abort);
+            let _ = consumer.await;
+        })
+    }
+}
+
+fn sensor_rule(rule: &SensorRuleConfig) -> SensorRule {
+    let condition = match (rule.equals, rule.above) {
+        (Some(value), _) => Condition::State { field: rule.field.clone(), value },
+        (None, above) => {
+            let above = above.unwrap_or(f64::INFINITY);
+            Condition::Threshold { field: rule.field.clone(), above, clear_below: rule.clear_below.unwrap_or(above) }
+        }
+    };
+    SensorRule {
+        id: rule.id.as_str().into(),
+        kind: rule.kind,
+        devices: rule.devices.clone(),
+        condition,
+        hold: TimeDelta::milliseconds((rule.for_s * 1000.0) as i64),
+        category: rule.category,
+    }
 }
 
 fn camera_settings(camera: &CameraConfig) -> CameraSettings {

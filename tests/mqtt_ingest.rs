@@ -25,15 +25,6 @@ fn publish(topic: &str, payload: &[u8]) {
     assert!(status.success());
 }
 
-fn metric(metrics: &str, line_start: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {line_start} in metrics"))
-}
-
 #[test]
 fn invalid_sensor_payloads_are_counted_and_dead_lettered_while_valid_ones_flow() {
     let unique = format!("{}-{}", std::process::id(), nanos_since_epoch());
@@ -68,44 +59,65 @@ grid = "110105001001001"
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Eleven malformed messages of ten kinds (seven reasons), with valid ones before, between and after.
+    let sensors = format!("{prefix}/sensors");
+    let manhole = format!("{sensors}/mh-1/manhole_cover");
+    let bay = format!("{sensors}/bay-1/parking_space");
+    let oversized = vec![b' '; 70_000];
+    let messages: Vec<(String, &[u8], Option<&str>)> = vec![
+        (manhole.clone(), br#"{"tilt_deg": 4.5, "open": false}"#, None),
+        (bay.clone(), br#"{"occupied": true}"#, None),
+        (manhole.clone(), b"cover is fine", Some("not_json")),
+        (manhole.clone(), b"\xff\xfe\x00\x01", Some("not_json")),
+        (manhole.clone(), br#"{"tilt_deg": 500, "open": true}"#, Some("out_of_range")),
+        (format!("{sensors}/ghost/noise"), br#"{"db": 40}"#, Some("unknown_device")),
+        (bay.clone(), br#"{"occupied": "yes"}"#, Some("wrong_schema")),
+        (manhole.clone(), br#"{"open": true}"#, Some("wrong_schema")),
+        (manhole.clone(), br#"{"tilt_deg": 4.0, "open": false, "colour": "red"}"#, Some("wrong_schema")),
+        (manhole.clone(), b"[4.5, false]", Some("wrong_schema")),
+        (bay.clone(), &oversized, Some("oversized")),
+        (format!("{sensors}/bay-1/noise"), br#"{"db": 40}"#, Some("kind_mismatch")),
+        (format!("{sensors}//noise"), br#"{"db": 40}"#, Some("bad_topic")),
+        (bay.clone(), br#"{"occupied": false}"#, None),
+    ];
+    let invalid = messages.iter().filter(|m| m.2.is_some()).count();
     let mut dead_letters = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1", "-v", "-C", "5", "-W", "40"])
+        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1", "-v", "-W", "40"])
+        .args(["-C", &invalid.to_string()])
         .args(["-t", &format!("{prefix}/deadletter/#")])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-
-    let sensors = format!("{prefix}/sensors");
-    publish(&format!("{sensors}/mh-1/manhole_cover"), br#"{"tilt_deg": 4.5, "open": false}"#);
-    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": true}"#);
-    publish(&format!("{sensors}/mh-1/manhole_cover"), b"cover is fine");
-    publish(&format!("{sensors}/mh-1/manhole_cover"), br#"{"tilt_deg": 500, "open": true}"#);
-    publish(&format!("{sensors}/ghost/noise"), br#"{"db": 40}"#);
-    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": "yes"}"#);
-    publish(&format!("{sensors}/bay-1/parking_space"), &vec![b' '; 70_000]);
-    publish(&format!("{sensors}/bay-1/parking_space"), br#"{"occupied": false}"#);
+    for (topic, payload, _) in &messages {
+        publish(topic, payload);
+    }
 
     let mut output = String::new();
     dead_letters.stdout.take().unwrap().read_to_string(&mut output).unwrap();
-    assert!(dead_letters.wait().unwrap().success(), "five dead letters expected, got:\n{output}");
+    assert!(dead_letters.wait().unwrap().success(), "{invalid} dead letters expected, got:\n{output}");
     let mut reasons = BTreeMap::new();
     for line in output.lines() {
         let (topic, body) = line.split_once(' ').unwrap();
         let letter: serde_json::Value = serde_json::from_str(body).unwrap();
         let reason = letter["reason"].as_str().unwrap().to_owned();
-        let expected_device = if reason == "unknown_device" { "ghost" } else { topic.rsplit('/').next().unwrap() };
-        assert!(topic.ends_with(&format!("/deadletter/{expected_device}")), "{topic}");
+        let expected_device = match reason.as_str() {
+            "unknown_device" => "ghost",
+            "bad_topic" => "_unknown",
+            _ => letter["topic"].as_str().unwrap().split('/').nth(2).unwrap(),
+        };
+        assert!(topic.ends_with(&format!("/deadletter/{expected_device}")), "{topic}: {letter}");
         if reason == "not_json" {
-            assert_eq!(letter["payload_base64"], "Y292ZXIgaXMgZmluZQ==", "the original bytes");
-            assert_eq!(letter["topic"], format!("{sensors}/mh-1/manhole_cover"));
+            let original = letter["payload_base64"].as_str().unwrap();
+            assert!(["Y292ZXIgaXMgZmluZQ==", "//4AAQ=="].contains(&original), "the original bytes: {letter}");
+            assert_eq!(letter["topic"], manhole.as_str());
         }
         *reasons.entry(reason).or_insert(0) += 1;
     }
-    let expected: BTreeMap<String, i32> = ["not_json", "out_of_range", "unknown_device", "wrong_schema", "oversized"]
-        .into_iter()
-        .map(|r| (r.to_owned(), 1))
-        .collect();
+    let mut expected: BTreeMap<String, i32> = BTreeMap::new();
+    for reason in messages.iter().filter_map(|m| m.2) {
+        *expected.entry(reason.to_owned()).or_insert(0) += 1;
+    }
     assert_eq!(reasons, expected);
 
     // The last valid message was published after the last invalid one: wait for it to be counted.
@@ -122,8 +134,9 @@ grid = "110105001001001"
     };
     assert_eq!(metric(&metrics, "sharpeyes_sensor_messages_total{kind=\"manhole_cover\"}"), 1.0);
     assert_eq!(metric(&metrics, "sharpeyes_sensor_messages_total{kind=\"parking_space\"}"), 2.0);
-    for reason in expected.keys() {
-        assert_eq!(metric(&metrics, &format!("sharpeyes_sensor_rejected_total{{reason=\"{reason}\"}}")), 1.0);
+    for (reason, count) in &expected {
+        let line = format!("sharpeyes_sensor_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(metric(&metrics, &line), f64::from(*count), "{reason}");
     }
     let (status, _) = get_bytes(&base, "/healthz");
     assert_eq!(status, 200, "the ingest went on");
@@ -137,8 +150,4 @@ grid = "110105001001001"
     assert_eq!(manhole["location"], serde_json::json!([116.45, 39.91]));
     assert_eq!(bay["reading"]["occupied"], false, "the latest reading");
     assert_eq!(bay["messages"], 2);
-}
-
-fn nanos_since_epoch() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }

@@ -31,6 +31,10 @@ pub enum Error {
     #[error("simcam stream {name}: cannot read '{path}': {reason}")]
     SimcamSource { name: String, path: PathBuf, reason: String },
 
+    /// The MQTT broker's CA certificate file could not be read.
+    #[error("MQTT CA certificate '{path}': {source}")]
+    MqttCaFile { path: PathBuf, source: std::io::Error },
+
     /// The RTSP server could not listen on the requested address.
     #[error("simcam: cannot listen on {listen}: {reason}")]
     SimcamListen { listen: String, reason: String },

@@ -6,7 +6,10 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sharpeyes_alerting::{api::Role, rules::ZoneKind};
+use sharpeyes_alerting::{
+    api::Role,
+    rules::{Category, ZoneKind},
+};
 use sharpeyes_inference::runtime::Provider;
 use sharpeyes_ingest::{
     camera::{Codec, Decoder},
@@ -59,7 +62,7 @@ pub struct Config {
 /// `[mqtt]`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct MqttConfig {
-    /// `mqtt://[user:password@]host[:port]`.
+    /// `mqtt://[user:password@]host[:port]` or `mqtts://...` (TLS).
     pub url: String,
     /// Client id (the broker keeps its persistent session).
     #[serde(default = "default_client_id")]
@@ -70,6 +73,8 @@ pub struct MqttConfig {
     /// Larger payloads are refused as oversized (and dead-lettered).
     #[serde(default = "default_max_payload_bytes")]
     pub max_payload_bytes: usize,
+    /// PEM file of the CA of an `mqtts://` broker (default: the system's roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_client_id() -> String {
@@ -274,6 +279,34 @@ pub struct RulesConfig {
     /// `[rules.illegal_parking]`.
     #[serde(default)]
     pub illegal_parking: ParkingConfig,
+    /// `[[rules.sensor]]`: rules on sensor readings.
+    #[serde(default)]
+    pub sensor: Vec<SensorRuleConfig>,
+}
+
+/// `[[rules.sensor]]`: `equals` makes a state rule on a yes/no field; `above` (with `clear_below`)
+/// a threshold rule on a number.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SensorRuleConfig {
+    /// Unique id; the cases of the rule carry it as their zone.
+    pub id: String,
+    /// Kind of sensor the rule applies to.
+    pub kind: SensorKind,
+    /// Only these devices (default: every sensor of the kind).
+    pub devices: Option<Vec<String>>,
+    /// Field of the reading tested (`open`, `tilt_deg`, `occupied`, `level_cm`, ...).
+    pub field: String,
+    /// State rule: the value of a yes/no field that breaks the rule.
+    pub equals: Option<bool>,
+    /// Threshold rule: breaks the rule above this.
+    pub above: Option<f64>,
+    /// Threshold rule: holds until the value falls below this (default: `above`).
+    pub clear_below: Option<f64>,
+    /// Seconds the condition must hold.
+    #[serde(default)]
+    pub for_s: f64,
+    /// Category of the cases it opens.
+    pub category: Category,
 }
 
 /// `[rules.illegal_parking]`.

@@ -12,6 +12,51 @@ fn positive(value: f64) -> bool {
     value.is_finite() && value > 0.0
 }
 
+/// `[[rules.sensor]]`: known field of the right type for the kind, one kind of condition, sane numbers.
+fn validate_sensor_rules(config: &Config, report: &mut impl FnMut(String, String)) {
+    let mut rule_ids = HashSet::new();
+    let known_devices: HashSet<&str> = config.sensors.iter().map(|s| s.id.as_str()).collect();
+    for (i, rule) in config.rules.sensor.iter().enumerate() {
+        let at = |key: &str| format!("rules.sensor[{i}].{key}");
+        if rule.id.is_empty() || !rule_ids.insert(rule.id.as_str()) {
+            report(at("id"), format!("'{}' must be non-empty and unique", rule.id));
+        }
+        let fields = rule.kind.fields();
+        match fields.iter().find(|(name, _)| *name == rule.field) {
+            None => {
+                let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+                report(
+                    at("field"),
+                    format!("'{}' is not a field of {} sensors ({})", rule.field, rule.kind.as_str(), names.join(", ")),
+                );
+            }
+            Some((_, true)) if rule.equals.is_none() => {
+                report(at("equals"), format!("'{}' is a yes/no field: set equals = true or false", rule.field));
+            }
+            Some((_, false)) if rule.above.is_none() => {
+                report(at("above"), format!("'{}' is a number: set above (and clear_below)", rule.field));
+            }
+            _ => {}
+        }
+        if rule.equals.is_some() && (rule.above.is_some() || rule.clear_below.is_some()) {
+            report(at("equals"), "a rule is either a state (equals) or a threshold (above, clear_below)".into());
+        }
+        if let (Some(above), Some(clear_below)) = (rule.above, rule.clear_below)
+            && !(clear_below <= above)
+        {
+            report(at("clear_below"), format!("{clear_below} must not be above {above}"));
+        }
+        if !(rule.for_s.is_finite() && rule.for_s >= 0.0) {
+            report(at("for_s"), "must be zero or positive".into());
+        }
+        for (k, device) in rule.devices.iter().flatten().enumerate() {
+            if !known_devices.contains(device.as_str()) {
+                report(format!("rules.sensor[{i}].devices[{k}]"), format!("'{device}' is not one of the [[sensors]]"));
+            }
+        }
+    }
+}
+
 /// Every semantic problem of a parsed configuration, each with its key path.
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -107,6 +152,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if parking.classes.as_ref().is_some_and(Vec::is_empty) {
         report("rules.illegal_parking.classes".into(), "needs at least one class".into());
     }
+
+    validate_sensor_rules(config, &mut report);
 
     if let Some(mqtt) = &config.mqtt {
         if let Err(message) = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix) {

@@ -242,3 +242,111 @@ pub fn cameras_by_id(base: &str) -> std::collections::HashMap<String, serde_json
     assert_eq!(status, 200, "{cameras}");
     cameras.as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c.clone())).collect()
 }
+
+/// A private Mosquitto broker on a free port with persistence on disk, for tests that stop and
+/// restart the broker (the shared one on 1883 must stay up for the others).
+pub struct Broker {
+    pub port: u16,
+    config: PathBuf,
+    process: Option<Child>,
+}
+
+impl Broker {
+    /// Starts `mosquitto` in `dir` with `extra` lines added to its configuration (a TLS listener);
+    /// without `extra` it listens on plain TCP.
+    pub fn start(dir: &Path, extra: &str) -> Self {
+        let port = free_port();
+        let config = dir.join("mosquitto.conf");
+        let listener = if extra.is_empty() { format!("listener {port} 127.0.0.1\n") } else { String::new() };
+        let text = format!(
+            "{listener}{extra}allow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\n",
+            dir.display()
+        )
+        .replace("{port}", &port.to_string());
+        std::fs::write(&config, text).unwrap();
+        let mut broker = Self { port, config, process: None };
+        broker.launch();
+        broker
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (scripts/setup.sh installs it)");
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the broker with SIGTERM (it saves its sessions and queued messages).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Stops and starts the broker on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Publishes each line as one QoS 1 message to `topic` on the broker at `port` (one client for all).
+pub fn publish_lines(port: u16, topic: &str, lines: &[String], tls_ca: Option<&Path>) {
+    let mut command = Command::new("mosquitto_pub");
+    command.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-l"]);
+    if let Some(ca) = tls_ca {
+        command.arg("--cafile").arg(ca);
+    }
+    let mut child = command.stdin(Stdio::piped()).spawn().expect("mosquitto_pub");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for line in lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success(), "mosquitto_pub failed");
+}
+
+/// Waits until `check` holds, polling every 100 ms; panics with `what` after `limit`.
+pub fn wait_for(limit: Duration, what: impl Fn() -> String, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "timed out waiting: {}", what());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of the first metric line starting with `line_start`.
+pub fn metric(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {line_start} in metrics"))
+}
+
+/// Nanoseconds since the Unix epoch: unique names for topics and client ids.
+pub fn nanos_since_epoch() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     AlertingMetrics, Result,
-    rules::{Category, Violation},
+    rules::{CameraViolation, Category, SensorViolation, Violation},
     store::{NewCase, NewEvidence, NewObject, Store},
 };
 
@@ -29,9 +29,14 @@ pub enum CaseOutcome {
     AlreadyKnown(i64),
 }
 
+/// Where a problem is: a camera's zone, or a sensor and the rule it broke.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Place {
-    camera: Arc<str>,
+    /// Camera or device id.
+    source: Arc<str>,
+    /// Whether `source` is a sensor (ids of cameras and sensors may coincide).
+    sensor: bool,
+    /// Zone id (cameras) or rule id (sensors).
     zone: Arc<str>,
     category: Category,
 }
@@ -42,9 +47,10 @@ struct OpenCase {
     objects: Vec<BBox>,
 }
 
-/// Turns violations into cases: **one open case per camera, zone and category**. A violation at a
-/// place with an open case adds its object to that case (with a confirming evidence image) unless the
-/// object is already in it; otherwise it opens a case with evidence image 0.
+/// Turns violations into cases: **one open case per camera, zone and category** (per sensor, rule
+/// and category for sensors). A camera violation at a place with an open case adds its object to
+/// that case (with a confirming evidence image) unless the object is already in it; otherwise it
+/// opens a case with evidence image 0. A sensor violation opens a case unless one is open for it.
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
@@ -67,8 +73,9 @@ impl CaseEngine {
             let Some(category) = Category::parse(&detail.case.category) else {
                 continue;
             };
-            let place =
-                Place { camera: detail.case.camera.as_str().into(), zone: detail.case.zone.as_str().into(), category };
+            let sensor = detail.case.source == "sensor";
+            let source = if sensor { detail.case.device.as_str() } else { detail.case.camera.as_str() };
+            let place = Place { source: source.into(), sensor, zone: detail.case.zone.as_str().into(), category };
             let objects =
                 detail.objects.iter().map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32)).collect();
             open.insert(place, OpenCase { id: detail.case.id, objects });
@@ -81,9 +88,51 @@ impl CaseEngine {
 
     /// Files a violation.
     pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
+        self.metrics.violations_total.with_label_values(&[violation.category().as_str()]).inc();
+        match violation {
+            Violation::Camera(violation) => self.handle_camera(violation).await,
+            Violation::Sensor(violation) => self.handle_sensor(violation).await,
+        }
+    }
+
+    async fn handle_sensor(&mut self, violation: SensorViolation) -> Result<CaseOutcome> {
         let category = violation.category;
-        self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
-        let place = Place { camera: violation.camera.clone(), zone: violation.zone.clone(), category };
+        let place = Place { source: violation.device.clone(), sensor: true, zone: violation.rule.clone(), category };
+        if let Some(case) = self.open.get(&place) {
+            return Ok(CaseOutcome::AlreadyKnown(case.id));
+        }
+        let detail = serde_json::json!({
+            "rule": &*violation.rule,
+            "reading": violation.reading,
+            "location": violation.location,
+        });
+        let case = NewCase {
+            code: taxonomy::entry(category).code.into(),
+            category: category.as_str().into(),
+            camera: String::new(),
+            zone: violation.rule.to_string(),
+            grid: violation.grid.clone(),
+            status: "reported".into(),
+            source: "sensor".into(),
+            device: violation.device.to_string(),
+            detail: Some(detail.to_string()),
+            first_seen_at: violation.since,
+            confirmed_at: violation.confirmed_at,
+            opened_at: Utc::now(),
+        };
+        let id = self.store.insert_case(&case, None, None).await?;
+        self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
+        self.open.insert(place, OpenCase { id, objects: Vec::new() });
+        info!(
+            case = id, code = case.code, device = %violation.device, rule = %violation.rule, grid = %violation.grid,
+            "case opened from a sensor"
+        );
+        Ok(CaseOutcome::Opened(id))
+    }
+
+    async fn handle_camera(&mut self, violation: CameraViolation) -> Result<CaseOutcome> {
+        let category = violation.category;
+        let place = Place { source: violation.camera.clone(), sensor: false, zone: violation.zone.clone(), category };
         if let Some(case) = self.open.get(&place)
             && case.objects.iter().any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU)
         {
@@ -116,11 +165,13 @@ impl CaseEngine {
                     grid,
                     status: "reported".into(),
                     source: "camera".into(),
+                    device: String::new(),
+                    detail: None,
                     first_seen_at: violation.first_seen,
                     confirmed_at: violation.confirmed_at,
                     opened_at: Utc::now(),
                 };
-                let id = self.store.insert_case(&case, &object, &evidence).await?;
+                let id = self.store.insert_case(&case, Some(&object), Some(&evidence)).await?;
                 self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
                 self.open.insert(place.clone(), OpenCase { id, objects: Vec::new() });
                 CaseOutcome::Opened(id)
@@ -144,14 +195,14 @@ impl CaseEngine {
 
     /// Files a violation, logging and counting a failure instead of returning it (the stage goes on).
     pub async fn handle_logged(&mut self, violation: Violation) {
-        let (camera, category) = (violation.camera.clone(), violation.category);
+        let (source, category) = (violation.source_id().to_owned(), violation.category());
         if let Err(error) = self.handle(violation).await {
             self.metrics.case_errors_total.with_label_values(&[category.as_str()]).inc();
-            warn!(camera = %camera, category = category.as_str(), error = %error, "failed to file a violation");
+            warn!(source = %source, category = category.as_str(), error = %error, "failed to file a violation");
         }
     }
 
-    async fn save_evidence(&self, violation: &Violation, case_id: i64) -> Result<NewEvidence> {
+    async fn save_evidence(&self, violation: &CameraViolation, case_id: i64) -> Result<NewEvidence> {
         let frame = violation.frame.clone();
         let zone = violation.zone_points.clone();
         let boxes: Vec<(BBox, Rgb<u8>)> = violation

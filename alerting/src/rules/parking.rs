@@ -3,7 +3,7 @@ use std::{collections::HashSet, sync::Arc};
 use chrono::TimeDelta;
 use sharpeyes_inference::{BBox, Detection, FrameDetections};
 
-use super::{Tracker, TrackerConfig, Violation, Zone, ZoneKind};
+use super::{CameraViolation, Tracker, TrackerConfig, Zone, ZoneKind};
 
 /// Settings of the illegal-parking rule.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +33,7 @@ impl Default for ParkingRuleConfig {
 }
 
 /// The illegal-parking rule of one camera: a vehicle whose box's bottom-centre stays still inside a
-/// `no_parking` zone for `min_dwell` yields one [`Violation`] per zone (never one per frame).
+/// `no_parking` zone for `min_dwell` yields one [`CameraViolation`] per zone (never one per frame).
 #[derive(Debug)]
 pub struct ParkingRule {
     config: ParkingRuleConfig,
@@ -61,7 +61,7 @@ impl ParkingRule {
     }
 
     /// Feeds one analysed frame; returns the violations it confirms.
-    pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<Violation> {
+    pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
         let frame = &analysed.frame;
         let at = frame.captured_at;
         let vehicles: Vec<&Detection> = analysed
@@ -88,7 +88,7 @@ impl ParkingRule {
                     && inside(zone, &track.bbox)
                     && inside(zone, &track.anchor);
                 if parked && self.reported.insert((track.id, z)) {
-                    violations.push(Violation {
+                    violations.push(CameraViolation {
                         camera: frame.camera.clone(),
                         zone: zone.id.clone(),
                         zone_points: zone.points.clone(),

@@ -44,7 +44,7 @@ impl RulesStage {
                 continue;
             };
             for violation in rule.observe(&analysed) {
-                if self.violations_tx.blocking_send(violation).is_err() {
+                if self.violations_tx.blocking_send(Violation::Camera(violation)).is_err() {
                     warn!("the case engine stopped; rules stop");
                     return;
                 }

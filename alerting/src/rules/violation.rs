@@ -3,7 +3,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sharpeyes_inference::BBox;
-use sharpeyes_ingest::Frame;
+use sharpeyes_ingest::{Frame, mqtt::SensorReading};
 
 /// The kind of problem a case is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -15,11 +15,13 @@ pub enum Category {
     Litter,
     /// 机动车乱停放, code 0505.
     IllegalParking,
+    /// A manhole cover open or displaced (a component case, 公用设施 井盖).
+    ManholeCover,
 }
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 3] = [Self::IllegalConstruction, Self::Litter, Self::IllegalParking];
+    pub const ALL: [Category; 4] = [Self::IllegalConstruction, Self::Litter, Self::IllegalParking, Self::ManholeCover];
 
     /// The snake_case name used in the API and the database.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +29,7 @@ impl Category {
             Self::IllegalConstruction => "illegal_construction",
             Self::Litter => "litter",
             Self::IllegalParking => "illegal_parking",
+            Self::ManholeCover => "manhole_cover",
         }
     }
 
@@ -36,9 +39,57 @@ impl Category {
     }
 }
 
-/// A confirmed rule violation: one object that broke a zone's rule.
+/// A confirmed rule violation, from a camera or a sensor: what the case engine files.
 #[derive(Clone, Debug)]
-pub struct Violation {
+pub enum Violation {
+    /// An object that broke a camera zone's rule.
+    Camera(CameraViolation),
+    /// A sensor reading that broke a sensor rule.
+    Sensor(SensorViolation),
+}
+
+impl Violation {
+    /// The case category.
+    pub const fn category(&self) -> Category {
+        match self {
+            Self::Camera(v) => v.category,
+            Self::Sensor(v) => v.category,
+        }
+    }
+
+    /// The camera or device it came from.
+    pub fn source_id(&self) -> &str {
+        match self {
+            Self::Camera(v) => &v.camera,
+            Self::Sensor(v) => &v.device,
+        }
+    }
+}
+
+/// A sensor whose readings broke a rule (long enough, past its threshold).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorViolation {
+    /// Device id.
+    pub device: Arc<str>,
+    /// The rule it broke.
+    pub rule: Arc<str>,
+    /// Case category of the rule.
+    pub category: Category,
+    /// The device's grid.
+    pub grid: String,
+    /// `[longitude, latitude]` of the device, when known.
+    pub location: Option<[f64; 2]>,
+    /// The reading that confirmed the violation.
+    pub reading: SensorReading,
+    /// When the condition began to hold.
+    pub since: DateTime<Utc>,
+    /// When it had held long enough.
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// A confirmed camera violation: one object that broke a zone's rule.
+#[derive(Clone, Debug)]
+pub struct CameraViolation {
     /// Camera id.
     pub camera: Arc<str>,
     /// Zone id within the camera.

@@ -40,13 +40,19 @@ impl Store {
         Ok(Self { pool })
     }
 
-    /// Stores a new case with its first object and evidence, atomically; returns its id.
-    pub async fn insert_case(&self, case: &NewCase, object: &NewObject, evidence: &NewEvidence) -> Result<i64> {
+    /// Stores a new case with its first object and evidence image (a camera case) or none (a sensor
+    /// case), atomically; returns its id.
+    pub async fn insert_case(
+        &self,
+        case: &NewCase,
+        object: Option<&NewObject>,
+        evidence: Option<&NewEvidence>,
+    ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (code, category, camera, zone, grid, status, source, object_count,
+            "INSERT INTO cases (code, category, camera, zone, grid, status, source, device, detail, object_count,
                                 first_seen_at, confirmed_at, opened_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&case.code)
         .bind(&case.category)
@@ -55,14 +61,21 @@ impl Store {
         .bind(&case.grid)
         .bind(&case.status)
         .bind(&case.source)
+        .bind(&case.device)
+        .bind(&case.detail)
+        .bind(i64::from(object.is_some()))
         .bind(case.first_seen_at)
         .bind(case.confirmed_at)
         .bind(case.opened_at)
         .bind(case.opened_at)
         .fetch_one(&mut *tx)
         .await?;
-        insert_object(&mut tx, id, 0, object).await?;
-        insert_evidence(&mut tx, id, 0, evidence).await?;
+        if let Some(object) = object {
+            insert_object(&mut tx, id, 0, object).await?;
+        }
+        if let Some(evidence) = evidence {
+            insert_evidence(&mut tx, id, 0, evidence).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }

@@ -18,8 +18,13 @@ pub struct Case {
     pub grid: String,
     /// Workflow status (`reported`, `filed`, ...).
     pub status: String,
-    /// Where the case came from (`camera`).
+    /// Where the case came from (`camera`, `sensor`).
     pub source: String,
+    /// The sensor that reported it (empty for camera cases).
+    pub device: String,
+    /// What a sensor reported (the rule, the reading, the location), as JSON.
+    #[serde(serialize_with = "raw_json")]
+    pub detail: Option<String>,
     /// Distinct objects in the case.
     pub object_count: i64,
     /// When the first object was first seen standing there.
@@ -99,8 +104,12 @@ pub struct NewCase {
     pub grid: String,
     /// Initial status.
     pub status: String,
-    /// Source (`camera`).
+    /// Source (`camera`, `sensor`).
     pub source: String,
+    /// Sensor id (empty for cameras).
+    pub device: String,
+    /// JSON detail of a sensor report.
+    pub detail: Option<String>,
     /// First sighting.
     pub first_seen_at: DateTime<Utc>,
     /// Confirmation.
@@ -176,5 +185,13 @@ impl Default for CaseFilter {
             until: None,
             limit: default_limit(),
         }
+    }
+}
+
+/// Writes stored JSON text as JSON (not as a string); text that is not JSON is written as a string.
+fn raw_json<S: serde::Serializer>(text: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match text.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(value)) => serde::Serialize::serialize(&value, serializer),
+        _ => serde::Serialize::serialize(text, serializer),
     }
 }

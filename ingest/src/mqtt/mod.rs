@@ -6,14 +6,17 @@
 //! - [`SensorSource`]: subscribes to `{prefix}/sensors/{device_id}/{kind}` (QoS 1, persistent session),
 //!   hands valid events on, and republishes every invalid payload to `{prefix}/deadletter/{device_id}`
 //!   with its reason and original bytes, counted by reason. The ingest never stops for bad input;
-//! - [`SensorBoard`]: the latest reading of each sensor, for the API.
+//! - [`SensorBoard`]: the latest reading of each sensor, for the API;
+//! - [`publish_camera_status`]: each camera's status, published on the same connection when it changes.
 
 mod board;
 pub mod schema;
 mod settings;
 mod source;
+mod status;
 
 pub use board::{SensorBoard, SensorSnapshot};
-pub use schema::{Rejection, SensorKind, SensorReading};
+pub use schema::{FieldValue, Rejection, SensorKind, SensorReading};
 pub use settings::{Device, DeviceRegistry, MqttSettings};
 pub use source::{SensorEvent, SensorMetrics, SensorSource};
+pub use status::publish_camera_status;

@@ -87,7 +87,47 @@ pub enum SensorReading {
     },
 }
 
+/// The value of one field of a reading, for rules.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FieldValue {
+    /// A yes/no field (`open`, `alarm`, `occupied`).
+    Bool(bool),
+    /// A measured number (`tilt_deg`, `level_cm`, `db`, ...).
+    Number(f64),
+}
+
+impl SensorKind {
+    /// The fields a rule may test on this kind, and whether each is a yes/no field.
+    pub const fn fields(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Self::ManholeCover => &[("tilt_deg", false), ("open", true)],
+            Self::Smoke => &[("alarm", true), ("obscuration_pct", false)],
+            Self::WaterLevel => &[("level_cm", false)],
+            Self::Noise => &[("db", false)],
+            Self::ParkingSpace => &[("occupied", true)],
+            Self::Generic => &[("value", false)],
+        }
+    }
+}
+
 impl SensorReading {
+    /// The named field (see [`SensorKind::fields`]); `None` when this reading has no such field or
+    /// did not report it.
+    pub fn field(&self, name: &str) -> Option<FieldValue> {
+        use FieldValue::{Bool, Number};
+        match (self, name) {
+            (Self::ManholeCover { tilt_deg, .. }, "tilt_deg") => Some(Number(*tilt_deg)),
+            (Self::ManholeCover { open, .. }, "open") => Some(Bool(*open)),
+            (Self::Smoke { alarm, .. }, "alarm") => Some(Bool(*alarm)),
+            (Self::Smoke { obscuration_pct, .. }, "obscuration_pct") => obscuration_pct.map(Number),
+            (Self::WaterLevel { level_cm }, "level_cm") => Some(Number(*level_cm)),
+            (Self::Noise { db }, "db") => Some(Number(*db)),
+            (Self::ParkingSpace { occupied }, "occupied") => Some(Bool(*occupied)),
+            (Self::Generic { value, .. }, "value") => Some(Number(*value)),
+            _ => None,
+        }
+    }
+
     /// The kind of sensor that sends this reading.
     pub const fn kind(&self) -> SensorKind {
         match self {
@@ -274,5 +314,24 @@ mod tests {
         assert_eq!(reason(SensorKind::ManholeCover, r#"{"tilt_deg": -1, "open": false}"#), "out_of_range");
         let err = validate(SensorKind::WaterLevel, br#"{"level_cm": 20000}"#).unwrap_err().to_string();
         assert!(err.contains("level_cm") && err.contains("20000"), "{err}");
+    }
+
+    #[test]
+    fn every_listed_field_is_readable_with_its_type() {
+        let readings = [
+            SensorReading::ManholeCover { tilt_deg: 1.0, open: true },
+            SensorReading::Smoke { alarm: false, obscuration_pct: Some(2.0) },
+            SensorReading::WaterLevel { level_cm: 3.0 },
+            SensorReading::Noise { db: 4.0 },
+            SensorReading::ParkingSpace { occupied: true },
+            SensorReading::Generic { value: 5.0, unit: None },
+        ];
+        for reading in readings {
+            for (name, is_bool) in reading.kind().fields() {
+                let value = reading.field(name).unwrap_or_else(|| panic!("{reading:?} has no {name}"));
+                assert_eq!(matches!(value, FieldValue::Bool(_)), *is_bool, "{name}");
+            }
+            assert_eq!(reading.field("colour"), None);
+        }
     }
 }

@@ -1,6 +1,9 @@
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use rumqttc::Transport;
 
 use super::SensorKind;
+use crate::{Error, Result};
 
 /// The broker and the topics.
 #[derive(Clone, Debug)]
@@ -9,6 +12,10 @@ pub struct MqttSettings {
     pub host: String,
     /// Broker port.
     pub port: u16,
+    /// TLS (`mqtts://`).
+    pub tls: bool,
+    /// PEM file of the CA that signed the broker's certificate (TLS only; default: the system's roots).
+    pub ca_file: Option<PathBuf>,
     /// Client id; with a persistent session the broker keeps QoS 1 messages for it while it is away.
     pub client_id: String,
     /// User name and password, if the broker asks for them.
@@ -24,18 +31,23 @@ pub struct MqttSettings {
 }
 
 impl MqttSettings {
-    /// Parses `mqtt://[user:password@]host[:port]`; other schemes are refused with a reason.
+    /// Parses `mqtt://[user:password@]host[:port]` (port 1883) or `mqtts://...` (TLS, port 8883);
+    /// other schemes are refused with a reason.
     pub fn from_url(url: &str, client_id: &str, prefix: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(url).map_err(|err| format!("'{url}' is not a URL: {err}"))?;
-        if parsed.scheme() != "mqtt" {
-            return Err(format!("'{}': only mqtt:// brokers are supported", parsed.scheme()));
-        }
+        let tls = match parsed.scheme() {
+            "mqtt" => false,
+            "mqtts" => true,
+            other => return Err(format!("'{other}': only mqtt:// and mqtts:// brokers are supported")),
+        };
         let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(|| format!("'{url}' has no host"))?;
         let credentials = (!parsed.username().is_empty())
             .then(|| (parsed.username().to_owned(), parsed.password().unwrap_or_default().to_owned()));
         Ok(Self {
             host: host.to_owned(),
-            port: parsed.port().unwrap_or(1883),
+            port: parsed.port().unwrap_or(if tls { 8883 } else { 1883 }),
+            tls,
+            ca_file: None,
             client_id: client_id.to_owned(),
             credentials,
             prefix: prefix.trim_end_matches('/').to_owned(),
@@ -43,6 +55,22 @@ impl MqttSettings {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
         })
+    }
+}
+
+impl MqttSettings {
+    /// The connection's transport: plain TCP, or TLS verified against `ca_file` (or the system roots).
+    pub fn transport(&self) -> Result<Transport> {
+        if !self.tls {
+            return Ok(Transport::tcp());
+        }
+        match &self.ca_file {
+            Some(path) => {
+                let ca = std::fs::read(path).map_err(|source| Error::MqttCaFile { path: path.clone(), source })?;
+                Ok(Transport::tls(ca, None, None))
+            }
+            None => Ok(Transport::tls_with_default_config()),
+        }
     }
 }
 
@@ -88,5 +116,12 @@ mod tests {
         assert_eq!(settings.credentials, Some(("edge".into(), "pw".into())));
         assert_eq!(MqttSettings::from_url("mqtt://broker", "x", "p").unwrap().port, 1883);
         assert!(MqttSettings::from_url("http://broker", "x", "p").unwrap_err().contains("mqtt://"));
+        let tls = MqttSettings::from_url("mqtts://broker", "x", "p").unwrap();
+        assert_eq!((tls.tls, tls.port), (true, 8883));
+        let mut tls = tls;
+        tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let Err(err) = tls.transport() else { panic!("a missing CA file is an error") };
+        let err = err.to_string();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }

@@ -1,8 +1,12 @@
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -32,6 +36,8 @@ pub struct SensorMetrics {
     pub accepted_total: IntCounterVec,
     /// Refused messages by reason (each also dead-lettered).
     pub rejected_total: IntCounterVec,
+    /// Valid messages delivered again (same device and measurement time), not passed on twice.
+    pub duplicates_total: IntCounter,
 }
 
 impl SensorMetrics {
@@ -46,6 +52,10 @@ impl SensorMetrics {
                 Opts::new("sharpeyes_sensor_rejected_total", "Refused sensor messages by reason (dead-lettered)"),
                 &["reason"],
             )?,
+            duplicates_total: IntCounter::new(
+                "sharpeyes_sensor_duplicates_total",
+                "Sensor messages delivered again (same device and timestamp) and not evaluated twice",
+            )?,
         };
         for kind in SensorKind::ALL {
             metrics.accepted_total.with_label_values(&[kind.as_str()]);
@@ -55,6 +65,7 @@ impl SensorMetrics {
         }
         registry.register(Box::new(metrics.accepted_total.clone()))?;
         registry.register(Box::new(metrics.rejected_total.clone()))?;
+        registry.register(Box::new(metrics.duplicates_total.clone()))?;
         Ok(metrics)
     }
 }
@@ -69,59 +80,109 @@ struct DeadLetter<'a> {
     payload_base64: String,
 }
 
+/// Measurement times recently passed on per device, to recognise a QoS 1 redelivery.
+#[derive(Debug, Default)]
+struct RecentReadings {
+    by_device: HashMap<Arc<str>, VecDeque<DateTime<Utc>>>,
+}
+
+impl RecentReadings {
+    /// Timestamps remembered per device.
+    const DEPTH: usize = 64;
+
+    /// Records `at` for `device`; `false` when it was already there (a duplicate).
+    fn first_time(&mut self, device: &Arc<str>, at: DateTime<Utc>) -> bool {
+        let recent = self.by_device.entry(device.clone()).or_default();
+        if recent.contains(&at) {
+            return false;
+        }
+        if recent.len() == Self::DEPTH {
+            recent.pop_front();
+        }
+        recent.push_back(at);
+        true
+    }
+}
+
 /// The MQTT sensor source: one client, QoS 1, persistent session, reconnecting with backoff.
+///
+/// A message is acknowledged to the broker only once it has been handed to the rules (or
+/// dead-lettered), so a crash never loses one: the broker delivers it again. A message whose sensor
+/// timestamp was already seen from the same device is such a redelivery and is not passed on twice.
 pub struct SensorSource {
+    handler: Handler,
+    client: AsyncClient,
+    eventloop: EventLoop,
+}
+
+/// Validates messages and hands them on (kept apart from the event loop, which is not `Sync`).
+struct Handler {
     settings: MqttSettings,
     registry: DeviceRegistry,
     events_tx: mpsc::Sender<SensorEvent>,
     metrics: SensorMetrics,
+    recent: RecentReadings,
 }
 
 impl SensorSource {
-    /// A source handing valid events to `events_tx` (sending waits when the rules are behind).
+    /// A source handing valid events to `events_tx` (sending waits when the rules are behind). Fails
+    /// only when the TLS CA file cannot be read; the connection is made by [`SensorSource::run`].
     pub fn new(
         settings: MqttSettings,
         registry: DeviceRegistry,
         events_tx: mpsc::Sender<SensorEvent>,
         metrics: SensorMetrics,
-    ) -> Self {
-        Self { settings, registry, events_tx, metrics }
+    ) -> crate::Result<Self> {
+        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+        options.set_clean_session(false).set_keep_alive(Duration::from_secs(15)).set_manual_acks(true);
+        options.set_transport(settings.transport()?);
+        // The broker's packets may be large; our own limit (max_payload) is applied per message so that
+        // an oversized payload is refused and dead-lettered rather than dropping the connection.
+        options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
+        if let Some((user, password)) = &settings.credentials {
+            options.set_credentials(user, password);
+        }
+        let (client, eventloop) = AsyncClient::new(options, 256);
+        let handler = Handler { settings, registry, events_tx, metrics, recent: RecentReadings::default() };
+        Ok(Self { handler, client, eventloop })
+    }
+
+    /// The client, to publish on the same connection (camera status, dead letters). Publishes made
+    /// while the broker is away wait in the client's queue.
+    pub fn client(&self) -> AsyncClient {
+        self.client.clone()
     }
 
     /// Runs until `shutdown` completes or the event receiver is dropped.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let mut options = MqttOptions::new(&self.settings.client_id, &self.settings.host, self.settings.port);
-        options.set_clean_session(false).set_keep_alive(Duration::from_secs(15));
-        // The broker's packets may be large; our own limit (max_payload) is applied per message so that
-        // an oversized payload is refused and dead-lettered rather than dropping the connection.
-        options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
-        if let Some((user, password)) = &self.settings.credentials {
-            options.set_credentials(user, password);
-        }
-        let (client, mut eventloop) = AsyncClient::new(options, 256);
+        let Self { mut handler, client, mut eventloop } = self;
+        let settings = handler.settings.clone();
         tokio::pin!(shutdown);
-        let mut delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+        let mut delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 polled = eventloop.poll() => match polled {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
-                        info!(broker = %self.settings.host, port = self.settings.port, session_present = ack.session_present, "MQTT connected");
-                        let topic = format!("{}/sensors/+/+", self.settings.prefix);
+                        delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
+                        info!(broker = %settings.host, port = settings.port, tls = settings.tls, session_present = ack.session_present, "MQTT connected");
+                        let topic = format!("{}/sensors/+/+", settings.prefix);
                         if let Err(err) = client.subscribe(&topic, QoS::AtLeastOnce).await {
                             warn!(topic, error = %err, "MQTT subscribe failed");
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        if !self.handle(&client, publish).await {
+                        if !handler.handle(&client, &publish).await {
                             break;
+                        }
+                        if let Err(err) = client.ack(&publish).await {
+                            warn!(topic = %publish.topic, error = %err, "MQTT acknowledgement not sent");
                         }
                     }
                     Ok(_) => {}
                     Err(err) => {
-                        let delay = delays.next().unwrap_or(self.settings.backoff_max);
-                        warn!(broker = %self.settings.host, port = self.settings.port, error = %err, retry_in_ms = delay.as_millis() as u64, "MQTT connection failed; retrying");
+                        let delay = delays.next().unwrap_or(settings.backoff_max);
+                        warn!(broker = %settings.host, port = settings.port, error = %err, retry_in_ms = delay.as_millis() as u64, "MQTT connection failed; retrying");
                         tokio::select! {
                             () = &mut shutdown => break,
                             () = tokio::time::sleep(delay) => {}
@@ -134,11 +195,18 @@ impl SensorSource {
         drain(&mut eventloop).await;
         info!("MQTT sensor ingest stopped");
     }
+}
 
+impl Handler {
     /// Validates one message; returns `false` when the rules are gone and the source should stop.
-    async fn handle(&self, client: &AsyncClient, publish: Publish) -> bool {
-        match self.event(&publish) {
-            Ok(event) => {
+    async fn handle(&mut self, client: &AsyncClient, publish: &Publish) -> bool {
+        match self.event(publish) {
+            Ok((event, sensor_timestamp)) => {
+                if sensor_timestamp && !self.recent.first_time(&event.device, event.at) {
+                    self.metrics.duplicates_total.inc();
+                    debug!(device = %event.device, at = %event.at, "sensor message delivered again; ignored");
+                    return true;
+                }
                 let kind = event.reading.kind();
                 self.metrics.accepted_total.with_label_values(&[kind.as_str()]).inc();
                 debug!(device = %event.device, kind = kind.as_str(), "sensor event");
@@ -146,13 +214,14 @@ impl SensorSource {
             }
             Err(rejection) => {
                 self.metrics.rejected_total.with_label_values(&[rejection.reason()]).inc();
-                self.dead_letter(client, &publish, &rejection).await;
+                self.dead_letter(client, publish, &rejection).await;
                 true
             }
         }
     }
 
-    fn event(&self, publish: &Publish) -> Result<SensorEvent, Rejection> {
+    /// The event of a valid message, and whether its time is the sensor's own timestamp.
+    fn event(&self, publish: &Publish) -> Result<(SensorEvent, bool), Rejection> {
         let (device_id, kind) =
             self.split_topic(&publish.topic).ok_or_else(|| Rejection::BadTopic(publish.topic.clone()))?;
         if publish.payload.len() > self.settings.max_payload {
@@ -167,13 +236,14 @@ impl SensorSource {
             });
         }
         let (reading, measured_at) = validate(device.kind, &publish.payload)?;
-        Ok(SensorEvent {
+        let event = SensorEvent {
             device: device.id.clone(),
             grid: device.grid.clone(),
             location: device.location,
             at: measured_at.unwrap_or_else(Utc::now),
             reading,
-        })
+        };
+        Ok((event, measured_at.is_some()))
     }
 
     /// `(device_id, kind)` of a `{prefix}/sensors/{device_id}/{kind}` topic.
@@ -213,4 +283,23 @@ async fn drain(eventloop: &mut EventLoop) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_seen_again_is_a_duplicate_per_device() {
+        let mut recent = RecentReadings::default();
+        let (a, b): (Arc<str>, Arc<str>) = ("mh-1".into(), "mh-2".into());
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert!(recent.first_time(&a, t0));
+        assert!(!recent.first_time(&a, t0), "redelivered");
+        assert!(recent.first_time(&b, t0), "another device");
+        for i in 1..=RecentReadings::DEPTH as i64 {
+            assert!(recent.first_time(&a, t0 + chrono::TimeDelta::seconds(i)));
+        }
+        assert!(recent.first_time(&a, t0), "forgotten after DEPTH newer readings");
+    }
 }
