@@ -27,18 +27,14 @@ fn publish(topic: &str, payload: &[u8]) {
 
 #[test]
 fn invalid_sensor_payloads_are_counted_and_dead_lettered_while_valid_ones_flow() {
-    let unique = format!("{}-{}", std::process::id(), nanos_since_epoch());
-    let prefix = format!("se-test-{unique}");
+    let prefix = format!("se-test-{}-{}", std::process::id(), nanos_since_epoch());
     let dir = tempfile::tempdir().unwrap();
     let (config, base) = write_config(dir.path(), &[], 300.0);
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
+    add_mqtt(
+        &config,
+        "mqtt://127.0.0.1:1883",
+        &prefix,
         r#"
-[mqtt]
-url = "mqtt://127.0.0.1:1883"
-client_id = "sharpeyes-{unique}"
-prefix = "{prefix}"
-
 [[sensors]]
 id = "mh-1"
 kind = "manhole_cover"
@@ -49,9 +45,8 @@ location = [116.45, 39.91]
 id = "bay-1"
 kind = "parking_space"
 grid = "110105001001001"
-"#
-    ));
-    std::fs::write(&config, text).unwrap();
+"#,
+    );
     let service = start_service(&config, &base);
     let started = Instant::now();
     while !service.log().contains("MQTT connected") {

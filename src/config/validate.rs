@@ -42,7 +42,7 @@ fn validate_sensor_rules(config: &Config, report: &mut impl FnMut(String, String
             report(at("equals"), "a rule is either a state (equals) or a threshold (above, clear_below)".into());
         }
         if let (Some(above), Some(clear_below)) = (rule.above, rule.clear_below)
-            && !(clear_below <= above)
+            && (clear_below > above || clear_below.is_nan())
         {
             report(at("clear_below"), format!("{clear_below} must not be above {above}"));
         }
@@ -255,5 +255,53 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "cameras[0].decode");
         assert!(problems[0].message.contains("everything"), "{}", problems[0].message);
+    }
+
+    #[test]
+    fn sensor_rules_name_their_field_condition_and_devices() {
+        let with_rules = format!(
+            "{DESIGN_EXAMPLE}{}",
+            r#"
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+
+[[sensors]]
+id = "mh-1"
+kind = "manhole_cover"
+grid = "110105001001001"
+
+[[rules.sensor]]
+id = "tilt"
+kind = "manhole_cover"
+field = "tilt_deg"
+above = 15.0
+clear_below = 20.0
+for_s = -1
+category = "manhole_cover"
+
+[[rules.sensor]]
+id = "open"
+kind = "manhole_cover"
+field = "open"
+devices = ["mh-1", "mh-9"]
+category = "manhole_cover"
+"#
+        );
+        let problems = Config::parse(&with_rules).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "rules.sensor[0].clear_below",
+                "rules.sensor[0].for_s",
+                "rules.sensor[1].equals",
+                "rules.sensor[1].devices[1]"
+            ],
+            "{problems:?}"
+        );
+        let fixed = with_rules.replace("clear_below = 20.0", "clear_below = 10.0").replace("for_s = -1", "for_s = 30");
+        let fixed = fixed.replace("field = \"open\"", "field = \"open\"\nequals = true").replace(", \"mh-9\"", "");
+        let config = Config::parse(&fixed).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(config.rules.sensor.len(), 2);
     }
 }

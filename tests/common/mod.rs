@@ -264,6 +264,9 @@ impl Broker {
         )
         .replace("{port}", &port.to_string());
         std::fs::write(&config, text).unwrap();
+        // Started as root, mosquitto drops to its own user, which must be able to save its database here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let mut broker = Self { port, config, process: None };
         broker.launch();
         broker
@@ -349,4 +352,12 @@ pub fn metric(metrics: &str, line_start: &str) -> f64 {
 /// Nanoseconds since the Unix epoch: unique names for topics and client ids.
 pub fn nanos_since_epoch() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// Appends an `[mqtt]` section (client id and topic prefix both `prefix`) and `more` (sensors, rules)
+/// to the configuration at `config`.
+pub fn add_mqtt(config: &Path, url: &str, prefix: &str, more: &str) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(&format!("\n[mqtt]\nurl = \"{url}\"\nclient_id = \"{prefix}\"\nprefix = \"{prefix}\"\n{more}"));
+    std::fs::write(config, text).unwrap();
 }
