@@ -22,3 +22,5 @@ test:
 bench: setup
 	source .env.sh && cargo bench --bench inference
 	bash benches/detect_vs_python.sh
+	source .env.sh && cargo bench --bench sensor_throughput
+	source .env.sh && cargo bench --bench camera_capacity

@@ -30,6 +30,9 @@ pub struct SimcamArgs {
     /// Codec: h264 or h265.
     #[arg(long, default_value = "h264", value_parser = parse_codec)]
     codec: Codec,
+    /// Serve MP4 files already in the codec as they are (no re-encoding; played once, not looped).
+    #[arg(long)]
+    passthrough: bool,
     /// Streams as NAME=FILE (a video, looped, or a still image).
     #[arg(required = true, value_parser = StreamSpec::parse)]
     streams: Vec<StreamSpec>,
@@ -37,8 +40,14 @@ pub struct SimcamArgs {
 
 /// Serves the streams until the first SIGINT/SIGTERM. Prints one URL per stream on stdout when ready.
 pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
-    let options =
-        EncodeOptions { width: args.width, height: args.height, fps: args.fps, gop: args.gop, codec: args.codec };
+    let options = EncodeOptions {
+        width: args.width,
+        height: args.height,
+        fps: args.fps,
+        gop: args.gop,
+        codec: args.codec,
+        passthrough: args.passthrough,
+    };
     let server = SimcamServer::start(args.listen, &args.streams, options)?;
     let mut stdout = std::io::stdout().lock();
     for url in server.urls() {

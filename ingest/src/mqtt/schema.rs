@@ -241,40 +241,45 @@ fn in_range(field: &'static str, value: f64, low: f64, high: f64, range: &'stati
 
 /// Validates a payload of `kind`; returns the reading and the sensor's own timestamp, if it sent one.
 pub fn validate(kind: SensorKind, payload: &[u8]) -> Result<(SensorReading, Option<DateTime<Utc>>), Rejection> {
-    let json: serde_json::Value = serde_json::from_slice(payload).map_err(|err| Rejection::NotJson(err.to_string()))?;
-    fn parse<T: for<'de> Deserialize<'de>>(kind: SensorKind, json: serde_json::Value) -> Result<T, Rejection> {
-        serde_json::from_value::<T>(json)
-            .map_err(|err| Rejection::WrongSchema { kind: kind.as_str(), detail: err.to_string() })
+    // One pass straight into the kind's struct; serde_json tells a syntax error (not JSON) from JSON
+    // that does not fit the schema.
+    fn parse<T: for<'de> Deserialize<'de>>(kind: SensorKind, payload: &[u8]) -> Result<T, Rejection> {
+        serde_json::from_slice::<T>(payload).map_err(|err| match err.classify() {
+            serde_json::error::Category::Data => {
+                Rejection::WrongSchema { kind: kind.as_str(), detail: err.to_string() }
+            }
+            _ => Rejection::NotJson(err.to_string()),
+        })
     }
     Ok(match kind {
         SensorKind::ManholeCover => {
-            let p: ManholeCover = parse(kind, json)?;
+            let p: ManholeCover = parse(kind, payload)?;
             in_range("tilt_deg", p.tilt_deg, 0.0, 180.0, "0..=180")?;
             (SensorReading::ManholeCover { tilt_deg: p.tilt_deg, open: p.open }, p.ts)
         }
         SensorKind::Smoke => {
-            let p: Smoke = parse(kind, json)?;
+            let p: Smoke = parse(kind, payload)?;
             if let Some(value) = p.obscuration_pct {
                 in_range("obscuration_pct", value, 0.0, 100.0, "0..=100")?;
             }
             (SensorReading::Smoke { alarm: p.alarm, obscuration_pct: p.obscuration_pct }, p.ts)
         }
         SensorKind::WaterLevel => {
-            let p: WaterLevel = parse(kind, json)?;
+            let p: WaterLevel = parse(kind, payload)?;
             in_range("level_cm", p.level_cm, -1000.0, 10000.0, "-1000..=10000")?;
             (SensorReading::WaterLevel { level_cm: p.level_cm }, p.ts)
         }
         SensorKind::Noise => {
-            let p: Noise = parse(kind, json)?;
+            let p: Noise = parse(kind, payload)?;
             in_range("db", p.db, 0.0, 200.0, "0..=200")?;
             (SensorReading::Noise { db: p.db }, p.ts)
         }
         SensorKind::ParkingSpace => {
-            let p: ParkingSpace = parse(kind, json)?;
+            let p: ParkingSpace = parse(kind, payload)?;
             (SensorReading::ParkingSpace { occupied: p.occupied }, p.ts)
         }
         SensorKind::Generic => {
-            let p: Generic = parse(kind, json)?;
+            let p: Generic = parse(kind, payload)?;
             in_range("value", p.value, f64::MIN, f64::MAX, "finite numbers")?;
             (SensorReading::Generic { value: p.value, unit: p.unit }, p.ts)
         }

@@ -155,8 +155,14 @@ impl SensorSource {
 
     /// Runs until `shutdown` completes or the event receiver is dropped.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let Self { mut handler, client, mut eventloop } = self;
+        let Self { handler, client, mut eventloop } = self;
         let settings = handler.settings.clone();
+        // The event loop is only ever polled here and never waits on anything else: the worker
+        // validates, hands on and acknowledges, and its acknowledgements go out through this loop.
+        // The queue between the two is unbounded, but holds no more than the broker lets be
+        // unacknowledged (its in-flight window), since acknowledging is the worker's last step.
+        let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
+        let mut worker = tokio::spawn(handler.work(client.clone(), incoming_rx));
         tokio::pin!(shutdown);
         let mut delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
         loop {
@@ -167,16 +173,13 @@ impl SensorSource {
                         delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
                         info!(broker = %settings.host, port = settings.port, tls = settings.tls, session_present = ack.session_present, "MQTT connected");
                         let topic = format!("{}/sensors/+/+", settings.prefix);
-                        if let Err(err) = client.subscribe(&topic, QoS::AtLeastOnce).await {
+                        if let Err(err) = client.try_subscribe(&topic, QoS::AtLeastOnce) {
                             warn!(topic, error = %err, "MQTT subscribe failed");
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        if !handler.handle(&client, &publish).await {
+                        if incoming_tx.send(publish).is_err() {
                             break;
-                        }
-                        if let Err(err) = client.ack(&publish).await {
-                            warn!(topic = %publish.topic, error = %err, "MQTT acknowledgement not sent");
                         }
                     }
                     Ok(_) => {}
@@ -191,6 +194,17 @@ impl SensorSource {
                 },
             }
         }
+        // Let the worker finish what it received, while its acknowledgements are sent.
+        drop(incoming_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                tokio::select! {
+                    _ = &mut worker => break,
+                    polled = eventloop.poll() => if polled.is_err() { break },
+                }
+            }
+        })
+        .await;
         let _ = client.disconnect().await;
         drain(&mut eventloop).await;
         info!("MQTT sensor ingest stopped");
@@ -198,6 +212,18 @@ impl SensorSource {
 }
 
 impl Handler {
+    /// Handles the received messages in order, acknowledging each once it is handed on.
+    async fn work(mut self, client: AsyncClient, mut incoming: mpsc::UnboundedReceiver<Publish>) {
+        while let Some(publish) = incoming.recv().await {
+            if !self.handle(&client, &publish).await {
+                return;
+            }
+            if let Err(err) = client.ack(&publish).await {
+                warn!(topic = %publish.topic, error = %err, "MQTT acknowledgement not sent");
+            }
+        }
+    }
+
     /// Validates one message; returns `false` when the rules are gone and the source should stop.
     async fn handle(&mut self, client: &AsyncClient, publish: &Publish) -> bool {
         match self.event(publish) {

@@ -66,15 +66,30 @@ pub struct EncodeOptions {
     pub gop: u32,
     /// Codec of every stream.
     pub codec: Codec,
+    /// Serve MP4 files already encoded in `codec` as they are: no decoding or re-encoding (the file's
+    /// own size, rate and GOP), played once rather than looped. For capacity measurements, where the
+    /// server must cost next to nothing.
+    pub passthrough: bool,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { width: None, height: None, fps: 25, gop: 50, codec: Codec::H264 }
+        Self { width: None, height: None, fps: 25, gop: 50, codec: Codec::H264, passthrough: false }
     }
 }
 
 impl EncodeOptions {
+    /// The RTSP media of a passthrough stream: the file's video track parsed and payloaded.
+    fn passthrough_launch(&self, path: &std::path::Path) -> String {
+        let (parse, pay) = match self.codec {
+            Codec::H264 => ("h264parse", "rtph264pay"),
+            Codec::H265 => ("h265parse", "rtph265pay"),
+        };
+        // The path is quoted for gst-launch syntax; simcam is a local tool serving local files.
+        let location = path.display().to_string().replace('"', "\\\"");
+        format!("filesrc location=\"{location}\" ! qtdemux ! {parse} ! {pay} name=pay0 pt=96 config-interval=-1")
+    }
+
     /// The encoder and payloader of the RTSP media (fast presets, no B-frames: a camera's stream).
     fn encoder(&self) -> String {
         let gop = self.gop.max(1);

@@ -31,21 +31,25 @@ impl SimcamServer {
         let mut players = Vec::with_capacity(streams.len());
         for spec in streams {
             spec.check_readable()?;
-            let (source_width, source_height) = probe_size(spec)?;
-            let width = options.width.unwrap_or(source_width) & !1;
-            let height = options.height.unwrap_or(source_height) & !1;
-            let caps = raw_caps(width, height, options.fps);
-            players.push(Player::start(spec, &caps)?);
-
             let factory = rtsp::RTSPMediaFactory::new();
-            factory.set_launch(&format!(
-                "( intervideosrc channel={name} ! {caps} ! {encoder} )",
-                name = spec.name,
-                encoder = options.encoder(),
-            ));
+            if options.passthrough {
+                factory.set_launch(&format!("( {} )", options.passthrough_launch(&spec.path)));
+                info!(stream = %spec.name, file = %spec.path.display(), codec = ?options.codec, "simcam stream ready (passthrough)");
+            } else {
+                let (source_width, source_height) = probe_size(spec)?;
+                let width = options.width.unwrap_or(source_width) & !1;
+                let height = options.height.unwrap_or(source_height) & !1;
+                let caps = raw_caps(width, height, options.fps);
+                players.push(Player::start(spec, &caps)?);
+                factory.set_launch(&format!(
+                    "( intervideosrc channel={name} ! {caps} ! {encoder} )",
+                    name = spec.name,
+                    encoder = options.encoder(),
+                ));
+                info!(stream = %spec.name, file = %spec.path.display(), width, height, fps = options.fps, gop = options.gop, codec = ?options.codec, "simcam stream ready");
+            }
             factory.set_shared(true);
             mounts.add_factory(&format!("/{}", spec.name), factory);
-            info!(stream = %spec.name, file = %spec.path.display(), width, height, fps = options.fps, gop = options.gop, codec = ?options.codec, "simcam stream ready");
         }
 
         let context = glib::MainContext::new();
