@@ -185,23 +185,32 @@ fn measure_sharpeyes(clip: &Path, cameras: usize) -> Measured {
 /// CPU seconds of `cameras` ffmpeg processes decoding every frame, over the window.
 fn measure_ffmpeg(clip: &Path, cameras: usize) -> f64 {
     let (_simcam, url) = start_simcam(clip);
-    let decoders: Vec<Process> = (0..cameras)
-        .map(|_| {
-            Process(
-                Command::new("ffmpeg")
-                    .args(["-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", &url])
-                    .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("ffmpeg"),
-            )
-        })
-        .collect();
+    let log = root().join("artifacts/capacity/ffmpeg-baseline.log");
+    let mut decoders = Vec::new();
+    for _ in 0..cameras {
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("baseline log");
+        decoders.push(Process(
+            Command::new("ffmpeg")
+                .args(["-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", &url])
+                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("ffmpeg"),
+        ));
+        // One client at a time, as cameras are added to an NVR.
+        std::thread::sleep(Duration::from_millis(300));
+    }
     std::thread::sleep(Duration::from_secs(5));
     let total = |decoders: &[Process]| decoders.iter().map(|d| cpu_and_rss(d.0.id()).0).sum::<f64>();
     let cpu_0 = total(&decoders);
     std::thread::sleep(WINDOW);
-    total(&decoders) - cpu_0
+    let cpu = total(&decoders) - cpu_0;
+    for decoder in &mut decoders {
+        let exited = decoder.0.try_wait().expect("ffmpeg status");
+        assert!(exited.is_none(), "an ffmpeg baseline decoder exited early ({exited:?}); see {}", log.display());
+    }
+    cpu
 }
 
 fn main() {

@@ -127,7 +127,11 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
             let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry: &registry };
             Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
         }
-        None => None,
+        None => {
+            // No sensors: the case engine must see its input close when the camera rules stop.
+            drop(sensor_violations_tx);
+            None
+        }
     };
 
     // HTTP.
@@ -235,7 +239,7 @@ impl SensorIngest<'_> {
         let devices = DeviceRegistry::new(self.sensors.iter().map(|s| Device {
             id: s.id.as_str().into(),
             kind: s.kind,
-            grid: s.grid.clone(),
+            grid: s.grid.as_str().into(),
             location: s.location,
         }));
         let metrics = SensorMetrics::register(self.registry)?;

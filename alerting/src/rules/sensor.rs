@@ -141,7 +141,7 @@ fn confirm(rule: &SensorRule, holding: &mut Holding, now: DateTime<Utc>) -> Opti
         device: event.device.clone(),
         rule: rule.id.clone(),
         category: rule.category,
-        grid: event.grid.clone(),
+        grid: event.grid.to_string(),
         location: event.location,
         reading: event.reading.clone(),
         since: holding.since,

@@ -32,14 +32,19 @@ impl SensorBoard {
     /// Records an event, keeping the newer of two readings by measurement time.
     pub fn record(&self, event: &SensorEvent) {
         let mut latest = self.latest.lock().unwrap_or_else(|poison| poison.into_inner());
-        let entry = latest.entry(event.device.to_string()).or_insert_with(|| SensorSnapshot {
-            device: event.device.to_string(),
-            grid: event.grid.clone(),
-            location: event.location,
-            at: event.at,
-            reading: event.reading.clone(),
-            messages: 0,
-        });
+        // Looked up by reference first: a known device (nearly every message) costs no allocation.
+        if !latest.contains_key(&*event.device) {
+            let snapshot = SensorSnapshot {
+                device: event.device.to_string(),
+                grid: event.grid.to_string(),
+                location: event.location,
+                at: event.at,
+                reading: event.reading.clone(),
+                messages: 0,
+            };
+            latest.insert(event.device.to_string(), snapshot);
+        }
+        let entry = latest.get_mut(&*event.device).expect("inserted above");
         entry.messages += 1;
         if event.at >= entry.at {
             entry.at = event.at;

@@ -82,7 +82,7 @@ pub struct Device {
     /// What it measures.
     pub kind: SensorKind,
     /// The 15-digit grid it stands in.
-    pub grid: String,
+    pub grid: Arc<str>,
     /// `[longitude, latitude]`, when known.
     pub location: Option<[f64; 2]>,
 }

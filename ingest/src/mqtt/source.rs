@@ -20,7 +20,7 @@ pub struct SensorEvent {
     /// Device id.
     pub device: Arc<str>,
     /// Grid the device stands in.
-    pub grid: String,
+    pub grid: Arc<str>,
     /// `[longitude, latitude]`, when known.
     pub location: Option<[f64; 2]>,
     /// When it was measured: the sensor's own timestamp, else the arrival time.
@@ -117,6 +117,8 @@ pub struct SensorSource {
 
 /// Validates messages and hands them on (kept apart from the event loop, which is not `Sync`).
 struct Handler {
+    /// `metrics.accepted_total` by kind, resolved once (indexed by `SensorKind as usize`).
+    accepted: Vec<IntCounter>,
     settings: MqttSettings,
     registry: DeviceRegistry,
     events_tx: mpsc::Sender<SensorEvent>,
@@ -143,7 +145,9 @@ impl SensorSource {
             options.set_credentials(user, password);
         }
         let (client, eventloop) = AsyncClient::new(options, 256);
-        let handler = Handler { settings, registry, events_tx, metrics, recent: RecentReadings::default() };
+        let accepted =
+            SensorKind::ALL.iter().map(|k| metrics.accepted_total.with_label_values(&[k.as_str()])).collect();
+        let handler = Handler { accepted, settings, registry, events_tx, metrics, recent: RecentReadings::default() };
         Ok(Self { handler, client, eventloop })
     }
 
@@ -155,14 +159,9 @@ impl SensorSource {
 
     /// Runs until `shutdown` completes or the event receiver is dropped.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let Self { handler, client, mut eventloop } = self;
+        let Self { mut handler, client, mut eventloop } = self;
         let settings = handler.settings.clone();
-        // The event loop is only ever polled here and never waits on anything else: the worker
-        // validates, hands on and acknowledges, and its acknowledgements go out through this loop.
-        // The queue between the two is unbounded, but holds no more than the broker lets be
-        // unacknowledged (its in-flight window), since acknowledging is the worker's last step.
-        let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
-        let mut worker = tokio::spawn(handler.work(client.clone(), incoming_rx));
+        let mut outbox = Outbox::default();
         tokio::pin!(shutdown);
         let mut delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
         loop {
@@ -178,9 +177,11 @@ impl SensorSource {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        if incoming_tx.send(publish).is_err() {
+                        if !handler.handle(&publish, &mut outbox).await {
                             break;
                         }
+                        // Acknowledged only now that it has been handed on (or dead-lettered).
+                        outbox.push(Outgoing::Ack(publish));
                     }
                     Ok(_) => {}
                     Err(err) => {
@@ -193,39 +194,73 @@ impl SensorSource {
                     }
                 },
             }
+            outbox.flush(&client);
         }
-        // Let the worker finish what it received, while its acknowledgements are sent.
-        drop(incoming_tx);
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            loop {
-                tokio::select! {
-                    _ = &mut worker => break,
-                    polled = eventloop.poll() => if polled.is_err() { break },
+        // Send the last acknowledgements and the DISCONNECT, for at most a second.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while !outbox.is_empty() {
+                outbox.flush(&client);
+                if eventloop.poll().await.is_err() {
+                    return;
+                }
+            }
+            let _ = client.try_disconnect();
+            while let Ok(event) = eventloop.poll().await {
+                if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
                 }
             }
         })
         .await;
-        let _ = client.disconnect().await;
-        drain(&mut eventloop).await;
         info!("MQTT sensor ingest stopped");
     }
 }
 
-impl Handler {
-    /// Handles the received messages in order, acknowledging each once it is handed on.
-    async fn work(mut self, client: AsyncClient, mut incoming: mpsc::UnboundedReceiver<Publish>) {
-        while let Some(publish) = incoming.recv().await {
-            if !self.handle(&client, &publish).await {
-                return;
-            }
-            if let Err(err) = client.ack(&publish).await {
-                warn!(topic = %publish.topic, error = %err, "MQTT acknowledgement not sent");
-            }
-        }
+/// A request to the broker made while handling a message.
+enum Outgoing {
+    /// Acknowledge a QoS 1 message.
+    Ack(Publish),
+    /// Publish a dead letter.
+    DeadLetter { topic: String, body: Vec<u8> },
+}
+
+/// Requests handed to the client without ever waiting: the client's queue is emptied only by the
+/// event loop, which must never wait on it. What does not fit stays here, in order, until the next
+/// turn of the loop.
+#[derive(Default)]
+struct Outbox {
+    pending: VecDeque<Outgoing>,
+}
+
+impl Outbox {
+    fn push(&mut self, outgoing: Outgoing) {
+        self.pending.push_back(outgoing);
     }
 
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Hands the client what its queue has room for.
+    fn flush(&mut self, client: &AsyncClient) {
+        while let Some(next) = self.pending.front() {
+            let sent = match next {
+                Outgoing::Ack(publish) => client.try_ack(publish),
+                Outgoing::DeadLetter { topic, body } => {
+                    client.try_publish(topic, QoS::AtLeastOnce, false, body.clone())
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+            self.pending.pop_front();
+        }
+    }
+}
+
+impl Handler {
     /// Validates one message; returns `false` when the rules are gone and the source should stop.
-    async fn handle(&mut self, client: &AsyncClient, publish: &Publish) -> bool {
+    async fn handle(&mut self, publish: &Publish, outbox: &mut Outbox) -> bool {
         match self.event(publish) {
             Ok((event, sensor_timestamp)) => {
                 if sensor_timestamp && !self.recent.first_time(&event.device, event.at) {
@@ -234,13 +269,13 @@ impl Handler {
                     return true;
                 }
                 let kind = event.reading.kind();
-                self.metrics.accepted_total.with_label_values(&[kind.as_str()]).inc();
+                self.accepted[kind as usize].inc();
                 debug!(device = %event.device, kind = kind.as_str(), "sensor event");
                 self.events_tx.send(event).await.is_ok()
             }
             Err(rejection) => {
                 self.metrics.rejected_total.with_label_values(&[rejection.reason()]).inc();
-                self.dead_letter(client, publish, &rejection).await;
+                outbox.push(self.dead_letter(publish, &rejection));
                 true
             }
         }
@@ -281,7 +316,7 @@ impl Handler {
             .filter(|(device, kind)| !device.is_empty() && !kind.contains('/'))
     }
 
-    async fn dead_letter(&self, client: &AsyncClient, publish: &Publish, rejection: &Rejection) {
+    fn dead_letter(&self, publish: &Publish, rejection: &Rejection) -> Outgoing {
         let device = self.split_topic(&publish.topic).map_or("_unknown", |(device, _)| device);
         let letter = DeadLetter {
             reason: rejection.reason(),
@@ -293,22 +328,8 @@ impl Handler {
         let topic = format!("{}/deadletter/{device}", self.settings.prefix);
         warn!(topic = %publish.topic, reason = rejection.reason(), detail = %rejection, "sensor message refused; dead-lettered");
         let body = serde_json::to_vec(&letter).expect("a dead letter serialises");
-        if let Err(err) = client.publish(&topic, QoS::AtLeastOnce, false, body).await {
-            warn!(topic, error = %err, "dead letter not published");
-        }
+        Outgoing::DeadLetter { topic, body }
     }
-}
-
-/// Lets the event loop send the pending publishes and the DISCONNECT, for at most a second.
-async fn drain(eventloop: &mut EventLoop) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        while let Ok(event) = eventloop.poll().await {
-            if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 #[cfg(test)]
