@@ -38,6 +38,8 @@ const DETECTIONS_CAPACITY: usize = 64;
 const VIOLATIONS_CAPACITY: usize = 256;
 /// How often sensor rules are evaluated without new events (for durations).
 const SENSOR_RULE_TICK: Duration = Duration::from_secs(1);
+/// Most sensor events the consumer takes per wake-up.
+const SENSOR_EVENT_BATCH: usize = 256;
 
 /// Runs the service until SIGINT/SIGTERM.
 pub fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -197,15 +199,22 @@ impl SensorConsumer {
     /// condition that holds long enough becomes a violation even if the sensor says nothing more.
     async fn run(mut self, mut events_rx: mpsc::Receiver<SensorEvent>) {
         let mut clock = tokio::time::interval(SENSOR_RULE_TICK);
+        // Events are taken as they have arrived, many per wake-up when the sensors are busy.
+        let mut events = Vec::with_capacity(SENSOR_EVENT_BATCH);
         loop {
-            let violations = tokio::select! {
-                event = events_rx.recv() => match event {
-                    Some(event) => {
-                        self.board.record(&event);
-                        self.rules.observe(&event)
+            let violations: Vec<_> = tokio::select! {
+                taken = events_rx.recv_many(&mut events, SENSOR_EVENT_BATCH) => {
+                    if taken == 0 {
+                        break;
                     }
-                    None => break,
-                },
+                    events
+                        .drain(..)
+                        .flat_map(|event| {
+                            self.board.record(&event);
+                            self.rules.observe(&event)
+                        })
+                        .collect()
+                }
                 _ = clock.tick() => self.rules.tick(chrono::Utc::now()),
             };
             for violation in violations {
