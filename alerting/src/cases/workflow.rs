@@ -1,0 +1,286 @@
+//! The case workflow as an explicit state machine: the seven standard steps of the closed loop
+//! (信息采集 `reported` → 案卷建立 `filed` or `voided` → 任务派遣 `dispatched` → 任务处理 `handling` →
+//! 处理反馈 `feedback` → 核查结案 `closed`, or back to `handling` → 综合评价 `evaluated`), with the side
+//! paths: returned to the dispatcher (回退), extension requested (延时), suspended (挂账) and supervised
+//! when overdue (督办). [`Workflow::apply`] is the only way a case changes state; it refuses every action
+//! the status or the role does not allow, naming why.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::Role;
+
+/// Where a case stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Reported by a camera, sensor or citizen; waits for an operator to verify it.
+    Reported,
+    /// Verified and filed; waits for dispatch.
+    Filed,
+    /// Not a real problem (a false alarm); final.
+    Voided,
+    /// Sent to a handling department.
+    Dispatched,
+    /// Accepted by the department and being handled.
+    Handling,
+    /// Reported handled; waits for an inspector.
+    Feedback,
+    /// Verified on site and closed.
+    Closed,
+    /// Closed and evaluated; final.
+    Evaluated,
+    /// Handed back to the dispatcher by the department (not theirs, wrong grid).
+    Returned,
+    /// Put on hold (挂账): cannot be handled now.
+    Suspended,
+}
+
+impl Status {
+    /// Whether nothing more can happen to the case.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::Voided | Self::Evaluated)
+    }
+
+    /// Whether the case still needs work (for deadlines and supervision).
+    pub const fn is_open(self) -> bool {
+        !matches!(self, Self::Voided | Self::Closed | Self::Evaluated)
+    }
+}
+
+/// What a person (or the deadline clock) does to a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Operator: the report is real; file it.
+    Verify,
+    /// Operator: a false alarm.
+    Void,
+    /// Dispatcher: send to the handling department.
+    Dispatch,
+    /// Handler: take the case on.
+    Accept,
+    /// Handler: hand it back to the dispatcher.
+    Return,
+    /// Handler: ask for more time.
+    RequestExtension,
+    /// Dispatcher: grant the extension asked for.
+    GrantExtension,
+    /// Dispatcher: refuse the extension asked for.
+    RefuseExtension,
+    /// Dispatcher: put the case on hold.
+    Suspend,
+    /// Dispatcher: take a suspended case up again (it is dispatched anew).
+    Resume,
+    /// Handler: the problem is dealt with.
+    ReportHandled,
+    /// Inspector: verified on site; close.
+    Close,
+    /// Inspector: not dealt with; back to handling.
+    Reopen,
+    /// Inspector: evaluate the closed case.
+    Evaluate,
+    /// The deadline clock (or an admin): the case is overdue and supervised from now on.
+    Supervise,
+}
+
+/// The workflow state of one case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workflow {
+    /// Current status.
+    pub status: Status,
+    /// An extension was asked for and not yet answered.
+    pub extension_requested: bool,
+    /// The case went overdue and is supervised (督办); it stays so.
+    pub supervised: bool,
+}
+
+/// Why an action was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The role may never take this action.
+    #[error("a {role:?} may not {action:?} a case")]
+    Role {
+        /// The role that tried.
+        role: Role,
+        /// The action.
+        action: Action,
+    },
+    /// The action does not apply to a case in this state.
+    #[error("cannot {action:?} a case that is {status:?}")]
+    Status {
+        /// The action.
+        action: Action,
+        /// The case's status.
+        status: Status,
+    },
+}
+
+impl Action {
+    /// The role whose work this action is (admins may take every action).
+    pub const fn role(self) -> Role {
+        match self {
+            Self::Verify | Self::Void => Role::Operator,
+            Self::Dispatch | Self::GrantExtension | Self::RefuseExtension | Self::Suspend | Self::Resume => {
+                Role::Dispatcher
+            }
+            Self::Accept | Self::Return | Self::RequestExtension | Self::ReportHandled => Role::Handler,
+            Self::Close | Self::Reopen | Self::Evaluate => Role::Inspector,
+            Self::Supervise => Role::Admin,
+        }
+    }
+}
+
+impl Default for Workflow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workflow {
+    /// A case just reported.
+    pub const fn new() -> Self {
+        Self { status: Status::Reported, extension_requested: false, supervised: false }
+    }
+
+    /// The state after `role` takes `action`, or why not.
+    pub fn apply(self, role: Role, action: Action) -> Result<Self, Refusal> {
+        if role != Role::Admin && role != action.role() {
+            return Err(Refusal::Role { role, action });
+        }
+        use Status::*;
+        let refused = Err(Refusal::Status { action, status: self.status });
+        let to = |status| Ok(Self { status, extension_requested: false, ..self });
+        match (action, self.status) {
+            (Action::Verify, Reported) => to(Filed),
+            (Action::Void, Reported) => to(Voided),
+            (Action::Dispatch, Filed | Returned) => to(Dispatched),
+            (Action::Accept, Dispatched) => to(Handling),
+            (Action::Return, Dispatched | Handling) => to(Returned),
+            (Action::RequestExtension, Handling) if !self.extension_requested => {
+                Ok(Self { extension_requested: true, ..self })
+            }
+            (Action::GrantExtension | Action::RefuseExtension, Handling) if self.extension_requested => {
+                Ok(Self { extension_requested: false, ..self })
+            }
+            (Action::Suspend, Filed | Returned | Dispatched | Handling) => to(Suspended),
+            (Action::Resume, Suspended) => to(Filed),
+            (Action::ReportHandled, Handling) => to(Feedback),
+            (Action::Close, Feedback) => to(Closed),
+            (Action::Reopen, Feedback) => to(Handling),
+            (Action::Evaluate, Closed) => to(Evaluated),
+            (Action::Supervise, status) if status.is_open() && !self.supervised => {
+                Ok(Self { supervised: true, ..self })
+            }
+            _ => refused,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ACTIONS: [Action; 15] = [
+        Action::Verify,
+        Action::Void,
+        Action::Dispatch,
+        Action::Accept,
+        Action::Return,
+        Action::RequestExtension,
+        Action::GrantExtension,
+        Action::RefuseExtension,
+        Action::Suspend,
+        Action::Resume,
+        Action::ReportHandled,
+        Action::Close,
+        Action::Reopen,
+        Action::Evaluate,
+        Action::Supervise,
+    ];
+    const ROLES: [Role; 6] =
+        [Role::Viewer, Role::Operator, Role::Dispatcher, Role::Handler, Role::Inspector, Role::Admin];
+
+    /// The edges of the workflow as documented (DESIGN.md), written out apart from `apply`.
+    fn documented_edge(from: Status, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (from, to),
+            (Reported, Filed | Voided)
+                | (Filed | Returned, Dispatched)
+                | (Dispatched, Handling)
+                | (Dispatched | Handling, Returned)
+                | (Filed | Returned | Dispatched | Handling, Suspended)
+                | (Suspended, Filed)
+                | (Handling, Feedback)
+                | (Feedback, Closed | Handling)
+                | (Closed, Evaluated)
+        )
+    }
+
+    #[test]
+    fn the_closed_loop_in_order() {
+        let steps = [
+            (Role::Operator, Action::Verify, Status::Filed),
+            (Role::Dispatcher, Action::Dispatch, Status::Dispatched),
+            (Role::Handler, Action::Accept, Status::Handling),
+            (Role::Handler, Action::ReportHandled, Status::Feedback),
+            (Role::Inspector, Action::Reopen, Status::Handling),
+            (Role::Handler, Action::ReportHandled, Status::Feedback),
+            (Role::Inspector, Action::Close, Status::Closed),
+            (Role::Inspector, Action::Evaluate, Status::Evaluated),
+        ];
+        let mut case = Workflow::new();
+        for (role, action, expected) in steps {
+            case = case.apply(role, action).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(case.status, expected);
+        }
+        assert!(case.status.is_final());
+    }
+
+    #[test]
+    fn refusals_name_the_role_or_the_status() {
+        let case = Workflow::new();
+        assert_eq!(
+            case.apply(Role::Handler, Action::Verify),
+            Err(Refusal::Role { role: Role::Handler, action: Action::Verify })
+        );
+        assert_eq!(
+            case.apply(Role::Inspector, Action::Close),
+            Err(Refusal::Status { action: Action::Close, status: Status::Reported })
+        );
+        assert_eq!(case.apply(Role::Viewer, Action::Close).unwrap_err().to_string(), "a Viewer may not Close a case");
+    }
+
+    proptest! {
+        /// Any sequence of attempts by any roles: every accepted step follows a documented edge (or
+        /// changes only the flags), by the action's own role or an admin; nothing leaves a final
+        /// status; an extension is pending only while handling; supervision is never lifted.
+        #[test]
+        fn no_illegal_transition_is_ever_accepted(attempts in prop::collection::vec((0..6usize, 0..15usize), 0..60)) {
+            let mut case = Workflow::new();
+            for (role, action) in attempts {
+                let (role, action) = (ROLES[role], ACTIONS[action]);
+                match case.apply(role, action) {
+                    Ok(next) => {
+                        prop_assert!(role == Role::Admin || role == action.role());
+                        prop_assert!(!case.status.is_final(), "{case:?} is final but accepted {action:?}");
+                        if next.status != case.status {
+                            prop_assert!(documented_edge(case.status, next.status), "{case:?} -> {next:?} by {action:?}");
+                        } else {
+                            prop_assert!(matches!(action, Action::RequestExtension | Action::GrantExtension | Action::RefuseExtension | Action::Supervise));
+                        }
+                        prop_assert!(!next.extension_requested || next.status == Status::Handling);
+                        prop_assert!(next.supervised || !case.supervised);
+                        case = next;
+                    }
+                    Err(Refusal::Role { role: refused, .. }) => {
+                        prop_assert!(refused != Role::Admin && refused != action.role());
+                    }
+                    Err(Refusal::Status { status, .. }) => prop_assert_eq!(status, case.status),
+                }
+            }
+        }
+    }
+}
