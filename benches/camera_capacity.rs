@@ -98,9 +98,13 @@ fn cpu_and_rss(pid: u32) -> (f64, u64) {
     (cpu, rss_kb)
 }
 
+/// Clock ticks per second of /proc's CPU times, asked of `getconf` once.
 fn clock_ticks_per_second() -> f64 {
-    let output = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let output = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+        String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(100.0)
+    })
 }
 
 fn free_port() -> u16 {

@@ -108,7 +108,20 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         .filter(|(_, rule)| rule.is_active())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
-    let sensor_violations_tx = violations_tx.clone();
+
+    // Sensors.
+    let (sensors_stop_tx, sensors_stop_rx) = oneshot::channel::<()>();
+    let sensor_board = Arc::new(SensorBoard::default());
+    let sensors = match &config.mqtt {
+        Some(mqtt) => {
+            let rules = SensorRules::new(config.rules.sensor.iter().map(sensor_rule).collect());
+            let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations_tx.clone() };
+            let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry: &registry };
+            Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
+        }
+        None => None,
+    };
+
     let rules = RulesStage::new(parking, detections_rx, violations_tx, classes_rx).spawn()?;
     let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
     let mut engine = CaseEngine::start(store.clone(), evidence.clone(), grid_of_camera, alerting_metrics).await?;
@@ -118,23 +131,6 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         }
         info!("case engine drained and stopped");
     });
-
-    // Sensors.
-    let (sensors_stop_tx, sensors_stop_rx) = oneshot::channel::<()>();
-    let sensor_board = Arc::new(SensorBoard::default());
-    let sensors = match &config.mqtt {
-        Some(mqtt) => {
-            let rules = SensorRules::new(config.rules.sensor.iter().map(sensor_rule).collect());
-            let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: sensor_violations_tx };
-            let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry: &registry };
-            Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
-        }
-        None => {
-            // No sensors: the case engine must see its input close when the camera rules stop.
-            drop(sensor_violations_tx);
-            None
-        }
-    };
 
     // HTTP.
     let tokens: Vec<ApiToken> = config

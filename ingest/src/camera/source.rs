@@ -31,11 +31,8 @@ struct Failure {
     streamed: bool,
 }
 
-/// When the latest frame of the current run arrived.
-struct Liveness {
-    last: Instant,
-    streamed: bool,
-}
+/// When the latest frame of the current run arrived; `None` until the first one.
+type LastFrame = Arc<Mutex<Option<Instant>>>;
 
 /// The long-lived loop of one camera: run the pipeline, and when it fails or stalls, log the error
 /// with the camera's id, wait (exponential backoff with jitter) and start again, until shutdown.
@@ -99,8 +96,9 @@ impl CameraSource {
     fn stream_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
         let camera = self.settings.id.to_string();
         let pipeline = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
-        let liveness = Arc::new(Mutex::new(Liveness { last: Instant::now(), streamed: false }));
-        self.attach_sink(&pipeline, liveness.clone());
+        let started = Instant::now();
+        let last_frame = LastFrame::default();
+        self.attach_sink(&pipeline, last_frame.clone());
 
         let result = (|| {
             pipeline
@@ -126,7 +124,7 @@ impl CameraSource {
                         _ => Error::EndOfStream { camera: camera.clone() },
                     });
                 }
-                let silent = liveness.lock().unwrap_or_else(|p| p.into_inner()).last.elapsed();
+                let silent = last_frame.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(started).elapsed();
                 if silent > self.settings.stall_timeout {
                     return Err(Error::Stalled { camera: camera.clone(), seconds: silent.as_secs_f64() });
                 }
@@ -134,7 +132,7 @@ impl CameraSource {
         })();
         // Going to Null cannot fail in a way that matters here: the pipeline is dropped right after.
         let _ = pipeline.set_state(gst::State::Null);
-        let streamed = liveness.lock().unwrap_or_else(|p| p.into_inner()).streamed;
+        let streamed = last_frame.lock().unwrap_or_else(|p| p.into_inner()).is_some();
         result.map_err(|error| Failure { error, streamed })
     }
 
@@ -152,7 +150,7 @@ impl CameraSource {
         Ok(pipeline)
     }
 
-    fn attach_sink(&self, pipeline: &gst::Pipeline, liveness: Arc<Mutex<Liveness>>) {
+    fn attach_sink(&self, pipeline: &gst::Pipeline, last_frame: LastFrame) {
         let sink = pipeline
             .by_name(pipeline::SINK_NAME)
             .and_then(|element| element.downcast::<gst_app::AppSink>().ok())
@@ -184,8 +182,7 @@ impl CameraSource {
                     frame.captured_at = sender_time.unwrap_or(frame.captured_at);
                     frame.captured_at = latest.map_or(frame.captured_at, |latest| latest.max(frame.captured_at));
                     latest = Some(frame.captured_at);
-                    *liveness.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Liveness { last: Instant::now(), streamed: true };
+                    *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                     status.frame_arrived(frame.captured_at);
                     if queue.push(slot, frame) {
                         status.frame_dropped();

@@ -136,17 +136,19 @@ impl CameraStatus {
 
     /// A copy of the current status.
     pub fn snapshot(&self) -> StatusSnapshot {
-        let mut snapshot = self.lock().clone();
-        snapshot.frames = self.frames.load(Ordering::Relaxed);
-        snapshot.frames_dropped = self.dropped.load(Ordering::Relaxed);
-        snapshot
+        self.counted(&self.lock())
     }
 
     fn announce(&self, inner: &StatusSnapshot) {
+        self.changes.send_replace(self.counted(inner));
+    }
+
+    /// `inner` with the frame counters filled in.
+    fn counted(&self, inner: &StatusSnapshot) -> StatusSnapshot {
         let mut snapshot = inner.clone();
         snapshot.frames = self.frames.load(Ordering::Relaxed);
         snapshot.frames_dropped = self.dropped.load(Ordering::Relaxed);
-        self.changes.send_replace(snapshot);
+        snapshot
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StatusSnapshot> {

@@ -115,7 +115,8 @@ pub struct SensorSource {
     eventloop: EventLoop,
 }
 
-/// Validates messages and hands them on (kept apart from the event loop, which is not `Sync`).
+/// Validates messages and hands them on; kept apart from the client and the event loop so that the
+/// loop can be polled while a message is handled.
 struct Handler {
     /// `metrics.accepted_total` by kind, resolved once (indexed by `SensorKind as usize`).
     accepted: Vec<IntCounter>,
@@ -151,8 +152,8 @@ impl SensorSource {
         Ok(Self { handler, client, eventloop })
     }
 
-    /// The client, to publish on the same connection (camera status, dead letters). Publishes made
-    /// while the broker is away wait in the client's queue.
+    /// The client, to publish on the same connection (camera status). Publishes made while the broker
+    /// is away wait in the client's queue.
     pub fn client(&self) -> AsyncClient {
         self.client.clone()
     }
