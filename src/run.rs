@@ -19,7 +19,7 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, Transport},
+    camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
     mqtt::{
         Device, DeviceRegistry, MqttSettings, SensorBoard, SensorEvent, SensorMetrics, SensorSource,
         publish_camera_status,
@@ -75,11 +75,12 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
 
     // Ingest.
     let frames = FrameQueue::new(config.detector.queue_per_camera);
+    let decoders = KeyframeDecoders::spawn_per_core(config.cameras.len())?;
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
     let mut statuses = Vec::new();
     let mut camera_threads = Vec::new();
     for camera in &config.cameras {
-        let source = CameraSource::new(camera_settings(camera), frames.clone());
+        let source = CameraSource::new(camera_settings(camera), frames.clone(), decoders.clone());
         statuses.push(source.status());
         camera_threads.push(source.spawn(shutdown_rx.clone())?);
     }
@@ -168,6 +169,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         for thread in camera_threads {
             let _ = thread.join();
         }
+        // The decoder threads finish what the cameras handed them and end with the last handle.
+        drop(decoders);
         frames.close();
         let _ = inference.join();
         let _ = rules.join();

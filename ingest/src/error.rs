@@ -19,6 +19,18 @@ pub enum Error {
     #[error("camera {camera}: {message} ({debug})")]
     Stream { camera: String, message: String, debug: String },
 
+    /// A shared key-frame decoder could not be set up.
+    #[error("{what}: {reason}")]
+    DecoderSetup { what: String, reason: String },
+
+    /// A camera's key-frame could not be decoded.
+    #[error("camera {camera}: key-frame not decoded: {reason}")]
+    Decode { camera: String, reason: String },
+
+    /// A thread could not be started.
+    #[error("failed to start the {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+
     /// The camera's stream ended.
     #[error("camera {camera}: the stream ended")]
     EndOfStream { camera: String },

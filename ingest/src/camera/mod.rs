@@ -2,17 +2,20 @@
 //!
 //! - [`CameraSettings`]: what a camera is (URL, transport, decode mode, watchdog);
 //! - [`pipeline`]: the GStreamer pipeline a camera runs, built from its settings;
+//! - [`KeyframeDecoders`]: the decoders shared by the cameras whose key-frames are decoded in software;
 //! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
 //!   backoff and jitter when it fails or stalls, and stops on shutdown;
 //! - [`CameraStatus`]: what the API, MQTT and metrics report about each camera;
 //! - [`CameraCollector`]: the cameras' status as Prometheus metrics.
 
+mod keyframes;
 mod metrics;
 pub mod pipeline;
 mod settings;
 mod source;
 mod status;
 
+pub use keyframes::KeyframeDecoders;
 pub use metrics::CameraCollector;
 pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport, redact_url};
 pub use source::CameraSource;

@@ -12,7 +12,11 @@ use gstreamer_app as gst_app;
 use gstreamer_video::{self as gst_video, prelude::*};
 use tracing::{info, warn};
 
-use super::{CameraSettings, CameraState, CameraStatus, pipeline, redact_url};
+use super::{
+    CameraSettings, CameraState, CameraStatus, KeyframeDecoders,
+    keyframes::{self, Keyframe, Target},
+    pipeline, redact_url,
+};
 use crate::{CameraSlot, Error, Frame, FrameQueue, Result};
 
 /// How often the source looks at its bus, the watchdog and the shutdown signal.
@@ -41,14 +45,16 @@ pub struct CameraSource {
     queue: Arc<FrameQueue>,
     slot: CameraSlot,
     status: Arc<CameraStatus>,
+    decoders: KeyframeDecoders,
 }
 
 impl CameraSource {
-    /// Registers the camera in `queue`; [`CameraSource::spawn`] starts it.
-    pub fn new(settings: CameraSettings, queue: Arc<FrameQueue>) -> Self {
+    /// Registers the camera in `queue`; [`CameraSource::spawn`] starts it. In software key-frame mode
+    /// its key-frames are decoded by `decoders`.
+    pub fn new(settings: CameraSettings, queue: Arc<FrameQueue>, decoders: KeyframeDecoders) -> Self {
         let slot = queue.register();
         let status = Arc::new(CameraStatus::new(&settings.id, redact_url(&settings.url)));
-        Self { settings, queue, slot, status }
+        Self { settings, queue, slot, status, decoders }
     }
 
     /// The camera's live status, for the API.
@@ -95,10 +101,10 @@ impl CameraSource {
     /// Runs the pipeline once. `Ok` means shutdown was requested; every other end is an error.
     fn stream_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
         let camera = self.settings.id.to_string();
-        let pipeline = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
+        let (pipeline, shared) = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
         let started = Instant::now();
         let last_frame = LastFrame::default();
-        self.attach_sink(&pipeline, last_frame.clone());
+        self.attach_sink(&pipeline, shared, last_frame.clone());
 
         let result = (|| {
             pipeline
@@ -136,7 +142,8 @@ impl CameraSource {
         result.map_err(|error| Failure { error, streamed })
     }
 
-    fn build_pipeline(&self) -> Result<gst::Pipeline> {
+    /// The camera's pipeline, and whether it hands its key-frames to the shared decoders.
+    fn build_pipeline(&self) -> Result<(gst::Pipeline, bool)> {
         let what = format!("camera {}", self.settings.id);
         let decoder = pipeline::choose_decoder(&self.settings);
         if let Some(missing) = decoder.missing {
@@ -147,18 +154,26 @@ impl CameraSource {
         let pipeline = element.downcast::<gst::Pipeline>().expect("a launch line with several elements is a pipeline");
         let source = pipeline.by_name(pipeline::SOURCE_NAME).expect("the description names its source");
         source.set_property("location", &self.settings.url);
-        Ok(pipeline)
+        Ok((pipeline, pipeline::shares_decoder(&self.settings, decoder.element)))
     }
 
-    fn attach_sink(&self, pipeline: &gst::Pipeline, last_frame: LastFrame) {
+    /// Takes each sample: stamps its capture time, counts it, and hands it on — encoded to the shared
+    /// decoders (`shared`), or decoded into the frame queue.
+    fn attach_sink(&self, pipeline: &gst::Pipeline, shared: bool, last_frame: LastFrame) {
         let sink = pipeline
             .by_name(pipeline::SINK_NAME)
             .and_then(|element| element.downcast::<gst_app::AppSink>().ok())
             .expect("the description names its appsink");
-        let camera = self.settings.id.clone();
-        let queue = self.queue.clone();
-        let slot = self.slot;
-        let status = self.status.clone();
+        let target = Target {
+            camera: self.settings.id.clone(),
+            codec: self.settings.codec,
+            max_width: self.settings.max_width,
+            queue: self.queue.clone(),
+            slot: self.slot,
+            status: self.status.clone(),
+        };
+        let decoders = shared.then(|| self.decoders.clone());
+        let Target { camera, status, .. } = target.clone();
         // Capture times never go backwards within a camera, whatever the sender's clock does.
         let mut latest = status.snapshot().last_frame_at;
         let mut on_sender_clock = false;
@@ -166,11 +181,11 @@ impl CameraSource {
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(mut frame) = frame_from_sample(&camera, &sample) else {
-                        warn!(camera = %camera, "dropping a sample that is not packed RGB video");
+                    let Some(buffer) = sample.buffer_owned() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let sender_time = sample.buffer().and_then(|b| sender_capture_time(b, frame.captured_at));
+                    let arrival = Utc::now();
+                    let sender_time = sender_capture_time(&buffer, arrival);
                     if sender_time.is_some() != on_sender_clock {
                         on_sender_clock = sender_time.is_some();
                         if on_sender_clock {
@@ -179,12 +194,22 @@ impl CameraSource {
                             info!(camera = %camera, "capture times from arrival (no RTCP sender clock)");
                         }
                     }
-                    frame.captured_at = sender_time.unwrap_or(frame.captured_at);
-                    frame.captured_at = latest.map_or(frame.captured_at, |latest| latest.max(frame.captured_at));
-                    latest = Some(frame.captured_at);
+                    let captured_at = sender_time.unwrap_or(arrival);
+                    let captured_at = latest.map_or(captured_at, |latest| latest.max(captured_at));
+                    latest = Some(captured_at);
                     *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-                    status.frame_arrived(frame.captured_at);
-                    if queue.push(slot, frame) {
+                    status.frame_arrived(captured_at);
+                    if let Some(decoders) = &decoders {
+                        let length_size = keyframes::length_size(sample.caps(), target.codec);
+                        decoders.submit(Keyframe { buffer, length_size, captured_at, target: target.clone() });
+                        return Ok(gst::FlowSuccess::Ok);
+                    }
+                    let Some(mut frame) = frame_from_sample(&camera, &sample) else {
+                        warn!(camera = %camera, "dropping a sample that is not packed RGB video");
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    frame.captured_at = captured_at;
+                    if target.queue.push(target.slot, frame) {
                         status.frame_dropped();
                     }
                     Ok(gst::FlowSuccess::Ok)
@@ -206,9 +231,8 @@ fn sender_capture_time(buffer: &gst::BufferRef, arrival: DateTime<Utc>) -> Optio
     ((at - arrival).abs() <= MAX_CLOCK_SKEW).then_some(at)
 }
 
-/// Copies an RGB sample into a packed [`Frame`] (GStreamer may pad rows to 4 bytes), captured at its
-/// arrival.
-fn frame_from_sample(camera: &Arc<str>, sample: &gst::Sample) -> Option<Frame> {
+/// Copies an RGB sample into a packed [`Frame`] (GStreamer may pad rows to 4 bytes), captured now.
+pub(super) fn frame_from_sample(camera: &Arc<str>, sample: &gst::Sample) -> Option<Frame> {
     let buffer = sample.buffer()?;
     let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
     let video = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
