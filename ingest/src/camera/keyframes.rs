@@ -277,6 +277,67 @@ mod tests {
         assert_eq!(annex_b(&[0, 0], 4), None);
     }
 
+    /// The key-frames of `count` frames of test video at `width`x`height`, encoded with B-frames (so a
+    /// decoder that reorders would hold pictures back), as the cameras' parsers hand them out.
+    fn encoded_keyframes(width: u32, height: u32, count: u32) -> Vec<(gst::Buffer, usize)> {
+        let text = format!(
+            "videotestsrc num-buffers={count} ! video/x-raw,width={width},height={height},framerate=25/1 \
+             ! x264enc key-int-max=5 bframes=2 speed-preset=ultrafast ! h264parse config-interval=-1 \
+             ! video/x-h264,stream-format=avc,alignment=au ! identity drop-buffer-flags=delta-unit \
+             ! appsink name=out sync=false"
+        );
+        let pipeline = gst::parse::launch(&text).unwrap().downcast::<gst::Pipeline>().unwrap();
+        let sink = pipeline.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut keyframes = Vec::new();
+        while let Ok(sample) = sink.pull_sample() {
+            keyframes.push((sample.buffer_owned().unwrap(), length_size(sample.caps(), Codec::H264)));
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        keyframes
+    }
+
+    #[test]
+    fn keyframes_of_two_cameras_decode_each_at_once_at_their_own_size() {
+        crate::init_gstreamer().unwrap();
+        let small = encoded_keyframes(320, 240, 20);
+        let large = encoded_keyframes(640, 360, 20);
+        assert_eq!((small.len(), large.len()), (4, 4), "one key-frame every 5 frames");
+        let queue = FrameQueue::new(4);
+        let target = |camera: &str, max_width| Target {
+            camera: camera.into(),
+            codec: Codec::H264,
+            max_width,
+            queue: queue.clone(),
+            slot: queue.register(),
+            status: Arc::new(CameraStatus::new(camera, String::new())),
+        };
+        let (a, b) = (target("a", 1280), target("b", 480));
+        let decoders = KeyframeDecoders::spawn(1, 2).unwrap();
+        let (frames_tx, frames) = crossbeam_channel::unbounded();
+        let popper = queue.clone();
+        std::thread::spawn(move || {
+            while let Some(batch) = popper.pop_batch(1, Duration::ZERO) {
+                batch.into_iter().for_each(|frame| frames_tx.send(frame).unwrap());
+            }
+        });
+        for ((small, small_len), (large, large_len)) in small.into_iter().zip(large) {
+            for (buffer, length_size, target, size) in
+                [(small, small_len, &a, (320, 240)), (large, large_len, &b, (480, 270))]
+            {
+                let captured_at = Utc::now();
+                decoders.submit(Keyframe { buffer, length_size, captured_at, target: target.clone() });
+                // Each key-frame comes out before the next goes in: no picture is held back.
+                let frame = frames.recv_timeout(Duration::from_secs(5)).expect("a picture for each key-frame");
+                assert_eq!((&*frame.camera, frame.width, frame.height), (&*target.camera, size.0, size.1));
+                assert_eq!(frame.captured_at, captured_at);
+                assert_eq!(frame.rgb.len(), (size.0 * size.1 * 3) as usize);
+            }
+        }
+        assert_eq!(a.status.snapshot().frames_dropped + b.status.snapshot().frames_dropped, 0);
+        queue.close();
+    }
+
     #[test]
     fn the_length_size_comes_from_the_codec_data() {
         crate::init_gstreamer().unwrap();
