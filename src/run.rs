@@ -6,11 +6,11 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::TimeDelta;
+use chrono::{TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
-    cases::{CaseEngine, evidence::EvidenceStore},
+    cases::{CaseEngine, deadlines::DeadlinePolicy, evidence::EvidenceStore},
     rules::{
         Condition, ParkingRule, ParkingRuleConfig, RulesStage, SensorRule, SensorRules, TrackerConfig, Violation, Zone,
     },
@@ -26,7 +26,7 @@ use sharpeyes_ingest::{
     },
 };
 use tokio::sync::{mpsc, oneshot};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{
     CameraConfig, Config, DecodeKind, MqttConfig, ParkingConfig, SensorConfig, SensorRuleConfig, TransportKind,
@@ -125,7 +125,21 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
 
     let rules = RulesStage::new(parking, detections_rx, violations_tx, classes_rx).spawn()?;
     let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
-    let mut engine = CaseEngine::start(store.clone(), evidence.clone(), grid_of_camera, alerting_metrics).await?;
+    let policy = config.cases.deadline_policy().map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid case settings:\n  {}", list.join("\n  "))
+    })?;
+    let cooldown = TimeDelta::milliseconds((config.cases.cooldown_s * 1000.0) as i64);
+    let mut engine = CaseEngine::start(
+        store.clone(),
+        evidence.clone(),
+        grid_of_camera,
+        alerting_metrics.clone(),
+        policy.clone(),
+        cooldown,
+    )
+    .await?;
+    let closed_cases = engine.closed_cases();
     let engine_task = tokio::spawn(async move {
         while let Some(violation) = violations_rx.recv().await {
             engine.handle_logged(violation).await;
@@ -147,7 +161,15 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         registry,
         cameras: Arc::new(statuses),
         sensors: sensor_board,
+        policy: policy.clone(),
+        closed_cases,
     };
+    let supervision = tokio::spawn(supervise(
+        store.clone(),
+        policy,
+        alerting_metrics,
+        Duration::from_secs_f64(config.cases.supervise_every_s),
+    ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let http = tokio::spawn(
         axum::serve(listener, api::router(state))
@@ -160,6 +182,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
 
     crate::shutdown::first_signal().await;
     reloader.abort();
+    supervision.abort();
     drop(shutdown_tx);
     let _ = sensors_stop_tx.send(());
     if let Some(sensors) = sensors {
@@ -183,6 +206,17 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     store.close().await;
     info!("sharpeyes stopped");
     Ok(())
+}
+
+/// Every `every`, puts the cases past their deadline under supervision (until aborted at shutdown).
+async fn supervise(store: Store, policy: DeadlinePolicy, metrics: AlertingMetrics, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sharpeyes_alerting::cases::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
+            warn!(%error, "looking for overdue cases failed; trying again at the next tick");
+        }
+    }
 }
 
 /// Where valid sensor events go: the API's board, then the sensor rules, whose violations join the

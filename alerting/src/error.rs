@@ -15,6 +15,14 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// A stored row holds a value the code does not know (written by a newer version, or edited by hand).
+    #[error("database holds an unexpected value: {0}")]
+    Corrupt(String),
+
+    /// A row kept being changed by others while an update tried to apply.
+    #[error("contended: {0}")]
+    Contended(String),
+
     /// An evidence image could not be encoded.
     #[error("evidence image for case {case}: {source}")]
     Evidence { case: i64, source: image::ImageError },

@@ -11,6 +11,10 @@ pub struct AlertingMetrics {
     pub case_objects_added_total: IntCounterVec,
     /// Violations the case engine failed to store (logged with the error).
     pub case_errors_total: IntCounterVec,
+    /// Cases that went past their deadline and were put under supervision.
+    pub cases_supervised_total: IntCounterVec,
+    /// Violations not filed because their place's case closed less than the cooldown ago.
+    pub violations_cooling_down_total: IntCounterVec,
 }
 
 impl AlertingMetrics {
@@ -25,12 +29,19 @@ impl AlertingMetrics {
                 "Objects added to an already open case",
             )?,
             case_errors_total: counter("sharpeyes_case_errors_total", "Violations that failed to be stored")?,
+            cases_supervised_total: counter("sharpeyes_cases_supervised_total", "Overdue cases put under supervision")?,
+            violations_cooling_down_total: counter(
+                "sharpeyes_violations_cooling_down_total",
+                "Violations at a place whose case closed less than the cooldown ago",
+            )?,
         };
         for collector in [
             &metrics.violations_total,
             &metrics.cases_opened_total,
             &metrics.case_objects_added_total,
             &metrics.case_errors_total,
+            &metrics.cases_supervised_total,
+            &metrics.violations_cooling_down_total,
         ] {
             registry.register(Box::new(collector.clone()))?;
         }

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sharpeyes_alerting::{
     api::Role,
+    cases::{
+        calendar::{self, WorkCalendar},
+        deadlines::DeadlinePolicy,
+        taxonomy::{self, Taxonomy},
+    },
     rules::{Category, ZoneKind},
 };
 use sharpeyes_inference::runtime::Provider;
@@ -57,6 +62,74 @@ pub struct Config {
     /// The sensor registry: which device is what, and where.
     #[serde(default)]
     pub sensors: Vec<SensorConfig>,
+    /// Case taxonomy, working calendar and cooldown.
+    #[serde(default)]
+    pub cases: CasesConfig,
+}
+
+/// `[cases]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CasesConfig {
+    /// Categories, codes, urgencies and time limits; the shipped `config/taxonomy.toml` when absent.
+    pub taxonomy: Option<PathBuf>,
+    /// Working hours and holidays for deadlines; the shipped `config/calendar.toml` when absent.
+    pub calendar: Option<PathBuf>,
+    /// Seconds after a place's case closes before violations there open a new case.
+    #[serde(default = "default_cooldown_s")]
+    pub cooldown_s: f64,
+    /// Seconds between two looks for cases past their deadline.
+    #[serde(default = "default_supervise_every_s")]
+    pub supervise_every_s: f64,
+}
+
+fn default_cooldown_s() -> f64 {
+    600.0
+}
+fn default_supervise_every_s() -> f64 {
+    30.0
+}
+
+impl Default for CasesConfig {
+    fn default() -> Self {
+        Self {
+            taxonomy: None,
+            calendar: None,
+            cooldown_s: default_cooldown_s(),
+            supervise_every_s: default_supervise_every_s(),
+        }
+    }
+}
+
+impl CasesConfig {
+    /// The taxonomy and calendar (the configured files, or the shipped ones); every problem is named by
+    /// its key and file.
+    pub fn deadline_policy(&self) -> Result<DeadlinePolicy, Vec<Problem>> {
+        fn load<T>(
+            key: &str,
+            path: Option<&Path>,
+            shipped: &str,
+            parse: fn(&str) -> Result<T, Vec<String>>,
+        ) -> Result<T, Vec<Problem>> {
+            let (text, label) = match path {
+                Some(path) => (
+                    std::fs::read_to_string(path).map_err(|err| {
+                        vec![Problem { path: key.into(), message: format!("cannot read '{}': {err}", path.display()) }]
+                    })?,
+                    format!("{key} ({})", path.display()),
+                ),
+                None => (shipped.to_owned(), format!("{key} (shipped)")),
+            };
+            parse(&text).map_err(|messages| {
+                messages.into_iter().map(|message| Problem { path: label.clone(), message }).collect()
+            })
+        }
+        let taxonomy = load("cases.taxonomy", self.taxonomy.as_deref(), taxonomy::SHIPPED, Taxonomy::from_toml);
+        let calendar = load("cases.calendar", self.calendar.as_deref(), calendar::SHIPPED, WorkCalendar::from_toml);
+        match (taxonomy, calendar) {
+            (Ok(taxonomy), Ok(calendar)) => Ok(DeadlinePolicy::new(taxonomy, calendar)),
+            (taxonomy, calendar) => Err(taxonomy.err().into_iter().chain(calendar.err()).flatten().collect()),
+        }
+    }
 }
 
 /// `[mqtt]`.

@@ -77,6 +77,18 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         report("detector.confidence".into(), format!("{confidence} is outside 0..=1"));
     }
 
+    if !(config.cases.cooldown_s.is_finite() && config.cases.cooldown_s >= 0.0) {
+        report("cases.cooldown_s".into(), format!("{} is not a number of seconds", config.cases.cooldown_s));
+    }
+    if !(config.cases.supervise_every_s.is_finite() && config.cases.supervise_every_s >= 1.0) {
+        report("cases.supervise_every_s".into(), format!("{} is under 1 second", config.cases.supervise_every_s));
+    }
+    if let Err(list) = config.cases.deadline_policy() {
+        for problem in list {
+            report(problem.path, problem.message);
+        }
+    }
+
     let mut grid_codes = HashSet::new();
     for (i, grid) in config.grids.iter().enumerate() {
         if grid.code.len() != 15 || !grid.code.bytes().all(|b| b.is_ascii_digit()) {

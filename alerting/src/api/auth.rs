@@ -29,6 +29,20 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The snake_case name used in configuration, the API and the case timeline.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Dispatcher => "dispatcher",
+            Self::Handler => "handler",
+            Self::Inspector => "inspector",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 /// A configured API token: its name, role and the SHA-256 (hex) of the secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiToken {

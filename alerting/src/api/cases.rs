@@ -1,12 +1,36 @@
 use axum::{
-    Json,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    Extension, Json,
+    extract::{
+        Path, Query, State,
+        rejection::{JsonRejection, QueryRejection},
+    },
     http::header,
     response::IntoResponse,
 };
+use chrono::Utc;
+use serde::Deserialize;
 
-use super::{ApiError, ApiState};
-use crate::store::{Case, CaseDetail, CaseFilter};
+use super::{ApiError, ApiState, Principal};
+use crate::{
+    cases::workflow::{Action, Refusal, Status},
+    store::{ActionOutcome, Case, CaseDetail, CaseFilter},
+};
+
+/// Longest note accepted with an action, in bytes.
+const MAX_NOTE_BYTES: usize = 4000;
+
+/// The body of `POST /api/v1/cases/{id}/actions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// What to do: `verify`, `void`, `dispatch`, `accept`, `return`, `request_extension`,
+    /// `grant_extension`, `refuse_extension`, `suspend`, `resume`, `report_handled`, `close`, `reopen`,
+    /// `evaluate`, `supervise`.
+    pub action: Action,
+    /// Why, for the case's timeline.
+    #[serde(default)]
+    pub note: String,
+}
 
 /// `GET /api/v1/cases`: cases matching the query's filters, newest first.
 pub async fn list(
@@ -34,4 +58,32 @@ pub async fn evidence(
         .await
         .map_err(|source| ApiError::Internal(crate::Error::Io { path: path.clone(), source }))?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400, immutable")], bytes))
+}
+
+/// `POST /api/v1/cases/{id}/actions`: the caller takes a workflow action on the case. 403 when the
+/// caller's role may not take it, 409 when the case's status does not allow it; the case with its
+/// timeline otherwise.
+pub async fn act(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Result<Json<ActionRequest>, JsonRejection>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if request.note.len() > MAX_NOTE_BYTES {
+        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
+    }
+    let now = Utc::now();
+    match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
+        ActionOutcome::Applied(detail) => {
+            if Status::parse(&detail.case.status).is_some_and(|status| !status.is_open()) {
+                state.closed_cases.notify(id, now);
+            }
+            tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = %detail.case.status, "case action");
+            Ok(Json(*detail))
+        }
+        ActionOutcome::Refused(refusal @ Refusal::Role { .. }) => Err(ApiError::Forbidden(refusal.to_string())),
+        ActionOutcome::Refused(refusal) => Err(ApiError::Conflict(refusal.to_string())),
+        ActionOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+    }
 }

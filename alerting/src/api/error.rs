@@ -15,9 +15,15 @@ pub enum ApiError {
     /// 401: no or an unknown token.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: the token's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the resource's state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
     /// 500: logged in full, answered without internals.
     #[error("internal error")]
     Internal(#[from] crate::Error),
@@ -28,7 +34,9 @@ impl IntoResponse for ApiError {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(source) => {
                 error!(error = %source, "API request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

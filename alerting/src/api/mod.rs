@@ -12,13 +12,19 @@ mod sensors;
 
 use std::sync::Arc;
 
-use axum::{Router, middleware, routing::get};
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
 pub use auth::{ApiToken, Authenticator, Principal, Role};
 pub use error::ApiError;
 
-use crate::{cases::evidence::EvidenceStore, store::Store};
+use crate::{
+    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore},
+    store::Store,
+};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -35,6 +41,10 @@ pub struct ApiState {
     pub cameras: Arc<Vec<Arc<CameraStatus>>>,
     /// The latest reading of every sensor.
     pub sensors: Arc<SensorBoard>,
+    /// Deadlines set by workflow actions.
+    pub policy: DeadlinePolicy,
+    /// Where closed cases are reported to the case engine.
+    pub closed_cases: ClosedCases,
 }
 
 /// The whole API.
@@ -42,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/cases", get(cases::list))
         .route("/cases/{id}", get(cases::detail))
+        .route("/cases/{id}/actions", post(cases::act))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cameras", get(cameras::list))
         .route("/sensors", get(sensors::list))

@@ -1,16 +1,19 @@
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use image::Rgb;
 use sharpeyes_inference::BBox;
 use tracing::{info, warn};
 
 use super::{
+    deadlines::DeadlinePolicy,
     evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
-    taxonomy,
+    workflow::Action,
 };
 use crate::{
     AlertingMetrics, Result,
+    api::{Principal, Role},
+    store::ActionOutcome,
     rules::{CameraViolation, Category, SensorViolation, Violation},
     store::{NewCase, NewEvidence, NewObject, Store},
 };
@@ -27,6 +30,21 @@ pub enum CaseOutcome {
     Added(i64),
     /// The object was already part of the open case.
     AlreadyKnown(i64),
+    /// The place's last case closed less than the cooldown ago: nothing filed.
+    CoolingDown,
+}
+
+/// Tells the case engine that a case left the open statuses (closed or voided) through the API, so
+/// that its place takes new cases again after the cooldown.
+#[derive(Clone, Debug)]
+pub struct ClosedCases(crossbeam_channel::Sender<(i64, DateTime<Utc>)>);
+
+impl ClosedCases {
+    /// Case `id` closed at `at`.
+    pub fn notify(&self, id: i64, at: DateTime<Utc>) {
+        // The engine only stops listening when the service stops.
+        let _ = self.0.send((id, at));
+    }
 }
 
 /// Where a problem is: a camera's zone, or a sensor and the rule it broke.
@@ -51,12 +69,25 @@ struct OpenCase {
 /// and category for sensors). A camera violation at a place with an open case adds its object to
 /// that case (with a confirming evidence image) unless the object is already in it; otherwise it
 /// opens a case with evidence image 0. A sensor violation opens a case unless one is open for it.
+/// Once a place's case is closed, violations there open a new case only after the cooldown. A camera
+/// case whose detection scores at least its category's `auto_file_score` is filed (verified) at once.
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
     grid_of_camera: HashMap<Arc<str>, String>,
     open: HashMap<Place, OpenCase>,
     metrics: AlertingMetrics,
+    policy: DeadlinePolicy,
+    cooldown: TimeDelta,
+    /// Places whose case closed, and until when they take no new case.
+    cooling: HashMap<Place, DateTime<Utc>>,
+    closed: crossbeam_channel::Receiver<(i64, DateTime<Utc>)>,
+    closed_tx: crossbeam_channel::Sender<(i64, DateTime<Utc>)>,
+}
+
+/// Who files cases automatically above the category's confidence.
+fn ai_verifier() -> Principal {
+    Principal { name: "ai-verification".into(), role: Role::Operator }
 }
 
 impl CaseEngine {
@@ -67,6 +98,8 @@ impl CaseEngine {
         evidence: EvidenceStore,
         grid_of_camera: HashMap<Arc<str>, String>,
         metrics: AlertingMetrics,
+        policy: DeadlinePolicy,
+        cooldown: TimeDelta,
     ) -> Result<Self> {
         let mut open = HashMap::new();
         for detail in store.open_cases().await? {
@@ -83,12 +116,54 @@ impl CaseEngine {
         if !open.is_empty() {
             info!(open_cases = open.len(), "continuing open cases");
         }
-        Ok(Self { store, evidence, grid_of_camera, open, metrics })
+        let (closed_tx, closed) = crossbeam_channel::unbounded();
+        Ok(Self {
+            store,
+            evidence,
+            grid_of_camera,
+            open,
+            metrics,
+            policy,
+            cooldown,
+            cooling: HashMap::new(),
+            closed,
+            closed_tx,
+        })
+    }
+
+    /// Where the API reports cases it closed.
+    pub fn closed_cases(&self) -> ClosedCases {
+        ClosedCases(self.closed_tx.clone())
+    }
+
+    /// Forgets the open cases the API closed, and starts their places' cooldown.
+    fn take_closures(&mut self) {
+        for (id, at) in self.closed.try_iter().collect::<Vec<_>>() {
+            self.open.retain(|place, case| {
+                let keep = case.id != id;
+                if !keep {
+                    self.cooling.insert(place.clone(), at + self.cooldown);
+                }
+                keep
+            });
+        }
+    }
+
+    /// Whether `place` has no open case and its last one closed less than the cooldown ago.
+    fn cooling_down(&mut self, place: &Place, category: Category) -> bool {
+        let now = Utc::now();
+        self.cooling.retain(|_, until| *until > now);
+        let cooling = !self.open.contains_key(place) && self.cooling.contains_key(place);
+        if cooling {
+            self.metrics.violations_cooling_down_total.with_label_values(&[category.as_str()]).inc();
+        }
+        cooling
     }
 
     /// Files a violation.
     pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
         self.metrics.violations_total.with_label_values(&[violation.category().as_str()]).inc();
+        self.take_closures();
         match violation {
             Violation::Camera(violation) => self.handle_camera(violation).await,
             Violation::Sensor(violation) => self.handle_sensor(violation).await,
@@ -101,18 +176,23 @@ impl CaseEngine {
         if let Some(case) = self.open.get(&place) {
             return Ok(CaseOutcome::AlreadyKnown(case.id));
         }
+        if self.cooling_down(&place, category) {
+            return Ok(CaseOutcome::CoolingDown);
+        }
+        let entry = self.policy.taxonomy().entry(category);
         let detail = serde_json::json!({
             "rule": &*violation.rule,
             "reading": violation.reading,
             "location": violation.location,
         });
         let case = NewCase {
-            code: taxonomy::entry(category).code.into(),
+            code: entry.code.clone(),
             category: category.as_str().into(),
             camera: String::new(),
             zone: violation.rule.to_string(),
             grid: violation.grid.clone(),
             status: "reported".into(),
+            urgency: entry.urgency.as_str().into(),
             source: "sensor".into(),
             device: violation.device.to_string(),
             detail: Some(detail.to_string()),
@@ -138,6 +218,9 @@ impl CaseEngine {
         {
             return Ok(CaseOutcome::AlreadyKnown(case.id));
         }
+        if self.cooling_down(&place, category) {
+            return Ok(CaseOutcome::CoolingDown);
+        }
         let object = NewObject {
             class: violation.class.to_string(),
             score: violation.score,
@@ -156,14 +239,16 @@ impl CaseEngine {
             }
             None => {
                 let grid = self.grid_of_camera.get(&violation.camera).cloned().unwrap_or_default();
-                let entry = taxonomy::entry(category);
+                let entry = self.policy.taxonomy().entry(category);
+                let auto_file = entry.auto_file_score.is_some_and(|score| violation.score >= score);
                 let case = NewCase {
-                    code: entry.code.into(),
+                    code: entry.code.clone(),
                     category: category.as_str().into(),
                     camera: violation.camera.to_string(),
                     zone: violation.zone.to_string(),
                     grid,
                     status: "reported".into(),
+                    urgency: entry.urgency.as_str().into(),
                     source: "camera".into(),
                     device: String::new(),
                     detail: None,
@@ -174,6 +259,9 @@ impl CaseEngine {
                 let id = self.store.insert_case(&case, Some(&object), Some(&evidence)).await?;
                 self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
                 self.open.insert(place.clone(), OpenCase { id, objects: Vec::new() });
+                if auto_file {
+                    self.auto_file(id, violation.score).await?;
+                }
                 CaseOutcome::Opened(id)
             }
         };
@@ -181,16 +269,26 @@ impl CaseEngine {
         case.objects.push(violation.bbox);
         match outcome {
             CaseOutcome::Opened(id) => info!(
-                case = id, code = taxonomy::entry(category).code, camera = %violation.camera, zone = %violation.zone,
+                case = id, code = self.policy.taxonomy().entry(category).code, camera = %violation.camera, zone = %violation.zone,
                 class = %violation.class, "case opened"
             ),
             CaseOutcome::Added(id) => info!(
                 case = id, camera = %violation.camera, zone = %violation.zone, objects = case.objects.len(),
                 class = %violation.class, "object added to open case"
             ),
-            CaseOutcome::AlreadyKnown(_) => {}
+            CaseOutcome::AlreadyKnown(_) | CaseOutcome::CoolingDown => {}
         }
         Ok(outcome)
+    }
+
+    /// Files a case the detector is sure of, as an operator's verification would.
+    async fn auto_file(&self, id: i64, score: f32) -> Result<()> {
+        let note = format!("detection score {score:.2} at or above the category's auto_file_score");
+        match self.store.apply_action(id, &ai_verifier(), Action::Verify, &note, Utc::now(), &self.policy).await? {
+            ActionOutcome::Applied(_) => info!(case = id, score, "case filed without operator check"),
+            outcome => warn!(case = id, ?outcome, "automatic filing refused"),
+        }
+        Ok(())
     }
 
     /// Files a violation, logging and counting a failure instead of returning it (the stage goes on).

@@ -1,14 +1,21 @@
 //! Grid cases: the problem at a place, with its code, evidence and objects.
 //!
-//! - [`taxonomy`]: categories and their standard codes;
+//! - [`taxonomy`]: categories and their standard codes, urgencies and time limits (`config/taxonomy.toml`);
+//! - [`calendar`]: working time against a holiday calendar (`config/calendar.toml`);
+//! - [`deadlines`]: when a case is due, as the workflow moves it;
 //! - [`evidence`]: evidence images (zone and boxes drawn) as content-addressed JPEG files;
 //! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
+//! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办);
 //! - [`workflow`]: the seven-step closed loop and its side paths as a state machine, with the role
 //!   each action needs.
 
+pub mod calendar;
+pub mod deadlines;
 mod engine;
 pub mod evidence;
+mod supervision;
 pub mod taxonomy;
 pub mod workflow;
 
-pub use engine::{CaseEngine, CaseOutcome};
+pub use engine::{CaseEngine, CaseOutcome, ClosedCases};
+pub use supervision::supervise_overdue;

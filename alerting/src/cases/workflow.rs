@@ -36,6 +36,41 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status.
+    pub const ALL: [Self; 10] = [
+        Self::Reported,
+        Self::Filed,
+        Self::Voided,
+        Self::Dispatched,
+        Self::Handling,
+        Self::Feedback,
+        Self::Closed,
+        Self::Evaluated,
+        Self::Returned,
+        Self::Suspended,
+    ];
+
+    /// The snake_case name used in the API and the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Reported => "reported",
+            Self::Filed => "filed",
+            Self::Voided => "voided",
+            Self::Dispatched => "dispatched",
+            Self::Handling => "handling",
+            Self::Feedback => "feedback",
+            Self::Closed => "closed",
+            Self::Evaluated => "evaluated",
+            Self::Returned => "returned",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    /// Parses the snake_case name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Whether nothing more can happen to the case.
     pub const fn is_final(self) -> bool {
         matches!(self, Self::Voided | Self::Evaluated)
@@ -116,6 +151,27 @@ pub enum Refusal {
 }
 
 impl Action {
+    /// The snake_case name used in the API and the case's timeline.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Void => "void",
+            Self::Dispatch => "dispatch",
+            Self::Accept => "accept",
+            Self::Return => "return",
+            Self::RequestExtension => "request_extension",
+            Self::GrantExtension => "grant_extension",
+            Self::RefuseExtension => "refuse_extension",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::ReportHandled => "report_handled",
+            Self::Close => "close",
+            Self::Reopen => "reopen",
+            Self::Evaluate => "evaluate",
+            Self::Supervise => "supervise",
+        }
+    }
+
     /// The role whose work this action is (admins may take every action).
     pub const fn role(self) -> Role {
         match self {
@@ -237,6 +293,17 @@ mod tests {
             assert_eq!(case.status, expected);
         }
         assert!(case.status.is_final());
+    }
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for action in ACTIONS {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
     }
 
     #[test]

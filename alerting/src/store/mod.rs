@@ -2,6 +2,7 @@
 //!
 //! Every query binds its parameters; no SQL is ever assembled from input.
 
+mod actions;
 mod model;
 
 use std::path::Path;
@@ -12,7 +13,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use model::{Case, CaseDetail, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
+pub use actions::ActionOutcome;
+pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 
 use crate::{Error, Result};
 
@@ -50,9 +52,9 @@ impl Store {
     ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (code, category, camera, zone, grid, status, source, device, detail, object_count,
+            "INSERT INTO cases (code, category, camera, zone, grid, status, urgency, source, device, detail, object_count,
                                 first_seen_at, confirmed_at, opened_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&case.code)
         .bind(&case.category)
@@ -60,6 +62,7 @@ impl Store {
         .bind(&case.zone)
         .bind(&case.grid)
         .bind(&case.status)
+        .bind(&case.urgency)
         .bind(&case.source)
         .bind(&case.device)
         .bind(&case.detail)
@@ -76,6 +79,17 @@ impl Store {
         if let Some(evidence) = evidence {
             insert_evidence(&mut tx, id, 0, evidence).await?;
         }
+        let reporter = if case.device.is_empty() { &case.camera } else { &case.device };
+        let event = CaseEvent {
+            at: case.opened_at,
+            actor: format!("{}:{reporter}", case.source),
+            role: case.source.clone(),
+            action: "report".into(),
+            from_status: String::new(),
+            to_status: case.status.clone(),
+            note: String::new(),
+        };
+        actions::insert_event(&mut tx, id, &event).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -150,7 +164,11 @@ impl Store {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(Some(CaseDetail { case, objects, evidence }))
+        let events = sqlx::query_as::<_, CaseEvent>("SELECT * FROM case_events WHERE case_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(CaseDetail { case, objects, evidence, events }))
     }
 
     /// Evidence `index` of case `id`.

@@ -18,6 +18,14 @@ pub struct Case {
     pub grid: String,
     /// Workflow status (`reported`, `filed`, ...).
     pub status: String,
+    /// `normal`, `urgent` or `critical`.
+    pub urgency: String,
+    /// When it must be handled (working time from filing); none before it is filed or while suspended.
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// It went overdue and is supervised (督办).
+    pub supervised: bool,
+    /// The handler asked for more time and the dispatcher has not answered.
+    pub extension_requested: bool,
     /// Where the case came from (`camera`, `sensor`).
     pub source: String,
     /// The sensor that reported it (empty for camera cases).
@@ -87,6 +95,27 @@ pub struct CaseDetail {
     pub objects: Vec<CaseObject>,
     /// Its evidence images.
     pub evidence: Vec<EvidenceInfo>,
+    /// Its timeline, oldest first.
+    pub events: Vec<CaseEvent>,
+}
+
+/// One step of a case's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CaseEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who: a token's name, or the source that reported the case.
+    pub actor: String,
+    /// In which role.
+    pub role: String,
+    /// What: `report`, `verify`, `dispatch`, ...
+    pub action: String,
+    /// Status before.
+    pub from_status: String,
+    /// Status after.
+    pub to_status: String,
+    /// The note given with the action.
+    pub note: String,
 }
 
 /// What a new case is made of.
@@ -104,6 +133,8 @@ pub struct NewCase {
     pub grid: String,
     /// Initial status.
     pub status: String,
+    /// Urgency (`normal`, `urgent`, `critical`).
+    pub urgency: String,
     /// Source (`camera`, `sensor`).
     pub source: String,
     /// Sensor id (empty for cameras).

@@ -1,0 +1,39 @@
+//! Supervision (督办): a case past its deadline is marked supervised, in its timeline and the metrics.
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use super::{deadlines::DeadlinePolicy, workflow::Action};
+use crate::{
+    AlertingMetrics, Result,
+    api::{Principal, Role},
+    store::{ActionOutcome, Store},
+};
+
+/// Cases supervised in one pass at most; the next pass takes the rest.
+const PASS_LIMIT: i64 = 500;
+
+/// Marks every open case whose deadline passed before `now` as supervised; returns their ids.
+pub async fn supervise_overdue(
+    store: &Store,
+    policy: &DeadlinePolicy,
+    metrics: &AlertingMetrics,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let clock = Principal { name: "deadline-clock".into(), role: Role::Admin };
+    let mut supervised = Vec::new();
+    for id in store.overdue_cases(now, PASS_LIMIT).await? {
+        if let ActionOutcome::Applied(detail) =
+            store.apply_action(id, &clock, Action::Supervise, "past its deadline", now, policy).await?
+        {
+            let case = &detail.case;
+            warn!(
+                case = id, category = %case.category, grid = %case.grid, status = %case.status,
+                deadline = ?case.deadline_at, "case overdue; supervised"
+            );
+            metrics.cases_supervised_total.with_label_values(&[case.category.as_str()]).inc();
+            supervised.push(id);
+        }
+    }
+    Ok(supervised)
+}
