@@ -42,22 +42,7 @@ fn sensor_messages_survive_service_and_broker_restarts() {
 
     let (config, base) =
         write_config(dir.path(), &[TestCamera { id: "dead", url: &refused, decode: "keyframes" }], 300.0);
-    let sensors = format!(
-        r#"
-[[sensors]]
-id = "mh-1"
-kind = "manhole_cover"
-grid = "{GRID}"
-location = [116.45, 39.91]
-
-[[rules.sensor]]
-id = "cover-open"
-kind = "manhole_cover"
-field = "open"
-equals = true
-category = "manhole_cover"
-"#
-    );
+    let sensors = manhole_sensor("mh-1", Some([116.45, 39.91]));
     add_mqtt(&config, &format!("mqtt://127.0.0.1:{}", broker.port), &prefix, &sensors);
     let connected = |service: &Running, times: usize| {
         wait_for(Duration::from_secs(30), || service.log(), || service.log().matches("MQTT connected").count() >= times)

@@ -361,3 +361,25 @@ pub fn add_mqtt(config: &Path, url: &str, prefix: &str, more: &str) {
     text.push_str(&format!("\n[mqtt]\nurl = \"{url}\"\nclient_id = \"{prefix}\"\nprefix = \"{prefix}\"\n{more}"));
     std::fs::write(config, text).unwrap();
 }
+
+/// A manhole-cover sensor `device` in grid 110105001001001 (at `location` when given) and the rule
+/// that files a `manhole_cover` case when a cover is reported open.
+pub fn manhole_sensor(device: &str, location: Option<[f64; 2]>) -> String {
+    let location = location.map_or(String::new(), |[x, y]| format!("location = [{x}, {y}]"));
+    format!(
+        r#"
+[[sensors]]
+id = "{device}"
+kind = "manhole_cover"
+grid = "110105001001001"
+{location}
+
+[[rules.sensor]]
+id = "cover-open"
+kind = "manhole_cover"
+field = "open"
+equals = true
+category = "manhole_cover"
+"#
+    )
+}

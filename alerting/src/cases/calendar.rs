@@ -70,7 +70,9 @@ impl WorkCalendar {
                     periods.push((start, end));
                 }
                 (Ok(_), Ok(_)) => problems.push(format!("working_hours[{index}]: ends before it starts")),
-                _ => problems.push(format!("working_hours[{index}]: times are written HH:MM, as [\"08:30\", \"12:00\"]")),
+                _ => {
+                    problems.push(format!("working_hours[{index}]: times are written HH:MM, as [\"08:30\", \"12:00\"]"))
+                }
             }
         }
         if config.working_hours.is_empty() {
@@ -102,13 +104,15 @@ impl WorkCalendar {
 
     /// Whether `date` (local) is worked.
     pub fn is_workday(&self, date: NaiveDate) -> bool {
-        self.extra_workdays.contains(&date) || !(self.weekend.contains(&date.weekday()) || self.holidays.contains(&date))
+        self.extra_workdays.contains(&date)
+            || !(self.weekend.contains(&date.weekday()) || self.holidays.contains(&date))
     }
 
     /// Whether `at` falls within working time (a period's start counts, its end does not).
     pub fn is_working_at(&self, at: DateTime<Utc>) -> bool {
         let local = self.local(at);
-        self.is_workday(local.date()) && self.periods.iter().any(|&(start, end)| start <= local.time() && local.time() < end)
+        self.is_workday(local.date())
+            && self.periods.iter().any(|&(start, end)| start <= local.time() && local.time() < end)
     }
 
     /// The instant `working` working time after `start`: the deadline of a case filed at `start`.
@@ -251,7 +255,10 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }
         assert!(!text.contains("weekend[1]"), "'sunday' is a day: {text}");
-        let unknown = WorkCalendar::from_toml("utc_offset = \"+08:00\"\nworking_hours = [[\"08:00\", \"17:00\"]]\nweekend = []\nholiday = []").unwrap_err();
+        let unknown = WorkCalendar::from_toml(
+            "utc_offset = \"+08:00\"\nworking_hours = [[\"08:00\", \"17:00\"]]\nweekend = []\nholiday = []",
+        )
+        .unwrap_err();
         assert!(unknown[0].contains("holiday"), "{unknown:?}");
     }
 

@@ -13,8 +13,8 @@ use super::{
 use crate::{
     AlertingMetrics, Result,
     api::{Principal, Role},
-    store::ActionOutcome,
     rules::{CameraViolation, Category, SensorViolation, Violation},
+    store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, Store},
 };
 

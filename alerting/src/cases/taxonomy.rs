@@ -118,9 +118,8 @@ impl Taxonomy {
             for urgency in Urgency::ALL {
                 match entry.time_limit_hours.get(&urgency) {
                     Some(hours) if hours.is_finite() && *hours > 0.0 => {}
-                    Some(hours) => {
-                        problems.push(format!("{key}.time_limit_hours.{}: {hours} is not a positive number", urgency.as_str()))
-                    }
+                    Some(hours) => problems
+                        .push(format!("{key}.time_limit_hours.{}: {hours} is not a positive number", urgency.as_str())),
                     None => problems.push(format!("{key}.time_limit_hours.{}: missing", urgency.as_str())),
                 }
             }
@@ -160,8 +159,11 @@ mod tests {
 
     #[test]
     fn problems_name_their_key() {
-        let text = SHIPPED.replacen("code = \"0505\"", "code = \"55\"", 1).replacen("critical = 0.5", "critical = -1", 1)
-            + "\n[categories.graffiti]\nkind = \"event\"\ncode = \"0999\"\nname = \"x\"\nurgency = \"normal\"\ntime_limit_hours = { normal = 1.0 }\n";
+        let text = SHIPPED.replacen("code = \"0505\"", "code = \"55\"", 1).replacen(
+            "critical = 0.5",
+            "critical = -1",
+            1,
+        ) + "\n[categories.graffiti]\nkind = \"event\"\ncode = \"0999\"\nname = \"x\"\nurgency = \"normal\"\ntime_limit_hours = { normal = 1.0 }\n";
         let problems = Taxonomy::from_toml(&text).unwrap_err().join("\n");
         for expected in [
             "categories.illegal_parking.code: '55'",

@@ -62,10 +62,15 @@ impl Store {
             else {
                 return Ok(ActionOutcome::NotFound);
             };
-            let (Some(status), Some(category)) = (Status::parse(&state.status), Category::parse(&state.category)) else {
-                return Err(crate::Error::Corrupt(format!("case {id}: status '{}', category '{}'", state.status, state.category)));
+            let (Some(status), Some(category)) = (Status::parse(&state.status), Category::parse(&state.category))
+            else {
+                return Err(crate::Error::Corrupt(format!(
+                    "case {id}: status '{}', category '{}'",
+                    state.status, state.category
+                )));
             };
-            let before = Workflow { status, supervised: state.supervised, extension_requested: state.extension_requested };
+            let before =
+                Workflow { status, supervised: state.supervised, extension_requested: state.extension_requested };
             let after = match before.apply(who.role, action) {
                 Ok(after) => after,
                 Err(refusal) => return Ok(ActionOutcome::Refused(refusal)),

@@ -1,0 +1,216 @@
+//! The case workflow through the API, on a case reported by a real sensor over the real broker: every
+//! role tries every step (allowed or refused as designed), the deadline is set in working time when the
+//! case is filed and moved by an extension, an overdue case is supervised by the deadline clock, the
+//! timeline records who did what, and a closed place opens a new case only after the cooldown.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::*;
+use serde_json::{Value, json};
+
+const ROLES: [&str; 6] = ["viewer", "operator", "dispatcher", "handler", "inspector", "admin"];
+
+/// The token of a role in this test (its digest goes into the configuration).
+fn token(role: &str) -> String {
+    format!("workflow-{role}-token")
+}
+
+/// `role` takes `action` on case `id`; returns the status and body.
+fn act(base: &str, id: i64, role: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/cases/{id}/actions"))
+        .bearer_auth(token(role))
+        .json(&body)
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+}
+
+fn deadline(case: &Value) -> DateTime<Utc> {
+    case["deadline_at"].as_str().unwrap_or_else(|| panic!("no deadline: {case:#}")).parse().unwrap()
+}
+
+fn cases_of_device(base: &str) -> Vec<Value> {
+    let (status, cases) = get_json(base, "/api/v1/cases?category=manhole_cover");
+    assert_eq!(status, 200);
+    cases.as_array().unwrap().clone()
+}
+
+/// Every role tries `action`: only `allowed` (and admin, who is not asked here) may; the others get
+/// 403 naming their role, and the case does not move.
+fn only_allowed(base: &str, id: i64, action: &str, allowed: &str) {
+    for role in ROLES.iter().filter(|r| **r != allowed && **r != "admin") {
+        let (status, body) = act(base, id, role, json!({ "action": action }));
+        assert_eq!(status, 403, "{role} {action}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("may not"), "{body}");
+    }
+}
+
+#[test]
+fn a_case_goes_round_the_closed_loop_with_roles_deadlines_supervision_and_cooldown() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-workflow-{}", nanos_since_epoch());
+    let topic = format!("{prefix}/sensors/mh-7/manhole_cover");
+    let refused = format!("rtsp://127.0.0.1:{}/nothing", free_port());
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "dead", url: &refused, decode: "keyframes" }], 300.0);
+
+    // Work every minute of every day, so deadlines are plain arithmetic; a manhole case at its default
+    // urgency (urgent) is due 6 s after filing, so supervision can be watched.
+    let calendar = dir.path().join("calendar.toml");
+    std::fs::write(&calendar, "utc_offset = \"+08:00\"\nworking_hours = [[\"00:00\", \"23:59\"]]\nweekend = []\n")
+        .unwrap();
+    let taxonomy = dir.path().join("taxonomy.toml");
+    let shipped = std::fs::read_to_string(root().join("config/taxonomy.toml")).unwrap();
+    let fast = shipped.replace(
+        "time_limit_hours = { normal = 4.0, urgent = 1.0, critical = 0.5 }",
+        "time_limit_hours = { normal = 4.0, urgent = 0.0016667, critical = 0.5 }",
+    );
+    assert_ne!(fast, shipped, "the manhole cover's limits are in the shipped taxonomy");
+    std::fs::write(&taxonomy, fast).unwrap();
+
+    let mut more = format!(
+        r#"
+[cases]
+taxonomy = "{taxonomy}"
+calendar = "{calendar}"
+cooldown_s = 4
+supervise_every_s = 1
+{sensor}"#,
+        taxonomy = taxonomy.display(),
+        calendar = calendar.display(),
+        sensor = manhole_sensor("mh-7", None),
+    );
+    for role in ROLES {
+        more.push_str(&format!(
+            "\n[[auth.tokens]]\nname = \"{role}-desk\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+            sha256_hex(&token(role))
+        ));
+    }
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+
+    let reading = |open: bool, second: u32| {
+        format!(r#"{{"tilt_deg": 1.0, "open": {open}, "ts": "2026-11-23T10:00:{second:02}Z"}}"#)
+    };
+    publish_lines(1883, &topic, &[reading(true, 1)], None);
+    wait_for(Duration::from_secs(20), || service.log(), || cases_of_device(&base).len() == 1);
+    let id = cases_of_device(&base)[0]["id"].as_i64().unwrap();
+    let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    assert_eq!((case["status"].as_str(), case["urgency"].as_str()), (Some("reported"), Some("urgent")));
+    assert!(case["deadline_at"].is_null(), "no clock before filing: {case:#}");
+    assert_eq!(case["events"][0]["action"], "report");
+    assert_eq!(case["events"][0]["actor"], "sensor:mh-7");
+
+    // Bad requests name what is wrong; steps out of order are refused with the status.
+    let (status, body) = act(&base, id, "operator", json!({ "action": "fly" }));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("unknown variant `fly`"), "{body}");
+    let (status, body) = act(&base, id, "operator", json!({ "action": "verify", "colour": "red" }));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("colour"), "{body}");
+    assert_eq!(act(&base, 999_999, "operator", json!({ "action": "verify" })).0, 404);
+    let (status, body) = act(&base, id, "inspector", json!({ "action": "close" }));
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Reported"), "{body}");
+
+    // 信息采集 → 案卷建立: only an operator verifies; the clock starts.
+    only_allowed(&base, id, "verify", "operator");
+    let (status, case) = act(&base, id, "operator", json!({ "action": "verify", "note": "seen on the wall" }));
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(case["status"], "filed");
+    let filed_at: DateTime<Utc> = case["events"][1]["at"].as_str().unwrap().parse().unwrap();
+    let due = deadline(&case);
+    assert!((due - filed_at - chrono::TimeDelta::seconds(6)).num_milliseconds().abs() < 50, "{filed_at} + 6 s = {due}");
+
+    // Past the deadline the clock supervises it (督办), and says so in the timeline.
+    wait_for(
+        Duration::from_secs(20),
+        || service.log(),
+        || get_json(&base, &format!("/api/v1/cases/{id}")).1["supervised"] == true,
+    );
+    let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    let supervise = case["events"].as_array().unwrap().iter().find(|e| e["action"] == "supervise").unwrap();
+    assert_eq!((supervise["actor"].as_str(), supervise["role"].as_str()), (Some("deadline-clock"), Some("admin")));
+    let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
+    assert_eq!(metric(&metrics, "sharpeyes_cases_supervised_total{category=\"manhole_cover\"}"), 1.0);
+
+    // 任务派遣 → 任务处理, an extension, 处理反馈, back to handling once, then 核查结案 and 综合评价.
+    only_allowed(&base, id, "dispatch", "dispatcher");
+    assert_eq!(act(&base, id, "dispatcher", json!({ "action": "dispatch" })).0, 200);
+    only_allowed(&base, id, "accept", "handler");
+    assert_eq!(act(&base, id, "handler", json!({ "action": "accept" })).0, 200);
+    assert_eq!(act(&base, id, "dispatcher", json!({ "action": "grant_extension" })).0, 409, "nothing asked yet");
+    let (status, case) = act(&base, id, "handler", json!({ "action": "request_extension", "note": "crane needed" }));
+    assert_eq!((status, case["extension_requested"].as_bool()), (200, Some(true)));
+    let (status, case) = act(&base, id, "dispatcher", json!({ "action": "grant_extension" }));
+    assert_eq!((status, case["extension_requested"].as_bool()), (200, Some(false)));
+    assert!(deadline(&case) > due + chrono::TimeDelta::seconds(5), "an extension moves the deadline: {case:#}");
+    only_allowed(&base, id, "report_handled", "handler");
+    assert_eq!(act(&base, id, "handler", json!({ "action": "report_handled" })).0, 200);
+    let (status, case) = act(&base, id, "inspector", json!({ "action": "reopen", "note": "still open" }));
+    assert_eq!((status, case["status"].as_str()), (200, Some("handling")));
+    assert_eq!(act(&base, id, "handler", json!({ "action": "report_handled" })).0, 200);
+    only_allowed(&base, id, "close", "inspector");
+    let (status, case) = act(&base, id, "inspector", json!({ "action": "close", "note": "cover back in place" }));
+    assert_eq!((status, case["status"].as_str()), (200, Some("closed")));
+
+    // The timeline: every accepted step in order, with who and why; refusals left no trace.
+    let steps: Vec<(&str, &str, &str)> = case["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap(), e["to_status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("report", "sensor:mh-7", "reported"),
+            ("verify", "operator-desk", "filed"),
+            ("supervise", "deadline-clock", "filed"),
+            ("dispatch", "dispatcher-desk", "dispatched"),
+            ("accept", "handler-desk", "handling"),
+            ("request_extension", "handler-desk", "handling"),
+            ("grant_extension", "dispatcher-desk", "handling"),
+            ("report_handled", "handler-desk", "feedback"),
+            ("reopen", "inspector-desk", "handling"),
+            ("report_handled", "handler-desk", "feedback"),
+            ("close", "inspector-desk", "closed"),
+        ]
+    );
+    assert_eq!(case["events"][1]["note"], "seen on the wall");
+
+    // The cover opens again at once: within the cooldown no new case; after it, a new one.
+    publish_lines(1883, &topic, &[reading(false, 2), reading(true, 3)], None);
+    wait_for(
+        Duration::from_secs(10),
+        || service.log(),
+        || {
+            metric(
+                &String::from_utf8(get_bytes(&base, "/metrics").1).unwrap(),
+                "sharpeyes_violations_cooling_down_total",
+            ) >= 1.0
+        },
+    );
+    assert_eq!(cases_of_device(&base).len(), 1, "no case within the cooldown");
+    std::thread::sleep(Duration::from_secs(4));
+    publish_lines(1883, &topic, &[reading(false, 4), reading(true, 5)], None);
+    wait_for(Duration::from_secs(20), || service.log(), || cases_of_device(&base).len() == 2);
+    let newest = &cases_of_device(&base)[0];
+    assert_ne!(newest["id"].as_i64().unwrap(), id);
+    assert_eq!(newest["status"], "reported");
+
+    // Evaluation ends the loop; nothing applies after it.
+    only_allowed(&base, id, "evaluate", "inspector");
+    assert_eq!(act(&base, id, "inspector", json!({ "action": "evaluate" })).0, 200);
+    for role in ROLES {
+        assert_eq!(
+            act(&base, id, role, json!({ "action": "reopen" })).0,
+            if role == "inspector" || role == "admin" { 409 } else { 403 }
+        );
+    }
+}
