@@ -59,9 +59,14 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let alerting_metrics = AlertingMetrics::register(&registry)?;
 
     let data_dir = &config.server.data_dir;
-    let store = Store::open_sqlite(data_dir)
-        .await
-        .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?;
+    let store = match &config.server.database {
+        Some(url) => Store::open_postgres(url)
+            .await
+            .with_context(|| format!("server.database: opening {}", sharpeyes_ingest::camera::redact_url(url)))?,
+        None => Store::open_sqlite(data_dir)
+            .await
+            .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?,
+    };
     let evidence = EvidenceStore::new(data_dir);
 
     let detector = crate::reload::load_detector(config.detector.clone()).await?;

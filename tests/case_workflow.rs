@@ -50,7 +50,19 @@ fn only_allowed(base: &str, id: i64, action: &str, allowed: &str) {
 }
 
 #[test]
-fn a_case_goes_round_the_closed_loop_with_roles_deadlines_supervision_and_cooldown() {
+fn the_closed_loop_on_sqlite() {
+    closed_loop(None);
+}
+
+#[test]
+fn the_closed_loop_on_postgres() {
+    let database = PostgresDatabase::create("workflow");
+    closed_loop(Some(&database.url));
+}
+
+/// A case goes round the closed loop with roles, deadlines, supervision and cooldown, on SQLite (no
+/// `database`) or on PostgreSQL.
+fn closed_loop(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("se-workflow-{}", nanos_since_epoch());
     let topic = format!("{prefix}/sensors/mh-7/manhole_cover");
@@ -91,8 +103,12 @@ supervise_every_s = 1
         ));
     }
     add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    if let Some(url) = database {
+        use_database(&config, url);
+    }
     let service = start_service(&config, &base);
     wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+    assert_eq!(service.log().contains("case store on PostgreSQL"), database.is_some(), "{}", service.log());
 
     let reading = |open: bool, second: u32| {
         format!(r#"{{"tilt_deg": 1.0, "open": {open}, "ts": "2026-11-23T10:00:{second:02}Z"}}"#)

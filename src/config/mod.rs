@@ -182,6 +182,9 @@ pub struct ServerConfig {
     /// SQLite database and evidence images (relative to the working directory).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// PostgreSQL for the cases (`postgres://user@host/db`) instead of SQLite under `data_dir`; evidence
+    /// images stay under `data_dir`.
+    pub database: Option<String>,
 }
 
 fn default_listen() -> String {
@@ -193,7 +196,7 @@ fn default_data_dir() -> PathBuf {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: default_listen(), data_dir: default_data_dir() }
+        Self { listen: default_listen(), data_dir: default_data_dir(), database: None }
     }
 }
 

@@ -65,6 +65,14 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     if config.server.listen.parse::<SocketAddr>().is_err() {
         report("server.listen".into(), format!("'{}' is not an address like 127.0.0.1:8080", config.server.listen));
     }
+    if let Some(url) = &config.server.database
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        report(
+            "server.database".into(),
+            "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
+        );
+    }
     if config.detector.intra_threads == 0 {
         report("detector.intra_threads".into(), "must be at least 1".into());
     }

@@ -383,3 +383,39 @@ category = "manhole_cover"
 "#
     )
 }
+
+/// A fresh PostgreSQL database on the local server (127.0.0.1:5432, trust auth), dropped at the end.
+pub struct PostgresDatabase {
+    name: String,
+    /// Its connection URL.
+    pub url: String,
+}
+
+impl PostgresDatabase {
+    /// Creates `sharpeyes_<label>_<unique>`.
+    pub fn create(label: &str) -> Self {
+        let name = format!("sharpeyes_{label}_{}", nanos_since_epoch());
+        psql(&format!("CREATE DATABASE {name}"));
+        Self { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+fn psql(command: &str) {
+    let status = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q", "-c", command])
+        .status()
+        .expect("psql (PostgreSQL's client; scripts/setup.sh installs and starts PostgreSQL)");
+    assert!(status.success(), "psql -c {command:?} failed");
+}
+
+/// Points the configuration at `config` to PostgreSQL at `url` for its cases.
+pub fn use_database(config: &Path, url: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(config, text.replacen("[server]\n", &format!("[server]\ndatabase = \"{url}\"\n"), 1)).unwrap();
+}

@@ -2,11 +2,10 @@
 //! state, moves it, sets its deadline and appends the step to its timeline.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
-use super::{CaseDetail, CaseEvent, Store};
+use super::{CaseDetail, CaseEvent, Pool, Store, insert_event, with_pool};
 use crate::{
-    Result,
+    Error, Result,
     api::Principal,
     cases::{
         deadlines::DeadlinePolicy,
@@ -30,6 +29,15 @@ pub enum ActionOutcome {
     NotFound,
 }
 
+/// What one attempt found.
+enum Attempt {
+    Applied,
+    Refused(Refusal),
+    NotFound,
+    /// Someone else moved the case between reading and writing it.
+    Raced,
+}
+
 #[derive(sqlx::FromRow)]
 struct CaseState {
     status: String,
@@ -38,6 +46,16 @@ struct CaseState {
     deadline_at: Option<DateTime<Utc>>,
     supervised: bool,
     extension_requested: bool,
+}
+
+impl CaseState {
+    fn workflow(&self, id: i64) -> Result<(Workflow, Category, Urgency)> {
+        let corrupt = || Error::Corrupt(format!("case {id}: status '{}', category '{}'", self.status, self.category));
+        let status = Status::parse(&self.status).ok_or_else(corrupt)?;
+        let category = Category::parse(&self.category).ok_or_else(corrupt)?;
+        let workflow = Workflow { status, supervised: self.supervised, extension_requested: self.extension_requested };
+        Ok((workflow, category, Urgency::parse(&self.urgency).unwrap_or(Urgency::Normal)))
+    }
 }
 
 impl Store {
@@ -52,95 +70,85 @@ impl Store {
         policy: &DeadlinePolicy,
     ) -> Result<ActionOutcome> {
         for _ in 0..ATTEMPTS {
-            let mut tx = self.pool.begin().await?;
-            let Some(state) = sqlx::query_as::<_, CaseState>(
-                "SELECT status, category, urgency, deadline_at, supervised, extension_requested FROM cases WHERE id = ?",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            else {
-                return Ok(ActionOutcome::NotFound);
-            };
-            let (Some(status), Some(category)) = (Status::parse(&state.status), Category::parse(&state.category))
-            else {
-                return Err(crate::Error::Corrupt(format!(
-                    "case {id}: status '{}', category '{}'",
-                    state.status, state.category
-                )));
-            };
-            let before =
-                Workflow { status, supervised: state.supervised, extension_requested: state.extension_requested };
-            let after = match before.apply(who.role, action) {
-                Ok(after) => after,
-                Err(refusal) => return Ok(ActionOutcome::Refused(refusal)),
-            };
-            let urgency = Urgency::parse(&state.urgency).unwrap_or(Urgency::Normal);
-            let deadline = policy.after(action, category, urgency, now, state.deadline_at);
-            // The row changes only if nobody moved the case since it was read.
-            let changed = sqlx::query(
-                "UPDATE cases SET status = ?, supervised = ?, extension_requested = ?, deadline_at = ?, updated_at = ?
-                 WHERE id = ? AND status = ? AND supervised = ? AND extension_requested = ?",
-            )
-            .bind(after.status.as_str())
-            .bind(after.supervised)
-            .bind(after.extension_requested)
-            .bind(deadline)
-            .bind(now)
-            .bind(id)
-            .bind(&state.status)
-            .bind(state.supervised)
-            .bind(state.extension_requested)
-            .execute(&mut *tx)
-            .await?;
-            if changed.rows_affected() == 0 {
-                continue;
+            let attempt = with_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                let state = sqlx::query_as::<_, CaseState>(
+                    "SELECT status, category, urgency, deadline_at, supervised, extension_requested
+                     FROM cases WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match state {
+                    None => Attempt::NotFound,
+                    Some(state) => {
+                        let (before, category, urgency) = state.workflow(id)?;
+                        match before.apply(who.role, action) {
+                            Err(refusal) => Attempt::Refused(refusal),
+                            Ok(after) => {
+                                let deadline = policy.after(action, category, urgency, now, state.deadline_at);
+                                // The row changes only if nobody moved the case since it was read.
+                                let changed = sqlx::query(
+                                    "UPDATE cases SET status = $1, supervised = $2, extension_requested = $3,
+                                                      deadline_at = $4, updated_at = $5
+                                     WHERE id = $6 AND status = $7 AND supervised = $8 AND extension_requested = $9",
+                                )
+                                .bind(after.status.as_str())
+                                .bind(after.supervised)
+                                .bind(after.extension_requested)
+                                .bind(deadline)
+                                .bind(now)
+                                .bind(id)
+                                .bind(&state.status)
+                                .bind(state.supervised)
+                                .bind(state.extension_requested)
+                                .execute(&mut *tx)
+                                .await?;
+                                if changed.rows_affected() == 0 {
+                                    Attempt::Raced
+                                } else {
+                                    let event = CaseEvent {
+                                        at: now,
+                                        actor: who.name.to_string(),
+                                        role: who.role.as_str().into(),
+                                        action: action.as_str().into(),
+                                        from_status: state.status.clone(),
+                                        to_status: after.status.as_str().into(),
+                                        note: note.into(),
+                                    };
+                                    insert_event!(tx, id, &event);
+                                    tx.commit().await?;
+                                    Attempt::Applied
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            match attempt {
+                Attempt::Applied => {
+                    let detail = self.case_detail(id).await?.ok_or(Error::Corrupt(format!("case {id} vanished")))?;
+                    return Ok(ActionOutcome::Applied(Box::new(detail)));
+                }
+                Attempt::Refused(refusal) => return Ok(ActionOutcome::Refused(refusal)),
+                Attempt::NotFound => return Ok(ActionOutcome::NotFound),
+                Attempt::Raced => {}
             }
-            let event = CaseEvent {
-                at: now,
-                actor: who.name.to_string(),
-                role: who.role.as_str().into(),
-                action: action.as_str().into(),
-                from_status: state.status,
-                to_status: after.status.as_str().into(),
-                note: note.into(),
-            };
-            insert_event(&mut tx, id, &event).await?;
-            tx.commit().await?;
-            let detail = self.case_detail(id).await?.ok_or(crate::Error::Corrupt(format!("case {id} vanished")))?;
-            return Ok(ActionOutcome::Applied(Box::new(detail)));
         }
-        Err(crate::Error::Contended(format!("case {id} kept changing under '{}'", action.as_str())))
+        Err(Error::Contended(format!("case {id} kept changing under '{}'", action.as_str())))
     }
 
     /// Open, unsupervised cases whose deadline is before `now`, oldest deadline first.
     pub async fn overdue_cases(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM cases WHERE supervised = FALSE AND deadline_at IS NOT NULL AND deadline_at < ?
-               AND status NOT IN ('closed', 'evaluated', 'voided') ORDER BY deadline_at LIMIT ?",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        with_pool!(self, |pool| {
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM cases WHERE supervised = FALSE AND deadline_at IS NOT NULL AND deadline_at < $1
+                   AND status NOT IN ('closed', 'evaluated', 'voided') ORDER BY deadline_at LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?)
+        })
     }
-}
-
-/// Appends one step to a case's timeline.
-pub(super) async fn insert_event(tx: &mut SqliteConnection, case_id: i64, event: &CaseEvent) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO case_events (case_id, at, actor, role, action, from_status, to_status, note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(case_id)
-    .bind(event.at)
-    .bind(&event.actor)
-    .bind(&event.role)
-    .bind(&event.action)
-    .bind(&event.from_status)
-    .bind(&event.to_status)
-    .bind(&event.note)
-    .execute(tx)
-    .await?;
-    Ok(())
 }

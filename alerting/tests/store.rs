@@ -1,0 +1,165 @@
+//! The case store, the same checks on SQLite and on PostgreSQL (the local server at 127.0.0.1:5432, a
+//! fresh database per run): camera cases with objects and evidence, list filters, the workflow's
+//! transactions and deadlines, overdue cases, open cases after a restart, and timestamps that come
+//! back as they went in.
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use sharpeyes_alerting::{
+    api::{Principal, Role},
+    cases::{calendar::WorkCalendar, deadlines::DeadlinePolicy, taxonomy::Taxonomy, workflow::Action},
+    store::{ActionOutcome, CaseFilter, NewCase, NewEvidence, NewObject, Store},
+};
+use sqlx::{Connection, Executor, PgConnection};
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap() + TimeDelta::minutes(minute) + TimeDelta::microseconds(123_456)
+}
+
+fn camera_case(camera: &str, grid: &str, minute: i64) -> NewCase {
+    NewCase {
+        code: "0505".into(),
+        category: "illegal_parking".into(),
+        camera: camera.into(),
+        zone: "np-1".into(),
+        grid: grid.into(),
+        status: "reported".into(),
+        urgency: "normal".into(),
+        source: "camera".into(),
+        device: String::new(),
+        detail: None,
+        first_seen_at: at(minute - 5),
+        confirmed_at: at(minute),
+        opened_at: at(minute),
+    }
+}
+
+fn object(x: f32, minute: i64) -> NewObject {
+    NewObject {
+        class: "car".into(),
+        score: 0.875,
+        bbox: [x, 10.0, x + 50.0, 60.5],
+        first_seen_at: at(minute - 5),
+        confirmed_at: at(minute),
+    }
+}
+
+fn evidence(n: u8, minute: i64) -> NewEvidence {
+    NewEvidence { sha256: format!("{n:02x}").repeat(32), width: 640, height: 480, captured_at: at(minute) }
+}
+
+/// A policy with working time every day 09:00–17:00 in the city (+08:00: 01:00–09:00 UTC).
+fn policy() -> DeadlinePolicy {
+    let calendar =
+        WorkCalendar::from_toml("utc_offset = \"+08:00\"\nworking_hours = [[\"09:00\", \"17:00\"]]\nweekend = []")
+            .unwrap();
+    DeadlinePolicy::new(Taxonomy::shipped(), calendar)
+}
+
+async fn exercise(store: &Store) {
+    // Cases in two grids of one street, and one in another street.
+    let first = store
+        .insert_case(&camera_case("cam-1", "110105001001001", 0), Some(&object(0.0, 0)), Some(&evidence(1, 0)))
+        .await
+        .unwrap();
+    let second = store
+        .insert_case(&camera_case("cam-2", "110105001002001", 10), Some(&object(5.0, 10)), Some(&evidence(2, 10)))
+        .await
+        .unwrap();
+    let third = store
+        .insert_case(&camera_case("cam-3", "110105002001001", 20), Some(&object(9.0, 20)), Some(&evidence(3, 20)))
+        .await
+        .unwrap();
+    assert!(first < second && second < third);
+    store.add_object(first, &object(100.0, 3), &evidence(4, 3), at(3)).await.unwrap();
+
+    let detail = store.case_detail(first).await.unwrap().unwrap();
+    assert_eq!(detail.case.object_count, 2);
+    assert_eq!(detail.objects.len(), 2);
+    assert_eq!((detail.objects[1].idx, detail.objects[1].x1, detail.objects[1].y2), (1, 100.0, 60.5));
+    assert_eq!(detail.objects[0].score, 0.875);
+    assert_eq!(detail.evidence.iter().map(|e| e.idx).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(detail.case.first_seen_at, at(-5), "timestamps round-trip to the microsecond");
+    assert_eq!(detail.case.updated_at, at(3));
+    assert_eq!(detail.events.len(), 1);
+    assert_eq!((detail.events[0].action.as_str(), detail.events[0].actor.as_str()), ("report", "camera:cam-1"));
+    assert_eq!(store.evidence(first, 1).await.unwrap().unwrap().sha256, "04".repeat(32));
+    assert!(store.evidence(first, 2).await.unwrap().is_none());
+    assert!(store.evidence(second, 1).await.unwrap().is_none(), "evidence is found through its own case only");
+
+    // Filters.
+    let ids = |cases: Vec<sharpeyes_alerting::store::Case>| cases.iter().map(|c| c.id).collect::<Vec<_>>();
+    let street = CaseFilter { grid: Some("110105001".into()), ..CaseFilter::default() };
+    assert_eq!(ids(store.list_cases(&street).await.unwrap()), [second, first], "newest first, by grid prefix");
+    let wildcard = CaseFilter { grid: Some("%".into()), ..CaseFilter::default() };
+    assert_eq!(store.list_cases(&wildcard).await.unwrap().len(), 3, "LIKE wildcards in the input are inert");
+    let window = CaseFilter { since: Some(at(5)), until: Some(at(20)), ..CaseFilter::default() };
+    assert_eq!(ids(store.list_cases(&window).await.unwrap()), [second]);
+    let camera = CaseFilter { camera: Some("cam-3".into()), limit: 1, ..CaseFilter::default() };
+    assert_eq!(ids(store.list_cases(&camera).await.unwrap()), [third]);
+
+    // The workflow: refused steps change nothing; accepted ones move the case and set its deadline.
+    let policy = policy();
+    let operator = Principal { name: "desk".into(), role: Role::Operator };
+    let handler = Principal { name: "office".into(), role: Role::Handler };
+    let refused = store.apply_action(first, &handler, Action::Verify, "", at(30), &policy).await.unwrap();
+    assert!(matches!(refused, ActionOutcome::Refused(_)), "{refused:?}");
+    let ActionOutcome::Applied(filed) =
+        store.apply_action(first, &operator, Action::Verify, "ok", at(30), &policy).await.unwrap()
+    else {
+        panic!("verify refused")
+    };
+    assert_eq!(filed.case.status, "filed");
+    // Filed at 09:30 city time; illegal parking, normal urgency: 2 working hours.
+    assert_eq!(filed.case.deadline_at, Some(at(150)));
+    assert_eq!(filed.events.last().unwrap().note, "ok");
+    assert!(matches!(
+        store.apply_action(999_999, &operator, Action::Verify, "", at(30), &policy).await.unwrap(),
+        ActionOutcome::NotFound
+    ));
+
+    // Overdue: the filed case once its deadline passed; not before, and not once supervised.
+    assert!(store.overdue_cases(at(149), 10).await.unwrap().is_empty());
+    assert_eq!(store.overdue_cases(at(151), 10).await.unwrap(), [first]);
+    let clock = Principal { name: "deadline-clock".into(), role: Role::Admin };
+    store.apply_action(first, &clock, Action::Supervise, "late", at(151), &policy).await.unwrap();
+    assert!(store.overdue_cases(at(151), 10).await.unwrap().is_empty());
+
+    // Open cases (for the engine after a restart) leave out voided ones.
+    store.apply_action(third, &operator, Action::Void, "a shadow", at(31), &policy).await.unwrap();
+    let open: Vec<i64> = store.open_cases().await.unwrap().iter().map(|d| d.case.id).collect();
+    assert_eq!(open, [first, second]);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_store_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    exercise(&store).await;
+    store.close().await;
+    // Reopening runs no migration twice and finds the cases.
+    let store = Store::open(None, dir.path()).await.unwrap();
+    assert_eq!(store.open_cases().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_store_on_postgres() {
+    let name = format!("sharpeyes_store_{}", std::process::id());
+    let mut admin =
+        PgConnection::connect(ADMIN_URL).await.expect("PostgreSQL at 127.0.0.1:5432 (scripts/setup.sh starts it)");
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    exercise(&store).await;
+    store.close().await;
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
+    assert_eq!(store.open_cases().await.unwrap().len(), 2);
+    store.close().await;
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+}
