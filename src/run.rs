@@ -12,7 +12,8 @@ use sharpeyes_alerting::{
     api::{self, ApiState, ApiToken, Authenticator},
     cases::{CaseEngine, deadlines::DeadlinePolicy, evidence::EvidenceStore},
     rules::{
-        Condition, ParkingRule, ParkingRuleConfig, RulesStage, SensorRule, SensorRules, TrackerConfig, Violation, Zone,
+        Condition, DwellRule, DwellRuleConfig, RulesStage, SensorRule, SensorRules, TrackerConfig, Violation, Zone,
+        ZoneKind,
     },
     store::Store,
 };
@@ -29,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::config::{
-    CameraConfig, Config, DecodeKind, MqttConfig, ParkingConfig, SensorConfig, SensorRuleConfig, TransportKind,
+    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, SensorConfig, SensorRuleConfig, TransportKind,
 };
 
 /// Detections waiting for the rules (the sender blocks when full).
@@ -68,6 +69,10 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?,
     };
     let evidence = EvidenceStore::new(data_dir);
+    let policy = config.cases.deadline_policy().map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid case settings:\n  {}", list.join("\n  "))
+    })?;
 
     let detector = crate::reload::load_detector(config.detector.clone()).await?;
 
@@ -95,6 +100,9 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     // Inference → rules → cases.
     let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
     let vehicle_classes = crate::reload::vehicle_classes(&config, detector.manifest());
+    let litter_classes = category_classes(&config.rules.litter, detector.manifest(), "litter");
+    let construction_classes =
+        category_classes(&config.rules.illegal_construction, detector.manifest(), "illegal_construction");
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
     let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
     let reloader = tokio::spawn(crate::reload::on_sighup(
@@ -106,12 +114,28 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let max_wait = Duration::from_millis(config.detector.max_wait_ms);
     let inference =
         InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait).spawn()?;
-    let parking_config = parking_rule_config(&config.rules.illegal_parking, vehicle_classes);
-    let parking = config
+    let offset = policy.calendar().utc_offset();
+    let kinds = [
+        (ZoneKind::NoParking, dwell_rule_config(&config.rules.illegal_parking, vehicle_classes, offset)),
+        (ZoneKind::NoDumping, dwell_rule_config(&config.rules.litter, litter_classes, offset)),
+        (
+            ZoneKind::ConstructionWatch,
+            dwell_rule_config(&config.rules.illegal_construction, construction_classes, offset),
+        ),
+    ];
+    let camera_rules = config
         .cameras
         .iter()
-        .map(|camera| (Arc::from(camera.id.as_str()), ParkingRule::new(parking_config.clone(), &zones(camera))))
-        .filter(|(_, rule)| rule.is_active())
+        .map(|camera| {
+            let zones = zones(camera);
+            let rules = kinds
+                .iter()
+                .map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones))
+                .filter(DwellRule::is_active)
+                .collect::<Vec<_>>();
+            (Arc::from(camera.id.as_str()), rules)
+        })
+        .filter(|(_, rules)| !rules.is_empty())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
 
@@ -128,12 +152,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         None => None,
     };
 
-    let rules = RulesStage::new(parking, detections_rx, violations_tx, classes_rx).spawn()?;
+    let rules = RulesStage::new(camera_rules, detections_rx, violations_tx, classes_rx).spawn()?;
     let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
-    let policy = config.cases.deadline_policy().map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("invalid case settings:\n  {}", list.join("\n  "))
-    })?;
     let cooldown = TimeDelta::milliseconds((config.cases.cooldown_s * 1000.0) as i64);
     let mut engine = CaseEngine::start(
         store.clone(),
@@ -349,20 +369,41 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
 }
 
 fn zones(camera: &CameraConfig) -> Vec<Zone> {
-    camera.zones.iter().map(|z| Zone::new(z.id.as_str(), z.kind, z.polygon.clone())).collect()
+    camera
+        .zones
+        .iter()
+        .map(|z| {
+            let mut zone = Zone::new(z.id.as_str(), z.kind, z.polygon.clone());
+            zone.classes = z.classes.clone();
+            zone.min_score = z.min_score;
+            zone.min_area = z.min_area;
+            zone.max_area = z.max_area;
+            zone.active = z.active.as_ref().and_then(crate::config::parse_window);
+            z.masks.iter().for_each(|mask| zone.add_mask(mask.clone()));
+            zone
+        })
+        .collect()
 }
 
-fn parking_rule_config(parking: &ParkingConfig, classes: Vec<String>) -> ParkingRuleConfig {
+/// Detector classes of a dwell rule: the configuration's, else the manifest's `categories.<category>`.
+/// For litter the shipped COCO manifest maps stand-ins (marked as proxies); it maps nothing for
+/// construction, so that rule stays idle until a site-trained model's manifest names its classes.
+fn category_classes(rule: &DwellConfig, manifest: &sharpeyes_inference::Manifest, category: &str) -> Vec<String> {
+    rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
+}
+
+fn dwell_rule_config(rule: &DwellConfig, classes: Vec<String>, utc_offset: chrono::FixedOffset) -> DwellRuleConfig {
     let millis = |seconds: f64| TimeDelta::milliseconds((seconds * 1000.0) as i64);
-    ParkingRuleConfig {
-        min_dwell: millis(parking.min_dwell_s),
+    DwellRuleConfig {
+        min_dwell: millis(rule.min_dwell_s),
         classes,
-        min_score: parking.min_score,
-        min_presence: parking.min_presence,
+        min_score: rule.min_score,
+        min_presence: rule.min_presence,
         tracker: TrackerConfig {
-            stationary_iou: parking.stationary_iou,
-            max_gap: millis(parking.track_max_gap_s),
+            stationary_iou: rule.stationary_iou,
+            max_gap: millis(rule.track_max_gap_s),
             ..TrackerConfig::default()
         },
+        utc_offset,
     }
 }

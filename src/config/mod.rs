@@ -3,6 +3,8 @@
 
 mod validate;
 
+pub use validate::parse_window;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -347,14 +349,41 @@ pub struct ZoneConfig {
     pub kind: ZoneKind,
     /// Corners in normalised image coordinates.
     pub polygon: Vec<[f64; 2]>,
+    /// Detector classes counted in this zone instead of the rule's.
+    pub classes: Option<Vec<String>>,
+    /// Least detector score in this zone instead of the rule's.
+    pub min_score: Option<f32>,
+    /// Least box area as a share of the frame (0..=1).
+    #[serde(default)]
+    pub min_area: f64,
+    /// Largest box area as a share of the frame (0..=1).
+    #[serde(default = "whole_frame")]
+    pub max_area: f64,
+    /// Parts of the zone not watched: polygons in normalised coordinates.
+    #[serde(default)]
+    pub masks: Vec<Vec<[f64; 2]>>,
+    /// Daily window `["07:00", "20:00"]` (city time, `cases.calendar`'s offset) in which the zone is
+    /// watched; it may run past midnight (`["20:00", "07:00"]`). Unset: always.
+    pub active: Option<[String; 2]>,
+}
+
+const fn whole_frame() -> f64 {
+    1.0
 }
 
 /// `[rules]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct RulesConfig {
-    /// `[rules.illegal_parking]`.
+    /// `[rules.illegal_parking]`: vehicles standing in `no_parking` zones.
     #[serde(default)]
-    pub illegal_parking: ParkingConfig,
+    pub illegal_parking: DwellConfig,
+    /// `[rules.litter]`: objects left in `no_dumping` zones.
+    #[serde(default = "DwellConfig::litter")]
+    pub litter: DwellConfig,
+    /// `[rules.illegal_construction]`: a site-trained model's classes standing in `construction_watch`
+    /// zones.
+    #[serde(default = "DwellConfig::construction")]
+    pub illegal_construction: DwellConfig,
     /// `[[rules.sensor]]`: rules on sensor readings.
     #[serde(default)]
     pub sensor: Vec<SensorRuleConfig>,
@@ -385,25 +414,25 @@ pub struct SensorRuleConfig {
     pub category: Category,
 }
 
-/// `[rules.illegal_parking]`.
+/// `[rules.illegal_parking]`, `[rules.litter]`, `[rules.illegal_construction]`: a dwell rule.
 #[derive(Clone, Debug, Deserialize)]
-pub struct ParkingConfig {
-    /// Seconds a vehicle must stand still in a no-parking zone.
+pub struct DwellConfig {
+    /// Seconds an object must stand still in a zone of the rule's kind.
     #[serde(default = "default_min_dwell_s")]
     pub min_dwell_s: f64,
-    /// Detector classes that are vehicles; unset: the manifest's `categories.illegal_parking` classes
-    /// (or car, truck, bus and motorcycle when the manifest maps none).
+    /// Detector classes the rule follows; unset: the manifest's `categories.<category>` classes (for
+    /// illegal parking, car, truck, bus and motorcycle when the manifest maps none).
     pub classes: Option<Vec<String>>,
-    /// Least detector score of a vehicle.
+    /// Least detector score of an object.
     #[serde(default = "default_min_score")]
     pub min_score: f32,
-    /// Least share of frames a standing vehicle must be seen in since it stopped.
+    /// Least share of frames a standing object must be seen in since it stopped.
     #[serde(default = "default_min_presence")]
     pub min_presence: f32,
-    /// Least IoU with where a vehicle stopped to count as still standing.
+    /// Least IoU with where an object stopped to count as still standing.
     #[serde(default = "default_stationary_iou")]
     pub stationary_iou: f32,
-    /// Seconds a vehicle may go unseen (occlusion, key-frame spacing) and keep its track.
+    /// Seconds an object may go unseen (occlusion, key-frame spacing) and keep its track.
     #[serde(default = "default_track_max_gap_s")]
     pub track_max_gap_s: f64,
 }
@@ -424,7 +453,7 @@ const fn default_track_max_gap_s() -> f64 {
     10.0
 }
 
-impl Default for ParkingConfig {
+impl Default for DwellConfig {
     fn default() -> Self {
         Self {
             min_dwell_s: default_min_dwell_s(),
@@ -434,6 +463,18 @@ impl Default for ParkingConfig {
             stationary_iou: default_stationary_iou(),
             track_max_gap_s: default_track_max_gap_s(),
         }
+    }
+}
+
+impl DwellConfig {
+    /// Litter when `[rules.litter]` is absent: left for ten minutes.
+    fn litter() -> Self {
+        Self { min_dwell_s: 600.0, ..Self::default() }
+    }
+
+    /// Construction when `[rules.illegal_construction]` is absent: standing for an hour.
+    fn construction() -> Self {
+        Self { min_dwell_s: 3600.0, ..Self::default() }
     }
 }
 

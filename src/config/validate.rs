@@ -5,7 +5,7 @@ use std::{
 
 use sharpeyes_ingest::mqtt::MqttSettings;
 
-use super::{Config, DecodeKind, Problem};
+use super::{Config, DecodeKind, Problem, ZoneConfig};
 
 /// A finite number above zero (NaN is not).
 fn positive(value: f64) -> bool {
@@ -13,6 +13,38 @@ fn positive(value: f64) -> bool {
 }
 
 /// `[[rules.sensor]]`: known field of the right type for the kind, one kind of condition, sane numbers.
+/// A zone's narrowing settings: classes, score, area bounds, masks and schedule.
+fn validate_zone_settings(zone: &ZoneConfig, at: &dyn Fn(&str) -> String, report: &mut dyn FnMut(String, String)) {
+    if zone.classes.as_ref().is_some_and(Vec::is_empty) {
+        report(at("classes"), "needs at least one class".into());
+    }
+    if let Some(score) = zone.min_score.filter(|s| !(0.0..=1.0).contains(s)) {
+        report(at("min_score"), format!("{score} is outside 0..=1"));
+    }
+    if !(0.0..=1.0).contains(&zone.min_area) || !(0.0..=1.0).contains(&zone.max_area) || zone.min_area > zone.max_area {
+        report(
+            at("max_area"),
+            format!("area bounds {}..={} must lie in 0..=1, in order", zone.min_area, zone.max_area),
+        );
+    }
+    for (m, mask) in zone.masks.iter().enumerate() {
+        if mask.len() < 3 || mask.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+            report(at(&format!("masks[{m}]")), "needs at least 3 corners, each in 0..=1".into());
+        }
+    }
+    if let Some(window) = &zone.active
+        && parse_window(window).is_none()
+    {
+        report(at("active"), format!("{window:?} is not a window of two HH:MM times"));
+    }
+}
+
+/// `["07:00", "20:00"]` as two times.
+pub fn parse_window([from, to]: &[String; 2]) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+    let parse = |text: &str| chrono::NaiveTime::parse_from_str(text, "%H:%M").ok();
+    Some((parse(from)?, parse(to)?))
+}
+
 fn validate_sensor_rules(config: &Config, report: &mut impl FnMut(String, String)) {
     let mut rule_ids = HashSet::new();
     let known_devices: HashSet<&str> = config.sensors.iter().map(|s| s.id.as_str()).collect();
@@ -153,24 +185,31 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                     format!("{:?} is outside the normalised range 0..=1", zone.polygon[k]),
                 );
             }
+            validate_zone_settings(zone, &at, &mut report);
         }
     }
 
-    let parking = &config.rules.illegal_parking;
-    if !positive(parking.min_dwell_s) {
-        report("rules.illegal_parking.min_dwell_s".into(), "must be positive".into());
-    }
-    if !(0.0..=1.0).contains(&parking.min_score) {
-        report("rules.illegal_parking.min_score".into(), format!("{} is outside 0..=1", parking.min_score));
-    }
-    if !(0.0..=1.0).contains(&parking.min_presence) {
-        report("rules.illegal_parking.min_presence".into(), format!("{} is outside 0..=1", parking.min_presence));
-    }
-    if !(0.0..=1.0).contains(&parking.stationary_iou) {
-        report("rules.illegal_parking.stationary_iou".into(), format!("{} is outside 0..=1", parking.stationary_iou));
-    }
-    if parking.classes.as_ref().is_some_and(Vec::is_empty) {
-        report("rules.illegal_parking.classes".into(), "needs at least one class".into());
+    for (name, rule) in [
+        ("illegal_parking", &config.rules.illegal_parking),
+        ("litter", &config.rules.litter),
+        ("illegal_construction", &config.rules.illegal_construction),
+    ] {
+        let at = |key: &str| format!("rules.{name}.{key}");
+        if !positive(rule.min_dwell_s) {
+            report(at("min_dwell_s"), "must be positive".into());
+        }
+        for (key, value) in [
+            ("min_score", rule.min_score),
+            ("min_presence", rule.min_presence),
+            ("stationary_iou", rule.stationary_iou),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                report(at(key), format!("{value} is outside 0..=1"));
+            }
+        }
+        if rule.classes.as_ref().is_some_and(Vec::is_empty) {
+            report(at("classes"), "needs at least one class".into());
+        }
     }
 
     validate_sensor_rules(config, &mut report);

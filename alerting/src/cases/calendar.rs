@@ -102,6 +102,11 @@ impl WorkCalendar {
         })
     }
 
+    /// The city's offset from UTC.
+    pub fn utc_offset(&self) -> FixedOffset {
+        self.offset
+    }
+
     /// Whether `date` (local) is worked.
     pub fn is_workday(&self, date: NaiveDate) -> bool {
         self.extra_workdays.contains(&date)

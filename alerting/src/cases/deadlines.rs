@@ -30,6 +30,11 @@ impl DeadlinePolicy {
         &self.taxonomy
     }
 
+    /// The working calendar (and the city's time).
+    pub fn calendar(&self) -> &WorkCalendar {
+        &self.calendar
+    }
+
     /// A case's deadline after `action` at `now`, given the one it had. The clock starts when the case
     /// is filed (verified, or taken up again after a suspension), stops while it is suspended, and an
     /// extension grants one more time limit from the later of now and the old deadline; other actions

@@ -2,19 +2,20 @@
 //!
 //! - [`Zone`]: a normalised polygon of a camera with a kind that decides the case category;
 //! - [`Tracker`]: follows objects across frames by box overlap and knows how long each has stood still;
-//! - [`ParkingRule`]: a vehicle whose bottom-centre stays still inside a `no_parking` zone for
-//!   `min_dwell` is a [`CameraViolation`];
+//! - [`DwellRule`]: an object of the rule's classes whose bottom-centre stays still inside a zone of
+//!   its kind for `min_dwell` is a [`CameraViolation`]: a parked vehicle (`no_parking`), litter
+//!   (`no_dumping`), a structure seen by a site-trained model (`construction_watch`);
 //! - [`SensorRules`]: thresholds (with duration and hysteresis) and states on sensor readings; a
 //!   condition that holds long enough is a [`SensorViolation`].
 
-mod parking;
+mod dwell;
 mod sensor;
 mod stage;
 mod tracker;
 mod violation;
 mod zone;
 
-pub use parking::{ParkingRule, ParkingRuleConfig};
+pub use dwell::{DwellRule, DwellRuleConfig};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use stage::RulesStage;
 pub use tracker::{Track, Tracker, TrackerConfig};

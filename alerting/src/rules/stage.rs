@@ -5,28 +5,28 @@ use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{ParkingRule, Violation};
+use super::{DwellRule, Violation, ZoneKind};
 
 /// The rules thread: runs each camera's rules on its analysed frames and sends the violations to the
 /// case engine. Sending blocks when the engine is behind (violations are never dropped). Stops when
 /// the detections channel closes, which closes `violations_tx`.
 pub struct RulesStage {
-    parking: HashMap<Arc<str>, ParkingRule>,
+    rules: HashMap<Arc<str>, Vec<DwellRule>>,
     detections_rx: Receiver<FrameDetections>,
     violations_tx: mpsc::Sender<Violation>,
     vehicle_classes_rx: Receiver<Vec<String>>,
 }
 
 impl RulesStage {
-    /// The stage with the parking rule of each camera. New vehicle classes (a reloaded class mapping)
-    /// arriving on `vehicle_classes_rx` apply from the next frame.
+    /// The stage with the dwell rules of each camera. New vehicle classes (a reloaded class mapping)
+    /// arriving on `vehicle_classes_rx` apply to the parking rules from the next frame.
     pub fn new(
-        parking: HashMap<Arc<str>, ParkingRule>,
+        rules: HashMap<Arc<str>, Vec<DwellRule>>,
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
         vehicle_classes_rx: Receiver<Vec<String>>,
     ) -> Self {
-        Self { parking, detections_rx, violations_tx, vehicle_classes_rx }
+        Self { rules, detections_rx, violations_tx, vehicle_classes_rx }
     }
 
     /// Runs on its own thread.
@@ -38,12 +38,16 @@ impl RulesStage {
         for analysed in &self.detections_rx {
             while let Ok(classes) = self.vehicle_classes_rx.try_recv() {
                 info!(classes = ?classes, "vehicle classes reloaded");
-                self.parking.values_mut().for_each(|rule| rule.set_classes(classes.clone()));
+                self.rules
+                    .values_mut()
+                    .flatten()
+                    .filter(|rule| rule.kind() == Some(ZoneKind::NoParking))
+                    .for_each(|rule| rule.set_classes(classes.clone()));
             }
-            let Some(rule) = self.parking.get_mut(&analysed.frame.camera) else {
+            let Some(rules) = self.rules.get_mut(&analysed.frame.camera) else {
                 continue;
             };
-            for violation in rule.observe(&analysed) {
+            for violation in rules.iter_mut().flat_map(|rule| rule.observe(&analysed)) {
                 if self.violations_tx.blocking_send(Violation::Camera(violation)).is_err() {
                     warn!("the case engine stopped; rules stop");
                     return;

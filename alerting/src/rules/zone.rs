@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use geo::{Coord, Intersects, LineString, Point, Polygon};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,8 @@ impl ZoneKind {
     }
 }
 
-/// A zone of one camera: a polygon in normalised image coordinates (0..=1, origin top-left).
+/// A zone of one camera: a polygon in normalised image coordinates (0..=1, origin top-left), with the
+/// settings by which it narrows its rule.
 #[derive(Clone, Debug)]
 pub struct Zone {
     /// Zone id, unique within its camera.
@@ -37,20 +39,68 @@ pub struct Zone {
     pub kind: ZoneKind,
     /// The polygon's corners as configured, for drawing.
     pub points: Vec<[f64; 2]>,
+    /// Detector classes counted here instead of the rule's.
+    pub classes: Option<Vec<String>>,
+    /// Least detector score here instead of the rule's.
+    pub min_score: Option<f32>,
+    /// Least box area, as a share of the frame (0 = no bound).
+    pub min_area: f64,
+    /// Largest box area, as a share of the frame (1 = no bound).
+    pub max_area: f64,
+    /// Daily local-time window `[from, to)` in which the zone is watched (`None`: always); it may run
+    /// past midnight.
+    pub active: Option<(NaiveTime, NaiveTime)>,
     polygon: Polygon<f64>,
+    masks: Vec<Polygon<f64>>,
+}
+
+fn polygon(points: &[[f64; 2]]) -> Polygon<f64> {
+    let ring: Vec<Coord<f64>> = points.iter().map(|&[x, y]| Coord { x, y }).collect();
+    Polygon::new(LineString::from(ring), Vec::new())
 }
 
 impl Zone {
-    /// A zone from its corners (at least three, normalised).
+    /// A zone from its corners (at least three, normalised), with no narrowing settings.
     pub fn new(id: impl Into<Arc<str>>, kind: ZoneKind, points: Vec<[f64; 2]>) -> Self {
-        let ring: Vec<Coord<f64>> = points.iter().map(|&[x, y]| Coord { x, y }).collect();
-        let polygon = Polygon::new(LineString::from(ring), Vec::new());
-        Self { id: id.into(), kind, points, polygon }
+        let polygon = polygon(&points);
+        Self {
+            id: id.into(),
+            kind,
+            points,
+            classes: None,
+            min_score: None,
+            min_area: 0.0,
+            max_area: 1.0,
+            active: None,
+            polygon,
+            masks: Vec::new(),
+        }
+    }
+
+    /// Excludes a part of the zone (a tree, a legal bay, a shop's own forecourt).
+    pub fn add_mask(&mut self, points: Vec<[f64; 2]>) {
+        self.masks.push(polygon(&points));
     }
 
     /// Whether the normalised point lies inside the zone or on its border.
     pub fn contains(&self, x: f64, y: f64) -> bool {
         self.polygon.intersects(&Point::new(x, y))
+    }
+
+    /// Whether the normalised point is inside the zone and outside every mask.
+    pub fn watches(&self, x: f64, y: f64) -> bool {
+        let point = Point::new(x, y);
+        self.polygon.intersects(&point) && !self.masks.iter().any(|mask| mask.intersects(&point))
+    }
+
+    /// Whether a box of this share of the frame is within the zone's area bounds.
+    pub fn area_fits(&self, share: f64) -> bool {
+        self.min_area <= share && share <= self.max_area
+    }
+
+    /// Whether the zone is watched at `at` (its schedule read in the city's time, `offset`).
+    pub fn is_active_at(&self, at: DateTime<Utc>, offset: FixedOffset) -> bool {
+        self.active.is_none_or(|window| super::dwell::in_window(at, offset, window))
     }
 }
 
