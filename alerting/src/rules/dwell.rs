@@ -132,6 +132,7 @@ impl DwellRule {
                         first_seen: track.stationary_since,
                         confirmed_at: at,
                         frame: frame.clone(),
+                        before: None,
                     });
                 }
             }

@@ -5,10 +5,13 @@
 //! - [`DwellRule`]: an object of the rule's classes whose bottom-centre stays still inside a zone of
 //!   its kind for `min_dwell` is a [`CameraViolation`]: a parked vehicle (`no_parking`), litter
 //!   (`no_dumping`), a structure seen by a site-trained model (`construction_watch`);
+//! - [`SceneChangeRule`]: a lasting change of structure (not of lighting) in a `construction_watch`
+//!   zone, against the zone's reference view, is a [`CameraViolation`] with before and after pictures;
 //! - [`SensorRules`]: thresholds (with duration and hysteresis) and states on sensor readings; a
 //!   condition that holds long enough is a [`SensorViolation`].
 
 mod dwell;
+mod scene;
 mod sensor;
 mod stage;
 mod tracker;
@@ -16,8 +19,9 @@ mod violation;
 mod zone;
 
 pub use dwell::{DwellRule, DwellRuleConfig};
+pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
-pub use stage::RulesStage;
+pub use stage::{CameraRules, RulesStage};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};
 pub use zone::{Zone, ZoneKind};

@@ -114,4 +114,6 @@ pub struct CameraViolation {
     pub confirmed_at: DateTime<Utc>,
     /// The confirming frame.
     pub frame: Frame,
+    /// The view before the change, for a scene change (kept as a second evidence image).
+    pub before: Option<Frame>,
 }

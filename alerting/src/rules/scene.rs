@@ -1,0 +1,337 @@
+//! Scene change in `construction_watch` zones: something new built where nothing should be.
+//!
+//! A general detector does not know scaffolding, a shed on a roof or a wall across a lane, but the
+//! zone's view changes when one appears. Each zone keeps a reference view; every analysed frame is
+//! compared with it block by block on **structure**: the correlation of each block's brightness
+//! pattern with the reference's, after removing the block's mean and scaling by its spread, so that
+//! lighting (day, night, a cloud: brightness and contrast) changes nothing. A block counts as changed
+//! when its pattern no longer correlates, or when strong structure appears on (or vanishes from) a
+//! flat surface. When at least `min_changed` of the zone's blocks stay changed for `persist` (hours in
+//! practice, so passing vehicles, people and parked trucks never count), the change is one violation
+//! with the reference view as the "before" evidence. The reference stays: the same structure is not
+//! reported again, and when it goes the view simply matches the reference again.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use sharpeyes_inference::{BBox, FrameDetections};
+use sharpeyes_ingest::Frame;
+
+use super::{CameraViolation, Zone, ZoneKind};
+
+/// Blocks across the zone's bounding box, each way.
+const GRID: usize = 16;
+/// Samples across a block, each way.
+const SAMPLES: usize = 8;
+/// A block whose brightness spreads less than this (0..255) is flat.
+const FLAT: f32 = 2.0;
+/// Structure this strong appearing on (or vanishing from) a flat block is a change.
+const STRONG: f32 = 20.0;
+/// The class reported for a scene change.
+pub const SCENE_CHANGE_CLASS: &str = "scene_change";
+
+/// Settings of the scene-change analyser.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SceneChangeConfig {
+    /// How long the change must last.
+    pub persist: TimeDelta,
+    /// Share of the zone's blocks (0..=1) that must have changed.
+    pub min_changed: f32,
+    /// A block whose structure correlates less than this with the reference has changed.
+    pub block_similarity: f32,
+    /// The city's offset from UTC, for zone schedules.
+    pub utc_offset: FixedOffset,
+}
+
+impl Default for SceneChangeConfig {
+    fn default() -> Self {
+        Self {
+            persist: TimeDelta::hours(2),
+            min_changed: 0.25,
+            block_similarity: 0.5,
+            utc_offset: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
+        }
+    }
+}
+
+/// One block's samples, mean removed, with their spread.
+#[derive(Clone, Debug)]
+struct Block {
+    centred: [f32; SAMPLES * SAMPLES],
+    spread: f32,
+    /// The block's box in frame pixels.
+    bbox: BBox,
+}
+
+/// A zone's view: its blocks (inside the zone and outside its masks) and the frame they came from.
+#[derive(Clone, Debug)]
+struct View {
+    frame: Frame,
+    blocks: Vec<Block>,
+}
+
+#[derive(Debug)]
+struct WatchedZone {
+    zone: Zone,
+    reference: Option<View>,
+    changed_since: Option<DateTime<Utc>>,
+    reported: bool,
+}
+
+/// The scene-change analyser of one camera's `construction_watch` zones.
+#[derive(Debug)]
+pub struct SceneChangeRule {
+    config: SceneChangeConfig,
+    zones: Vec<WatchedZone>,
+}
+
+impl SceneChangeRule {
+    /// The analyser for the camera's `construction_watch` zones.
+    pub fn new(config: SceneChangeConfig, zones: &[Zone]) -> Self {
+        let zones = zones
+            .iter()
+            .filter(|z| z.kind == ZoneKind::ConstructionWatch)
+            .map(|zone| WatchedZone { zone: zone.clone(), reference: None, changed_since: None, reported: false })
+            .collect();
+        Self { config, zones }
+    }
+
+    /// Whether the camera has a zone to watch.
+    pub fn is_active(&self) -> bool {
+        !self.zones.is_empty()
+    }
+
+    /// Compares one analysed frame with each zone's reference; returns the changes it confirms.
+    pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
+        let frame = &analysed.frame;
+        let at = frame.captured_at;
+        let mut violations = Vec::new();
+        for watched in &mut self.zones {
+            if !watched.zone.is_active_at(at, self.config.utc_offset) {
+                continue;
+            }
+            let view = View::of(frame, &watched.zone);
+            let Some(reference) = &watched.reference else {
+                watched.reference = Some(view);
+                continue;
+            };
+            if reference.blocks.len() != view.blocks.len() {
+                // The camera's resolution changed: start again from this view.
+                watched.reference = Some(view);
+                watched.changed_since = None;
+                continue;
+            }
+            let changed: Vec<&Block> = reference
+                .blocks
+                .iter()
+                .zip(&view.blocks)
+                .filter(|(before, after)| block_changed(before, after, self.config.block_similarity))
+                .map(|(_, after)| after)
+                .collect();
+            let share = changed.len() as f32 / view.blocks.len().max(1) as f32;
+            if share < self.config.min_changed {
+                watched.changed_since = None;
+                watched.reported = false;
+                continue;
+            }
+            let since = *watched.changed_since.get_or_insert(at);
+            if watched.reported || at - since < self.config.persist {
+                continue;
+            }
+            watched.reported = true;
+            let bbox = changed
+                .iter()
+                .map(|b| b.bbox)
+                .reduce(|a, b| BBox::new(a.x1.min(b.x1), a.y1.min(b.y1), a.x2.max(b.x2), a.y2.max(b.y2)))
+                .expect("at least one block changed");
+            violations.push(CameraViolation {
+                camera: frame.camera.clone(),
+                zone: watched.zone.id.clone(),
+                zone_points: watched.zone.points.clone(),
+                category: watched.zone.kind.category(),
+                track_id: 0,
+                class: Arc::from(SCENE_CHANGE_CLASS),
+                score: share,
+                bbox,
+                zone_boxes: changed.iter().map(|b| b.bbox).collect(),
+                first_seen: since,
+                confirmed_at: at,
+                frame: frame.clone(),
+                before: Some(reference.frame.clone()),
+            });
+        }
+        violations
+    }
+}
+
+impl View {
+    /// Samples the zone's bounding box of `frame` as a grid of blocks, keeping those whose centre is
+    /// watched (inside the zone, outside its masks).
+    fn of(frame: &Frame, zone: &Zone) -> Self {
+        let (width, height) = (frame.width as f64, frame.height as f64);
+        let xs = zone.points.iter().map(|p| p[0].clamp(0.0, 1.0));
+        let ys = zone.points.iter().map(|p| p[1].clamp(0.0, 1.0));
+        let (left, right) = (xs.clone().fold(1.0, f64::min), xs.fold(0.0, f64::max));
+        let (top, bottom) = (ys.clone().fold(1.0, f64::min), ys.fold(0.0, f64::max));
+        let (block_w, block_h) = ((right - left) / GRID as f64, (bottom - top) / GRID as f64);
+        let mut blocks = Vec::new();
+        for row in 0..GRID {
+            for column in 0..GRID {
+                let (x0, y0) = (left + column as f64 * block_w, top + row as f64 * block_h);
+                if !zone.watches(x0 + block_w / 2.0, y0 + block_h / 2.0) {
+                    continue;
+                }
+                let mut samples = [0f32; SAMPLES * SAMPLES];
+                for (i, sample) in samples.iter_mut().enumerate() {
+                    let x = (x0 + ((i % SAMPLES) as f64 + 0.5) * block_w / SAMPLES as f64) * width;
+                    let y = (y0 + ((i / SAMPLES) as f64 + 0.5) * block_h / SAMPLES as f64) * height;
+                    *sample = luma(frame, x as u32, y as u32);
+                }
+                let mean = samples.iter().sum::<f32>() / samples.len() as f32;
+                samples.iter_mut().for_each(|s| *s -= mean);
+                let spread = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
+                let bbox = BBox::new(
+                    (x0 * width) as f32,
+                    (y0 * height) as f32,
+                    ((x0 + block_w) * width) as f32,
+                    ((y0 + block_h) * height) as f32,
+                );
+                blocks.push(Block { centred: samples, spread, bbox });
+            }
+        }
+        Self { frame: frame.clone(), blocks }
+    }
+}
+
+/// Brightness (BT.601 luma) of a pixel, clamped to the frame.
+fn luma(frame: &Frame, x: u32, y: u32) -> f32 {
+    let (x, y) = (x.min(frame.width - 1) as usize, y.min(frame.height - 1) as usize);
+    let at = (y * frame.width as usize + x) * 3;
+    let [r, g, b] = [frame.rgb[at], frame.rgb[at + 1], frame.rgb[at + 2]].map(f32::from);
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// Whether a block's structure differs from the reference's (see the module documentation).
+fn block_changed(before: &Block, after: &Block, similarity: f32) -> bool {
+    let (low, high) = (before.spread.min(after.spread), before.spread.max(after.spread));
+    if low < FLAT {
+        return high > STRONG;
+    }
+    let dot: f32 = before.centred.iter().zip(&after.centred).map(|(a, b)| a * b).sum();
+    let correlation = dot / (before.spread * after.spread * (SAMPLES * SAMPLES) as f32);
+    correlation < similarity
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    const SIZE: u32 = 320;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap().to_utc() + TimeDelta::minutes(minute)
+    }
+
+    /// A street-like texture: a few sine gratings (walls, windows, paving) over the whole frame.
+    fn texture(x: u32, y: u32) -> f32 {
+        let (x, y) = (x as f32, y as f32);
+        110.0 + 40.0 * (x / 7.0).sin() * (y / 11.0).cos() + 25.0 * ((x + 2.0 * y) / 23.0).sin()
+    }
+
+    fn frame(minute: i64, pixel: impl Fn(u32, u32) -> f32) -> FrameDetections {
+        let mut rgb = Vec::with_capacity((SIZE * SIZE * 3) as usize);
+        for y in 0..SIZE {
+            for x in 0..SIZE {
+                let v = pixel(x, y).clamp(0.0, 255.0) as u8;
+                rgb.extend([v, v, v]);
+            }
+        }
+        let frame = Frame::from_rgb("cam".into(), at(minute), SIZE, SIZE, Bytes::from(rgb));
+        FrameDetections { frame, detections: Vec::new() }
+    }
+
+    /// A new structure: a scaffold-like lattice over the zone's left half.
+    fn with_structure(x: u32, y: u32) -> f32 {
+        if (40..160).contains(&x) && (40..280).contains(&y) {
+            if x % 16 < 3 || y % 20 < 3 { 30.0 } else { 200.0 }
+        } else {
+            texture(x, y)
+        }
+    }
+
+    fn rule() -> SceneChangeRule {
+        let zone = Zone::new("roof", ZoneKind::ConstructionWatch, vec![[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]);
+        SceneChangeRule::new(SceneChangeConfig { persist: TimeDelta::minutes(30), ..Default::default() }, &[zone])
+    }
+
+    #[test]
+    fn a_new_structure_is_reported_once_after_the_persistence_time() {
+        let mut rule = rule();
+        assert!(rule.observe(&frame(0, texture)).is_empty(), "the first view is the reference");
+        let mut found = Vec::new();
+        for minute in (1..=120).step_by(2) {
+            found.extend(rule.observe(&frame(minute, with_structure)).into_iter().map(|v| (minute, v)));
+        }
+        assert_eq!(found.len(), 1, "one violation, however long the structure stands");
+        let (minute, violation) = &found[0];
+        assert_eq!(*minute, 31, "confirmed once it stood for 30 minutes");
+        assert_eq!(violation.category, crate::rules::Category::IllegalConstruction);
+        assert_eq!(violation.first_seen, at(1));
+        assert_eq!(violation.before.as_ref().unwrap().captured_at, at(0), "the reference is the before picture");
+        assert!(violation.bbox.x1 < 60.0 && violation.bbox.x2 > 140.0, "changed blocks cover the lattice: {:?}", violation.bbox);
+    }
+
+    #[test]
+    fn lighting_never_counts_as_change() {
+        let mut rule = rule();
+        rule.observe(&frame(0, texture));
+        for minute in 1..200 {
+            let (gain, offset) = if minute % 3 == 0 { (0.35, -10.0) } else { (1.6, 30.0) };
+            let lit = move |x, y| gain * texture(x, y) + offset;
+            assert!(rule.observe(&frame(minute, lit)).is_empty(), "minute {minute}: gain {gain}, offset {offset}");
+        }
+    }
+
+    #[test]
+    fn passing_objects_shorter_than_the_persistence_time_do_not_count() {
+        let mut rule = rule();
+        rule.observe(&frame(0, texture));
+        for minute in 1..200 {
+            // A truck (a structure) stands for 20 minutes in every 40, then leaves.
+            let view = if minute % 40 < 20 { frame(minute, with_structure) } else { frame(minute, texture) };
+            assert!(rule.observe(&view).is_empty(), "minute {minute}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_street_photo_darkened_is_no_change_but_a_pasted_building_is() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../media/images/000000009769.jpg");
+        let Ok(image) = image::open(path) else {
+            panic!("{path}: the shared media (scripts/setup.sh links it)");
+        };
+        let street = image.to_rgb8();
+        let (width, height) = street.dimensions();
+        let other = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../media/images/000000006723.jpg"))
+            .map(|i| i.resize_exact(width, height, image::imageops::FilterType::Triangle).to_rgb8())
+            .unwrap_or_else(|_| street.clone());
+        let view = |minute: i64, pixel: &dyn Fn(u32, u32) -> [u8; 3]| {
+            let rgb: Vec<u8> = (0..height).flat_map(|y| (0..width).flat_map(move |x| pixel(x, y))).collect();
+            let frame = Frame::from_rgb("cam".into(), at(minute), width, height, Bytes::from(rgb));
+            FrameDetections { frame, detections: Vec::new() }
+        };
+        let original = |x, y| street.get_pixel(x, y).0;
+        let dusk = |x, y| street.get_pixel(x, y).0.map(|v| (f32::from(v) * 0.45) as u8);
+        let built = |x: u32, y: u32| {
+            if x < width / 2 && y > height / 4 { other.get_pixel(x, y).0 } else { street.get_pixel(x, y).0 }
+        };
+        let mut rule = rule();
+        rule.observe(&view(0, &original));
+        for minute in 1..=60 {
+            assert!(rule.observe(&view(minute, &dusk)).is_empty(), "dusk at minute {minute}");
+        }
+        let found: usize = (61..=100).map(|minute| rule.observe(&view(minute, &built)).len()).sum();
+        assert_eq!(found, 1);
+    }
+}
