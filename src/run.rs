@@ -12,8 +12,8 @@ use sharpeyes_alerting::{
     api::{self, ApiState, ApiToken, Authenticator},
     cases::{CaseEngine, deadlines::DeadlinePolicy, evidence::EvidenceStore},
     rules::{
-        Condition, DwellRule, DwellRuleConfig, RulesStage, SensorRule, SensorRules, TrackerConfig, Violation, Zone,
-        ZoneKind,
+        CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
+        SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
     },
     store::Store,
 };
@@ -123,19 +123,22 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
             dwell_rule_config(&config.rules.illegal_construction, construction_classes, offset),
         ),
     ];
+    let scene = &config.rules.scene_change;
+    let scene_config = SceneChangeConfig {
+        persist: TimeDelta::milliseconds((scene.persist_s * 1000.0) as i64),
+        min_changed: scene.min_changed,
+        block_similarity: scene.block_similarity,
+        utc_offset: offset,
+    };
     let camera_rules = config
         .cameras
         .iter()
         .map(|camera| {
             let zones = zones(camera);
-            let rules = kinds
-                .iter()
-                .map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones))
-                .filter(DwellRule::is_active)
-                .collect::<Vec<_>>();
-            (Arc::from(camera.id.as_str()), rules)
+            let dwell = kinds.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones)).collect();
+            (Arc::from(camera.id.as_str()), CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
         })
-        .filter(|(_, rules)| !rules.is_empty())
+        .filter(|(_, rules)| rules.is_active())
         .collect();
     let (violations_tx, mut violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
 

@@ -60,15 +60,15 @@ fn policy() -> DeadlinePolicy {
 async fn exercise(store: &Store) {
     // Cases in two grids of one street, and one in another street.
     let first = store
-        .insert_case(&camera_case("cam-1", "110105001001001", 0), Some(&object(0.0, 0)), Some(&evidence(1, 0)))
+        .insert_case(&camera_case("cam-1", "110105001001001", 0), Some(&object(0.0, 0)), &[evidence(1, 0)])
         .await
         .unwrap();
     let second = store
-        .insert_case(&camera_case("cam-2", "110105001002001", 10), Some(&object(5.0, 10)), Some(&evidence(2, 10)))
+        .insert_case(&camera_case("cam-2", "110105001002001", 10), Some(&object(5.0, 10)), &[evidence(2, 10)])
         .await
         .unwrap();
     let third = store
-        .insert_case(&camera_case("cam-3", "110105002001001", 20), Some(&object(9.0, 20)), Some(&evidence(3, 20)))
+        .insert_case(&camera_case("cam-3", "110105002001001", 20), Some(&object(9.0, 20)), &[evidence(3, 20)])
         .await
         .unwrap();
     assert!(first < second && second < third);

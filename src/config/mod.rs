@@ -384,9 +384,46 @@ pub struct RulesConfig {
     /// zones.
     #[serde(default = "DwellConfig::construction")]
     pub illegal_construction: DwellConfig,
+    /// `[rules.scene_change]`: lasting structural change in `construction_watch` zones.
+    #[serde(default)]
+    pub scene_change: SceneChangeSettings,
     /// `[[rules.sensor]]`: rules on sensor readings.
     #[serde(default)]
     pub sensor: Vec<SensorRuleConfig>,
+}
+
+/// `[rules.scene_change]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SceneChangeSettings {
+    /// Seconds a change must last (passing and parked vehicles must never last this long).
+    #[serde(default = "default_persist_s")]
+    pub persist_s: f64,
+    /// Share of the zone's blocks (0..=1) that must have changed.
+    #[serde(default = "default_min_changed")]
+    pub min_changed: f32,
+    /// A block whose structure correlates less than this (0..=1) with the reference view has changed.
+    #[serde(default = "default_block_similarity")]
+    pub block_similarity: f32,
+}
+
+const fn default_persist_s() -> f64 {
+    7200.0
+}
+const fn default_min_changed() -> f32 {
+    0.25
+}
+const fn default_block_similarity() -> f32 {
+    0.5
+}
+
+impl Default for SceneChangeSettings {
+    fn default() -> Self {
+        Self {
+            persist_s: default_persist_s(),
+            min_changed: default_min_changed(),
+            block_similarity: default_block_similarity(),
+        }
+    }
 }
 
 /// `[[rules.sensor]]`: `equals` makes a state rule on a yes/no field; `above` (with `clear_below`)

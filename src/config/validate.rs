@@ -189,6 +189,15 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
+    let scene = &config.rules.scene_change;
+    if !positive(scene.persist_s) {
+        report("rules.scene_change.persist_s".into(), "must be positive".into());
+    }
+    for (key, value) in [("min_changed", scene.min_changed), ("block_similarity", scene.block_similarity)] {
+        if !(0.0..=1.0).contains(&value) {
+            report(format!("rules.scene_change.{key}"), format!("{value} is outside 0..=1"));
+        }
+    }
     for (name, rule) in [
         ("illegal_parking", &config.rules.illegal_parking),
         ("litter", &config.rules.litter),

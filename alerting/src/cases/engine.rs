@@ -200,7 +200,7 @@ impl CaseEngine {
             confirmed_at: violation.confirmed_at,
             opened_at: Utc::now(),
         };
-        let id = self.store.insert_case(&case, None, None).await?;
+        let id = self.store.insert_case(&case, None, &[]).await?;
         self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
         self.open.insert(place, OpenCase { id, objects: Vec::new() });
         info!(
@@ -230,6 +230,13 @@ impl CaseEngine {
         };
         let case_id = self.open.get(&place).map(|case| case.id);
         let evidence = self.save_evidence(&violation, case_id.unwrap_or(0)).await?;
+        let before = match &violation.before {
+            Some(frame) => Some(
+                self.render_evidence(frame.clone(), violation.zone_points.clone(), Vec::new(), case_id.unwrap_or(0))
+                    .await?,
+            ),
+            None => None,
+        };
 
         let outcome = match case_id {
             Some(id) => {
@@ -256,7 +263,14 @@ impl CaseEngine {
                     confirmed_at: violation.confirmed_at,
                     opened_at: Utc::now(),
                 };
-                let id = self.store.insert_case(&case, Some(&object), Some(&evidence)).await?;
+                let id = self
+                    .store
+                    .insert_case(
+                        &case,
+                        Some(&object),
+                        &[Some(evidence), before].into_iter().flatten().collect::<Vec<_>>(),
+                    )
+                    .await?;
                 self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
                 self.open.insert(place.clone(), OpenCase { id, objects: Vec::new() });
                 if auto_file {
@@ -300,15 +314,25 @@ impl CaseEngine {
         }
     }
 
+    /// The confirming frame with the zone, the zone's other objects and the violation's box drawn.
     async fn save_evidence(&self, violation: &CameraViolation, case_id: i64) -> Result<NewEvidence> {
-        let frame = violation.frame.clone();
-        let zone = violation.zone_points.clone();
         let boxes: Vec<(BBox, Rgb<u8>)> = violation
             .zone_boxes
             .iter()
             .map(|b| (*b, OTHER_COLOR))
             .chain(std::iter::once((violation.bbox, OBJECT_COLOR)))
             .collect();
+        self.render_evidence(violation.frame.clone(), violation.zone_points.clone(), boxes, case_id).await
+    }
+
+    /// Draws the zone and `boxes` on `frame` and stores it as a content-addressed JPEG.
+    async fn render_evidence(
+        &self,
+        frame: sharpeyes_ingest::Frame,
+        zone: Vec<[f64; 2]>,
+        boxes: Vec<(BBox, Rgb<u8>)>,
+        case_id: i64,
+    ) -> Result<NewEvidence> {
         let store = self.evidence.clone();
         let (width, height, captured_at) = (frame.width, frame.height, frame.captured_at);
         // Drawing and JPEG encoding are CPU work: keep them off the async workers.

@@ -280,7 +280,11 @@ mod tests {
         assert_eq!(violation.category, crate::rules::Category::IllegalConstruction);
         assert_eq!(violation.first_seen, at(1));
         assert_eq!(violation.before.as_ref().unwrap().captured_at, at(0), "the reference is the before picture");
-        assert!(violation.bbox.x1 < 60.0 && violation.bbox.x2 > 140.0, "changed blocks cover the lattice: {:?}", violation.bbox);
+        assert!(
+            violation.bbox.x1 < 60.0 && violation.bbox.x2 > 140.0,
+            "changed blocks cover the lattice: {:?}",
+            violation.bbox
+        );
     }
 
     #[test]

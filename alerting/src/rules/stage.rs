@@ -20,7 +20,10 @@ pub struct CameraRules {
 impl CameraRules {
     /// The active rules among `dwell` and `scene`.
     pub fn new(dwell: Vec<DwellRule>, scene: SceneChangeRule) -> Self {
-        Self { dwell: dwell.into_iter().filter(DwellRule::is_active).collect(), scene: scene.is_active().then_some(scene) }
+        Self {
+            dwell: dwell.into_iter().filter(DwellRule::is_active).collect(),
+            scene: scene.is_active().then_some(scene),
+        }
     }
 
     /// Whether any rule watches a zone.
@@ -29,7 +32,8 @@ impl CameraRules {
     }
 
     fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
-        let mut violations: Vec<CameraViolation> = self.dwell.iter_mut().flat_map(|rule| rule.observe(analysed)).collect();
+        let mut violations: Vec<CameraViolation> =
+            self.dwell.iter_mut().flat_map(|rule| rule.observe(analysed)).collect();
         if let Some(scene) = &mut self.scene {
             violations.extend(scene.observe(analysed));
         }

@@ -157,13 +157,14 @@ impl Store {
         }
     }
 
-    /// Stores a new case with its first object and evidence image (a camera case) or none (a sensor
-    /// case), and the report as the first step of its timeline, atomically; returns its id.
+    /// Stores a new case with its first object and evidence images (a camera case: the confirming
+    /// frame, and for a scene change the view before) or none (a sensor case), and the report as the
+    /// first step of its timeline, atomically; returns its id.
     pub async fn insert_case(
         &self,
         case: &NewCase,
         object: Option<&NewObject>,
-        evidence: Option<&NewEvidence>,
+        evidence: &[NewEvidence],
     ) -> Result<i64> {
         let reporter = if case.device.is_empty() { &case.camera } else { &case.device };
         let event = CaseEvent {
@@ -201,8 +202,8 @@ impl Store {
             if let Some(object) = object {
                 insert_object!(tx, id, 0i64, object);
             }
-            if let Some(evidence) = evidence {
-                insert_evidence!(tx, id, 0i64, evidence);
+            for (idx, evidence) in (0i64..).zip(evidence) {
+                insert_evidence!(tx, id, idx, evidence);
             }
             insert_event!(tx, id, &event);
             tx.commit().await?;
