@@ -31,6 +31,7 @@ apt_packages=(
   ffmpeg
   mosquitto
   mosquitto-clients
+  postgresql
   openssl
   python3-venv
 )

@@ -191,6 +191,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         sensors: sensor_board,
         policy: policy.clone(),
         closed_cases,
+        whistles: config.whistle_policy(),
     };
     let supervision = tokio::spawn(supervise(
         store.clone(),

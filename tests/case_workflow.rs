@@ -60,22 +60,22 @@ fn the_closed_loop_on_postgres() {
     closed_loop(Some(&database.url));
 }
 
-/// A case goes round the closed loop with roles, deadlines, supervision and cooldown, on SQLite (no
-/// `database`) or on PostgreSQL.
-fn closed_loop(database: Option<&str>) {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts sharpeyes with a manhole sensor `mh-7` on the local broker, a token per role, a test
+/// taxonomy (a manhole case is due 6 s after filing), an all-day calendar, a 4 s cooldown, the deadline
+/// clock every second, and `extra` configuration; returns the service, its base URL and the sensor's
+/// topic.
+fn start(dir: &std::path::Path, database: Option<&str>, extra: &str) -> (Running, String, String) {
     let prefix = format!("se-workflow-{}", nanos_since_epoch());
     let topic = format!("{prefix}/sensors/mh-7/manhole_cover");
     let refused = format!("rtsp://127.0.0.1:{}/nothing", free_port());
-    let (config, base) =
-        write_config(dir.path(), &[TestCamera { id: "dead", url: &refused, decode: "keyframes" }], 300.0);
+    let (config, base) = write_config(dir, &[TestCamera { id: "dead", url: &refused, decode: "keyframes" }], 300.0);
 
     // Work every minute of every day, so deadlines are plain arithmetic; a manhole case at its default
     // urgency (urgent) is due 6 s after filing, so supervision can be watched.
-    let calendar = dir.path().join("calendar.toml");
+    let calendar = dir.join("calendar.toml");
     std::fs::write(&calendar, "utc_offset = \"+08:00\"\nworking_hours = [[\"00:00\", \"23:59\"]]\nweekend = []\n")
         .unwrap();
-    let taxonomy = dir.path().join("taxonomy.toml");
+    let taxonomy = dir.join("taxonomy.toml");
     let shipped = std::fs::read_to_string(root().join("config/taxonomy.toml")).unwrap();
     let fast = shipped.replace(
         "time_limit_hours = { normal = 4.0, urgent = 1.0, critical = 0.5 }",
@@ -91,7 +91,8 @@ taxonomy = "{taxonomy}"
 calendar = "{calendar}"
 cooldown_s = 4
 supervise_every_s = 1
-{sensor}"#,
+{sensor}
+{extra}"#,
         taxonomy = taxonomy.display(),
         calendar = calendar.display(),
         sensor = manhole_sensor("mh-7", None),
@@ -109,10 +110,18 @@ supervise_every_s = 1
     let service = start_service(&config, &base);
     wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
     assert_eq!(service.log().contains("case store on PostgreSQL"), database.is_some(), "{}", service.log());
+    (service, base, topic)
+}
 
-    let reading = |open: bool, second: u32| {
-        format!(r#"{{"tilt_deg": 1.0, "open": {open}, "ts": "2026-11-23T10:00:{second:02}Z"}}"#)
-    };
+fn reading(open: bool, second: u32) -> String {
+    format!(r#"{{"tilt_deg": 1.0, "open": {open}, "ts": "2026-11-23T10:00:{second:02}Z"}}"#)
+}
+
+/// A case goes round the closed loop with roles, deadlines, supervision and cooldown, on SQLite (no
+/// `database`) or on PostgreSQL.
+fn closed_loop(database: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, base, topic) = start(dir.path(), database, "");
     publish_lines(1883, &topic, &[reading(true, 1)], None);
     wait_for(Duration::from_secs(20), || service.log(), || cases_of_device(&base).len() == 1);
     let id = cases_of_device(&base)[0]["id"].as_i64().unwrap();
@@ -229,4 +238,101 @@ supervise_every_s = 1
             if role == "inspector" || role == "admin" { 409 } else { 403 }
         );
     }
+}
+
+#[test]
+fn whistles_call_departments_and_a_missed_report_in_escalates() {
+    let dir = tempfile::tempdir().unwrap();
+    let directory = r#"
+[cases.whistles]
+urgent_minutes = 0.05
+
+[[departments]]
+id = "water"
+name = "water authority"
+categories = ["manhole_cover"]
+grids = ["110105"]
+
+[[departments]]
+id = "chengguan"
+name = "city management"
+categories = ["illegal_parking", "litter"]
+grids = ["110105001"]
+"#;
+    let (service, base, topic) = start(dir.path(), None, directory);
+    publish_lines(1883, &topic, &[reading(true, 1)], None);
+    wait_for(Duration::from_secs(20), || service.log(), || cases_of_device(&base).len() == 1);
+    let id = cases_of_device(&base)[0]["id"].as_i64().unwrap();
+    let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    assert_eq!(case["responsible"], json!(["water"]), "the directory's department for manhole covers in this grid");
+
+    let blow = |role: &str, body: Value| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/v1/cases/{id}/whistles"))
+            .bearer_auth(token(role))
+            .json(&body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap_or(Value::Null))
+    };
+    let report = |role: &str, whistle: i64, department: &str| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/v1/cases/{id}/whistles/{whistle}/report"))
+            .bearer_auth(token(role))
+            .json(&json!({ "department": department, "note": "on site" }))
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap_or(Value::Null))
+    };
+    for role in ["viewer", "operator", "handler", "inspector"] {
+        assert_eq!(blow(role, json!({ "level": "urgent", "departments": ["water"] })).0, 403, "{role}");
+    }
+    let (status, body) = blow("dispatcher", json!({ "level": "urgent", "departments": ["water", "fire"] }));
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("departments[1]: 'fire'"), "{body}");
+    assert_eq!(blow("dispatcher", json!({ "level": "loud", "departments": ["water"] })).0, 400);
+
+    // An urgent whistle (report in within 3 s here) to two departments; one reports in, one does not.
+    let (status, body) = blow(
+        "dispatcher",
+        json!({ "level": "urgent", "departments": ["water", "chengguan"], "note": "cover missing on a school road" }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let whistle = body["id"].as_i64().unwrap();
+    for role in ["viewer", "operator", "dispatcher", "inspector"] {
+        assert_eq!(report(role, whistle, "water").0, 403, "{role}");
+    }
+    assert_eq!(report("handler", whistle, "fire").0, 404, "not called");
+    let (status, case) = report("handler", whistle, "water");
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(report("handler", whistle, "water").0, 409, "already reported in");
+
+    let missed = || {
+        let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+        case["whistles"][0]["calls"].as_array().unwrap().iter().filter(|c| c["missed"] == true).count()
+    };
+    wait_for(Duration::from_secs(15), || service.log(), || missed() == 1);
+    let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    let calls = case["whistles"][0]["calls"].as_array().unwrap();
+    let call = |department: &str| calls.iter().find(|c| c["department"] == department).unwrap().clone();
+    assert_eq!(
+        (call("water")["missed"].as_bool(), call("water")["reported_by"].as_str()),
+        (Some(false), Some("handler-desk"))
+    );
+    assert_eq!((call("chengguan")["missed"].as_bool(), call("chengguan")["reported_at"].is_null()), (Some(true), true));
+    let actions: Vec<&str> = case["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["report", "whistle", "report_in", "whistle_missed"]);
+    let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
+    assert_eq!(metric(&metrics, "sharpeyes_whistle_report_ins_missed_total{department=\"chengguan\"}"), 1.0);
+    // A late report-in is recorded; the call stays marked missed.
+    assert_eq!(report("handler", whistle, "chengguan").0, 200);
+    let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
+    let late = case["whistles"][0]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["department"] == "chengguan")
+        .unwrap()
+        .clone();
+    assert_eq!((late["missed"].as_bool(), late["reported_at"].is_string()), (Some(true), true));
 }

@@ -28,5 +28,24 @@ pub enum Error {
     Evidence { case: i64, source: image::ImageError },
 }
 
+impl Error {
+    /// Whether the operation may succeed if tried again: the database is unreachable, restarting,
+    /// out of connections or busy. Such a failure must delay a case, never lose it.
+    pub fn is_transient(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+                // PostgreSQL: connection exceptions (08xxx), shutting down or starting (57P01..03),
+                // too many connections (53300); SQLite: busy (5) or locked (6).
+                code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "5", "6"].contains(&&*code)
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// The alerting crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,6 +15,8 @@ pub struct AlertingMetrics {
     pub cases_supervised_total: IntCounterVec,
     /// Violations not filed because their place's case closed less than the cooldown ago.
     pub violations_cooling_down_total: IntCounterVec,
+    /// Departments that did not report in to a whistle in time, by department.
+    pub whistle_report_ins_missed_total: IntCounterVec,
 }
 
 impl AlertingMetrics {
@@ -34,6 +36,13 @@ impl AlertingMetrics {
                 "sharpeyes_violations_cooling_down_total",
                 "Violations at a place whose case closed less than the cooldown ago",
             )?,
+            whistle_report_ins_missed_total: IntCounterVec::new(
+                Opts::new(
+                    "sharpeyes_whistle_report_ins_missed_total",
+                    "Whistle calls not reported in by their due time",
+                ),
+                &["department"],
+            )?,
         };
         for collector in [
             &metrics.violations_total,
@@ -42,6 +51,7 @@ impl AlertingMetrics {
             &metrics.case_errors_total,
             &metrics.cases_supervised_total,
             &metrics.violations_cooling_down_total,
+            &metrics.whistle_report_ins_missed_total,
         ] {
             registry.register(Box::new(collector.clone()))?;
         }

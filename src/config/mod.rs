@@ -5,7 +5,10 @@ mod validate;
 
 pub use validate::parse_window;
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
 use sharpeyes_alerting::{
@@ -14,6 +17,7 @@ use sharpeyes_alerting::{
         calendar::{self, WorkCalendar},
         deadlines::DeadlinePolicy,
         taxonomy::{self, Taxonomy},
+        whistles::{Department, WhistleLevel, WhistlePolicy},
     },
     rules::{Category, ZoneKind},
 };
@@ -67,6 +71,85 @@ pub struct Config {
     /// Case taxonomy, working calendar and cooldown.
     #[serde(default)]
     pub cases: CasesConfig,
+    /// The department directory: who handles which categories in which grids; whistles call them.
+    #[serde(default)]
+    pub departments: Vec<DepartmentConfig>,
+}
+
+/// `[[departments]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DepartmentConfig {
+    /// Unique id, as whistles and report-ins name it.
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Case categories it handles.
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    /// Grid code prefixes it serves (6 digits: a district; 9: a street; 12: a community; 15: a grid).
+    #[serde(default)]
+    pub grids: Vec<String>,
+}
+
+/// `[cases.whistles]`: minutes a called department has to report in, per level.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WhistleTimes {
+    /// 一般.
+    #[serde(default = "default_ordinary_minutes")]
+    pub ordinary_minutes: f64,
+    /// 重大.
+    #[serde(default = "default_major_minutes")]
+    pub major_minutes: f64,
+    /// 紧急.
+    #[serde(default = "default_urgent_minutes")]
+    pub urgent_minutes: f64,
+}
+
+const fn default_ordinary_minutes() -> f64 {
+    240.0
+}
+const fn default_major_minutes() -> f64 {
+    120.0
+}
+const fn default_urgent_minutes() -> f64 {
+    30.0
+}
+
+impl Default for WhistleTimes {
+    fn default() -> Self {
+        Self {
+            ordinary_minutes: default_ordinary_minutes(),
+            major_minutes: default_major_minutes(),
+            urgent_minutes: default_urgent_minutes(),
+        }
+    }
+}
+
+impl Config {
+    /// The department directory and the whistle report-in times.
+    pub fn whistle_policy(&self) -> WhistlePolicy {
+        let departments = self
+            .departments
+            .iter()
+            .map(|d| Department {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                categories: d.categories.iter().map(|c| c.as_str().to_owned()).collect(),
+                grids: d.grids.clone(),
+            })
+            .collect();
+        let times = &self.cases.whistles;
+        let minutes = |m: f64| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0);
+        WhistlePolicy::new(
+            departments,
+            HashMap::from([
+                (WhistleLevel::Ordinary, minutes(times.ordinary_minutes)),
+                (WhistleLevel::Major, minutes(times.major_minutes)),
+                (WhistleLevel::Urgent, minutes(times.urgent_minutes)),
+            ]),
+        )
+    }
 }
 
 /// `[cases]`.
@@ -82,6 +165,9 @@ pub struct CasesConfig {
     /// Seconds between two looks for cases past their deadline.
     #[serde(default = "default_supervise_every_s")]
     pub supervise_every_s: f64,
+    /// `[cases.whistles]`.
+    #[serde(default)]
+    pub whistles: WhistleTimes,
 }
 
 fn default_cooldown_s() -> f64 {
@@ -98,6 +184,7 @@ impl Default for CasesConfig {
             calendar: None,
             cooldown_s: default_cooldown_s(),
             supervise_every_s: default_supervise_every_s(),
+            whistles: WhistleTimes::default(),
         }
     }
 }

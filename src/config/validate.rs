@@ -129,6 +129,31 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
+    let mut department_ids = HashSet::new();
+    for (i, department) in config.departments.iter().enumerate() {
+        if !department_ids.insert(department.id.as_str()) {
+            report(format!("departments[{i}].id"), format!("'{}' is listed twice", department.id));
+        }
+        for (k, grid) in department.grids.iter().enumerate() {
+            if grid.is_empty() || grid.len() > 15 || !grid.bytes().all(|b| b.is_ascii_digit()) {
+                report(
+                    format!("departments[{i}].grids[{k}]"),
+                    format!("'{grid}' is not a grid code prefix (1 to 15 digits)"),
+                );
+            }
+        }
+    }
+    let times = &config.cases.whistles;
+    for (key, minutes) in [
+        ("ordinary_minutes", times.ordinary_minutes),
+        ("major_minutes", times.major_minutes),
+        ("urgent_minutes", times.urgent_minutes),
+    ] {
+        if !positive(minutes) {
+            report(format!("cases.whistles.{key}"), "must be positive".into());
+        }
+    }
+
     let mut grid_codes = HashSet::new();
     for (i, grid) in config.grids.iter().enumerate() {
         if grid.code.len() != 15 || !grid.code.bytes().all(|b| b.is_ascii_digit()) {

@@ -419,3 +419,73 @@ pub fn use_database(config: &Path, url: &str) {
     let text = std::fs::read_to_string(config).unwrap();
     std::fs::write(config, text.replacen("[server]\n", &format!("[server]\ndatabase = \"{url}\"\n"), 1)).unwrap();
 }
+
+/// A private PostgreSQL server for tests that stop and start it: `initdb` into a temporary directory,
+/// run as the `postgres` user (PostgreSQL refuses root) on a free port of 127.0.0.1, trust auth.
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// Its port.
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates the cluster and starts the server.
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries under /usr/lib/postgresql (scripts/setup.sh installs them)")
+            .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        assert!(status.success(), "chown of the private PostgreSQL directory");
+        let server = Self { dir, bin, port: free_port() };
+        server.as_postgres("initdb", &["-D", &server.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        server.start_server();
+        server
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) {
+        let output = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("runuser {tool}: {e}"));
+        assert!(output.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start_server(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.as_postgres("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]);
+    }
+
+    /// Stops the server (fast shutdown: connections are cut).
+    pub fn stop_server(&self) {
+        self.as_postgres("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// The URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}

@@ -10,10 +10,14 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::Role;
 use super::{ApiError, ApiState, Principal};
 use crate::{
-    cases::workflow::{Action, Refusal, Status},
-    store::{ActionOutcome, Case, CaseDetail, CaseFilter},
+    cases::{
+        whistles::WhistleLevel,
+        workflow::{Action, Refusal, Status},
+    },
+    store::{ActionOutcome, Case, CaseDetail, CaseFilter, ReportInOutcome, WhistleOutcome},
 };
 
 /// Longest note accepted with an action, in bytes.
@@ -41,9 +45,13 @@ pub async fn list(
     Ok(Json(state.store.list_cases(&filter).await?))
 }
 
-/// `GET /api/v1/cases/{id}`: a case with its objects and evidence list.
+/// `GET /api/v1/cases/{id}`: a case with its objects, evidence list, timeline, whistles and the
+/// departments responsible for it.
 pub async fn detail(State(state): State<ApiState>, Path(id): Path<i64>) -> Result<Json<CaseDetail>, ApiError> {
-    state.store.case_detail(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("no case {id}")))
+    let mut detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    detail.responsible =
+        state.whistles.responsible(&detail.case.category, &detail.case.grid).iter().map(|d| d.id.clone()).collect();
+    Ok(Json(detail))
 }
 
 /// `GET /api/v1/cases/{id}/evidence/{index}`: an evidence JPEG, found through its case only.
@@ -85,5 +93,88 @@ pub async fn act(
         ActionOutcome::Refused(refusal @ Refusal::Role { .. }) => Err(ApiError::Forbidden(refusal.to_string())),
         ActionOutcome::Refused(refusal) => Err(ApiError::Conflict(refusal.to_string())),
         ActionOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+    }
+}
+
+/// The body of `POST /api/v1/cases/{id}/whistles`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhistleRequest {
+    /// `ordinary`, `major` or `urgent`: sets the time by which each department must report in.
+    pub level: WhistleLevel,
+    /// Ids of the departments called (from the directory).
+    pub departments: Vec<String>,
+    /// Why, for the case's timeline.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `POST /api/v1/cases/{id}/whistles`: a dispatcher calls departments to the case (吹哨).
+pub async fn whistle(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Result<Json<WhistleRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if !matches!(who.role, Role::Dispatcher | Role::Admin) {
+        return Err(ApiError::Forbidden(format!("a {:?} may not blow a whistle", who.role)));
+    }
+    if request.departments.is_empty() {
+        return Err(ApiError::BadRequest("departments: call at least one".into()));
+    }
+    if let Some((index, unknown)) = request.departments.iter().enumerate().find(|(_, d)| !state.whistles.knows(d)) {
+        return Err(ApiError::BadRequest(format!("departments[{index}]: '{unknown}' is not in the directory")));
+    }
+    if request.note.len() > MAX_NOTE_BYTES {
+        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
+    }
+    let now = Utc::now();
+    let due = now
+        + chrono::TimeDelta::from_std(state.whistles.report_in(request.level)).unwrap_or(chrono::TimeDelta::hours(1));
+    let calls: Vec<(String, chrono::DateTime<Utc>)> = request.departments.iter().map(|d| (d.clone(), due)).collect();
+    match state.store.blow_whistle(id, &who, request.level, &calls, &request.note, now).await? {
+        WhistleOutcome::Called(whistle) => {
+            tracing::info!(case = id, whistle, level = request.level.as_str(), departments = ?request.departments, "whistle blown");
+            Ok(Json(serde_json::json!({ "id": whistle, "due_at": due })))
+        }
+        WhistleOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+        WhistleOutcome::Finished(status) => Err(ApiError::Conflict(format!("the case is {status}"))),
+    }
+}
+
+/// The body of `POST /api/v1/cases/{id}/whistles/{whistle}/report`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInRequest {
+    /// The department reporting in.
+    pub department: String,
+    /// What it reports.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `POST /api/v1/cases/{id}/whistles/{whistle}/report`: a called department reports in (报到).
+pub async fn report_in(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path((id, whistle)): Path<(i64, i64)>,
+    body: Result<Json<ReportInRequest>, JsonRejection>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if !matches!(who.role, Role::Handler | Role::Admin) {
+        return Err(ApiError::Forbidden(format!("a {:?} may not report in for a department", who.role)));
+    }
+    if request.note.len() > MAX_NOTE_BYTES {
+        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
+    }
+    match state.store.report_in(id, whistle, &request.department, &who, &request.note, Utc::now()).await? {
+        ReportInOutcome::Reported => detail(State(state), Path(id)).await,
+        ReportInOutcome::NotCalled => {
+            Err(ApiError::NotFound(format!("whistle {whistle} of case {id} did not call '{}'", request.department)))
+        }
+        ReportInOutcome::AlreadyReported => {
+            Err(ApiError::Conflict(format!("'{}' already reported in", request.department)))
+        }
     }
 }

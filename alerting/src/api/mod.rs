@@ -22,7 +22,7 @@ pub use auth::{ApiToken, Authenticator, Principal, Role};
 pub use error::ApiError;
 
 use crate::{
-    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore},
+    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, whistles::WhistlePolicy},
     store::Store,
 };
 
@@ -45,6 +45,8 @@ pub struct ApiState {
     pub policy: DeadlinePolicy,
     /// Where closed cases are reported to the case engine.
     pub closed_cases: ClosedCases,
+    /// The department directory and whistle report-in times.
+    pub whistles: WhistlePolicy,
 }
 
 /// The whole API.
@@ -53,6 +55,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases", get(cases::list))
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/actions", post(cases::act))
+        .route("/cases/{id}/whistles", post(cases::whistle))
+        .route("/cases/{id}/whistles/{whistle}/report", post(cases::report_in))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cameras", get(cameras::list))
         .route("/sensors", get(sensors::list))

@@ -18,6 +18,10 @@ use crate::{
     store::{NewCase, NewEvidence, NewObject, Store},
 };
 
+/// First and longest wait before filing a violation again while the database is unreachable.
+const STORE_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(500);
+const STORE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Boxes overlapping this much are the same object seen again (after a restart or a long occlusion).
 const SAME_OBJECT_IOU: f32 = 0.5;
 
@@ -163,6 +167,10 @@ impl CaseEngine {
     /// Files a violation.
     pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
         self.metrics.violations_total.with_label_values(&[violation.category().as_str()]).inc();
+        self.file(violation).await
+    }
+
+    async fn file(&mut self, violation: Violation) -> Result<CaseOutcome> {
         self.take_closures();
         match violation {
             Violation::Camera(violation) => self.handle_camera(violation).await,
@@ -306,11 +314,26 @@ impl CaseEngine {
     }
 
     /// Files a violation, logging and counting a failure instead of returning it (the stage goes on).
+    /// While the database is unreachable the violation is retried with backoff: the engine waits, the
+    /// violations queue up behind it (the channel blocks the rules), and none is lost.
     pub async fn handle_logged(&mut self, violation: Violation) {
         let (source, category) = (violation.source_id().to_owned(), violation.category());
-        if let Err(error) = self.handle(violation).await {
-            self.metrics.case_errors_total.with_label_values(&[category.as_str()]).inc();
-            warn!(source = %source, category = category.as_str(), error = %error, "failed to file a violation");
+        self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
+        let mut delays = sharpeyes_ingest::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
+        loop {
+            match self.file(violation.clone()).await {
+                Ok(_) => return,
+                Err(error) if error.is_transient() => {
+                    let delay = delays.next().unwrap_or(STORE_RETRY_MAX);
+                    warn!(source = %source, error = %error, retry_in_ms = delay.as_millis() as u64, "case store unavailable; retrying the violation");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(error) => {
+                    self.metrics.case_errors_total.with_label_values(&[category.as_str()]).inc();
+                    warn!(source = %source, category = category.as_str(), error = %error, "failed to file a violation");
+                    return;
+                }
+            }
         }
     }
 

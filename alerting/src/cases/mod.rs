@@ -6,6 +6,7 @@
 //! - [`evidence`]: evidence images (zone and boxes drawn) as content-addressed JPEG files;
 //! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
 //! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办);
+//! - [`whistles`]: departments called to a case (吹哨报到) and the directory of who handles what where;
 //! - [`workflow`]: the seven-step closed loop and its side paths as a state machine, with the role
 //!   each action needs.
 
@@ -15,6 +16,7 @@ mod engine;
 pub mod evidence;
 mod supervision;
 pub mod taxonomy;
+pub mod whistles;
 pub mod workflow;
 
 pub use engine::{CaseEngine, CaseOutcome, ClosedCases};

@@ -1,4 +1,6 @@
-//! Supervision (督办): a case past its deadline is marked supervised, in its timeline and the metrics.
+//! The deadline clock: a case past its deadline is marked supervised (督办), and a department that did
+//! not report in to a whistle by its due time is marked missed — each in the case's timeline, the log
+//! and the metrics.
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -13,7 +15,8 @@ use crate::{
 /// Cases supervised in one pass at most; the next pass takes the rest.
 const PASS_LIMIT: i64 = 500;
 
-/// Marks every open case whose deadline passed before `now` as supervised; returns their ids.
+/// Marks every open case whose deadline passed before `now` as supervised, and every whistle call past
+/// its due time as missed; returns the ids of the cases supervised.
 pub async fn supervise_overdue(
     store: &Store,
     policy: &DeadlinePolicy,
@@ -33,6 +36,15 @@ pub async fn supervise_overdue(
             );
             metrics.cases_supervised_total.with_label_values(&[case.category.as_str()]).inc();
             supervised.push(id);
+        }
+    }
+    for missed in store.missed_report_ins(now, PASS_LIMIT).await? {
+        if store.mark_missed(&missed, now).await? {
+            warn!(
+                case = missed.case_id, whistle = missed.whistle_id, department = %missed.department,
+                due = %missed.due_at, "department did not report in to a whistle; escalated"
+            );
+            metrics.whistle_report_ins_missed_total.with_label_values(&[missed.department.as_str()]).inc();
         }
     }
     Ok(supervised)

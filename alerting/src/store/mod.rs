@@ -7,6 +7,7 @@
 
 mod actions;
 mod model;
+mod whistles;
 
 use std::{path::Path, time::Duration};
 
@@ -20,6 +21,7 @@ use tracing::info;
 
 pub use actions::ActionOutcome;
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
+pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
 use crate::{Error, Result};
 
@@ -270,7 +272,7 @@ impl Store {
         })
     }
 
-    /// One case with its objects, evidence list and timeline.
+    /// One case with its objects, evidence list, timeline and whistles.
     pub async fn case_detail(&self, id: i64) -> Result<Option<CaseDetail>> {
         with_pool!(self, |pool| {
             let Some(case) =
@@ -290,7 +292,8 @@ impl Store {
                 .bind(id)
                 .fetch_all(pool)
                 .await?;
-            Ok(Some(CaseDetail { case, objects, evidence, events }))
+            let whistles = self.whistles(id).await?;
+            Ok(Some(CaseDetail { case, objects, evidence, events, whistles, responsible: Vec::new() }))
         })
     }
 

@@ -97,6 +97,10 @@ pub struct CaseDetail {
     pub evidence: Vec<EvidenceInfo>,
     /// Its timeline, oldest first.
     pub events: Vec<CaseEvent>,
+    /// Departments called to it, and whether they reported in.
+    pub whistles: Vec<super::Whistle>,
+    /// Departments of the directory that handle its category in its grid (filled by the API).
+    pub responsible: Vec<String>,
 }
 
 /// One step of a case's timeline.
