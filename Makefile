@@ -24,3 +24,4 @@ bench: setup
 	bash benches/detect_vs_python.sh
 	source .env.sh && cargo bench --bench sensor_throughput
 	source .env.sh && cargo bench --bench camera_capacity
+	source .env.sh && cargo bench --bench case_engine
