@@ -19,7 +19,10 @@ use chrono::{TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{Principal, Role},
-    cases::{CaseEngine, CaseOutcome, deadlines::DeadlinePolicy, evidence::EvidenceStore, workflow::Action},
+    cases::{
+        CameraSite, CaseEngine, CaseOutcome, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
+        evidence::EvidenceStore, workflow::Action,
+    },
     rules::{CameraViolation, Category, Violation},
     store::{CaseFilter, NewCase, NewEvidence, NewObject, Store},
 };
@@ -52,6 +55,12 @@ fn violation(place: usize, object: usize, frame: &Frame) -> Violation {
     })
 }
 
+/// The shipped taxonomy and calendar.
+fn shipped_policy() -> DeadlinePolicy {
+    use sharpeyes_alerting::cases::{calendar, taxonomy::Taxonomy};
+    DeadlinePolicy::new(Taxonomy::shipped(), calendar::WorkCalendar::from_toml(calendar::SHIPPED).unwrap())
+}
+
 fn per_second(count: usize, took: Duration) -> f64 {
     count as f64 / took.as_secs_f64()
 }
@@ -60,17 +69,17 @@ async fn engine_throughput() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(None, dir.path()).await.unwrap();
     let metrics = AlertingMetrics::register(&prometheus::Registry::new()).unwrap();
-    let grids =
-        (0..PLACES).map(|p| (Arc::from(format!("cam-{p:03}").as_str()), "110105001001001".to_owned())).collect();
-    let policy = DeadlinePolicy::new(
-        sharpeyes_alerting::cases::taxonomy::Taxonomy::shipped(),
-        sharpeyes_alerting::cases::calendar::WorkCalendar::from_toml(sharpeyes_alerting::cases::calendar::SHIPPED)
-            .unwrap(),
-    );
-    let mut engine =
-        CaseEngine::start(store, EvidenceStore::new(dir.path()), grids, metrics, policy, TimeDelta::minutes(10))
-            .await
-            .unwrap();
+    let sites = (0..PLACES)
+        .map(|p| {
+            (Arc::from(format!("cam-{p:03}").as_str()), CameraSite { grid: "110105001001001".into(), location: None })
+        })
+        .collect();
+    let settings = EngineSettings {
+        policy: shipped_policy(),
+        cooldown: TimeDelta::minutes(10),
+        duplicates: DuplicateRule::default(),
+    };
+    let mut engine = CaseEngine::start(store, EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();
     let frame = Frame::from_rgb("cam".into(), Utc::now(), 640, 480, Bytes::from(vec![90u8; 640 * 480 * 3]));
 
     let started = Instant::now();
@@ -115,6 +124,8 @@ fn new_case(i: usize) -> NewCase {
         source: "camera".into(),
         device: String::new(),
         detail: None,
+        location: None,
+        duplicate_of: None,
         first_seen_at: at,
         confirmed_at: at,
         opened_at: at,
@@ -144,11 +155,7 @@ async fn store_figures(store: &Store) -> StoreFigures {
     }
     let inserts = per_second(STORE_CASES, started.elapsed());
     let operator = Principal { name: "bench".into(), role: Role::Operator };
-    let policy = DeadlinePolicy::new(
-        sharpeyes_alerting::cases::taxonomy::Taxonomy::shipped(),
-        sharpeyes_alerting::cases::calendar::WorkCalendar::from_toml(sharpeyes_alerting::cases::calendar::SHIPPED)
-            .unwrap(),
-    );
+    let policy = shipped_policy();
     let started = Instant::now();
     for id in &ids {
         store.apply_action(*id, &operator, Action::Verify, "", Utc::now(), &policy).await.unwrap();

@@ -10,7 +10,10 @@ use chrono::{TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
-    cases::{CaseEngine, deadlines::DeadlinePolicy, evidence::EvidenceStore},
+    cases::{
+        CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
+        evidence::EvidenceStore,
+    },
     rules::{
         CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
         SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
@@ -156,17 +159,19 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     };
 
     let rules = RulesStage::new(camera_rules, detections_rx, violations_tx, classes_rx).spawn()?;
-    let grid_of_camera = config.cameras.iter().map(|c| (Arc::from(c.id.as_str()), c.grid.clone())).collect();
+    let sites = config
+        .cameras
+        .iter()
+        .map(|c| (Arc::from(c.id.as_str()), CameraSite { grid: c.grid.clone(), location: c.location }))
+        .collect();
     let cooldown = TimeDelta::milliseconds((config.cases.cooldown_s * 1000.0) as i64);
-    let mut engine = CaseEngine::start(
-        store.clone(),
-        evidence.clone(),
-        grid_of_camera,
-        alerting_metrics.clone(),
-        policy.clone(),
-        cooldown,
-    )
-    .await?;
+    let duplicates = DuplicateRule {
+        radius_m: config.cases.duplicate_radius_m,
+        window: TimeDelta::milliseconds((config.cases.duplicate_window_s * 1000.0) as i64),
+    };
+    let settings = EngineSettings { policy: policy.clone(), cooldown, duplicates };
+    let mut engine =
+        CaseEngine::start(store.clone(), evidence.clone(), sites, alerting_metrics.clone(), settings).await?;
     let closed_cases = engine.closed_cases();
     let engine_task = tokio::spawn(async move {
         while let Some(violation) = violations_rx.recv().await {

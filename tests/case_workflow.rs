@@ -95,7 +95,7 @@ supervise_every_s = 1
 {extra}"#,
         taxonomy = taxonomy.display(),
         calendar = calendar.display(),
-        sensor = manhole_sensor("mh-7", None),
+        sensor = manhole_sensor("mh-7", Some([116.45, 39.91])),
     );
     for role in ROLES {
         more.push_str(&format!(
@@ -335,4 +335,39 @@ grids = ["110105001"]
         .unwrap()
         .clone();
     assert_eq!((late["missed"].as_bool(), late["reported_at"].is_string()), (Some(true), true));
+}
+
+#[test]
+fn a_nearby_report_of_the_same_problem_is_linked_as_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let neighbours = r#"
+[[sensors]]
+id = "mh-8"
+kind = "manhole_cover"
+grid = "110105001001001"
+location = [116.4502, 39.9101]
+
+[[sensors]]
+id = "mh-9"
+kind = "manhole_cover"
+grid = "110105001001001"
+location = [116.46, 39.91]
+"#;
+    let (service, base, topic) = start(dir.path(), None, neighbours);
+    let case_of = |device: &str| -> Option<Value> {
+        let (_, cases) = get_json(&base, "/api/v1/cases?category=manhole_cover");
+        cases.as_array().unwrap().iter().find(|c| c["device"] == device).cloned()
+    };
+    publish_lines(1883, &topic, &[reading(true, 1)], None);
+    wait_for(Duration::from_secs(20), || service.log(), || case_of("mh-7").is_some());
+    // mh-8 is 24 m from mh-7, mh-9 about 850 m.
+    for device in ["mh-8", "mh-9"] {
+        publish_lines(1883, &topic.replace("mh-7", device), &[reading(true, 2)], None);
+    }
+    wait_for(Duration::from_secs(20), || service.log(), || case_of("mh-8").is_some() && case_of("mh-9").is_some());
+    let original = case_of("mh-7").unwrap();
+    assert_eq!(case_of("mh-8").unwrap()["duplicate_of"], original["id"], "linked, not lost");
+    assert!(case_of("mh-9").unwrap()["duplicate_of"].is_null(), "too far to be the same problem");
+    assert!(original["duplicate_of"].is_null());
+    assert_eq!((original["longitude"].as_f64(), original["latitude"].as_f64()), (Some(116.45), Some(39.91)));
 }

@@ -6,7 +6,10 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sharpeyes_alerting::{
     api::{Principal, Role},
-    cases::{calendar::WorkCalendar, deadlines::DeadlinePolicy, taxonomy::Taxonomy, workflow::Action},
+    cases::{
+        calendar::WorkCalendar, deadlines::DeadlinePolicy, duplicates::DuplicateRule, taxonomy::Taxonomy,
+        workflow::Action,
+    },
     store::{ActionOutcome, CaseFilter, NewCase, NewEvidence, NewObject, Store},
 };
 use sqlx::{Connection, Executor, PgConnection};
@@ -29,6 +32,8 @@ fn camera_case(camera: &str, grid: &str, minute: i64) -> NewCase {
         source: "camera".into(),
         device: String::new(),
         detail: None,
+        location: None,
+        duplicate_of: None,
         first_seen_at: at(minute - 5),
         confirmed_at: at(minute),
         opened_at: at(minute),
@@ -130,7 +135,32 @@ async fn exercise(store: &Store) {
     store.apply_action(third, &operator, Action::Void, "a shadow", at(31), &policy).await.unwrap();
     let open: Vec<i64> = store.open_cases().await.unwrap().iter().map(|d| d.case.id).collect();
     assert_eq!(open, [first, second]);
+    let operator = operator.clone();
     store.ping().await.unwrap();
+
+    // Duplicates: the earliest open case of the category within the radius and window, not itself a
+    // duplicate; a voided one, another category, a farther one or an older one is not.
+    let rule = DuplicateRule { radius_m: 50.0, window: TimeDelta::minutes(30) };
+    let at_place = |camera: &str, location: [f64; 2], minute: i64| NewCase {
+        location: Some(location),
+        ..camera_case(camera, "110105001001001", minute)
+    };
+    let here = [116.45, 39.91];
+    let near = store.insert_case(&at_place("cam-4", [116.4502, 39.9101], 40), None, &[]).await.unwrap();
+    store.insert_case(&at_place("cam-5", [116.4510, 39.9100], 41), None, &[]).await.unwrap(); // ~85 m away
+    let nearby = |minute: i64| store.nearby_open_case("illegal_parking", here, at(minute), &rule);
+    assert_eq!(nearby(30).await.unwrap(), Some(near));
+    assert_eq!(nearby(45).await.unwrap(), None, "opened before the window");
+    assert_eq!(store.nearby_open_case("litter", here, at(30), &rule).await.unwrap(), None);
+    let linked = store
+        .insert_case(&NewCase { duplicate_of: Some(near), ..at_place("cam-6", here, 42) }, None, &[])
+        .await
+        .unwrap();
+    let linked = store.case_detail(linked).await.unwrap().unwrap();
+    assert_eq!((linked.case.duplicate_of, linked.case.longitude), (Some(near), Some(116.45)));
+    assert_eq!(linked.events[0].note, format!("duplicate of case {near}"));
+    store.apply_action(near, &operator, Action::Void, "", at(43), &policy).await.unwrap();
+    assert_eq!(nearby(30).await.unwrap(), None, "a voided case takes no duplicates, nor does a duplicate");
 }
 
 #[tokio::test]
@@ -142,7 +172,7 @@ async fn the_store_on_sqlite() {
     store.close().await;
     // Reopening runs no migration twice and finds the cases.
     let store = Store::open(None, dir.path()).await.unwrap();
-    assert_eq!(store.open_cases().await.unwrap().len(), 2);
+    assert_eq!(store.open_cases().await.unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -159,7 +189,7 @@ async fn the_store_on_postgres() {
     exercise(&store).await;
     store.close().await;
     let store = Store::open(Some(&url), dir.path()).await.unwrap();
-    assert_eq!(store.open_cases().await.unwrap().len(), 2);
+    assert_eq!(store.open_cases().await.unwrap().len(), 4);
     store.close().await;
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
 }

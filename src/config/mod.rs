@@ -168,6 +168,19 @@ pub struct CasesConfig {
     /// `[cases.whistles]`.
     #[serde(default)]
     pub whistles: WhistleTimes,
+    /// A new case this close (metres) to an open case of its category is linked as its duplicate.
+    #[serde(default = "default_duplicate_radius_m")]
+    pub duplicate_radius_m: f64,
+    /// ... when that case was reported at most this many seconds before.
+    #[serde(default = "default_duplicate_window_s")]
+    pub duplicate_window_s: f64,
+}
+
+fn default_duplicate_radius_m() -> f64 {
+    50.0
+}
+fn default_duplicate_window_s() -> f64 {
+    1800.0
 }
 
 fn default_cooldown_s() -> f64 {
@@ -185,6 +198,8 @@ impl Default for CasesConfig {
             cooldown_s: default_cooldown_s(),
             supervise_every_s: default_supervise_every_s(),
             whistles: WhistleTimes::default(),
+            duplicate_radius_m: default_duplicate_radius_m(),
+            duplicate_window_s: default_duplicate_window_s(),
         }
     }
 }
@@ -389,6 +404,8 @@ pub struct CameraConfig {
     pub url: String,
     /// Grid code the camera belongs to.
     pub grid: String,
+    /// `[longitude, latitude]` of the camera (WGS 84), to link its cases with nearby reports.
+    pub location: Option<[f64; 2]>,
     /// Decode mode.
     #[serde(default)]
     pub decode: DecodeKind,

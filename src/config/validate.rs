@@ -129,6 +129,19 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
+    if !positive(config.cases.duplicate_radius_m) {
+        report("cases.duplicate_radius_m".into(), "must be positive".into());
+    }
+    if !positive(config.cases.duplicate_window_s) {
+        report("cases.duplicate_window_s".into(), "must be positive".into());
+    }
+    for (i, camera) in config.cameras.iter().enumerate() {
+        if let Some([longitude, latitude]) = camera.location
+            && !((-180.0..=180.0).contains(&longitude) && (-90.0..=90.0).contains(&latitude))
+        {
+            report(format!("cameras[{i}].location"), "must be [longitude, latitude] in degrees".into());
+        }
+    }
     let mut department_ids = HashSet::new();
     for (i, department) in config.departments.iter().enumerate() {
         if !department_ids.insert(department.id.as_str()) {

@@ -7,6 +7,7 @@ use tracing::{info, warn};
 
 use super::{
     deadlines::DeadlinePolicy,
+    duplicates::DuplicateRule,
     evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
     workflow::Action,
 };
@@ -75,18 +76,41 @@ struct OpenCase {
 /// opens a case with evidence image 0. A sensor violation opens a case unless one is open for it.
 /// Once a place's case is closed, violations there open a new case only after the cooldown. A camera
 /// case whose detection scores at least its category's `auto_file_score` is filed (verified) at once.
+/// A new case within the duplicate rule's distance and time of an open case of its category is linked
+/// to it (`duplicate_of`).
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
-    grid_of_camera: HashMap<Arc<str>, String>,
+    sites: HashMap<Arc<str>, CameraSite>,
     open: HashMap<Place, OpenCase>,
     metrics: AlertingMetrics,
     policy: DeadlinePolicy,
     cooldown: TimeDelta,
+    duplicates: DuplicateRule,
     /// Places whose case closed, and until when they take no new case.
     cooling: HashMap<Place, DateTime<Utc>>,
     closed: crossbeam_channel::Receiver<(i64, DateTime<Utc>)>,
     closed_tx: crossbeam_channel::Sender<(i64, DateTime<Utc>)>,
+}
+
+/// Where a camera is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CameraSite {
+    /// 15-digit grid code.
+    pub grid: String,
+    /// `[longitude, latitude]`, when known (needed to link duplicates).
+    pub location: Option<[f64; 2]>,
+}
+
+/// How the engine files cases.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Codes, urgencies and deadlines.
+    pub policy: DeadlinePolicy,
+    /// After a place's case closes, how long before violations there open a new one.
+    pub cooldown: TimeDelta,
+    /// When a new case is a duplicate of an open one.
+    pub duplicates: DuplicateRule,
 }
 
 /// Who files cases automatically above the category's confidence.
@@ -95,16 +119,16 @@ fn ai_verifier() -> Principal {
 }
 
 impl CaseEngine {
-    /// An engine over `store`, knowing each camera's grid; open cases are reloaded from the store so
-    /// that a restart continues them.
+    /// An engine over `store`, knowing each camera's grid and position; open cases are reloaded from
+    /// the store so that a restart continues them.
     pub async fn start(
         store: Store,
         evidence: EvidenceStore,
-        grid_of_camera: HashMap<Arc<str>, String>,
+        sites: HashMap<Arc<str>, CameraSite>,
         metrics: AlertingMetrics,
-        policy: DeadlinePolicy,
-        cooldown: TimeDelta,
+        settings: EngineSettings,
     ) -> Result<Self> {
+        let EngineSettings { policy, cooldown, duplicates } = settings;
         let mut open = HashMap::new();
         for detail in store.open_cases().await? {
             let Some(category) = Category::parse(&detail.case.category) else {
@@ -124,11 +148,12 @@ impl CaseEngine {
         Ok(Self {
             store,
             evidence,
-            grid_of_camera,
+            sites,
             open,
             metrics,
             policy,
             cooldown,
+            duplicates,
             cooling: HashMap::new(),
             closed,
             closed_tx,
@@ -187,6 +212,7 @@ impl CaseEngine {
         if self.cooling_down(&place, category) {
             return Ok(CaseOutcome::CoolingDown);
         }
+        let duplicate_of = self.duplicate_of(category, violation.location).await?;
         let entry = self.policy.taxonomy().entry(category);
         let detail = serde_json::json!({
             "rule": &*violation.rule,
@@ -204,6 +230,8 @@ impl CaseEngine {
             source: "sensor".into(),
             device: violation.device.to_string(),
             detail: Some(detail.to_string()),
+            location: violation.location,
+            duplicate_of,
             first_seen_at: violation.since,
             confirmed_at: violation.confirmed_at,
             opened_at: Utc::now(),
@@ -253,7 +281,8 @@ impl CaseEngine {
                 CaseOutcome::Added(id)
             }
             None => {
-                let grid = self.grid_of_camera.get(&violation.camera).cloned().unwrap_or_default();
+                let site = self.sites.get(&violation.camera).cloned().unwrap_or_default();
+                let duplicate_of = self.duplicate_of(category, site.location).await?;
                 let entry = self.policy.taxonomy().entry(category);
                 let auto_file = entry.auto_file_score.is_some_and(|score| violation.score >= score);
                 let case = NewCase {
@@ -261,12 +290,14 @@ impl CaseEngine {
                     category: category.as_str().into(),
                     camera: violation.camera.to_string(),
                     zone: violation.zone.to_string(),
-                    grid,
+                    grid: site.grid,
                     status: "reported".into(),
                     urgency: entry.urgency.as_str().into(),
                     source: "camera".into(),
                     device: String::new(),
                     detail: None,
+                    location: site.location,
+                    duplicate_of,
                     first_seen_at: violation.first_seen,
                     confirmed_at: violation.confirmed_at,
                     opened_at: Utc::now(),
@@ -301,6 +332,19 @@ impl CaseEngine {
             CaseOutcome::AlreadyKnown(_) | CaseOutcome::CoolingDown => {}
         }
         Ok(outcome)
+    }
+
+    /// The open case a new case of `category` at `location` duplicates, if any.
+    async fn duplicate_of(&self, category: Category, location: Option<[f64; 2]>) -> Result<Option<i64>> {
+        let Some(location) = location else {
+            return Ok(None);
+        };
+        let since = Utc::now() - self.duplicates.window;
+        let found = self.store.nearby_open_case(category.as_str(), location, since, &self.duplicates).await?;
+        if let Some(original) = found {
+            info!(original, category = category.as_str(), "new report linked as a duplicate");
+        }
+        Ok(found)
     }
 
     /// Files a case the detector is sure of, as an operator's verification would.

@@ -3,6 +3,7 @@
 //! - [`taxonomy`]: categories and their standard codes, urgencies and time limits (`config/taxonomy.toml`);
 //! - [`calendar`]: working time against a holiday calendar (`config/calendar.toml`);
 //! - [`deadlines`]: when a case is due, as the workflow moves it;
+//! - [`duplicates`]: reports of one problem from several sources, linked by distance and time;
 //! - [`evidence`]: evidence images (zone and boxes drawn) as content-addressed JPEG files;
 //! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
 //! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办);
@@ -12,6 +13,7 @@
 
 pub mod calendar;
 pub mod deadlines;
+pub mod duplicates;
 mod engine;
 pub mod evidence;
 mod supervision;
@@ -19,5 +21,5 @@ pub mod taxonomy;
 pub mod whistles;
 pub mod workflow;
 
-pub use engine::{CaseEngine, CaseOutcome, ClosedCases};
+pub use engine::{CameraSite, CaseEngine, CaseOutcome, ClosedCases, EngineSettings};
 pub use supervision::supervise_overdue;

@@ -23,7 +23,10 @@ pub use actions::ActionOutcome;
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    cases::duplicates::{DuplicateRule, distance_m},
+};
 
 /// Statuses after which a case is no longer open.
 pub const FINAL_STATUSES: [&str; 3] = ["closed", "evaluated", "voided"];
@@ -176,14 +179,16 @@ impl Store {
             action: "report".into(),
             from_status: String::new(),
             to_status: case.status.clone(),
-            note: String::new(),
+            note: case.duplicate_of.map_or(String::new(), |id| format!("duplicate of case {id}")),
         };
+        let (longitude, latitude) = (case.location.map(|l| l[0]), case.location.map(|l| l[1]));
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO cases (code, category, camera, zone, grid, status, urgency, source, device, detail,
-                                    object_count, first_seen_at, confirmed_at, opened_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+                                    object_count, first_seen_at, confirmed_at, opened_at, updated_at,
+                                    longitude, latitude, duplicate_of)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17) RETURNING id",
             )
             .bind(&case.code)
             .bind(&case.category)
@@ -199,6 +204,9 @@ impl Store {
             .bind(case.first_seen_at)
             .bind(case.confirmed_at)
             .bind(case.opened_at)
+            .bind(longitude)
+            .bind(latitude)
+            .bind(case.duplicate_of)
             .fetch_one(&mut *tx)
             .await?;
             if let Some(object) = object {
@@ -326,6 +334,39 @@ impl Store {
             }
         }
         Ok(details)
+    }
+
+    /// The earliest open case of `category` opened at or after `since` within `rule.radius_m` of
+    /// `location` that is not itself a duplicate.
+    pub async fn nearby_open_case(
+        &self,
+        category: &str,
+        location: [f64; 2],
+        since: DateTime<Utc>,
+        rule: &DuplicateRule,
+    ) -> Result<Option<i64>> {
+        let ([west, south], [east, north]) = rule.bounds(location);
+        let candidates: Vec<(i64, f64, f64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, longitude, latitude FROM cases
+                  WHERE category = $1 AND opened_at >= $2 AND duplicate_of IS NULL
+                    AND status NOT IN ('closed', 'evaluated', 'voided')
+                    AND longitude BETWEEN $3 AND $4 AND latitude BETWEEN $5 AND $6
+                  ORDER BY opened_at, id LIMIT 50",
+            )
+            .bind(category)
+            .bind(since)
+            .bind(west)
+            .bind(east)
+            .bind(south)
+            .bind(north)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(candidates
+            .into_iter()
+            .find(|&(_, longitude, latitude)| distance_m(location, [longitude, latitude]) <= rule.radius_m)
+            .map(|(id, _, _)| id))
     }
 
     /// Whether the database answers.

@@ -35,6 +35,12 @@ pub struct Case {
     pub detail: Option<String>,
     /// Distinct objects in the case.
     pub object_count: i64,
+    /// Where it is (the camera's or sensor's position), when known.
+    pub longitude: Option<f64>,
+    /// Where it is, when known.
+    pub latitude: Option<f64>,
+    /// The open case this one reports again (same category, nearby, shortly after), if any.
+    pub duplicate_of: Option<i64>,
     /// When the first object was first seen standing there.
     pub first_seen_at: DateTime<Utc>,
     /// When the rule first confirmed the violation.
@@ -145,6 +151,10 @@ pub struct NewCase {
     pub device: String,
     /// JSON detail of a sensor report.
     pub detail: Option<String>,
+    /// `[longitude, latitude]` of the camera or sensor, when known.
+    pub location: Option<[f64; 2]>,
+    /// The open case this one duplicates.
+    pub duplicate_of: Option<i64>,
     /// First sighting.
     pub first_seen_at: DateTime<Utc>,
     /// Confirmation.

@@ -1,0 +1,5 @@
+-- Where a case is (the camera's or the sensor's position) and the open case it duplicates, if any.
+ALTER TABLE cases ADD COLUMN longitude REAL;
+ALTER TABLE cases ADD COLUMN latitude REAL;
+ALTER TABLE cases ADD COLUMN duplicate_of INTEGER REFERENCES cases (id);
+CREATE INDEX cases_by_category_opened ON cases (category, opened_at);
