@@ -154,7 +154,7 @@ async fn store_figures(store: &Store) -> StoreFigures {
         ids.push(store.insert_case(&new_case(i), Some(&object), std::slice::from_ref(&evidence)).await.unwrap());
     }
     let inserts = per_second(STORE_CASES, started.elapsed());
-    let operator = Principal { name: "bench".into(), role: Role::Operator };
+    let operator = Principal::new("bench", Role::Operator);
     let policy = shipped_policy();
     let started = Instant::now();
     for id in &ids {

@@ -185,7 +185,12 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         .auth
         .tokens
         .iter()
-        .map(|t| ApiToken { name: t.name.clone(), role: t.role, sha256: t.sha256.clone() })
+        .map(|t| ApiToken {
+            name: t.name.clone(),
+            role: t.role,
+            sha256: t.sha256.clone(),
+            department: t.department.clone(),
+        })
         .collect();
     let state = ApiState {
         store: store.clone(),

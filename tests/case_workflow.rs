@@ -243,7 +243,12 @@ fn closed_loop(database: Option<&str>) {
 #[test]
 fn whistles_call_departments_and_a_missed_report_in_escalates() {
     let dir = tempfile::tempdir().unwrap();
-    let directory = r#"
+    let bound = format!(
+        "\n[[auth.tokens]]\nname = \"water-office\"\nrole = \"handler\"\nsha256 = \"{}\"\ndepartment = \"water\"\n",
+        sha256_hex("water-office-token")
+    );
+    let directory = bound
+        + r#"
 [cases.whistles]
 urgent_minutes = 0.05
 
@@ -259,7 +264,7 @@ name = "city management"
 categories = ["illegal_parking", "litter"]
 grids = ["110105001"]
 "#;
-    let (service, base, topic) = start(dir.path(), None, directory);
+    let (service, base, topic) = start(dir.path(), None, &directory);
     publish_lines(1883, &topic, &[reading(true, 1)], None);
     wait_for(Duration::from_secs(20), || service.log(), || cases_of_device(&base).len() == 1);
     let id = cases_of_device(&base)[0]["id"].as_i64().unwrap();
@@ -303,6 +308,13 @@ grids = ["110105001"]
         assert_eq!(report(role, whistle, "water").0, 403, "{role}");
     }
     assert_eq!(report("handler", whistle, "fire").0, 404, "not called");
+    let for_another = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/cases/{id}/whistles/{whistle}/report"))
+        .bearer_auth("water-office-token")
+        .json(&json!({ "department": "chengguan" }))
+        .send()
+        .unwrap();
+    assert_eq!(for_another.status().as_u16(), 403, "a token bound to water reports for water only");
     let (status, case) = report("handler", whistle, "water");
     assert_eq!(status, 200, "{case}");
     assert_eq!(report("handler", whistle, "water").0, 409, "already reported in");

@@ -106,8 +106,8 @@ async fn exercise(store: &Store) {
 
     // The workflow: refused steps change nothing; accepted ones move the case and set its deadline.
     let policy = policy();
-    let operator = Principal { name: "desk".into(), role: Role::Operator };
-    let handler = Principal { name: "office".into(), role: Role::Handler };
+    let operator = Principal::new("desk", Role::Operator);
+    let handler = Principal::new("office", Role::Handler);
     let refused = store.apply_action(first, &handler, Action::Verify, "", at(30), &policy).await.unwrap();
     assert!(matches!(refused, ActionOutcome::Refused(_)), "{refused:?}");
     let ActionOutcome::Applied(filed) =
@@ -127,7 +127,7 @@ async fn exercise(store: &Store) {
     // Overdue: the filed case once its deadline passed; not before, and not once supervised.
     assert!(store.overdue_cases(at(149), 10).await.unwrap().is_empty());
     assert_eq!(store.overdue_cases(at(151), 10).await.unwrap(), [first]);
-    let clock = Principal { name: "deadline-clock".into(), role: Role::Admin };
+    let clock = Principal::new("deadline-clock", Role::Admin);
     store.apply_action(first, &clock, Action::Supervise, "late", at(151), &policy).await.unwrap();
     assert!(store.overdue_cases(at(151), 10).await.unwrap().is_empty());
 
@@ -161,6 +161,14 @@ async fn exercise(store: &Store) {
     assert_eq!(linked.events[0].note, format!("duplicate of case {near}"));
     store.apply_action(near, &operator, Action::Void, "", at(43), &policy).await.unwrap();
     assert_eq!(nearby(30).await.unwrap(), None, "a voided case takes no duplicates, nor does a duplicate");
+
+    // Finished cases by their last change (the engine restores the places' cooldown from them).
+    let finished = |minute: i64| async move {
+        store.recently_finished(at(minute)).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>()
+    };
+    assert_eq!(finished(31).await, [third, near]);
+    assert_eq!(finished(32).await, [near]);
+    assert!(finished(44).await.is_empty());
 }
 
 #[tokio::test]

@@ -636,6 +636,9 @@ pub struct TokenConfig {
     pub role: Role,
     /// Hex SHA-256 of the token.
     pub sha256: String,
+    /// The department (`[[departments]]` id) the token acts for: a handler token bound to one reports
+    /// in for it only.
+    pub department: Option<String>,
 }
 
 /// A key path written the way the rest of the messages write it: `cameras[1].zones[0].polygon`.

@@ -156,6 +156,13 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             }
         }
     }
+    for (i, token) in config.auth.tokens.iter().enumerate() {
+        if let Some(department) = &token.department
+            && !department_ids.contains(department.as_str())
+        {
+            report(format!("auth.tokens[{i}].department"), format!("'{department}' is not in [[departments]]"));
+        }
+    }
     let times = &config.cases.whistles;
     for (key, minutes) in [
         ("ordinary_minutes", times.ordinary_minutes),

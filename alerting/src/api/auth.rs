@@ -52,6 +52,8 @@ pub struct ApiToken {
     pub role: Role,
     /// Lowercase hex SHA-256 of the token; the token itself is never stored.
     pub sha256: String,
+    /// The department the token acts for, if bound to one.
+    pub department: Option<String>,
 }
 
 /// The holder of a valid token, put into the request's extensions.
@@ -61,6 +63,15 @@ pub struct Principal {
     pub name: Arc<str>,
     /// Token role.
     pub role: Role,
+    /// The department the token acts for, when it is bound to one (a handler reports in for it only).
+    pub department: Option<Arc<str>>,
+}
+
+impl Principal {
+    /// A principal bound to no department.
+    pub fn new(name: &str, role: Role) -> Self {
+        Self { name: name.into(), role, department: None }
+    }
 }
 
 /// Checks bearer tokens against the configured digests.
@@ -78,7 +89,8 @@ impl Authenticator {
             .filter_map(|token| {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(token.sha256.to_ascii_lowercase(), &mut digest).ok()?;
-                Some((digest, Principal { name: token.name.as_str().into(), role: token.role }))
+                let department = token.department.as_deref().map(Arc::from);
+                Some((digest, Principal { name: token.name.as_str().into(), role: token.role, department }))
             })
             .collect();
         Self { by_digest }
@@ -119,8 +131,8 @@ mod tests {
     fn tokens_are_matched_by_digest_only() {
         let digest = hex::encode(Sha256::digest(b"s3cret"));
         let auth = Authenticator::new(&[
-            ApiToken { name: "desk".into(), role: Role::Operator, sha256: digest.to_uppercase() },
-            ApiToken { name: "broken".into(), role: Role::Admin, sha256: "xyz".into() },
+            ApiToken { name: "desk".into(), role: Role::Operator, sha256: digest.to_uppercase(), department: None },
+            ApiToken { name: "broken".into(), role: Role::Admin, sha256: "xyz".into(), department: None },
         ]);
         assert_eq!(auth.authenticate("s3cret").map(|p| p.role), Some(Role::Operator));
         assert!(auth.authenticate("S3cret").is_none());

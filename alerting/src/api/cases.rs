@@ -165,6 +165,9 @@ pub async fn report_in(
     if !matches!(who.role, Role::Handler | Role::Admin) {
         return Err(ApiError::Forbidden(format!("a {:?} may not report in for a department", who.role)));
     }
+    if let Some(own) = who.department.as_deref().filter(|own| **own != *request.department) {
+        return Err(ApiError::Forbidden(format!("this token reports in for '{own}' only")));
+    }
     if request.note.len() > MAX_NOTE_BYTES {
         return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
     }

@@ -64,6 +64,16 @@ struct Place {
     category: Category,
 }
 
+impl Place {
+    /// The place of a stored case (`None` for a category this version does not know).
+    fn of(case: &crate::store::Case) -> Option<Self> {
+        let category = Category::parse(&case.category)?;
+        let sensor = case.source == "sensor";
+        let source = if sensor { case.device.as_str() } else { case.camera.as_str() };
+        Some(Self { source: source.into(), sensor, zone: case.zone.as_str().into(), category })
+    }
+}
+
 #[derive(Debug)]
 struct OpenCase {
     id: i64,
@@ -115,7 +125,7 @@ pub struct EngineSettings {
 
 /// Who files cases automatically above the category's confidence.
 fn ai_verifier() -> Principal {
-    Principal { name: "ai-verification".into(), role: Role::Operator }
+    Principal::new("ai-verification", Role::Operator)
 }
 
 impl CaseEngine {
@@ -131,12 +141,9 @@ impl CaseEngine {
         let EngineSettings { policy, cooldown, duplicates } = settings;
         let mut open = HashMap::new();
         for detail in store.open_cases().await? {
-            let Some(category) = Category::parse(&detail.case.category) else {
+            let Some(place) = Place::of(&detail.case) else {
                 continue;
             };
-            let sensor = detail.case.source == "sensor";
-            let source = if sensor { detail.case.device.as_str() } else { detail.case.camera.as_str() };
-            let place = Place { source: source.into(), sensor, zone: detail.case.zone.as_str().into(), category };
             let objects =
                 detail.objects.iter().map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32)).collect();
             open.insert(place, OpenCase { id: detail.case.id, objects });
@@ -144,20 +151,16 @@ impl CaseEngine {
         if !open.is_empty() {
             info!(open_cases = open.len(), "continuing open cases");
         }
+        // Places whose case finished within the cooldown stay cooling across a restart.
+        let now = Utc::now();
+        let mut cooling = HashMap::new();
+        for case in store.recently_finished(now - cooldown).await? {
+            if let Some(place) = Place::of(&case) {
+                cooling.insert(place, case.updated_at + cooldown);
+            }
+        }
         let (closed_tx, closed) = crossbeam_channel::unbounded();
-        Ok(Self {
-            store,
-            evidence,
-            sites,
-            open,
-            metrics,
-            policy,
-            cooldown,
-            duplicates,
-            cooling: HashMap::new(),
-            closed,
-            closed_tx,
-        })
+        Ok(Self { store, evidence, sites, open, metrics, policy, cooldown, duplicates, cooling, closed, closed_tx })
     }
 
     /// Where the API reports cases it closed.

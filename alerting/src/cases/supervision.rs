@@ -23,7 +23,7 @@ pub async fn supervise_overdue(
     metrics: &AlertingMetrics,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>> {
-    let clock = Principal { name: "deadline-clock".into(), role: Role::Admin };
+    let clock = Principal::new("deadline-clock", Role::Admin);
     let mut supervised = Vec::new();
     for id in store.overdue_cases(now, PASS_LIMIT).await? {
         if let ActionOutcome::Applied(detail) =

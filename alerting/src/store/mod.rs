@@ -369,6 +369,21 @@ impl Store {
             .map(|(id, _, _)| id))
     }
 
+    /// Cases closed, evaluated or voided at or after `since` (their last change), to restore the
+    /// places' cooldown after a restart.
+    pub async fn recently_finished(&self, since: DateTime<Utc>) -> Result<Vec<Case>> {
+        with_pool!(self, |pool| {
+            let mut query = QueryBuilder::new("SELECT * FROM cases WHERE updated_at >= ");
+            query.push_bind(since).push(" AND status IN (");
+            let mut list = query.separated(", ");
+            for status in FINAL_STATUSES {
+                list.push_bind(status);
+            }
+            query.push(") ORDER BY id");
+            Ok(query.build_query_as::<Case>().fetch_all(pool).await?)
+        })
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         with_pool!(self, |pool| {
