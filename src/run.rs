@@ -12,7 +12,7 @@ use sharpeyes_alerting::{
     api::{self, ApiState, ApiToken, Authenticator},
     cases::{
         CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
-        evidence::EvidenceStore,
+        evidence::EvidenceStore, grids::Grid,
     },
     rules::{
         CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
@@ -202,6 +202,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         policy: policy.clone(),
         closed_cases,
         whistles: config.whistle_policy(),
+        grids: Arc::new(config.grids.iter().map(|g| Grid { code: g.code.clone(), name: g.name.clone() }).collect()),
     };
     let supervision = tokio::spawn(supervise(
         store.clone(),

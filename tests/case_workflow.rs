@@ -353,6 +353,10 @@ grids = ["110105001"]
 fn a_nearby_report_of_the_same_problem_is_linked_as_a_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let neighbours = r#"
+[[grids]]
+code = "110105"
+name = "朝阳区"
+
 [[sensors]]
 id = "mh-8"
 kind = "manhole_cover"
@@ -382,4 +386,19 @@ location = [116.46, 39.91]
     assert!(case_of("mh-9").unwrap()["duplicate_of"].is_null(), "too far to be the same problem");
     assert!(original["duplicate_of"].is_null());
     assert_eq!((original["longitude"].as_f64(), original["latitude"].as_f64()), (Some(116.45), Some(39.91)));
+
+    // The grid tree counts the three cases in the cell and, rolled up, in its district.
+    let (status, tree) = get_json(&base, "/api/v1/grids");
+    assert_eq!(status, 200);
+    let node = |i: usize| {
+        (
+            tree[i]["code"].as_str().unwrap().to_owned(),
+            tree[i]["level"].as_str().unwrap().to_owned(),
+            tree[i]["open"].as_i64(),
+            tree[i]["total"].as_i64(),
+        )
+    };
+    assert_eq!(node(0), ("110105".into(), "district".into(), Some(3), Some(3)));
+    assert_eq!(node(1), ("110105001001001".into(), "cell".into(), Some(3), Some(3)));
+    assert_eq!(tree[1]["parent"], "110105");
 }

@@ -169,6 +169,18 @@ async fn exercise(store: &Store) {
     assert_eq!(finished(31).await, [third, near]);
     assert_eq!(finished(32).await, [near]);
     assert!(finished(44).await.is_empty());
+
+    // Cases per grid cell for the grid tree: open, supervised, all.
+    let counts: Vec<(String, i64, i64, i64)> =
+        store.grid_counts().await.unwrap().into_iter().map(|c| (c.grid, c.open, c.supervised, c.total)).collect();
+    assert_eq!(
+        counts,
+        [
+            ("110105001001001".to_owned(), 3, 1, 4),
+            ("110105001002001".to_owned(), 1, 0, 1),
+            ("110105002001001".to_owned(), 0, 0, 1)
+        ]
+    );
 }
 
 #[tokio::test]

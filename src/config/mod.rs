@@ -363,10 +363,10 @@ impl Default for DetectorConfig {
     }
 }
 
-/// `[[grids]]`.
+/// `[[grids]]`: a grid of any level.
 #[derive(Clone, Debug, Deserialize)]
 pub struct GridConfig {
-    /// 15 digits: 6 admin + 3 street + 3 community + 3 grid.
+    /// 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid).
     pub code: String,
     /// Name of the grid.
     #[serde(default)]

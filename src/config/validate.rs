@@ -5,6 +5,8 @@ use std::{
 
 use sharpeyes_ingest::mqtt::MqttSettings;
 
+use sharpeyes_alerting::cases::grids::GridLevel;
+
 use super::{Config, DecodeKind, Problem, ZoneConfig};
 
 /// A finite number above zero (NaN is not).
@@ -176,10 +178,13 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let mut grid_codes = HashSet::new();
     for (i, grid) in config.grids.iter().enumerate() {
-        if grid.code.len() != 15 || !grid.code.bytes().all(|b| b.is_ascii_digit()) {
+        if GridLevel::of(&grid.code).is_none() {
             report(
                 format!("grids[{i}].code"),
-                format!("'{}' is not a 15-digit grid code (6 admin + 3 street + 3 community + 3 grid)", grid.code),
+                format!(
+                    "'{}' is not a grid code: 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid)",
+                    grid.code
+                ),
             );
         }
         if !grid_codes.insert(grid.code.as_str()) {
@@ -200,6 +205,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
         if !grid_codes.contains(camera.grid.as_str()) {
             report(at("grid"), format!("'{}' is not one of the [[grids]] codes", camera.grid));
+        } else if camera.grid.len() != 15 {
+            report(at("grid"), format!("'{}' is not a grid cell (15 digits): cameras belong to cells", camera.grid));
         }
         match (camera.decode, camera.sample_fps) {
             (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
@@ -285,6 +292,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
         if !grid_codes.contains(sensor.grid.as_str()) {
             report(format!("sensors[{i}].grid"), format!("'{}' is not one of the [[grids]] codes", sensor.grid));
+        } else if sensor.grid.len() != 15 {
+            report(format!("sensors[{i}].grid"), format!("'{}' is not a grid cell (15 digits)", sensor.grid));
         }
     }
     if !config.sensors.is_empty() && config.mqtt.is_none() {

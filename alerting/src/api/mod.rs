@@ -7,6 +7,7 @@ mod auth;
 mod cameras;
 mod cases;
 mod error;
+mod grids;
 mod health;
 mod sensors;
 
@@ -22,7 +23,7 @@ pub use auth::{ApiToken, Authenticator, Principal, Role};
 pub use error::ApiError;
 
 use crate::{
-    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, whistles::WhistlePolicy},
+    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
     store::Store,
 };
 
@@ -47,6 +48,8 @@ pub struct ApiState {
     pub closed_cases: ClosedCases,
     /// The department directory and whistle report-in times.
     pub whistles: WhistlePolicy,
+    /// The configured grids of every level, with their names.
+    pub grids: Arc<Vec<Grid>>,
 }
 
 /// The whole API.
@@ -59,6 +62,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/whistles/{whistle}/report", post(cases::report_in))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cameras", get(cameras::list))
+        .route("/grids", get(grids::tree))
         .route("/sensors", get(sensors::list))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()

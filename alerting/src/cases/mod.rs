@@ -3,6 +3,7 @@
 //! - [`taxonomy`]: categories and their standard codes, urgencies and time limits (`config/taxonomy.toml`);
 //! - [`calendar`]: working time against a holiday calendar (`config/calendar.toml`);
 //! - [`deadlines`]: when a case is due, as the workflow moves it;
+//! - [`grids`]: the 区 → 街道 → 社区 → 网格 hierarchy and its case counts;
 //! - [`duplicates`]: reports of one problem from several sources, linked by distance and time;
 //! - [`evidence`]: evidence images (zone and boxes drawn) as content-addressed JPEG files;
 //! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
@@ -16,6 +17,7 @@ pub mod deadlines;
 pub mod duplicates;
 mod engine;
 pub mod evidence;
+pub mod grids;
 mod supervision;
 pub mod taxonomy;
 pub mod whistles;

@@ -25,7 +25,10 @@ pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, Whistl
 
 use crate::{
     Error, Result,
-    cases::duplicates::{DuplicateRule, distance_m},
+    cases::{
+        duplicates::{DuplicateRule, distance_m},
+        grids::GridCaseCount,
+    },
 };
 
 /// Statuses after which a case is no longer open.
@@ -381,6 +384,22 @@ impl Store {
             }
             query.push(") ORDER BY id");
             Ok(query.build_query_as::<Case>().fetch_all(pool).await?)
+        })
+    }
+
+    /// Cases per grid cell: open, supervised (open and past their deadline) and all.
+    pub async fn grid_counts(&self) -> Result<Vec<GridCaseCount>> {
+        with_pool!(self, |pool| {
+            Ok(sqlx::query_as(
+                "SELECT grid,
+                        SUM(CASE WHEN status NOT IN ('closed', 'evaluated', 'voided') THEN 1 ELSE 0 END) AS open,
+                        SUM(CASE WHEN supervised AND status NOT IN ('closed', 'evaluated', 'voided') THEN 1 ELSE 0 END)
+                            AS supervised,
+                        COUNT(*) AS total
+                   FROM cases GROUP BY grid ORDER BY grid",
+            )
+            .fetch_all(pool)
+            .await?)
         })
     }
 
