@@ -23,6 +23,14 @@ use crate::{
 /// Longest note accepted with an action, in bytes.
 const MAX_NOTE_BYTES: usize = 4000;
 
+/// Refuses a note longer than [`MAX_NOTE_BYTES`], naming the field.
+fn check_note(note: &str) -> Result<(), ApiError> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
+    }
+    Ok(())
+}
+
 /// The body of `POST /api/v1/cases/{id}/actions`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,9 +86,7 @@ pub async fn act(
     body: Result<Json<ActionRequest>, JsonRejection>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    if request.note.len() > MAX_NOTE_BYTES {
-        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
-    }
+    check_note(&request.note)?;
     let now = Utc::now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
         ActionOutcome::Applied(detail) => {
@@ -126,9 +132,7 @@ pub async fn whistle(
     if let Some((index, unknown)) = request.departments.iter().enumerate().find(|(_, d)| !state.whistles.knows(d)) {
         return Err(ApiError::BadRequest(format!("departments[{index}]: '{unknown}' is not in the directory")));
     }
-    if request.note.len() > MAX_NOTE_BYTES {
-        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
-    }
+    check_note(&request.note)?;
     let now = Utc::now();
     let due = now
         + chrono::TimeDelta::from_std(state.whistles.report_in(request.level)).unwrap_or(chrono::TimeDelta::hours(1));
@@ -168,9 +172,7 @@ pub async fn report_in(
     if let Some(own) = who.department.as_deref().filter(|own| **own != *request.department) {
         return Err(ApiError::Forbidden(format!("this token reports in for '{own}' only")));
     }
-    if request.note.len() > MAX_NOTE_BYTES {
-        return Err(ApiError::BadRequest(format!("note: longer than {MAX_NOTE_BYTES} bytes")));
-    }
+    check_note(&request.note)?;
     match state.store.report_in(id, whistle, &request.department, &who, &request.note, Utc::now()).await? {
         ReportInOutcome::Reported => detail(State(state), Path(id)).await,
         ReportInOutcome::NotCalled => {

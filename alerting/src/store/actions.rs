@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{CaseDetail, CaseEvent, Pool, Store, insert_event, with_pool};
+use super::{CaseDetail, CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
 use crate::{
     Error, Result,
     api::Principal,
@@ -141,10 +141,12 @@ impl Store {
     /// Open, unsupervised cases whose deadline is before `now`, oldest deadline first.
     pub async fn overdue_cases(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
         with_pool!(self, |pool| {
-            Ok(sqlx::query_scalar(
+            Ok(sqlx::query_scalar(concat!(
                 "SELECT id FROM cases WHERE supervised = FALSE AND deadline_at IS NOT NULL AND deadline_at < $1
-                   AND status NOT IN ('closed', 'evaluated', 'voided') ORDER BY deadline_at LIMIT $2",
-            )
+                   AND status NOT IN ",
+                finished_statuses!(),
+                " ORDER BY deadline_at LIMIT $2"
+            ))
             .bind(now)
             .bind(limit)
             .fetch_all(pool)

@@ -31,8 +31,17 @@ use crate::{
     },
 };
 
-/// Statuses after which a case is no longer open.
+/// Statuses after which a case is no longer open (the workflow's statuses that are not
+/// [`crate::cases::workflow::Status::is_open`]; a unit test keeps the two and [`finished_statuses!`] equal).
 pub const FINAL_STATUSES: [&str; 3] = ["closed", "evaluated", "voided"];
+
+/// [`FINAL_STATUSES`] as an SQL list literal, for `concat!` into query text: `status NOT IN (...)`.
+macro_rules! finished_statuses {
+    () => {
+        "('closed', 'evaluated', 'voided')"
+    };
+}
+pub(crate) use finished_statuses;
 
 /// How long opening a PostgreSQL connection may take before the attempt fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -322,13 +331,13 @@ impl Store {
     /// Every case not yet in a final status, with its objects (to rebuild the case engine after a restart).
     pub async fn open_cases(&self) -> Result<Vec<CaseDetail>> {
         let ids: Vec<i64> = with_pool!(self, |pool| {
-            let mut query = QueryBuilder::new("SELECT id FROM cases WHERE status NOT IN (");
-            let mut list = query.separated(", ");
-            for status in FINAL_STATUSES {
-                list.push_bind(status);
-            }
-            query.push(") ORDER BY id");
-            query.build_query_scalar().fetch_all(pool).await?
+            sqlx::query_scalar(concat!(
+                "SELECT id FROM cases WHERE status NOT IN ",
+                finished_statuses!(),
+                " ORDER BY id"
+            ))
+            .fetch_all(pool)
+            .await?
         });
         let mut details = Vec::with_capacity(ids.len());
         for id in ids {
@@ -350,13 +359,13 @@ impl Store {
     ) -> Result<Option<i64>> {
         let ([west, south], [east, north]) = rule.bounds(location);
         let candidates: Vec<(i64, f64, f64)> = with_pool!(self, |pool| {
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "SELECT id, longitude, latitude FROM cases
-                  WHERE category = $1 AND opened_at >= $2 AND duplicate_of IS NULL
-                    AND status NOT IN ('closed', 'evaluated', 'voided')
-                    AND longitude BETWEEN $3 AND $4 AND latitude BETWEEN $5 AND $6
-                  ORDER BY opened_at, id LIMIT 50",
-            )
+                  WHERE category = $1 AND opened_at >= $2 AND duplicate_of IS NULL AND status NOT IN ",
+                finished_statuses!(),
+                " AND longitude BETWEEN $3 AND $4 AND latitude BETWEEN $5 AND $6
+                  ORDER BY opened_at, id LIMIT 50"
+            ))
             .bind(category)
             .bind(since)
             .bind(west)
@@ -376,28 +385,31 @@ impl Store {
     /// places' cooldown after a restart.
     pub async fn recently_finished(&self, since: DateTime<Utc>) -> Result<Vec<Case>> {
         with_pool!(self, |pool| {
-            let mut query = QueryBuilder::new("SELECT * FROM cases WHERE updated_at >= ");
-            query.push_bind(since).push(" AND status IN (");
-            let mut list = query.separated(", ");
-            for status in FINAL_STATUSES {
-                list.push_bind(status);
-            }
-            query.push(") ORDER BY id");
-            Ok(query.build_query_as::<Case>().fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, Case>(concat!(
+                "SELECT * FROM cases WHERE updated_at >= $1 AND status IN ",
+                finished_statuses!(),
+                " ORDER BY id"
+            ))
+            .bind(since)
+            .fetch_all(pool)
+            .await?)
         })
     }
 
     /// Cases per grid cell: open, supervised (open and past their deadline) and all.
     pub async fn grid_counts(&self) -> Result<Vec<GridCaseCount>> {
         with_pool!(self, |pool| {
-            Ok(sqlx::query_as(
+            Ok(sqlx::query_as(concat!(
                 "SELECT grid,
-                        SUM(CASE WHEN status NOT IN ('closed', 'evaluated', 'voided') THEN 1 ELSE 0 END) AS open,
-                        SUM(CASE WHEN supervised AND status NOT IN ('closed', 'evaluated', 'voided') THEN 1 ELSE 0 END)
-                            AS supervised,
+                        SUM(CASE WHEN status NOT IN ",
+                finished_statuses!(),
+                " THEN 1 ELSE 0 END) AS open,
+                        SUM(CASE WHEN supervised AND status NOT IN ",
+                finished_statuses!(),
+                " THEN 1 ELSE 0 END) AS supervised,
                         COUNT(*) AS total
-                   FROM cases GROUP BY grid ORDER BY grid",
-            )
+                   FROM cases GROUP BY grid ORDER BY grid"
+            ))
             .fetch_all(pool)
             .await?)
         })
@@ -414,5 +426,19 @@ impl Store {
     /// Closes the pool, waiting for running queries.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FINAL_STATUSES;
+    use crate::cases::workflow::Status;
+
+    #[test]
+    fn the_finished_statuses_are_the_workflow_statuses_that_are_not_open() {
+        let mut not_open: Vec<&str> = Status::ALL.into_iter().filter(|s| !s.is_open()).map(Status::as_str).collect();
+        not_open.sort_unstable();
+        assert_eq!(not_open, FINAL_STATUSES);
+        assert_eq!(format!("('{}')", FINAL_STATUSES.join("', '")), finished_statuses!());
     }
 }
