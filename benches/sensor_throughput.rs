@@ -122,6 +122,7 @@ async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize) {
             devices: None,
             condition: Condition::State { field: "open".into(), value: true },
             hold: TimeDelta::zero(),
+            repeat: TimeDelta::seconds(60),
             category: Category::ManholeCover,
         },
         SensorRule {
@@ -130,6 +131,7 @@ async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize) {
             devices: None,
             condition: Condition::Threshold { field: "tilt_deg".into(), above: 60.0, clear_below: 45.0 },
             hold: TimeDelta::seconds(30),
+            repeat: TimeDelta::seconds(60),
             category: Category::ManholeCover,
         },
     ]);

@@ -6,7 +6,7 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::{TimeDelta, Utc};
+use chrono::{FixedOffset, TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::config::{
-    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, SensorConfig, SensorRuleConfig, TransportKind,
+    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig, TransportKind,
 };
 
 /// Detections waiting for the rules (the sender blocks when full).
@@ -119,16 +119,16 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait).spawn()?;
     let offset = policy.calendar().utc_offset();
     let kinds = [
-        (ZoneKind::NoParking, dwell_rule_config(&config.rules.illegal_parking, vehicle_classes, offset)),
-        (ZoneKind::NoDumping, dwell_rule_config(&config.rules.litter, litter_classes, offset)),
+        (ZoneKind::NoParking, dwell_rule_config(&config.rules, &config.rules.illegal_parking, vehicle_classes, offset)),
+        (ZoneKind::NoDumping, dwell_rule_config(&config.rules, &config.rules.litter, litter_classes, offset)),
         (
             ZoneKind::ConstructionWatch,
-            dwell_rule_config(&config.rules.illegal_construction, construction_classes, offset),
+            dwell_rule_config(&config.rules, &config.rules.illegal_construction, construction_classes, offset),
         ),
     ];
     let scene = &config.rules.scene_change;
     let scene_config = SceneChangeConfig {
-        persist: TimeDelta::milliseconds((scene.persist_s * 1000.0) as i64),
+        persist: millis(scene.persist_s),
         min_changed: scene.min_changed,
         block_similarity: scene.block_similarity,
         utc_offset: offset,
@@ -150,7 +150,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let sensor_board = Arc::new(SensorBoard::default());
     let sensors = match &config.mqtt {
         Some(mqtt) => {
-            let rules = SensorRules::new(config.rules.sensor.iter().map(sensor_rule).collect());
+            let repeat = millis(config.rules.repeat_s);
+            let rules = SensorRules::new(config.rules.sensor.iter().map(|rule| sensor_rule(rule, repeat)).collect());
             let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations_tx.clone() };
             let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry: &registry };
             Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
@@ -202,7 +203,9 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         policy: policy.clone(),
         closed_cases,
         whistles: config.whistle_policy(),
-        grids: Arc::new(config.grids.iter().map(|g| Grid { code: g.code.clone(), name: g.name.clone() }).collect()),
+        grids: Arc::new(
+            config.grids.iter().map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() }).collect(),
+        ),
     };
     let supervision = tokio::spawn(supervise(
         store.clone(),
@@ -347,7 +350,7 @@ impl SensorIngest<'_> {
     }
 }
 
-fn sensor_rule(rule: &SensorRuleConfig) -> SensorRule {
+fn sensor_rule(rule: &SensorRuleConfig, repeat: TimeDelta) -> SensorRule {
     let condition = match (rule.equals, rule.above) {
         (Some(value), _) => Condition::State { field: rule.field.clone(), value },
         (None, above) => {
@@ -360,7 +363,8 @@ fn sensor_rule(rule: &SensorRuleConfig) -> SensorRule {
         kind: rule.kind,
         devices: rule.devices.clone(),
         condition,
-        hold: TimeDelta::milliseconds((rule.for_s * 1000.0) as i64),
+        hold: millis(rule.for_s),
+        repeat,
         category: rule.category,
     }
 }
@@ -407,8 +411,7 @@ fn category_classes(rule: &DwellConfig, manifest: &sharpeyes_inference::Manifest
     rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
 }
 
-fn dwell_rule_config(rule: &DwellConfig, classes: Vec<String>, utc_offset: chrono::FixedOffset) -> DwellRuleConfig {
-    let millis = |seconds: f64| TimeDelta::milliseconds((seconds * 1000.0) as i64);
+fn dwell_rule_config(rules: &RulesConfig, rule: &DwellConfig, classes: Vec<String>, utc_offset: FixedOffset) -> DwellRuleConfig {
     DwellRuleConfig {
         min_dwell: millis(rule.min_dwell_s),
         classes,
@@ -420,5 +423,11 @@ fn dwell_rule_config(rule: &DwellConfig, classes: Vec<String>, utc_offset: chron
             ..TrackerConfig::default()
         },
         utc_offset,
+        repeat: millis(rules.repeat_s),
     }
+}
+
+/// `seconds` as a duration, to the millisecond.
+fn millis(seconds: f64) -> TimeDelta {
+    TimeDelta::milliseconds((seconds * 1000.0) as i64)
 }

@@ -1,6 +1,7 @@
 //! The service configuration (TOML): parsing with key paths in errors, then a validation pass that
 //! collects every problem. `config/reference.toml` documents every key.
 
+mod places;
 mod validate;
 
 pub use validate::parse_window;
@@ -16,6 +17,7 @@ use sharpeyes_alerting::{
     cases::{
         calendar::{self, WorkCalendar},
         deadlines::DeadlinePolicy,
+        grids::Area,
         taxonomy::{self, Taxonomy},
         whistles::{Department, WhistleLevel, WhistlePolicy},
     },
@@ -159,6 +161,9 @@ pub struct CasesConfig {
     pub taxonomy: Option<PathBuf>,
     /// Working hours and holidays for deadlines; the shipped `config/calendar.toml` when absent.
     pub calendar: Option<PathBuf>,
+    /// GeoJSON FeatureCollection of grid areas (`properties.code`, `properties.name`): adds the grids it
+    /// maps and places cameras and sensors that name no grid by their location.
+    pub grid_polygons: Option<PathBuf>,
     /// Seconds after a place's case closes before violations there open a new case.
     #[serde(default = "default_cooldown_s")]
     pub cooldown_s: f64,
@@ -195,6 +200,7 @@ impl Default for CasesConfig {
         Self {
             taxonomy: None,
             calendar: None,
+            grid_polygons: None,
             cooldown_s: default_cooldown_s(),
             supervise_every_s: default_supervise_every_s(),
             whistles: WhistleTimes::default(),
@@ -271,7 +277,8 @@ pub struct SensorConfig {
     pub id: String,
     /// What it measures.
     pub kind: SensorKind,
-    /// Grid code it stands in.
+    /// Grid cell it stands in; unset: the cell of `cases.grid_polygons` containing `location`.
+    #[serde(default)]
     pub grid: String,
     /// `[longitude, latitude]`.
     pub location: Option<[f64; 2]>,
@@ -371,6 +378,9 @@ pub struct GridConfig {
     /// Name of the grid.
     #[serde(default)]
     pub name: String,
+    /// Its area, from `cases.grid_polygons`.
+    #[serde(skip)]
+    pub area: Option<Area>,
 }
 
 /// How a camera is decoded.
@@ -402,7 +412,8 @@ pub struct CameraConfig {
     pub id: String,
     /// RTSP URL (credentials allowed; never logged).
     pub url: String,
-    /// Grid code the camera belongs to.
+    /// Grid cell the camera belongs to; unset: the cell of `cases.grid_polygons` containing `location`.
+    #[serde(default)]
     pub grid: String,
     /// `[longitude, latitude]` of the camera (WGS 84), to link its cases with nearby reports.
     pub location: Option<[f64; 2]>,
@@ -476,8 +487,13 @@ const fn whole_frame() -> f64 {
 }
 
 /// `[rules]`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct RulesConfig {
+    /// Seconds between two reports of a violation that lasts (a vehicle still parked, a cover still
+    /// open): its open case ignores them, but once the case has closed and the cooldown passed, the
+    /// next one opens a new case.
+    #[serde(default = "default_repeat_s")]
+    pub repeat_s: f64,
     /// `[rules.illegal_parking]`: vehicles standing in `no_parking` zones.
     #[serde(default)]
     pub illegal_parking: DwellConfig,
@@ -494,6 +510,23 @@ pub struct RulesConfig {
     /// `[[rules.sensor]]`: rules on sensor readings.
     #[serde(default)]
     pub sensor: Vec<SensorRuleConfig>,
+}
+
+const fn default_repeat_s() -> f64 {
+    60.0
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            repeat_s: default_repeat_s(),
+            illegal_parking: DwellConfig::default(),
+            litter: DwellConfig::litter(),
+            illegal_construction: DwellConfig::construction(),
+            scene_change: SceneChangeSettings::default(),
+            sensor: Vec::new(),
+        }
+    }
 }
 
 /// `[rules.scene_change]`.
@@ -677,7 +710,7 @@ impl Config {
         };
         let parsed: Result<Self, _> =
             serde_path_to_error::deserialize(serde_ignored::Deserializer::new(deserializer, &mut unknown_key));
-        let config = match parsed {
+        let mut config = match parsed {
             Ok(config) => config,
             Err(err) => {
                 let path = err.path().to_string();
@@ -686,6 +719,7 @@ impl Config {
                 return Err(problems);
             }
         };
+        problems.extend(places::place(&mut config));
         problems.extend(validate::validate(&config));
         if problems.is_empty() { Ok(config) } else { Err(problems) }
     }

@@ -91,6 +91,20 @@ fn validate_sensor_rules(config: &Config, report: &mut impl FnMut(String, String
     }
 }
 
+/// What is wrong with the grid a camera or sensor names (nothing for an empty one: it was reported
+/// when it could not be placed by its location).
+fn grid_problem(grid: &str, listed: &HashSet<&str>) -> Option<String> {
+    if grid.is_empty() {
+        None
+    } else if !listed.contains(grid) {
+        Some(format!("'{grid}' is not one of the [[grids]] codes"))
+    } else if grid.len() != 15 {
+        Some(format!("'{grid}' is not a grid cell (15 digits): cameras and sensors belong to cells"))
+    } else {
+        None
+    }
+}
+
 /// Every semantic problem of a parsed configuration, each with its key path.
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -203,10 +217,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         if !(camera.url.starts_with("rtsp://") || camera.url.starts_with("rtsps://")) {
             report(at("url"), "must be an rtsp:// or rtsps:// URL".into());
         }
-        if !grid_codes.contains(camera.grid.as_str()) {
-            report(at("grid"), format!("'{}' is not one of the [[grids]] codes", camera.grid));
-        } else if camera.grid.len() != 15 {
-            report(at("grid"), format!("'{}' is not a grid cell (15 digits): cameras belong to cells", camera.grid));
+        if let Some(message) = grid_problem(&camera.grid, &grid_codes) {
+            report(at("grid"), message);
         }
         match (camera.decode, camera.sample_fps) {
             (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
@@ -241,6 +253,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
+    if !positive(config.rules.repeat_s) {
+        report("rules.repeat_s".into(), "must be positive".into());
+    }
     let scene = &config.rules.scene_change;
     if !positive(scene.persist_s) {
         report("rules.scene_change.persist_s".into(), "must be positive".into());
@@ -290,10 +305,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         } else if !sensor_ids.insert(sensor.id.as_str()) {
             report(format!("sensors[{i}].id"), format!("'{}' is listed twice", sensor.id));
         }
-        if !grid_codes.contains(sensor.grid.as_str()) {
-            report(format!("sensors[{i}].grid"), format!("'{}' is not one of the [[grids]] codes", sensor.grid));
-        } else if sensor.grid.len() != 15 {
-            report(format!("sensors[{i}].grid"), format!("'{}' is not a grid cell (15 digits)", sensor.grid));
+        if let Some(message) = grid_problem(&sensor.grid, &grid_codes) {
+            report(format!("sensors[{i}].grid"), message);
         }
     }
     if !config.sensors.is_empty() && config.mqtt.is_none() {

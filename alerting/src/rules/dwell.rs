@@ -1,4 +1,7 @@
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use sharpeyes_inference::{BBox, Detection, FrameDetections};
@@ -20,6 +23,9 @@ pub struct DwellRuleConfig {
     pub tracker: TrackerConfig,
     /// The city's offset from UTC: zone schedules are in local time.
     pub utc_offset: FixedOffset,
+    /// A standing object is reported again this often while it stays (the case engine adds nothing
+    /// for an object its open case has; after a closed case's cooldown, the repeat opens a new case).
+    pub repeat: TimeDelta,
 }
 
 impl Default for DwellRuleConfig {
@@ -31,13 +37,14 @@ impl Default for DwellRuleConfig {
             min_presence: 0.6,
             tracker: TrackerConfig::default(),
             utc_offset: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
+            repeat: TimeDelta::seconds(60),
         }
     }
 }
 
 /// The dwell rule of one camera for one zone kind: an object of the rule's classes whose box's
-/// bottom-centre stays still inside a zone of that kind for `min_dwell` yields one [`CameraViolation`]
-/// per zone (never one per frame): a parked vehicle in a `no_parking` zone, litter left in a
+/// bottom-centre stays still inside a zone of that kind for `min_dwell` yields a [`CameraViolation`]
+/// per zone, repeated every `repeat` while it stays (never one per frame): a parked vehicle in a `no_parking` zone, litter left in a
 /// `no_dumping` zone, a structure in a `construction_watch` zone (with a site-trained model's classes).
 /// Each zone may narrow the classes, raise the score, bound the box area, mask out parts of itself
 /// and be active only at some hours.
@@ -46,15 +53,15 @@ pub struct DwellRule {
     config: DwellRuleConfig,
     zones: Vec<Zone>,
     tracker: Tracker,
-    /// `(track id, zone index)` pairs already reported.
-    reported: HashSet<(u64, usize)>,
+    /// When each `(track id, zone index)` pair was last reported.
+    reported: HashMap<(u64, usize), DateTime<Utc>>,
 }
 
 impl DwellRule {
     /// The rule for the camera's zones of `kind`.
     pub fn new(kind: ZoneKind, config: DwellRuleConfig, zones: &[Zone]) -> Self {
         let zones: Vec<Zone> = zones.iter().filter(|z| z.kind == kind).cloned().collect();
-        Self { tracker: Tracker::new(config.tracker), config, zones, reported: HashSet::new() }
+        Self { tracker: Tracker::new(config.tracker), config, zones, reported: HashMap::new() }
     }
 
     /// Replaces the detector classes the rule follows (a reloaded class mapping).
@@ -88,7 +95,7 @@ impl DwellRule {
         let objects: Vec<&Detection> = analysed.detections.iter().filter(|d| self.followed(d)).collect();
         let assigned = self.tracker.update(&objects, at);
         let live: HashSet<u64> = self.tracker.tracks().iter().map(|t| t.id).collect();
-        self.reported.retain(|(track, _)| live.contains(track));
+        self.reported.retain(|(track, _), _| live.contains(track));
 
         let (width, height) = (f64::from(frame.width), f64::from(frame.height));
         let anchor = |bbox: &BBox| {
@@ -118,7 +125,9 @@ impl DwellRule {
                     && track.presence() >= self.config.min_presence
                     && counts(&track.class, track.score, &track.bbox)
                     && zone.watches(x, y);
-                if standing && self.reported.insert((track.id, z)) {
+                let due = self.reported.get(&(track.id, z)).is_none_or(|last| at - *last >= self.config.repeat);
+                if standing && due {
+                    self.reported.insert((track.id, z), at);
                     violations.push(CameraViolation {
                         camera: frame.camera.clone(),
                         zone: zone.id.clone(),
@@ -176,14 +185,17 @@ mod tests {
     }
 
     #[test]
-    fn a_parked_vehicle_is_reported_once_however_long_it_stays() {
+    fn a_parked_vehicle_is_reported_once_per_repeat_however_long_it_stays() {
         let mut rule = rule(4);
         let mut reported = Vec::new();
-        for s in (0..60).step_by(2) {
+        for s in (0..150).step_by(2) {
             reported.extend(rule.observe(&frame_at(s, vec![vehicle("truck", 10.0, 70.0), vehicle("car", 50.0, 70.0)])));
         }
-        assert_eq!(reported.len(), 2, "one violation per vehicle, not per frame");
-        assert!(reported.iter().all(|v| v.confirmed_at - v.first_seen >= TimeDelta::seconds(4)));
+        assert_eq!(reported.len(), 6, "per vehicle: at 4 s, then every 60 s (64, 124), not per frame");
+        let truck: Vec<i64> =
+            reported.iter().filter(|v| &*v.class == "truck").map(|v| (v.confirmed_at - v.first_seen).num_seconds()).collect();
+        assert_eq!(truck, [4, 64, 124]);
+        assert!(reported.iter().all(|v| v.track_id == reported[0].track_id || v.track_id == reported[1].track_id));
         assert_eq!(reported[0].zone_boxes.len(), 2);
     }
 

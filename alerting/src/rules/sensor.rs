@@ -40,6 +40,9 @@ pub struct SensorRule {
     pub condition: Condition,
     /// How long the condition must hold (zero: at once).
     pub hold: TimeDelta,
+    /// While the condition keeps holding, the violation is raised again this often (its open case
+    /// ignores it; once that case has closed and cooled down, it opens a new one).
+    pub repeat: TimeDelta,
     /// Category of the cases it opens.
     pub category: Category,
 }
@@ -72,13 +75,14 @@ struct Holding {
     since: DateTime<Utc>,
     /// The event that last confirmed the condition (for the violation's reading and place).
     latest: SensorEvent,
-    /// Whether a violation was already raised for this holding period.
-    raised: bool,
+    /// When a violation was last raised for this holding period.
+    raised: Option<DateTime<Utc>>,
 }
 
 /// Evaluates every sensor rule on the events as they come, and on the clock (a bay reports
 /// "occupied" once; it is the passing time that makes it a violation). One violation per holding
-/// period: the condition must clear before the same device can break the same rule again.
+/// period, raised again every `repeat` while it lasts; a new period starts only once the condition
+/// has cleared.
 #[derive(Debug, Default)]
 pub struct SensorRules {
     rules: Vec<SensorRule>,
@@ -110,7 +114,7 @@ impl SensorRules {
                     let holding = self.holding.entry(key).or_insert_with(|| Holding {
                         since: event.at,
                         latest: event.clone(),
-                        raised: false,
+                        raised: None,
                     });
                     holding.latest = event.clone();
                     violations.extend(confirm(rule, holding, event.at));
@@ -132,10 +136,14 @@ impl SensorRules {
 }
 
 fn confirm(rule: &SensorRule, holding: &mut Holding, now: DateTime<Utc>) -> Option<SensorViolation> {
-    if holding.raised || now - holding.since < rule.hold {
+    let due = match holding.raised {
+        Some(last) => now - last >= rule.repeat,
+        None => now - holding.since >= rule.hold,
+    };
+    if !due {
         return None;
     }
-    holding.raised = true;
+    holding.raised = Some(now);
     let event = &holding.latest;
     Some(SensorViolation {
         device: event.device.clone(),
@@ -174,6 +182,7 @@ mod tests {
             devices: None,
             condition: Condition::Threshold { field: "tilt_deg".into(), above: 15.0, clear_below: 10.0 },
             hold: TimeDelta::seconds(hold_s),
+            repeat: TimeDelta::hours(1),
             category: Category::ManholeCover,
         }
     }
@@ -189,6 +198,10 @@ mod tests {
         assert_eq!(fired[0].reading, SensorReading::ManholeCover { tilt_deg: 22.0, open: false });
         assert!(rules.observe(&tilt("mh-1", 60, 30.0)).is_empty(), "one violation per holding period");
         assert!(rules.tick(at(600)).is_empty());
+        // Still holding an hour after it was raised: raised again (once), with the period's start.
+        let again = rules.tick(at(31 + 3600));
+        assert_eq!(again.iter().map(|v| (v.since, v.confirmed_at)).collect::<Vec<_>>(), [(at(0), at(3631))]);
+        assert!(rules.tick(at(3700)).is_empty());
     }
 
     #[test]
@@ -222,6 +235,7 @@ mod tests {
             devices: Some(vec!["bay-7".into()]),
             condition: Condition::State { field: "occupied".into(), value: true },
             hold: TimeDelta::minutes(15),
+            repeat: TimeDelta::hours(1),
             category: Category::IllegalParking,
         };
         let mut rules = SensorRules::new(vec![bay]);
@@ -246,6 +260,7 @@ mod tests {
             devices: None,
             condition: Condition::State { field: "open".into(), value: true },
             hold: TimeDelta::zero(),
+            repeat: TimeDelta::hours(1),
             category: Category::ManholeCover,
         };
         let mut rules = SensorRules::new(vec![open, tilt_rule(30)]);
