@@ -152,7 +152,7 @@ async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize) {
         }
         received += taken;
         last = Instant::now();
-        violations += batch.drain(..).map(|event| rules.observe(&event).len()).sum::<usize>();
+        violations += batch.drain(..).map(|message| rules.observe(&message.event).len()).sum::<usize>();
     }
     let rate = received as f64 / (last - started).as_secs_f64();
     publisher.await.expect("publisher");

@@ -25,7 +25,7 @@ use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
     mqtt::{
-        Device, DeviceRegistry, MqttSettings, SensorBoard, SensorEvent, SensorMetrics, SensorSource,
+        Device, DeviceRegistry, MqttSettings, SensorBoard, SensorMessage, SensorMetrics, SensorSource,
         publish_camera_status,
     },
 };
@@ -33,7 +33,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::config::{
-    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig, TransportKind,
+    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig,
+    TransportKind,
 };
 
 /// Detections waiting for the rules (the sender blocks when full).
@@ -204,7 +205,11 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         closed_cases,
         whistles: config.whistle_policy(),
         grids: Arc::new(
-            config.grids.iter().map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() }).collect(),
+            config
+                .grids
+                .iter()
+                .map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() })
+                .collect(),
         ),
     };
     let supervision = tokio::spawn(supervise(
@@ -273,7 +278,7 @@ struct SensorConsumer {
 impl SensorConsumer {
     /// Runs until the source stops. The rules are also evaluated every second without events: a
     /// condition that holds long enough becomes a violation even if the sensor says nothing more.
-    async fn run(mut self, mut events_rx: mpsc::Receiver<SensorEvent>) {
+    async fn run(mut self, mut events_rx: mpsc::Receiver<SensorMessage>) {
         let mut clock = tokio::time::interval(SENSOR_RULE_TICK);
         // Events are taken as they have arrived, many per wake-up when the sensors are busy.
         let mut events = Vec::with_capacity(SENSOR_EVENT_BATCH);
@@ -285,9 +290,15 @@ impl SensorConsumer {
                     }
                     events
                         .drain(..)
-                        .flat_map(|event| {
+                        .flat_map(|SensorMessage { event, receipt }| {
                             self.board.record(&event);
-                            self.rules.observe(&event)
+                            // A message that confirms a violation is acknowledged once its case is
+                            // filed; any other as soon as it has been evaluated.
+                            let mut violations = self.rules.observe(&event);
+                            for violation in &mut violations {
+                                violation.receipt = Some(receipt.clone());
+                            }
+                            violations
                         })
                         .collect()
                 }
@@ -411,7 +422,12 @@ fn category_classes(rule: &DwellConfig, manifest: &sharpeyes_inference::Manifest
     rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
 }
 
-fn dwell_rule_config(rules: &RulesConfig, rule: &DwellConfig, classes: Vec<String>, utc_offset: FixedOffset) -> DwellRuleConfig {
+fn dwell_rule_config(
+    rules: &RulesConfig,
+    rule: &DwellConfig,
+    classes: Vec<String>,
+    utc_offset: FixedOffset,
+) -> DwellRuleConfig {
     DwellRuleConfig {
         min_dwell: millis(rule.min_dwell_s),
         classes,

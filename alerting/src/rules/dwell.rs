@@ -192,8 +192,11 @@ mod tests {
             reported.extend(rule.observe(&frame_at(s, vec![vehicle("truck", 10.0, 70.0), vehicle("car", 50.0, 70.0)])));
         }
         assert_eq!(reported.len(), 6, "per vehicle: at 4 s, then every 60 s (64, 124), not per frame");
-        let truck: Vec<i64> =
-            reported.iter().filter(|v| &*v.class == "truck").map(|v| (v.confirmed_at - v.first_seen).num_seconds()).collect();
+        let truck: Vec<i64> = reported
+            .iter()
+            .filter(|v| &*v.class == "truck")
+            .map(|v| (v.confirmed_at - v.first_seen).num_seconds())
+            .collect();
         assert_eq!(truck, [4, 64, 124]);
         assert!(reported.iter().all(|v| v.track_id == reported[0].track_id || v.track_id == reported[1].track_id));
         assert_eq!(reported[0].zone_boxes.len(), 2);

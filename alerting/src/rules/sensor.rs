@@ -154,6 +154,7 @@ fn confirm(rule: &SensorRule, holding: &mut Holding, now: DateTime<Utc>) -> Opti
         reading: event.reading.clone(),
         since: holding.since,
         confirmed_at: now.max(holding.since),
+        receipt: None,
     })
 }
 

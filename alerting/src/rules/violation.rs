@@ -3,7 +3,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sharpeyes_inference::BBox;
-use sharpeyes_ingest::{Frame, mqtt::SensorReading};
+use sharpeyes_ingest::{
+    Frame,
+    mqtt::{Receipt, SensorReading},
+};
 
 /// The kind of problem a case is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,7 +70,7 @@ impl Violation {
 }
 
 /// A sensor whose readings broke a rule (long enough, past its threshold).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct SensorViolation {
     /// Device id.
     pub device: Arc<str>,
@@ -85,6 +88,9 @@ pub struct SensorViolation {
     pub since: DateTime<Utc>,
     /// When it had held long enough.
     pub confirmed_at: DateTime<Utc>,
+    /// The receipt of the message that confirmed it, acknowledged once the violation is filed (none
+    /// when the clock confirmed it).
+    pub receipt: Option<Receipt>,
 }
 
 /// A confirmed camera violation: one object that broke a zone's rule.

@@ -18,5 +18,5 @@ mod status;
 pub use board::{SensorBoard, SensorSnapshot};
 pub use schema::{FieldValue, Rejection, SensorKind, SensorReading};
 pub use settings::{Device, DeviceRegistry, MqttSettings};
-pub use source::{SensorEvent, SensorMetrics, SensorSource};
+pub use source::{Receipt, SensorEvent, SensorMessage, SensorMetrics, SensorSource};
 pub use status::publish_camera_status;

@@ -29,6 +29,48 @@ pub struct SensorEvent {
     pub reading: SensorReading,
 }
 
+/// A valid reading, with the receipt that acknowledges its message to the broker.
+#[derive(Debug)]
+pub struct SensorMessage {
+    /// The reading.
+    pub event: SensorEvent,
+    /// Acknowledges the message when the last clone is dropped.
+    pub receipt: Receipt,
+}
+
+/// Acknowledges one QoS 1 message to the broker when its last clone is dropped. Whoever acts on the
+/// message holds it until what the message caused is stored (a violation until its case is filed),
+/// so a crash before that leaves the message unacknowledged and the broker delivers it again.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// Held only for its drop.
+    _message: Arc<Unacknowledged>,
+}
+
+#[derive(Debug)]
+struct Unacknowledged {
+    /// The message, without its payload (an acknowledgement needs its packet id).
+    publish: Option<Publish>,
+    acks: mpsc::UnboundedSender<Publish>,
+}
+
+impl Receipt {
+    fn new(publish: &Publish, acks: &mpsc::UnboundedSender<Publish>) -> Self {
+        let mut publish = publish.clone();
+        publish.payload = bytes::Bytes::new();
+        Self { _message: Arc::new(Unacknowledged { publish: Some(publish), acks: acks.clone() }) }
+    }
+}
+
+impl Drop for Unacknowledged {
+    fn drop(&mut self) {
+        if let Some(publish) = self.publish.take() {
+            // Gone only when the source has stopped: the broker delivers the message again.
+            let _ = self.acks.send(publish);
+        }
+    }
+}
+
 /// Counters of the sensor ingest (bounded labels: kind, reason).
 #[derive(Clone, Debug)]
 pub struct SensorMetrics {
@@ -106,13 +148,15 @@ impl RecentReadings {
 
 /// The MQTT sensor source: one client, QoS 1, persistent session, reconnecting with backoff.
 ///
-/// A message is acknowledged to the broker only once it has been handed to the rules (or
-/// dead-lettered), so a crash never loses one: the broker delivers it again. A message whose sensor
+/// A message is acknowledged to the broker only once it has been dead-lettered, or once the last
+/// holder of its [`Receipt`] is done with it (the rules, or the case engine once the violation it
+/// caused is stored), so a crash never loses one: the broker delivers it again. A message whose sensor
 /// timestamp was already seen from the same device is such a redelivery and is not passed on twice.
 pub struct SensorSource {
     handler: Handler,
     client: AsyncClient,
     eventloop: EventLoop,
+    acks_rx: mpsc::UnboundedReceiver<Publish>,
 }
 
 /// Validates messages and hands them on; kept apart from the client and the event loop so that the
@@ -122,9 +166,11 @@ struct Handler {
     accepted: Vec<IntCounter>,
     settings: MqttSettings,
     registry: DeviceRegistry,
-    events_tx: mpsc::Sender<SensorEvent>,
+    events_tx: mpsc::Sender<SensorMessage>,
     metrics: SensorMetrics,
     recent: RecentReadings,
+    /// Where dropped receipts send their acknowledgements.
+    acks_tx: mpsc::UnboundedSender<Publish>,
 }
 
 impl SensorSource {
@@ -133,7 +179,7 @@ impl SensorSource {
     pub fn new(
         settings: MqttSettings,
         registry: DeviceRegistry,
-        events_tx: mpsc::Sender<SensorEvent>,
+        events_tx: mpsc::Sender<SensorMessage>,
         metrics: SensorMetrics,
     ) -> crate::Result<Self> {
         let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
@@ -148,8 +194,10 @@ impl SensorSource {
         let (client, eventloop) = AsyncClient::new(options, 256);
         let accepted =
             SensorKind::ALL.iter().map(|k| metrics.accepted_total.with_label_values(&[k.as_str()])).collect();
-        let handler = Handler { accepted, settings, registry, events_tx, metrics, recent: RecentReadings::default() };
-        Ok(Self { handler, client, eventloop })
+        let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+        let recent = RecentReadings::default();
+        let handler = Handler { accepted, settings, registry, events_tx, metrics, recent, acks_tx };
+        Ok(Self { handler, client, eventloop, acks_rx })
     }
 
     /// The client, to publish on the same connection (camera status). Publishes made while the broker
@@ -160,7 +208,7 @@ impl SensorSource {
 
     /// Runs until `shutdown` completes or the event receiver is dropped.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let Self { mut handler, client, mut eventloop } = self;
+        let Self { mut handler, client, mut eventloop, mut acks_rx } = self;
         let settings = handler.settings.clone();
         let mut outbox = Outbox::default();
         tokio::pin!(shutdown);
@@ -168,6 +216,7 @@ impl SensorSource {
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                Some(publish) = acks_rx.recv() => outbox.push(Outgoing::Ack(publish)),
                 polled = eventloop.poll() => match polled {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
@@ -181,8 +230,6 @@ impl SensorSource {
                         if !handler.handle(&publish, &mut outbox).await {
                             break;
                         }
-                        // Acknowledged only now that it has been handed on (or dead-lettered).
-                        outbox.push(Outgoing::Ack(publish));
                     }
                     Ok(_) => {}
                     Err(err) => {
@@ -194,6 +241,9 @@ impl SensorSource {
                         }
                     }
                 },
+            }
+            while let Ok(publish) = acks_rx.try_recv() {
+                outbox.push(Outgoing::Ack(publish));
             }
             outbox.flush(&client);
         }
@@ -267,16 +317,19 @@ impl Handler {
                 if sensor_timestamp && !self.recent.first_time(&event.device, event.at) {
                     self.metrics.duplicates_total.inc();
                     debug!(device = %event.device, at = %event.at, "sensor message delivered again; ignored");
+                    outbox.push(Outgoing::Ack(publish.clone()));
                     return true;
                 }
                 let kind = event.reading.kind();
                 self.accepted[kind as usize].inc();
                 debug!(device = %event.device, kind = kind.as_str(), "sensor event");
-                self.events_tx.send(event).await.is_ok()
+                let receipt = Receipt::new(publish, &self.acks_tx);
+                self.events_tx.send(SensorMessage { event, receipt }).await.is_ok()
             }
             Err(rejection) => {
                 self.metrics.rejected_total.with_label_values(&[rejection.reason()]).inc();
                 outbox.push(self.dead_letter(publish, &rejection));
+                outbox.push(Outgoing::Ack(publish.clone()));
                 true
             }
         }
