@@ -14,6 +14,7 @@ use sharpeyes_alerting::{
         CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
         evidence::EvidenceStore, grids::Grid,
     },
+    notify::{Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
         CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
         SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
@@ -175,6 +176,10 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let mut engine =
         CaseEngine::start(store.clone(), evidence.clone(), sites, alerting_metrics.clone(), settings).await?;
     let closed_cases = engine.closed_cases();
+    let (notify_stop_tx, notify_stop_rx) = oneshot::channel::<()>();
+    let notifier = tokio::spawn(notifier(&config, store.clone(), alerting_metrics.clone()).run(async move {
+        let _ = notify_stop_rx.await;
+    }));
     let engine_task = tokio::spawn(async move {
         while let Some(violation) = violations_rx.recv().await {
             engine.handle_logged(violation).await;
@@ -248,12 +253,38 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     })
     .await?;
     engine_task.await?;
+    // What is not delivered yet stays in the outbox for the next start.
+    let _ = notify_stop_tx.send(());
+    notifier.await?;
     let _ = http_stop_tx.send(());
     // Open connections (an SSE client, a slow download) get a moment, not a veto over the exit.
     let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
     store.close().await;
     info!("sharpeyes stopped");
     Ok(())
+}
+
+/// The notifier of `[notify]`: its receivers, routing tree and retries.
+fn notifier(config: &Config, store: Store, metrics: AlertingMetrics) -> Notifier {
+    let notify = &config.notify;
+    let receivers = notify
+        .receivers
+        .iter()
+        .filter_map(|receiver| {
+            let webhook = Webhook {
+                url: receiver.url.parse().ok()?,
+                secret: receiver.key()?,
+                timeout: Duration::from_secs_f64(receiver.timeout_s),
+            };
+            Some((receiver.id.clone(), Receiver::Webhook(webhook)))
+        })
+        .collect();
+    let retry = RetryPolicy {
+        max_attempts: notify.max_attempts,
+        min_delay: Duration::from_secs_f64(notify.retry_min_s),
+        max_delay: Duration::from_secs_f64(notify.retry_max_s),
+    };
+    Notifier::new(store, notify.route.clone(), receivers, retry, metrics)
 }
 
 /// Every `every`, puts the cases past their deadline under supervision (until aborted at shutdown).

@@ -4,12 +4,14 @@
 //! - [`cases`]: the case engine (one open case per camera, zone and category), the taxonomy of case
 //!   codes, and evidence images;
 //! - [`store`]: cases in SQLite through sqlx migrations;
+//! - [`notify`]: routing of every case change to receivers through an outbox, with retries;
 //! - [`api`]: the authenticated HTTP API, `/healthz` and `/metrics`.
 
 pub mod api;
 pub mod cases;
 mod error;
 mod metrics;
+pub mod notify;
 pub mod rules;
 pub mod store;
 

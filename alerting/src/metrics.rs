@@ -17,6 +17,8 @@ pub struct AlertingMetrics {
     pub violations_cooling_down_total: IntCounterVec,
     /// Departments that did not report in to a whistle in time, by department.
     pub whistle_report_ins_missed_total: IntCounterVec,
+    /// Notification attempts by receiver and outcome (`delivered`, `failed`, `dead`).
+    pub deliveries_total: IntCounterVec,
 }
 
 impl AlertingMetrics {
@@ -43,6 +45,10 @@ impl AlertingMetrics {
                 ),
                 &["department"],
             )?,
+            deliveries_total: IntCounterVec::new(
+                Opts::new("sharpeyes_deliveries_total", "Notification attempts by receiver and outcome"),
+                &["receiver", "outcome"],
+            )?,
         };
         for collector in [
             &metrics.violations_total,
@@ -52,6 +58,7 @@ impl AlertingMetrics {
             &metrics.cases_supervised_total,
             &metrics.violations_cooling_down_total,
             &metrics.whistle_report_ins_missed_total,
+            &metrics.deliveries_total,
         ] {
             registry.register(Box::new(collector.clone()))?;
         }

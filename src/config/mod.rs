@@ -21,6 +21,7 @@ use sharpeyes_alerting::{
         taxonomy::{self, Taxonomy},
         whistles::{Department, WhistleLevel, WhistlePolicy},
     },
+    notify::Route,
     rules::{Category, ZoneKind},
 };
 use sharpeyes_inference::runtime::Provider;
@@ -76,6 +77,78 @@ pub struct Config {
     /// The department directory: who handles which categories in which grids; whistles call them.
     #[serde(default)]
     pub departments: Vec<DepartmentConfig>,
+    /// Where case changes are sent.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+}
+
+/// `[notify]`: receivers, the routing tree and retries.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NotifyConfig {
+    /// Attempts of a delivery before it is dead (listed for an operator to retry).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubles (with jitter) up to `retry_max_s`.
+    #[serde(default = "default_retry_min_s")]
+    pub retry_min_s: f64,
+    /// Longest wait between two attempts, in seconds.
+    #[serde(default = "default_retry_max_s")]
+    pub retry_max_s: f64,
+    /// `[[notify.receivers]]`.
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// `[notify.route]`: the routing tree's root.
+    #[serde(default)]
+    pub route: Route,
+}
+
+const fn default_max_attempts() -> u32 {
+    8
+}
+const fn default_retry_min_s() -> f64 {
+    1.0
+}
+const fn default_retry_max_s() -> f64 {
+    300.0
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            retry_min_s: default_retry_min_s(),
+            retry_max_s: default_retry_max_s(),
+            receivers: Vec::new(),
+            route: Route::default(),
+        }
+    }
+}
+
+/// `[[notify.receivers]]`: a webhook.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReceiverConfig {
+    /// Unique id, as routes name it.
+    pub id: String,
+    /// `http://` or `https://` URL the case changes are POSTed to.
+    pub url: String,
+    /// Key of the `X-Sharpeyes-Signature` HMAC (or give `secret_env`).
+    pub secret: Option<String>,
+    /// Environment variable holding the key.
+    pub secret_env: Option<String>,
+    /// Seconds to wait for the receiver's answer.
+    #[serde(default = "default_receiver_timeout_s")]
+    pub timeout_s: f64,
+}
+
+const fn default_receiver_timeout_s() -> f64 {
+    5.0
+}
+
+impl ReceiverConfig {
+    /// The signing key: `secret`, or the value of `secret_env`.
+    pub fn key(&self) -> Option<String> {
+        self.secret.clone().or_else(|| self.secret_env.as_ref().and_then(|name| std::env::var(name).ok()))
+    }
 }
 
 /// `[[departments]]`.

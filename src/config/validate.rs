@@ -105,6 +105,44 @@ fn grid_problem(grid: &str, listed: &HashSet<&str>) -> Option<String> {
     }
 }
 
+/// `[notify]`: receivers with a URL and a key, routes naming only them, sane retries.
+fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
+    let notify = &config.notify;
+    if notify.max_attempts == 0 {
+        report("notify.max_attempts".into(), "must be at least 1".into());
+    }
+    if !positive(notify.retry_min_s) || !(notify.retry_max_s >= notify.retry_min_s) {
+        report("notify.retry_max_s".into(), "retry_min_s must be positive and at most retry_max_s".into());
+    }
+    let mut ids = HashSet::new();
+    for (i, receiver) in notify.receivers.iter().enumerate() {
+        let at = |key: &str| format!("notify.receivers[{i}].{key}");
+        if receiver.id.is_empty() || !ids.insert(receiver.id.as_str()) {
+            report(at("id"), format!("'{}' must be non-empty and unique", receiver.id));
+        }
+        match reqwest::Url::parse(&receiver.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => report(at("url"), format!("'{}' is not an http:// or https:// URL", receiver.url)),
+        }
+        match (&receiver.secret, &receiver.secret_env) {
+            (Some(_), Some(_)) => report(at("secret"), "give secret or secret_env, not both".into()),
+            (None, None) => report(at("secret"), "missing: webhooks are signed (or set secret_env)".into()),
+            (None, Some(name)) if receiver.key().is_none() => {
+                report(at("secret_env"), format!("environment variable {name} is not set"))
+            }
+            _ => {}
+        }
+        if !positive(receiver.timeout_s) {
+            report(at("timeout_s"), "must be positive".into());
+        }
+    }
+    for (path, receiver) in notify.route.named_receivers("notify.route") {
+        if !ids.contains(receiver.as_str()) {
+            report(path, format!("'{receiver}' is not one of the [[notify.receivers]]"));
+        }
+    }
+}
+
 /// Every semantic problem of a parsed configuration, each with its key path.
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -289,6 +327,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     validate_sensor_rules(config, &mut report);
+    validate_notify(config, &mut report);
 
     if let Some(mqtt) = &config.mqtt {
         if let Err(message) = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix) {

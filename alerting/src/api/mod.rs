@@ -6,10 +6,12 @@
 mod auth;
 mod cameras;
 mod cases;
+mod deliveries;
 mod error;
 mod grids;
 mod health;
 mod sensors;
+mod stream;
 
 use std::sync::Arc;
 
@@ -64,6 +66,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/cameras", get(cameras::list))
         .route("/grids", get(grids::tree))
         .route("/sensors", get(sensors::list))
+        .route("/stream", get(stream::stream))
+        .route("/deliveries", get(deliveries::list))
+        .route("/deliveries/{id}/retry", post(deliveries::retry))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(health::healthz))

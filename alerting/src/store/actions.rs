@@ -118,6 +118,7 @@ impl Store {
                                     };
                                     insert_event!(tx, id, &event);
                                     tx.commit().await?;
+                                    self.timeline_grew();
                                     Attempt::Applied
                                 }
                             }

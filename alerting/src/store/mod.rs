@@ -6,10 +6,11 @@
 //! its parameters; no SQL is ever assembled from input.
 
 mod actions;
+mod deliveries;
 mod model;
 mod whistles;
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -17,9 +18,11 @@ use sqlx::{
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use tokio::sync::watch;
 use tracing::info;
 
 pub use actions::ActionOutcome;
+pub use deliveries::{Delivery, DeliveryState, NewDelivery, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
@@ -131,6 +134,8 @@ macro_rules! insert_evidence {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// Bumped after every commit that adds to a case's timeline.
+    timeline: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -154,7 +159,7 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool: Pool::Sqlite(pool) })
+        Ok(Self::new(Pool::Sqlite(pool)))
     }
 
     /// Connects to PostgreSQL at `url` and brings its schema up to date (migrations take a database
@@ -163,7 +168,22 @@ impl Store {
         let pool = PgPoolOptions::new().max_connections(8).acquire_timeout(CONNECT_TIMEOUT).connect(url).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         info!("case store on PostgreSQL");
-        Ok(Self { pool: Pool::Postgres(pool) })
+        Ok(Self::new(Pool::Postgres(pool)))
+    }
+
+    fn new(pool: Pool) -> Self {
+        Self { pool, timeline: Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// Changes whenever a timeline entry has been committed by this process (the notifier and the
+    /// event stream wait on it instead of polling).
+    pub fn timeline_changes(&self) -> watch::Receiver<u64> {
+        self.timeline.subscribe()
+    }
+
+    /// Tells the waiters that the timeline grew.
+    fn timeline_grew(&self) {
+        self.timeline.send_modify(|count| *count += 1);
     }
 
     /// Which database this is: `sqlite` or `postgres`.
@@ -229,6 +249,7 @@ impl Store {
             }
             insert_event!(tx, id, &event);
             tx.commit().await?;
+            self.timeline_grew();
             Ok(id)
         })
     }

@@ -141,6 +141,7 @@ impl Store {
             );
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
+            self.timeline_grew();
             Ok(WhistleOutcome::Called(id))
         })
     }
@@ -189,6 +190,7 @@ impl Store {
             let event = step(now, &who.name, who.role.as_str(), "report_in", &status, format!("{department}: {note}"));
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
+            self.timeline_grew();
             Ok(ReportInOutcome::Reported)
         })
     }
@@ -233,6 +235,7 @@ impl Store {
             let event = step(now, "deadline-clock", "admin", "whistle_missed", &status, note);
             insert_event!(tx, missed.case_id, &event);
             tx.commit().await?;
+            self.timeline_grew();
             Ok(true)
         })
     }

@@ -1,0 +1,54 @@
+//! `GET /api/v1/deliveries`, `POST /api/v1/deliveries/{id}/retry`: the notification outbox.
+
+use axum::{
+    Extension, Json,
+    extract::{Path, Query, State, rejection::QueryRejection},
+};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{ApiError, ApiState, Principal, Role};
+use crate::store::{Delivery, DeliveryState};
+
+/// Most deliveries per page.
+const MAX_LIMIT: i64 = 500;
+
+/// The query of `GET /api/v1/deliveries`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// `pending`, `delivered` or `dead`; all when absent.
+    pub state: Option<DeliveryState>,
+    /// Only ids below this (the next page: the last id of the previous one).
+    pub before: Option<i64>,
+    /// Page size, 1..=500 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/deliveries`: deliveries newest first, with their attempts and last error.
+pub async fn list(
+    State(state): State<ApiState>,
+    query: Result<Query<DeliveryQuery>, QueryRejection>,
+) -> Result<Json<Vec<Delivery>>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit: {limit} is outside 1..={MAX_LIMIT}")));
+    }
+    Ok(Json(state.store.deliveries(query.state, query.before, limit).await?))
+}
+
+/// `POST /api/v1/deliveries/{id}/retry` (admin): a dead delivery is sent again from its first attempt.
+pub async fn retry(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if who.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!("{} may not retry deliveries (admin only)", who.role.as_str())));
+    }
+    if !state.store.revive_delivery(id, Utc::now()).await? {
+        return Err(ApiError::Conflict(format!("delivery {id} is not dead")));
+    }
+    Ok(Json(serde_json::json!({ "id": id, "state": "pending" })))
+}

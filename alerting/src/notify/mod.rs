@@ -1,0 +1,208 @@
+//! Notifications: every step of every case's timeline is routed to receivers through an outbox in the
+//! store, then sent until delivered.
+//!
+//! The timeline entry is committed with the case change itself; the notifier routes each entry once
+//! ([`routes::Route`]) into one delivery per receiver, in one transaction with the entry's routing mark,
+//! and sends the due deliveries. A failed attempt is retried with exponential backoff; after
+//! `max_attempts` the delivery is dead and waits in `GET /api/v1/deliveries?state=dead` for an
+//! operator to retry it. A crash at any point loses nothing: an entry not marked routed is routed again
+//! (a delivery already added is not added twice), a delivery not marked delivered is sent again with the
+//! same delivery id, which receivers deduplicate by.
+
+pub mod routes;
+pub mod webhook;
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use futures_util::{StreamExt, stream};
+use tracing::{debug, info, warn};
+
+use crate::{
+    AlertingMetrics, Result,
+    store::{Delivery, NewDelivery, Store, TimelineEntry},
+};
+pub use routes::Route;
+pub use webhook::Webhook;
+
+/// Timeline entries routed per database round trip.
+const ROUTE_BATCH: i64 = 100;
+/// Deliveries taken per round.
+const DELIVERY_BATCH: i64 = 64;
+/// Deliveries in flight at once.
+const CONCURRENT_SENDS: usize = 16;
+/// Longest sleep between two looks at the store (another process may have written to it).
+const IDLE_LOOK: Duration = Duration::from_secs(1);
+
+/// Where a delivery goes.
+#[derive(Clone, Debug)]
+pub enum Receiver {
+    /// A signed HTTP POST.
+    Webhook(Webhook),
+}
+
+/// How deliveries are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts before a delivery is dead.
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubles (with jitter) up to `max_delay`.
+    pub min_delay: Duration,
+    /// Longest wait between attempts.
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// When to try again after `attempts` failed attempts, or `None` when they are used up.
+    fn retry_in(&self, attempts: u32) -> Option<Duration> {
+        (attempts < self.max_attempts)
+            .then(|| sharpeyes_ingest::retry_delays(self.min_delay, self.max_delay).nth(attempts as usize - 1))
+            .flatten()
+    }
+}
+
+/// Routes timeline entries into deliveries and sends them.
+pub struct Notifier {
+    store: Store,
+    route: Route,
+    receivers: HashMap<String, Receiver>,
+    retry: RetryPolicy,
+    client: reqwest::Client,
+    metrics: AlertingMetrics,
+}
+
+impl Notifier {
+    /// A notifier over `store` sending along `route` to `receivers` (by id).
+    pub fn new(
+        store: Store,
+        route: Route,
+        receivers: HashMap<String, Receiver>,
+        retry: RetryPolicy,
+        metrics: AlertingMetrics,
+    ) -> Self {
+        let client = reqwest::Client::builder().user_agent(concat!("sharpeyes/", env!("CARGO_PKG_VERSION"))).build();
+        let client = client.expect("an HTTP client without custom TLS settings builds");
+        Self { store, route, receivers, retry, client, metrics }
+    }
+
+    /// Runs until `shutdown` completes: after every committed timeline change, and at least every
+    /// second, routes what is new and sends what is due.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut changes = self.store.timeline_changes();
+        tokio::pin!(shutdown);
+        info!(receivers = self.receivers.len(), "notifier started");
+        loop {
+            let wait = match self.round().await {
+                Ok(wait) => wait,
+                Err(error) => {
+                    warn!(error = %error, "notifier cannot reach the case store; retrying");
+                    IDLE_LOOK
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = changes.changed() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        info!("notifier stopped");
+    }
+
+    /// Routes the new entries and sends the due deliveries; returns how long to wait for the next due one.
+    async fn round(&self) -> Result<Duration> {
+        loop {
+            let entries = self.store.unrouted_entries(ROUTE_BATCH).await?;
+            for entry in &entries {
+                self.route_entry(entry).await?;
+            }
+            if (entries.len() as i64) < ROUTE_BATCH {
+                break;
+            }
+        }
+        loop {
+            let due = self.store.due_deliveries(Utc::now(), DELIVERY_BATCH).await?;
+            let taken = due.len() as i64;
+            let results: Vec<Result<()>> = stream::iter(due)
+                .map(|delivery| self.attempt(delivery))
+                .buffer_unordered(CONCURRENT_SENDS)
+                .collect()
+                .await;
+            results.into_iter().collect::<Result<()>>()?;
+            if taken < DELIVERY_BATCH {
+                break;
+            }
+        }
+        let next = self.store.next_delivery_due().await?;
+        Ok(next.map_or(IDLE_LOOK, |at| (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
+    }
+
+    async fn route_entry(&self, entry: &TimelineEntry) -> Result<()> {
+        let deliveries: Vec<NewDelivery> = self
+            .route
+            .receivers_of(entry)
+            .into_iter()
+            .filter(|receiver| self.receivers.contains_key(receiver))
+            .map(|receiver| {
+                let body = serde_json::json!({ "receiver": receiver, "entry": entry }).to_string();
+                NewDelivery { receiver, body }
+            })
+            .collect();
+        debug!(entry = entry.id, case = entry.case_id, action = %entry.action, receivers = deliveries.len(), "routed");
+        self.store.route_entry(entry, &deliveries, Utc::now()).await
+    }
+
+    /// One attempt of one delivery, recorded.
+    async fn attempt(&self, delivery: Delivery) -> Result<()> {
+        let outcome = match self.receivers.get(&delivery.receiver) {
+            Some(Receiver::Webhook(webhook)) => {
+                let action = serde_json::from_str::<serde_json::Value>(&delivery.body)
+                    .ok()
+                    .and_then(|body| body["entry"]["action"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                webhook.send(&self.client, delivery.id, &action, &delivery.body).await
+            }
+            None => Err(format!("receiver '{}' is no longer configured", delivery.receiver)),
+        };
+        let attempts = delivery.attempts as u32 + 1;
+        let now = Utc::now();
+        let counter = |outcome: &str| self.metrics.deliveries_total.with_label_values(&[&delivery.receiver, outcome]);
+        match &outcome {
+            Ok(()) => {
+                counter("delivered").inc();
+                debug!(delivery = delivery.id, receiver = %delivery.receiver, attempts, "delivered");
+                self.store.record_attempt(delivery.id, Ok(()), None, now).await
+            }
+            Err(error) => {
+                let retry_in = self.retry.retry_in(attempts);
+                let retry_at = retry_in.map(|delay| now + chrono::TimeDelta::from_std(delay).unwrap_or_default());
+                match retry_in {
+                    Some(delay) => {
+                        counter("failed").inc();
+                        warn!(delivery = delivery.id, receiver = %delivery.receiver, attempts, error = %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                    }
+                    None => {
+                        counter("dead").inc();
+                        warn!(delivery = delivery.id, receiver = %delivery.receiver, attempts, error = %error, "delivery failed for the last time; dead-lettered");
+                    }
+                }
+                self.store.record_attempt(delivery.id, Err(error), retry_at, now).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stop_at_the_last_attempt() {
+        let retry =
+            RetryPolicy { max_attempts: 4, min_delay: Duration::from_secs(1), max_delay: Duration::from_secs(3) };
+        let delays: Vec<Option<Duration>> = (1..=4).map(|attempts| retry.retry_in(attempts)).collect();
+        assert!(delays[0].is_some_and(|d| d >= Duration::from_secs(1) && d <= Duration::from_secs(2)));
+        assert!(delays[1].is_some_and(|d| d >= Duration::from_secs(2) && d <= Duration::from_secs(4)));
+        assert!(delays[2].is_some_and(|d| d >= Duration::from_secs(3) && d <= Duration::from_secs(6)));
+        assert_eq!(delays[3], None, "the fourth failure is the last");
+    }
+}

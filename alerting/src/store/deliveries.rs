@@ -1,0 +1,250 @@
+//! The notification outbox: timeline entries routed into deliveries, each sent until delivered or dead.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Pool, Store, with_pool};
+use crate::Result;
+
+/// One step of a case's timeline with what a receiver needs to know of the case: what the event
+/// stream and the webhooks carry.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TimelineEntry {
+    /// Timeline entry id: increasing, the event stream's `id`.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who: a token's name, or the source that reported the case.
+    pub actor: String,
+    /// In which role.
+    pub role: String,
+    /// `report`, `verify`, `dispatch`, ... `supervise`, `whistle`.
+    pub action: String,
+    /// Status before.
+    pub from_status: String,
+    /// Status after.
+    pub to_status: String,
+    /// The note given with the action.
+    pub note: String,
+    /// The case's taxonomy code.
+    pub code: String,
+    /// Its category.
+    pub category: String,
+    /// Its camera (empty for sensor cases).
+    pub camera: String,
+    /// Its zone (or sensor rule).
+    pub zone: String,
+    /// Its 15-digit grid.
+    pub grid: String,
+    /// Its urgency now.
+    pub urgency: String,
+    /// `camera`, `sensor` or `citizen`.
+    pub source: String,
+    /// The sensor (empty for camera cases).
+    pub device: String,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// The receiver took it.
+    Delivered,
+    /// Every attempt failed: kept for an operator to look at and retry.
+    Dead,
+}
+
+impl DeliveryState {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+/// One timeline entry for one receiver.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Delivery {
+    /// The delivery id, the same on every attempt (receivers deduplicate by it).
+    pub id: i64,
+    /// The timeline entry.
+    pub event_id: i64,
+    /// Its case.
+    pub case_id: i64,
+    /// Receiver id.
+    pub receiver: String,
+    /// The JSON body sent on every attempt.
+    #[serde(skip)]
+    pub body: String,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When the next attempt is due.
+    pub next_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: String,
+    /// When it was routed.
+    pub created_at: DateTime<Utc>,
+    /// When the receiver took it.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery to add when routing an entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewDelivery {
+    /// Receiver id.
+    pub receiver: String,
+    /// The JSON body.
+    pub body: String,
+}
+
+const ENTRY_COLUMNS: &str = "e.id, e.case_id, e.at, e.actor, e.role, e.action, e.from_status, e.to_status, e.note,
+     c.code, c.category, c.camera, c.zone, c.grid, c.urgency, c.source, c.device";
+
+impl Store {
+    /// Timeline entries not routed yet, oldest first.
+    pub async fn unrouted_entries(&self, limit: i64) -> Result<Vec<TimelineEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM case_events e JOIN cases c ON c.id = e.case_id
+             WHERE NOT e.routed ORDER BY e.id LIMIT $1"
+        );
+        with_pool!(self, |pool| Ok(sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// Timeline entries after `after`, oldest first (the event stream).
+    pub async fn entries_after(&self, after: i64, limit: i64) -> Result<Vec<TimelineEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM case_events e JOIN cases c ON c.id = e.case_id
+             WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+        );
+        with_pool!(self, |pool| Ok(sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// The id of the newest timeline entry (0 when there is none).
+    pub async fn latest_entry_id(&self) -> Result<i64> {
+        with_pool!(self, |pool| Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM case_events")
+            .fetch_one(pool)
+            .await?
+            .unwrap_or(0)))
+    }
+
+    /// Adds the deliveries of `entry` and marks it routed, atomically; a delivery already there (an
+    /// entry routed twice by two processes) is not added again.
+    pub async fn route_entry(
+        &self,
+        entry: &TimelineEntry,
+        deliveries: &[NewDelivery],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for delivery in deliveries {
+                sqlx::query(
+                    "INSERT INTO deliveries (event_id, case_id, receiver, body, next_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (event_id, receiver) DO NOTHING",
+                )
+                .bind(entry.id)
+                .bind(entry.case_id)
+                .bind(&delivery.receiver)
+                .bind(&delivery.body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE case_events SET routed = TRUE WHERE id = $1").bind(entry.id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Pending deliveries due by `now`, oldest first.
+    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
+        with_pool!(self, |pool| Ok(sqlx::query_as(
+            "SELECT * FROM deliveries WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, id LIMIT $2"
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// When the next pending delivery is due, if any.
+    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+        with_pool!(self, |pool| Ok(sqlx::query_scalar("SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// Records an attempt: delivered, or failed with `error` and retried at `retry_at` (dead when
+    /// `None`).
+    pub async fn record_attempt(
+        &self,
+        id: i64,
+        outcome: std::result::Result<(), &str>,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            match outcome {
+                Ok(()) => sqlx::query(
+                    "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = ''
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?,
+                Err(error) => sqlx::query(
+                    "UPDATE deliveries SET state = $2, attempts = attempts + 1, last_error = $3, next_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(if retry_at.is_some() { "pending" } else { "dead" })
+                .bind(error)
+                .bind(retry_at.unwrap_or(now))
+                .execute(pool)
+                .await?,
+            };
+            Ok(())
+        })
+    }
+
+    /// Deliveries in `state` (all when `None`), newest first, before id `before` when given.
+    pub async fn deliveries(
+        &self,
+        state: Option<DeliveryState>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        with_pool!(self, |pool| Ok(sqlx::query_as(
+            "SELECT * FROM deliveries WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3"
+        )
+        .bind(state.map(DeliveryState::as_str))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Sends a dead delivery again from its first attempt; `false` when it is not dead.
+    pub async fn revive_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        with_pool!(self, |pool| {
+            let done = sqlx::query(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = $2 WHERE id = $1 AND state = 'dead'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! Delivery without loss: sharpeyes sends every new case to a webhook receiver (signed, with a
+//! delivery id), is killed with SIGKILL in the middle of the deliveries and restarted; every case
+//! reaches the receiver at least once, copies of one delivery carry the same delivery id, every
+//! signature verifies, refused attempts are retried. The event stream then replays the same timeline
+//! from `Last-Event-ID`.
+
+mod common;
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+const SECRET: &str = "city-ops-hook-key";
+const SENSORS: usize = 12;
+
+/// One request the receiver took.
+#[derive(Clone, Debug)]
+struct Received {
+    delivery: String,
+    signature: String,
+    body: String,
+}
+
+/// HMAC-SHA256 (RFC 2104), written out here so that the test checks sharpeyes' signatures independently.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    format!("sha256={}", hex::encode(Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize()))
+}
+
+/// A webhook receiver answering slowly (150 ms), refusing the first attempt of every third delivery id
+/// with a 503; records every request.
+fn start_receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let log = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (log, seen) = (log.clone(), seen.clone());
+            std::thread::spawn(move || serve(stream, &log, &seen));
+        }
+    });
+    (url, received)
+}
+
+fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, seen: &Mutex<HashSet<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut headers = HashMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers.get("content-length").map_or(0, |l| l.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let delivery = headers.get("x-sharpeyes-delivery").cloned().unwrap_or_default();
+    let first_time = seen.lock().unwrap().insert(delivery.clone());
+    let refuse = first_time && delivery.parse::<u64>().unwrap_or(0) % 3 == 0;
+    if !refuse {
+        log.lock().unwrap().push(Received {
+            delivery,
+            signature: headers.get("x-sharpeyes-signature").cloned().unwrap_or_default(),
+            body: String::from_utf8(body).unwrap(),
+        });
+    }
+    let status = if refuse { "503 Service Unavailable" } else { "200 OK" };
+    let mut stream = stream;
+    let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+/// The first `count` events of `GET /api/v1/stream` sent with `Last-Event-ID: last`, as (id, data).
+fn stream_events(base: &str, last: i64, count: usize) -> Vec<(i64, serde_json::Value)> {
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let response = client
+        .get(format!("{base}/api/v1/stream"))
+        .bearer_auth(TOKEN)
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = Vec::new();
+    let mut id = None;
+    for line in BufReader::new(response).lines() {
+        let line = line.unwrap();
+        if let Some(value) = line.strip_prefix("id: ") {
+            id = Some(value.parse().unwrap());
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            events.push((id.take().unwrap(), serde_json::from_str(data).unwrap()));
+            if events.len() == count {
+                break;
+            }
+        }
+    }
+    events
+}
+
+#[test]
+fn every_case_reaches_the_webhook_across_a_sigkill() {
+    let (url, received) = start_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-webhook-{}", nanos_since_epoch());
+    let refused = format!("rtsp://127.0.0.1:{}/nothing", free_port());
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "dead", url: &refused, decode: "keyframes" }], 300.0);
+    let mut more = manhole_sensor("mh-0", None);
+    for n in 1..SENSORS {
+        more.push_str(&format!(
+            "\n[[sensors]]\nid = \"mh-{n}\"\nkind = \"manhole_cover\"\ngrid = \"110105001001001\"\n"
+        ));
+    }
+    more.push_str(&format!(
+        r#"
+[notify]
+retry_min_s = 0.2
+retry_max_s = 1.0
+[[notify.receivers]]
+id = "city-ops"
+url = "{url}"
+secret = "{SECRET}"
+[notify.route]
+receivers = ["city-ops"]
+"#
+    ));
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let mut service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+
+    let open = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
+    for n in 0..SENSORS {
+        publish_lines(1883, &format!("{prefix}/sensors/mh-{n}/manhole_cover"), &[open.clone()], None);
+    }
+    // Killed while deliveries are under way.
+    wait_for(Duration::from_secs(30), || service.log(), || received.lock().unwrap().len() >= 2);
+    service.child.kill().unwrap();
+    service.child.wait().unwrap();
+    let before_kill = received.lock().unwrap().len();
+    assert!(before_kill < SENSORS, "the kill came too late to test anything ({before_kill} delivered)");
+
+    let service = start_service(&config, &base);
+    let cases = || {
+        let (_, cases) = get_json(&base, "/api/v1/cases?category=manhole_cover");
+        cases.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<HashSet<i64>>()
+    };
+    let delivered_cases = || {
+        let received = received.lock().unwrap();
+        received
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["entry"]["case_id"].as_i64().unwrap())
+            .collect::<HashSet<i64>>()
+    };
+    wait_for(
+        Duration::from_secs(60),
+        || format!("{}\ncases {:?}, delivered {:?}", service.log(), cases(), delivered_cases()),
+        || {
+            let cases = cases();
+            cases.len() == SENSORS && delivered_cases() == cases
+        },
+    );
+
+    // Signatures verify; copies of one timeline entry carry one delivery id.
+    let received = received.lock().unwrap().clone();
+    let mut delivery_of_entry: HashMap<i64, String> = HashMap::new();
+    for request in &received {
+        assert_eq!(request.signature, hmac_sha256(SECRET.as_bytes(), request.body.as_bytes()), "{request:?}");
+        let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!((body["receiver"].as_str(), body["entry"]["action"].as_str()), (Some("city-ops"), Some("report")));
+        let entry = body["entry"]["id"].as_i64().unwrap();
+        let first = delivery_of_entry.entry(entry).or_insert_with(|| request.delivery.clone());
+        assert_eq!(*first, request.delivery, "copies of entry {entry} carry one delivery id");
+    }
+    assert_eq!(delivery_of_entry.len(), SENSORS, "one delivery per case");
+    eprintln!(
+        "{} requests taken for {SENSORS} cases ({before_kill} before the SIGKILL, {} delivered again after it)",
+        received.len(),
+        received.len() - SENSORS
+    );
+    let (_, delivered) = get_json(&base, "/api/v1/deliveries?state=delivered");
+    let delivered = delivered.as_array().unwrap();
+    assert_eq!(delivered.len(), SENSORS);
+    assert!(
+        delivered.iter().any(|d| d["attempts"].as_i64() >= Some(2)),
+        "refused attempts were retried: {delivered:?}"
+    );
+    let (status, dead) = get_json(&base, "/api/v1/deliveries?state=dead");
+    assert_eq!((status, dead.as_array().map(Vec::len)), (200, Some(0)));
+    let (status, problem) = get_json(&base, "/api/v1/deliveries?state=lost");
+    assert_eq!(status, 400, "{problem}");
+
+    // The stream replays the timeline after Last-Event-ID, in order.
+    let all = stream_events(&base, 0, SENSORS);
+    let ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(all.iter().all(|(id, data)| data["id"] == *id && data["action"] == "report"));
+    let resumed = stream_events(&base, ids[5], 3);
+    assert_eq!(resumed.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids[6..9]);
+}
