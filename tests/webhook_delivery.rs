@@ -164,7 +164,7 @@ receivers = ["city-ops"]
 
     let open = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
     for n in 0..SENSORS {
-        publish_lines(1883, &format!("{prefix}/sensors/mh-{n}/manhole_cover"), &[open.clone()], None);
+        publish_lines(1883, &format!("{prefix}/sensors/mh-{n}/manhole_cover"), std::slice::from_ref(&open), None);
     }
     // Killed while the receiver holds some deliveries it has taken but not answered yet.
     wait_for(Duration::from_secs(30), || service.log(), || received.lock().unwrap().len() >= ANSWERED_BEFORE_GATE + 2);

@@ -10,7 +10,7 @@ use sharpeyes_alerting::{
         calendar::WorkCalendar, deadlines::DeadlinePolicy, duplicates::DuplicateRule, taxonomy::Taxonomy,
         workflow::Action,
     },
-    store::{ActionOutcome, CaseFilter, NewCase, NewEvidence, NewObject, Store},
+    store::{ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, Store},
 };
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -181,6 +181,36 @@ async fn exercise(store: &Store) {
             ("110105002001001".to_owned(), 0, 0, 1)
         ]
     );
+
+    // The outbox: every timeline entry is routed once into deliveries, which are due, attempted,
+    // retried, dead and revived.
+    let unrouted = store.unrouted_entries(1000).await.unwrap();
+    assert_eq!(unrouted.len() as i64, store.latest_entry_id().await.unwrap(), "every entry is waiting");
+    let first = &unrouted[0];
+    assert_eq!((first.action.as_str(), first.code.as_str()), ("report", "0505"));
+    let delivery =
+        |receiver: &str| NewDelivery { receiver: receiver.into(), body: format!("{{\"to\": \"{receiver}\"}}") };
+    store.route_entry(first, &[delivery("ops"), delivery("police")], at(50)).await.unwrap();
+    store.route_entry(first, &[delivery("ops")], at(50)).await.unwrap();
+    assert_eq!(store.unrouted_entries(1000).await.unwrap().len(), unrouted.len() - 1);
+    let due = store.due_deliveries(at(50), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.receiver.as_str()).collect::<Vec<_>>(), ["ops", "police"], "routed once");
+    assert_eq!(store.next_delivery_due().await.unwrap(), Some(at(50)));
+    store.record_attempt(due[0].id, Ok(()), None, at(51)).await.unwrap();
+    store.record_attempt(due[1].id, Err("503"), Some(at(55)), at(51)).await.unwrap();
+    assert!(store.due_deliveries(at(54), 10).await.unwrap().is_empty(), "the retry waits");
+    assert_eq!(store.due_deliveries(at(55), 10).await.unwrap()[0].attempts, 1);
+    store.record_attempt(due[1].id, Err("timed out"), None, at(56)).await.unwrap();
+    let dead = store.deliveries(Some(DeliveryState::Dead), None, 10).await.unwrap();
+    assert_eq!((dead.len(), dead[0].attempts, dead[0].last_error.as_str()), (1, 2, "timed out"));
+    let delivered = store.deliveries(Some(DeliveryState::Delivered), None, 10).await.unwrap();
+    assert_eq!(delivered[0].delivered_at, Some(at(51)));
+    assert_eq!(store.deliveries(None, Some(dead[0].id), 10).await.unwrap().len(), 1, "paged by id");
+    assert!(store.revive_delivery(dead[0].id, at(60)).await.unwrap());
+    assert!(!store.revive_delivery(delivered[0].id, at(60)).await.unwrap(), "only dead ones");
+    assert_eq!(store.due_deliveries(at(60), 10).await.unwrap()[0].attempts, 0);
+    let after = store.entries_after(first.id, 1000).await.unwrap();
+    assert_eq!(after.len(), unrouted.len() - 1);
 }
 
 #[tokio::test]

@@ -111,7 +111,7 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
     if notify.max_attempts == 0 {
         report("notify.max_attempts".into(), "must be at least 1".into());
     }
-    if !positive(notify.retry_min_s) || !(notify.retry_max_s >= notify.retry_min_s) {
+    if !positive(notify.retry_min_s) || notify.retry_max_s.partial_cmp(&notify.retry_min_s).is_none_or(|o| o.is_lt()) {
         report("notify.retry_max_s".into(), "retry_min_s must be positive and at most retry_max_s".into());
     }
     let mut ids = HashSet::new();
@@ -477,5 +477,41 @@ category = "manhole_cover"
         let fixed = fixed.replace("field = \"open\"", "field = \"open\"\nequals = true").replace(", \"mh-9\"", "");
         let config = Config::parse(&fixed).unwrap_or_else(|p| panic!("{p:?}"));
         assert_eq!(config.rules.sensor.len(), 2);
+    }
+
+    #[test]
+    fn receivers_and_routes_are_checked_by_path() {
+        let text = format!(
+            "{DESIGN_EXAMPLE}{}",
+            r#"
+[notify]
+max_attempts = 0
+[[notify.receivers]]
+id = "ops"
+url = "ftp://example.org/hook"
+[[notify.receivers]]
+id = "ops"
+url = "http://127.0.0.1:9/hook"
+secret = "k"
+[notify.route]
+receivers = ["ops"]
+[[notify.route.routes]]
+grids = ["110105"]
+receivers = ["police"]
+"#
+        );
+        let problems = Config::parse(&text).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "notify.max_attempts",
+                "notify.receivers[0].url",
+                "notify.receivers[0].secret",
+                "notify.receivers[1].id",
+                "notify.route.routes[0].receivers[0]"
+            ],
+            "{problems:?}"
+        );
     }
 }
