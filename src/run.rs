@@ -3,7 +3,7 @@
 //! Shutdown: only the cameras get the signal. When they have stopped the frame queue closes, the
 //! detector drains it, the rules and the case engine drain their channels, then the HTTP server stops.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use chrono::{FixedOffset, TimeDelta, Utc};
@@ -14,7 +14,7 @@ use sharpeyes_alerting::{
         CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
         evidence::EvidenceStore, grids::Grid,
     },
-    notify::{Notifier, Receiver, RetryPolicy, Webhook},
+    notify::{MqttPublisher, Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
         CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
         SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::config::{
-    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig,
-    TransportKind,
+    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, ReceiverKind, RulesConfig, SensorConfig,
+    SensorRuleConfig, TransportKind,
 };
 
 /// Detections waiting for the rules (the sender blocks when full).
@@ -177,7 +177,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         CaseEngine::start(store.clone(), evidence.clone(), sites, alerting_metrics.clone(), settings).await?;
     let closed_cases = engine.closed_cases();
     let (notify_stop_tx, notify_stop_rx) = oneshot::channel::<()>();
-    let notifier = tokio::spawn(notifier(&config, store.clone(), alerting_metrics.clone()).run(async move {
+    let notifier = tokio::spawn(notifier(&config, store.clone(), alerting_metrics.clone())?.run(async move {
         let _ = notify_stop_rx.await;
     }));
     let engine_task = tokio::spawn(async move {
@@ -264,27 +264,43 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The broker connection settings of `[mqtt]`.
+fn mqtt_settings(mqtt: &MqttConfig) -> anyhow::Result<MqttSettings> {
+    let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
+        .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
+    settings.max_payload = mqtt.max_payload_bytes;
+    settings.ca_file = mqtt.ca_file.clone();
+    Ok(settings)
+}
+
 /// The notifier of `[notify]`: its receivers, routing tree and retries.
-fn notifier(config: &Config, store: Store, metrics: AlertingMetrics) -> Notifier {
+fn notifier(config: &Config, store: Store, metrics: AlertingMetrics) -> anyhow::Result<Notifier> {
     let notify = &config.notify;
-    let receivers = notify
-        .receivers
-        .iter()
-        .filter_map(|receiver| {
-            let webhook = Webhook {
-                url: receiver.url.parse().ok()?,
-                secret: receiver.key()?,
+    let mut receivers = HashMap::new();
+    let mut publisher = None;
+    for receiver in &notify.receivers {
+        let reached = match receiver.kind {
+            ReceiverKind::Webhook => Receiver::Webhook(Webhook {
+                url: receiver.url.parse().with_context(|| format!("notify receiver {}", receiver.id))?,
+                secret: receiver.key().with_context(|| format!("notify receiver {}: no secret", receiver.id))?,
                 timeout: Duration::from_secs_f64(receiver.timeout_s),
-            };
-            Some((receiver.id.clone(), Receiver::Webhook(webhook)))
-        })
-        .collect();
+            }),
+            ReceiverKind::Mqtt => {
+                if publisher.is_none() {
+                    let mqtt = config.mqtt.as_ref().context("an mqtt receiver needs [mqtt]")?;
+                    publisher = Some(MqttPublisher::start(&mqtt_settings(mqtt)?)?);
+                }
+                Receiver::Mqtt(publisher.clone().expect("started above"))
+            }
+        };
+        receivers.insert(receiver.id.clone(), reached);
+    }
     let retry = RetryPolicy {
         max_attempts: notify.max_attempts,
         min_delay: Duration::from_secs_f64(notify.retry_min_s),
         max_delay: Duration::from_secs_f64(notify.retry_max_s),
     };
-    Notifier::new(store, notify.route.clone(), receivers, retry, metrics)
+    Ok(Notifier::new(store, notify.route.clone(), receivers, retry, metrics))
 }
 
 /// Every `every`, puts the cases past their deadline under supervision (until aborted at shutdown).
@@ -359,10 +375,7 @@ impl SensorIngest<'_> {
         consumer: SensorConsumer,
         stop: oneshot::Receiver<()>,
     ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
-        let mut settings = MqttSettings::from_url(&self.mqtt.url, &self.mqtt.client_id, &self.mqtt.prefix)
-            .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
-        settings.max_payload = self.mqtt.max_payload_bytes;
-        settings.ca_file = self.mqtt.ca_file.clone();
+        let settings = mqtt_settings(self.mqtt)?;
         let devices = DeviceRegistry::new(self.sensors.iter().map(|s| Device {
             id: s.id.as_str().into(),
             kind: s.kind,

@@ -124,12 +124,27 @@ impl Default for NotifyConfig {
     }
 }
 
-/// `[[notify.receivers]]`: a webhook.
+/// How a receiver is reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiverKind {
+    /// Signed HTTP POSTs to `url`.
+    #[default]
+    Webhook,
+    /// QoS 1 publishes to `{mqtt.prefix}/cases/{grid}/{category}` on the `[mqtt]` broker.
+    Mqtt,
+}
+
+/// `[[notify.receivers]]`: a webhook or the MQTT broker.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ReceiverConfig {
     /// Unique id, as routes name it.
     pub id: String,
-    /// `http://` or `https://` URL the case changes are POSTed to.
+    /// `webhook` (the default) or `mqtt`.
+    #[serde(default)]
+    pub kind: ReceiverKind,
+    /// Webhooks: the `http://` or `https://` URL the case changes are POSTed to.
+    #[serde(default)]
     pub url: String,
     /// Key of the `X-Sharpeyes-Signature` HMAC (or give `secret_env`).
     pub secret: Option<String>,

@@ -7,7 +7,7 @@ use sharpeyes_ingest::mqtt::MqttSettings;
 
 use sharpeyes_alerting::cases::grids::GridLevel;
 
-use super::{Config, DecodeKind, Problem, ZoneConfig};
+use super::{Config, DecodeKind, Problem, ReceiverKind, ZoneConfig};
 
 /// A finite number above zero (NaN is not).
 fn positive(value: f64) -> bool {
@@ -120,17 +120,32 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
         if receiver.id.is_empty() || !ids.insert(receiver.id.as_str()) {
             report(at("id"), format!("'{}' must be non-empty and unique", receiver.id));
         }
-        match reqwest::Url::parse(&receiver.url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            _ => report(at("url"), format!("'{}' is not an http:// or https:// URL", receiver.url)),
-        }
-        match (&receiver.secret, &receiver.secret_env) {
-            (Some(_), Some(_)) => report(at("secret"), "give secret or secret_env, not both".into()),
-            (None, None) => report(at("secret"), "missing: webhooks are signed (or set secret_env)".into()),
-            (None, Some(name)) if receiver.key().is_none() => {
-                report(at("secret_env"), format!("environment variable {name} is not set"))
+        match receiver.kind {
+            ReceiverKind::Webhook => {
+                match reqwest::Url::parse(&receiver.url) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                    _ => report(at("url"), format!("'{}' is not an http:// or https:// URL", receiver.url)),
+                }
+                match (&receiver.secret, &receiver.secret_env) {
+                    (Some(_), Some(_)) => report(at("secret"), "give secret or secret_env, not both".into()),
+                    (None, None) => report(at("secret"), "missing: webhooks are signed (or set secret_env)".into()),
+                    (None, Some(name)) if receiver.key().is_none() => {
+                        report(at("secret_env"), format!("environment variable {name} is not set"))
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
+            ReceiverKind::Mqtt => {
+                if config.mqtt.is_none() {
+                    report(
+                        at("kind"),
+                        "an mqtt receiver publishes on the [mqtt] broker, which is not configured".into(),
+                    );
+                }
+                if !receiver.url.is_empty() || receiver.secret.is_some() || receiver.secret_env.is_some() {
+                    report(at("url"), "an mqtt receiver takes no url or secret".into());
+                }
+            }
         }
         if !positive(receiver.timeout_s) {
             report(at("timeout_s"), "must be positive".into());

@@ -9,6 +9,7 @@
 //! (a delivery already added is not added twice), a delivery not marked delivered is sent again with the
 //! same delivery id, which receivers deduplicate by.
 
+pub mod mqtt;
 pub mod routes;
 pub mod webhook;
 
@@ -22,6 +23,7 @@ use crate::{
     AlertingMetrics, Result,
     store::{Delivery, NewDelivery, Store, TimelineEntry},
 };
+pub use mqtt::MqttPublisher;
 pub use routes::Route;
 pub use webhook::Webhook;
 
@@ -39,6 +41,8 @@ const IDLE_LOOK: Duration = Duration::from_secs(1);
 pub enum Receiver {
     /// A signed HTTP POST.
     Webhook(Webhook),
+    /// A QoS 1 publish to `{prefix}/cases/{grid}/{category}`, with the delivery id in the message.
+    Mqtt(MqttPublisher),
 }
 
 /// How deliveries are retried.
@@ -153,13 +157,18 @@ impl Notifier {
 
     /// One attempt of one delivery, recorded.
     async fn attempt(&self, delivery: Delivery) -> Result<()> {
+        let mut body: serde_json::Value = serde_json::from_str(&delivery.body).unwrap_or_default();
         let outcome = match self.receivers.get(&delivery.receiver) {
             Some(Receiver::Webhook(webhook)) => {
-                let action = serde_json::from_str::<serde_json::Value>(&delivery.body)
-                    .ok()
-                    .and_then(|body| body["entry"]["action"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                webhook.send(&self.client, delivery.id, &action, &delivery.body).await
+                let action = body["entry"]["action"].as_str().unwrap_or_default();
+                webhook.send(&self.client, delivery.id, action, &delivery.body).await
+            }
+            Some(Receiver::Mqtt(publisher)) => {
+                let entry = &body["entry"];
+                let topic = publisher
+                    .topic(entry["grid"].as_str().unwrap_or_default(), entry["category"].as_str().unwrap_or_default());
+                body["delivery"] = delivery.id.into();
+                publisher.send(topic, body.to_string().into_bytes()).await
             }
             None => Err(format!("receiver '{}' is no longer configured", delivery.receiver)),
         };
