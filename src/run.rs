@@ -14,7 +14,7 @@ use sharpeyes_alerting::{
         CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
         evidence::EvidenceStore, grids::Grid,
     },
-    notify::{MqttPublisher, Notifier, Receiver, RetryPolicy, Webhook},
+    notify::{MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
         CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
         SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
@@ -177,7 +177,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         CaseEngine::start(store.clone(), evidence.clone(), sites, alerting_metrics.clone(), settings).await?;
     let closed_cases = engine.closed_cases();
     let (notify_stop_tx, notify_stop_rx) = oneshot::channel::<()>();
-    let notifier = tokio::spawn(notifier(&config, store.clone(), alerting_metrics.clone())?.run(async move {
+    let notifier = notifier(&config, store.clone(), alerting_metrics.clone(), policy.calendar().utc_offset())?;
+    let notifier = tokio::spawn(notifier.run(async move {
         let _ = notify_stop_rx.await;
     }));
     let engine_task = tokio::spawn(async move {
@@ -274,7 +275,12 @@ fn mqtt_settings(mqtt: &MqttConfig) -> anyhow::Result<MqttSettings> {
 }
 
 /// The notifier of `[notify]`: its receivers, routing tree and retries.
-fn notifier(config: &Config, store: Store, metrics: AlertingMetrics) -> anyhow::Result<Notifier> {
+fn notifier(
+    config: &Config,
+    store: Store,
+    metrics: AlertingMetrics,
+    utc_offset: FixedOffset,
+) -> anyhow::Result<Notifier> {
     let notify = &config.notify;
     let mut receivers = HashMap::new();
     let mut publisher = None;
@@ -300,7 +306,13 @@ fn notifier(config: &Config, store: Store, metrics: AlertingMetrics) -> anyhow::
         min_delay: Duration::from_secs_f64(notify.retry_min_s),
         max_delay: Duration::from_secs_f64(notify.retry_max_s),
     };
-    Ok(Notifier::new(store, notify.route.clone(), receivers, retry, metrics))
+    let maintenance = config
+        .cameras
+        .iter()
+        .map(|camera| (camera.id.clone(), camera.maintenance.iter().filter_map(crate::config::parse_window).collect()))
+        .collect();
+    let mutes = Mutes { maintenance, utc_offset };
+    Ok(Notifier::new(store, (notify.route.clone(), mutes), receivers, retry, metrics))
 }
 
 /// Every `every`, puts the cases past their deadline under supervision (until aborted at shutdown).

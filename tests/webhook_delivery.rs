@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     net::{TcpListener, TcpStream},
     sync::{Arc, Condvar, Mutex},
     time::Duration,
@@ -65,22 +65,7 @@ fn start_receiver(gate: Arc<Gate>) -> (String, Arc<Mutex<Vec<Received>>>) {
 }
 
 fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, seen: &Mutex<HashSet<String>>, gate: &Gate) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut headers = HashMap::new();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.trim_end().split_once(':') {
-            headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
-        }
-    }
-    let length: usize = headers.get("content-length").map_or(0, |l| l.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
+    let (headers, body) = read_request(&stream);
     let delivery = headers.get("x-sharpeyes-delivery").cloned().unwrap_or_default();
     let first_time = seen.lock().unwrap().insert(delivery.clone());
     let refuse = first_time && delivery.parse::<u64>().unwrap_or(0) % 3 == 0;

@@ -188,8 +188,11 @@ async fn exercise(store: &Store) {
     assert_eq!(unrouted.len() as i64, store.latest_entry_id().await.unwrap(), "every entry is waiting");
     let first = &unrouted[0];
     assert_eq!((first.action.as_str(), first.code.as_str()), ("report", "0505"));
-    let delivery =
-        |receiver: &str| NewDelivery { receiver: receiver.into(), body: format!("{{\"to\": \"{receiver}\"}}") };
+    let delivery = |receiver: &str| NewDelivery {
+        receiver: receiver.into(),
+        body: format!("{{\"to\": \"{receiver}\"}}"),
+        muted: None,
+    };
     store.route_entry(first, &[delivery("ops"), delivery("police")], at(50)).await.unwrap();
     store.route_entry(first, &[delivery("ops")], at(50)).await.unwrap();
     assert_eq!(store.unrouted_entries(1000).await.unwrap().len(), unrouted.len() - 1);

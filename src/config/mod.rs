@@ -505,6 +505,10 @@ pub struct CameraConfig {
     pub grid: String,
     /// `[longitude, latitude]` of the camera (WGS 84), to link its cases with nearby reports.
     pub location: Option<[f64; 2]>,
+    /// Daily maintenance windows `[["02:00", "04:00"], ...]` (local time): notifications of the
+    /// camera's cases are not sent during them (they are recorded as silenced).
+    #[serde(default)]
+    pub maintenance: Vec<[String; 2]>,
     /// Decode mode.
     #[serde(default)]
     pub decode: DecodeKind,

@@ -273,6 +273,11 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         if let Some(message) = grid_problem(&camera.grid, &grid_codes) {
             report(at("grid"), message);
         }
+        for (k, window) in camera.maintenance.iter().enumerate() {
+            if parse_window(window).is_none() {
+                report(at(&format!("maintenance[{k}]")), format!("{window:?} is not a window of two HH:MM times"));
+            }
+        }
         match (camera.decode, camera.sample_fps) {
             (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
             (DecodeKind::Sampled, Some(fps)) if !(positive(fps) && fps <= 120.0) => {
@@ -511,7 +516,7 @@ secret = "k"
 [notify.route]
 receivers = ["ops"]
 [[notify.route.routes]]
-grids = ["110105"]
+match = { grids = ["110105"] }
 receivers = ["police"]
 "#
         );

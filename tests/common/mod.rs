@@ -489,3 +489,42 @@ impl Drop for PrivatePostgres {
             .output();
     }
 }
+
+/// Reads one HTTP/1.1 request from `stream`: its headers (names in lower case) and body.
+pub fn read_request(stream: &std::net::TcpStream) -> (std::collections::HashMap<String, String>, Vec<u8>) {
+    use std::io::Read;
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut headers = std::collections::HashMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers.get("content-length").map_or(0, |l| l.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (headers, body)
+}
+
+/// A webhook receiver that answers 200 to everything; returns its URL and the JSON bodies taken.
+pub fn start_webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let log = taken.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let (_, body) = read_request(&stream);
+            log.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or_default());
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, taken)
+}

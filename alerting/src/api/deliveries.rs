@@ -17,7 +17,7 @@ const MAX_LIMIT: i64 = 500;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// `pending`, `delivered` or `dead`; all when absent.
+    /// `pending`, `delivered`, `dead` or `silenced`; all when absent.
     pub state: Option<DeliveryState>,
     /// Only ids below this (the next page: the last id of the previous one).
     pub before: Option<i64>,
@@ -47,8 +47,10 @@ pub async fn retry(
     if who.role != Role::Admin {
         return Err(ApiError::Forbidden(format!("{} may not retry deliveries (admin only)", who.role.as_str())));
     }
-    if !state.store.revive_delivery(id, Utc::now()).await? {
+    let now = Utc::now();
+    if !state.store.revive_delivery(id, now).await? {
         return Err(ApiError::Conflict(format!("delivery {id} is not dead")));
     }
+    state.store.audit(&who, "delivery.retry", &format!("delivery {id}"), "", now).await?;
     Ok(Json(serde_json::json!({ "id": id, "state": "pending" })))
 }

@@ -11,13 +11,14 @@ mod error;
 mod grids;
 mod health;
 mod sensors;
+mod silences;
 mod stream;
 
 use std::sync::Arc;
 
 use axum::{
     Router, middleware,
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
@@ -69,6 +70,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/stream", get(stream::stream))
         .route("/deliveries", get(deliveries::list))
         .route("/deliveries/{id}/retry", post(deliveries::retry))
+        .route("/silences", get(silences::list).post(silences::create))
+        .route("/silences/{id}", delete(silences::expire))
+        .route("/audit", get(silences::audit))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -1,6 +1,10 @@
 //! Notifications: every step of every case's timeline is routed to receivers through an outbox in the
 //! store, then sent until delivered.
 //!
+//! An entry that a silence matches, that comes from a camera in its maintenance window, or that is
+//! inhibited (normal urgency, in a grid where an urgent whistle is out) is recorded as `silenced`
+//! for each of its receivers and never sent.
+//!
 //! The timeline entry is committed with the case change itself; the notifier routes each entry once
 //! ([`routes::Route`]) into one delivery per receiver, in one transaction with the entry's routing mark,
 //! and sends the due deliveries. A failed attempt is retried with exponential backoff; after
@@ -15,13 +19,14 @@ pub mod webhook;
 
 use std::{collections::HashMap, time::Duration};
 
-use chrono::Utc;
+use chrono::{FixedOffset, NaiveTime, Utc};
 use futures_util::{StreamExt, stream};
 use tracing::{debug, info, warn};
 
 use crate::{
     AlertingMetrics, Result,
-    store::{Delivery, NewDelivery, Store, TimelineEntry},
+    rules::in_window,
+    store::{Delivery, NewDelivery, Silence, Store, TimelineEntry},
 };
 pub use mqtt::MqttPublisher;
 pub use routes::Route;
@@ -65,10 +70,20 @@ impl RetryPolicy {
     }
 }
 
+/// What mutes entries besides silences (which live in the store).
+#[derive(Clone, Debug)]
+pub struct Mutes {
+    /// Daily maintenance windows (local time) by camera id: its entries are not sent during them.
+    pub maintenance: HashMap<String, Vec<(NaiveTime, NaiveTime)>>,
+    /// The city's offset from UTC.
+    pub utc_offset: FixedOffset,
+}
+
 /// Routes timeline entries into deliveries and sends them.
 pub struct Notifier {
     store: Store,
     route: Route,
+    mutes: Mutes,
     receivers: HashMap<String, Receiver>,
     retry: RetryPolicy,
     client: reqwest::Client,
@@ -79,14 +94,14 @@ impl Notifier {
     /// A notifier over `store` sending along `route` to `receivers` (by id).
     pub fn new(
         store: Store,
-        route: Route,
+        (route, mutes): (Route, Mutes),
         receivers: HashMap<String, Receiver>,
         retry: RetryPolicy,
         metrics: AlertingMetrics,
     ) -> Self {
         let client = reqwest::Client::builder().user_agent(concat!("sharpeyes/", env!("CARGO_PKG_VERSION"))).build();
         let client = client.expect("an HTTP client without custom TLS settings builds");
-        Self { store, route, receivers, retry, client, metrics }
+        Self { store, route, mutes, receivers, retry, client, metrics }
     }
 
     /// Runs until `shutdown` completes: after every committed timeline change, and at least every
@@ -116,8 +131,12 @@ impl Notifier {
     async fn round(&self) -> Result<Duration> {
         loop {
             let entries = self.store.unrouted_entries(ROUTE_BATCH).await?;
+            if entries.is_empty() {
+                break;
+            }
+            let silences = self.store.silences(Utc::now()).await?;
             for entry in &entries {
-                self.route_entry(entry).await?;
+                self.route_entry(entry, &silences).await?;
             }
             if (entries.len() as i64) < ROUTE_BATCH {
                 break;
@@ -140,7 +159,28 @@ impl Notifier {
         Ok(next.map_or(IDLE_LOOK, |at| (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
     }
 
-    async fn route_entry(&self, entry: &TimelineEntry) -> Result<()> {
+    /// Why `entry` is muted, if it is: its camera's maintenance window, an active silence matching
+    /// it, or inhibition (a normal-urgency entry of a grid where an open case has an urgent whistle).
+    async fn muted(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<Option<String>> {
+        let now = Utc::now();
+        if let Some(windows) = self.mutes.maintenance.get(&entry.camera)
+            && windows.iter().any(|window| in_window(entry.at, self.mutes.utc_offset, *window))
+        {
+            return Ok(Some(format!("camera {} in its maintenance window", entry.camera)));
+        }
+        if let Some(silence) = silences.iter().find(|s| s.is_active_at(now) && s.matchers.matches(entry)) {
+            return Ok(Some(format!("silence {}", silence.id)));
+        }
+        if entry.urgency == "normal"
+            && let Some(case) = self.store.urgent_whistle_in_grid(&entry.grid, entry.case_id).await?
+        {
+            return Ok(Some(format!("inhibited: urgent whistle on case {case} in grid {}", entry.grid)));
+        }
+        Ok(None)
+    }
+
+    async fn route_entry(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<()> {
+        let muted = self.muted(entry, silences).await?;
         let deliveries: Vec<NewDelivery> = self
             .route
             .receivers_of(entry)
@@ -148,10 +188,10 @@ impl Notifier {
             .filter(|receiver| self.receivers.contains_key(receiver))
             .map(|receiver| {
                 let body = serde_json::json!({ "receiver": receiver, "entry": entry }).to_string();
-                NewDelivery { receiver, body }
+                NewDelivery { receiver, body, muted: muted.clone() }
             })
             .collect();
-        debug!(entry = entry.id, case = entry.case_id, action = %entry.action, receivers = deliveries.len(), "routed");
+        debug!(entry = entry.id, case = entry.case_id, action = %entry.action, receivers = deliveries.len(), muted = ?muted, "routed");
         self.store.route_entry(entry, &deliveries, Utc::now()).await
     }
 

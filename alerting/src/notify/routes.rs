@@ -1,30 +1,60 @@
 //! The routing tree: which receivers hear of which timeline entries.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::TimelineEntry;
+
+/// What an entry must be to match; every list that is not empty must contain the entry's value
+/// (grids: a prefix of its grid code). Routes and silences match with it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Matchers {
+    /// Case categories (`illegal_parking`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Grid code prefixes (`110105` takes the whole district).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<String>,
+    /// Camera ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cameras: Vec<String>,
+    /// Urgencies (`normal`, `urgent`, `critical`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urgencies: Vec<String>,
+    /// Timeline actions (`report`, `verify`, `dispatch`, ..., `supervise`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+}
+
+impl Matchers {
+    /// Whether `entry` matches.
+    pub fn matches(&self, entry: &TimelineEntry) -> bool {
+        let listed = |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
+        listed(&self.categories, &entry.category)
+            && (self.grids.is_empty() || self.grids.iter().any(|prefix| entry.grid.starts_with(prefix.as_str())))
+            && listed(&self.cameras, &entry.camera)
+            && listed(&self.urgencies, &entry.urgency)
+            && listed(&self.actions, &entry.action)
+    }
+
+    /// Whether nothing is listed (everything matches).
+    pub fn is_empty(&self) -> bool {
+        self.categories.is_empty()
+            && self.grids.is_empty()
+            && self.cameras.is_empty()
+            && self.urgencies.is_empty()
+            && self.actions.is_empty()
+    }
+}
 
 /// A node of the routing tree (Alertmanager's model). An entry enters at the root and goes down into
 /// the first child that matches it — and into later matching siblings while the matching child says
 /// `continue` — to the deepest nodes that match; a node whose children take nothing sends it to its own
-/// receivers. Empty matchers match everything.
+/// receivers. The root matches everything.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct Route {
-    /// Case categories (`illegal_parking`, ...).
-    #[serde(default)]
-    pub categories: Vec<String>,
-    /// Grid code prefixes (`110105` takes the whole district).
-    #[serde(default)]
-    pub grids: Vec<String>,
-    /// Camera ids.
-    #[serde(default)]
-    pub cameras: Vec<String>,
-    /// Urgencies (`normal`, `urgent`, `critical`).
-    #[serde(default)]
-    pub urgencies: Vec<String>,
-    /// Timeline actions (`report`, `verify`, `dispatch`, ..., `supervise`).
-    #[serde(default)]
-    pub actions: Vec<String>,
+    /// What the node takes (`match = { categories = [...], grids = [...] }`); empty: everything.
+    #[serde(default, rename = "match")]
+    pub matchers: Matchers,
     /// Receiver ids.
     #[serde(default)]
     pub receivers: Vec<String>,
@@ -37,16 +67,6 @@ pub struct Route {
 }
 
 impl Route {
-    /// Whether the node's own matchers accept `entry`.
-    fn matches(&self, entry: &TimelineEntry) -> bool {
-        let listed = |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
-        listed(&self.categories, &entry.category)
-            && (self.grids.is_empty() || self.grids.iter().any(|prefix| entry.grid.starts_with(prefix.as_str())))
-            && listed(&self.cameras, &entry.camera)
-            && listed(&self.urgencies, &entry.urgency)
-            && listed(&self.actions, &entry.action)
-    }
-
     /// The receivers of `entry`, each once, in the order the tree names them.
     pub fn receivers_of(&self, entry: &TimelineEntry) -> Vec<String> {
         let mut receivers = Vec::new();
@@ -55,7 +75,7 @@ impl Route {
     }
 
     fn walk(&self, entry: &TimelineEntry, receivers: &mut Vec<String>) -> bool {
-        if !self.matches(entry) {
+        if !self.matchers.matches(entry) {
             return false;
         }
         let mut taken = false;
@@ -121,18 +141,17 @@ mod tests {
             r#"
 receivers = ["command-center"]
 [[routes]]
-categories = ["illegal_parking"]
+match = { categories = ["illegal_parking"] }
 receivers = ["traffic-police"]
 continue = true
   [[routes.routes]]
-  grids = ["110105002"]
+  match = { grids = ["110105002"] }
   receivers = ["street-2-office"]
 [[routes]]
-urgencies = ["urgent", "critical"]
+match = { urgencies = ["urgent", "critical"] }
 receivers = ["duty-phone"]
 [[routes]]
-grids = ["110105"]
-actions = ["supervise"]
+match = { grids = ["110105"], actions = ["supervise"] }
 receivers = ["supervision-office"]
 "#,
         )

@@ -151,11 +151,7 @@ impl DwellRule {
 }
 
 /// Whether `at` falls in a daily window `[from, to)` of local time (a window may run past midnight).
-pub(super) fn in_window(
-    at: DateTime<Utc>,
-    offset: FixedOffset,
-    (from, to): (chrono::NaiveTime, chrono::NaiveTime),
-) -> bool {
+pub fn in_window(at: DateTime<Utc>, offset: FixedOffset, (from, to): (chrono::NaiveTime, chrono::NaiveTime)) -> bool {
     let time = at.with_timezone(&offset).time();
     if from <= to { from <= time && time < to } else { time >= from || time < to }
 }

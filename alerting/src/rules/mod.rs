@@ -18,7 +18,7 @@ mod tracker;
 mod violation;
 mod zone;
 
-pub use dwell::{DwellRule, DwellRuleConfig};
+pub use dwell::{DwellRule, DwellRuleConfig, in_window};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use stage::{CameraRules, RulesStage};

@@ -56,6 +56,8 @@ pub enum DeliveryState {
     Delivered,
     /// Every attempt failed: kept for an operator to look at and retry.
     Dead,
+    /// Muted when routed (a silence, a camera's maintenance window, inhibition): never sent.
+    Silenced,
 }
 
 impl DeliveryState {
@@ -65,6 +67,7 @@ impl DeliveryState {
             Self::Pending => "pending",
             Self::Delivered => "delivered",
             Self::Dead => "dead",
+            Self::Silenced => "silenced",
         }
     }
 }
@@ -83,13 +86,13 @@ pub struct Delivery {
     /// The JSON body sent on every attempt.
     #[serde(skip)]
     pub body: String,
-    /// `pending`, `delivered` or `dead`.
+    /// `pending`, `delivered`, `dead` or `silenced`.
     pub state: String,
     /// Attempts made.
     pub attempts: i32,
     /// When the next attempt is due.
     pub next_at: DateTime<Utc>,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed, or what silenced it.
     pub last_error: String,
     /// When it was routed.
     pub created_at: DateTime<Utc>,
@@ -104,6 +107,8 @@ pub struct NewDelivery {
     pub receiver: String,
     /// The JSON body.
     pub body: String,
+    /// Why it is not to be sent (a silence, a maintenance window, inhibition), if it is muted.
+    pub muted: Option<String>,
 }
 
 const ENTRY_COLUMNS: &str = "e.id, e.case_id, e.at, e.actor, e.role, e.action, e.from_status, e.to_status, e.note,
@@ -148,14 +153,16 @@ impl Store {
             let mut tx = pool.begin().await?;
             for delivery in deliveries {
                 sqlx::query(
-                    "INSERT INTO deliveries (event_id, case_id, receiver, body, next_at, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (event_id, receiver) DO NOTHING",
+                    "INSERT INTO deliveries (event_id, case_id, receiver, body, next_at, created_at, state, last_error)
+                     VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (event_id, receiver) DO NOTHING",
                 )
                 .bind(entry.id)
                 .bind(entry.case_id)
                 .bind(&delivery.receiver)
                 .bind(&delivery.body)
                 .bind(now)
+                .bind(if delivery.muted.is_some() { "silenced" } else { "pending" })
+                .bind(delivery.muted.as_deref().unwrap_or_default())
                 .execute(&mut *tx)
                 .await?;
             }

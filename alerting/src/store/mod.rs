@@ -8,6 +8,7 @@
 mod actions;
 mod deliveries;
 mod model;
+mod silences;
 mod whistles;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -24,6 +25,7 @@ use tracing::info;
 pub use actions::ActionOutcome;
 pub use deliveries::{Delivery, DeliveryState, NewDelivery, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
+pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
 use crate::{

@@ -1,0 +1,99 @@
+//! `/api/v1/silences` (create, list, expire) and `/api/v1/audit`.
+
+use axum::{
+    Extension, Json,
+    extract::{Path, State, rejection::JsonRejection},
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+
+use super::{ApiError, ApiState, Principal, Role};
+use crate::{
+    notify::routes::Matchers,
+    store::{AuditRecord, Silence},
+};
+
+/// Longest silence.
+const MAX_SILENCE: TimeDelta = TimeDelta::days(31);
+/// Longest comment, in bytes.
+const MAX_COMMENT_BYTES: usize = 1000;
+
+/// The body of `POST /api/v1/silences`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    /// What to mute (at least one list).
+    pub matchers: Matchers,
+    /// From when (default: now).
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Until when (at most 31 days after the start).
+    pub ends_at: DateTime<Utc>,
+    /// Why (required).
+    pub comment: String,
+}
+
+/// Who may mute notifications.
+fn may_silence(who: &Principal) -> Result<(), ApiError> {
+    match who.role {
+        Role::Operator | Role::Dispatcher | Role::Admin => Ok(()),
+        role => Err(ApiError::Forbidden(format!("{} may not silence notifications", role.as_str()))),
+    }
+}
+
+/// `POST /api/v1/silences` (operator, dispatcher, admin): a time-bounded mute, audited.
+pub async fn create(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<SilenceRequest>, JsonRejection>,
+) -> Result<Json<Silence>, ApiError> {
+    may_silence(&who)?;
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let now = Utc::now();
+    let starts_at = request.starts_at.unwrap_or(now);
+    if request.matchers.is_empty() {
+        return Err(ApiError::BadRequest("matchers: at least one list is needed (this would mute everything)".into()));
+    }
+    if request.ends_at <= starts_at.max(now) {
+        return Err(ApiError::BadRequest("ends_at: must be after starts_at and in the future".into()));
+    }
+    if request.ends_at - starts_at > MAX_SILENCE {
+        return Err(ApiError::BadRequest(format!("ends_at: a silence lasts at most {} days", MAX_SILENCE.num_days())));
+    }
+    if request.comment.trim().is_empty() || request.comment.len() > MAX_COMMENT_BYTES {
+        return Err(ApiError::BadRequest(format!("comment: required, at most {MAX_COMMENT_BYTES} bytes")));
+    }
+    let window = (starts_at, request.ends_at);
+    let id = state.store.create_silence(&request.matchers, window, &request.comment, &who, now).await?;
+    let silence = state.store.silences(now).await?.into_iter().find(|s| s.id == id);
+    silence.map(Json).ok_or_else(|| ApiError::Internal(crate::Error::Corrupt(format!("silence {id} vanished"))))
+}
+
+/// `GET /api/v1/silences`: silences that have not ended, newest first.
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<Silence>>, ApiError> {
+    Ok(Json(state.store.silences(Utc::now()).await?))
+}
+
+/// `DELETE /api/v1/silences/{id}` (operator, dispatcher, admin): ends it now, audited.
+pub async fn expire(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    may_silence(&who)?;
+    if !state.store.expire_silence(id, &who, Utc::now()).await? {
+        return Err(ApiError::NotFound(format!("no active silence {id}")));
+    }
+    Ok(Json(serde_json::json!({ "id": id, "expired": true })))
+}
+
+/// `GET /api/v1/audit` (admin): the latest 500 API writes besides case actions (those are in each
+/// case's timeline).
+pub async fn audit(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    if who.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!("{} may not read the audit log (admin only)", who.role.as_str())));
+    }
+    Ok(Json(state.store.audit_log(500).await?))
+}
