@@ -44,12 +44,21 @@ pub struct ActionRequest {
     pub note: String,
 }
 
-/// `GET /api/v1/cases`: cases matching the query's filters, newest first.
+/// `GET /api/v1/cases`: cases matching the query's filters, newest first, a page of `limit`; the next
+/// page is `before=<the last id>`.
 pub async fn list(
     State(state): State<ApiState>,
     filter: Result<Query<CaseFilter>, QueryRejection>,
 ) -> Result<Json<Vec<Case>>, ApiError> {
     let Query(filter) = filter.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if let Some(grid) =
+        filter.grid.as_ref().filter(|g| g.is_empty() || g.len() > 15 || !g.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::BadRequest(format!("grid: '{grid}' is not a grid code or prefix (1 to 15 digits)")));
+    }
+    if !(1..=1000).contains(&filter.limit) {
+        return Err(ApiError::BadRequest(format!("limit: {} is outside 1..=1000", filter.limit)));
+    }
     Ok(Json(state.store.list_cases(&filter).await?))
 }
 

@@ -140,13 +140,12 @@ impl CaseEngine {
     ) -> Result<Self> {
         let EngineSettings { policy, cooldown, duplicates } = settings;
         let mut open = HashMap::new();
-        for detail in store.open_cases().await? {
-            let Some(place) = Place::of(&detail.case) else {
+        for (case, boxes) in store.open_cases().await? {
+            let Some(place) = Place::of(&case) else {
                 continue;
             };
-            let objects =
-                detail.objects.iter().map(|o| BBox::new(o.x1 as f32, o.y1 as f32, o.x2 as f32, o.y2 as f32)).collect();
-            open.insert(place, OpenCase { id: detail.case.id, objects });
+            let objects = boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect();
+            open.insert(place, OpenCase { id: case.id, objects });
         }
         if !open.is_empty() {
             info!(open_cases = open.len(), "continuing open cases");

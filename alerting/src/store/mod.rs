@@ -11,7 +11,7 @@ mod model;
 mod silences;
 mod whistles;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -301,14 +301,23 @@ impl Store {
                 }
             }
             if let Some(grid) = &filter.grid {
-                // A grid code prefix selects a district, street or community and everything below it.
-                query.push(" AND grid LIKE ").push_bind(format!("{}%", grid.replace(['%', '_'], "")));
+                // A cell is one code; a prefix (district, street, community) is the range of codes that
+                // start with it (':' follows '9'), which an index serves where LIKE would not.
+                if grid.len() == 15 {
+                    query.push(" AND grid = ").push_bind(grid.clone());
+                } else {
+                    query.push(" AND grid >= ").push_bind(grid.clone());
+                    query.push(" AND grid < ").push_bind(format!("{grid}:"));
+                }
             }
             if let Some(since) = filter.since {
                 query.push(" AND opened_at >= ").push_bind(since);
             }
             if let Some(until) = filter.until {
                 query.push(" AND opened_at < ").push_bind(until);
+            }
+            if let Some(before) = filter.before {
+                query.push(" AND id < ").push_bind(before);
             }
             query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.clamp(1, 1000)));
             Ok(query.build_query_as::<Case>().fetch_all(pool).await?)
@@ -351,24 +360,38 @@ impl Store {
         })
     }
 
-    /// Every case not yet in a final status, with its objects (to rebuild the case engine after a restart).
-    pub async fn open_cases(&self) -> Result<Vec<CaseDetail>> {
-        let ids: Vec<i64> = with_pool!(self, |pool| {
-            sqlx::query_scalar(concat!(
-                "SELECT id FROM cases WHERE status NOT IN ",
+    /// Every case not yet in a final status with its objects' boxes `[x1, y1, x2, y2]` in order (to rebuild
+    /// the case engine after a restart): two queries, however many cases are open.
+    pub async fn open_cases(&self) -> Result<Vec<(Case, Vec<[f64; 4]>)>> {
+        let (cases, boxes): (Vec<Case>, Vec<(i64, f64, f64, f64, f64)>) = with_pool!(self, |pool| {
+            let cases = sqlx::query_as(concat!(
+                "SELECT * FROM cases WHERE status NOT IN ",
                 finished_statuses!(),
                 " ORDER BY id"
             ))
             .fetch_all(pool)
-            .await?
+            .await?;
+            let boxes = sqlx::query_as(concat!(
+                "SELECT o.case_id, o.x1, o.y1, o.x2, o.y2 FROM case_objects o JOIN cases c ON c.id = o.case_id
+                 WHERE c.status NOT IN ",
+                finished_statuses!(),
+                " ORDER BY o.case_id, o.idx"
+            ))
+            .fetch_all(pool)
+            .await?;
+            (cases, boxes)
         });
-        let mut details = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(detail) = self.case_detail(id).await? {
-                details.push(detail);
-            }
+        let mut by_case: HashMap<i64, Vec<[f64; 4]>> = HashMap::new();
+        for (case_id, x1, y1, x2, y2) in boxes {
+            by_case.entry(case_id).or_default().push([x1, y1, x2, y2]);
         }
-        Ok(details)
+        Ok(cases
+            .into_iter()
+            .map(|case| {
+                let boxes = by_case.remove(&case.id).unwrap_or_default();
+                (case, boxes)
+            })
+            .collect())
     }
 
     /// The earliest open case of `category` opened at or after `since` within `rule.radius_m` of

@@ -209,6 +209,8 @@ pub struct CaseFilter {
     pub since: Option<DateTime<Utc>>,
     /// Opened before.
     pub until: Option<DateTime<Utc>>,
+    /// Only cases with a smaller id: the next page starts before the last id of the previous one.
+    pub before: Option<i64>,
     /// At most this many (1..=1000, default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
@@ -228,6 +230,7 @@ impl Default for CaseFilter {
             zone: None,
             since: None,
             until: None,
+            before: None,
             limit: default_limit(),
         }
     }
