@@ -7,17 +7,15 @@
 //! `cargo bench --bench case_list [-- CASES]` (default 1,000,000); prints figures, asserts nothing
 //! about speed.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod support;
 
-use sha2::{Digest, Sha256};
+use std::time::Instant;
+
 use sharpeyes_alerting::store::Store;
 use sqlx::{Connection, Executor};
+use support::{TOKEN, percentile, start_service};
 
 const TARGET_P99_MS: f64 = 20.0;
-const TOKEN: &str = "bench-token";
 const WARM_UP: usize = 20;
 const SAMPLES: usize = 300;
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -59,41 +57,6 @@ fn load_sql(postgres: bool) -> String {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts the service on `database` (SQLite under `dir` when `None`); returns it and its base URL.
-fn start(dir: &std::path::Path, database: Option<&str>) -> (Child, String) {
-    let port = free_port();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let database = database.map_or(String::new(), |url| format!("database = \"{url}\"\n"));
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{data}\"\n{database}\n[detector]\nmanifest = \"{manifest}\"\n\n\
-         [[auth.tokens]]\nname = \"bench\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n",
-        data = dir.display(),
-        manifest = root.join("models/yolox_nano.toml").display(),
-        sha = hex::encode(Sha256::digest(TOKEN)),
-    );
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sharpeyes"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/readyz")).send().map(|r| r.status().is_success()).unwrap_or(false) == false {
-        assert!(started.elapsed() < Duration::from_secs(120), "sharpeyes did not come up");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    (child, base)
-}
-
 /// p50 and p99 in milliseconds of `SAMPLES` GETs of `path`, and the rows of the last answer.
 fn measure(client: &reqwest::blocking::Client, base: &str, path: &str) -> (f64, f64, usize) {
     let get = || {
@@ -113,7 +76,7 @@ fn measure(client: &reqwest::blocking::Client, base: &str, path: &str) -> (f64, 
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    (times[SAMPLES / 2], times[SAMPLES * 99 / 100], rows)
+    (percentile(&times, 0.5), percentile(&times, 0.99), rows)
 }
 
 fn queries(cases: i64) -> Vec<(&'static str, String)> {
@@ -174,7 +137,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         println!("{}:", if postgres { "PostgreSQL" } else { "SQLite" });
         let url = runtime.block_on(prepare(postgres, cases, dir.path()));
-        let (mut service, base) = start(dir.path(), url.as_deref());
+        let (mut service, base) = start_service(dir.path(), url.as_deref(), "");
         let mut worst: f64 = 0.0;
         println!("  {:<36} {:>8} {:>8} {:>5}", "query", "p50 ms", "p99 ms", "rows");
         for (name, path) in queries(cases) {

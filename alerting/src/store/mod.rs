@@ -363,7 +363,9 @@ impl Store {
     /// Every case not yet in a final status with its objects' boxes `[x1, y1, x2, y2]` in order (to rebuild
     /// the case engine after a restart): two queries, however many cases are open.
     pub async fn open_cases(&self) -> Result<Vec<(Case, Vec<[f64; 4]>)>> {
-        let (cases, boxes): (Vec<Case>, Vec<(i64, f64, f64, f64, f64)>) = with_pool!(self, |pool| {
+        /// `(case id, x1, y1, x2, y2)`.
+        type ObjectBox = (i64, f64, f64, f64, f64);
+        let (cases, boxes): (Vec<Case>, Vec<ObjectBox>) = with_pool!(self, |pool| {
             let cases = sqlx::query_as(concat!(
                 "SELECT * FROM cases WHERE status NOT IN ",
                 finished_statuses!(),
