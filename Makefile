@@ -25,3 +25,5 @@ bench: setup
 	source .env.sh && cargo bench --bench sensor_throughput
 	source .env.sh && cargo bench --bench camera_capacity
 	source .env.sh && cargo bench --bench case_engine
+	source .env.sh && cargo bench --bench case_list
+	source .env.sh && cargo bench --bench alert_latency
