@@ -203,7 +203,9 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let state = ApiState {
         store: store.clone(),
         evidence,
-        auth: Arc::new(Authenticator::new(&tokens)),
+        auth: Arc::new(
+            Authenticator::new(&tokens).with_rate_limit(config.server.rate_limit_per_s, config.server.rate_limit_burst),
+        ),
         registry,
         cameras: Arc::new(statuses),
         sensors: sensor_board,

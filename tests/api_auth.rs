@@ -18,8 +18,18 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     let (config, base) = write_config(dir.path(), &[], 5.0);
     let service = start_service(&config, &base);
 
-    for path in ["/api/v1/cases", "/api/v1/cases/1", "/api/v1/cases/1/evidence/0", "/api/v1/cameras", "/api/v1/sensors"]
-    {
+    for path in [
+        "/api/v1/cases",
+        "/api/v1/cases/1",
+        "/api/v1/cases/1/evidence/0",
+        "/api/v1/cameras",
+        "/api/v1/sensors",
+        "/api/v1/grids",
+        "/api/v1/stream",
+        "/api/v1/deliveries",
+        "/api/v1/silences",
+        "/api/v1/audit",
+    ] {
         assert_eq!(status(&base, path, None), 401, "{path} without a token");
         assert_eq!(status(&base, path, Some("Bearer not-the-token")), 401, "{path} with a wrong token");
         assert_eq!(status(&base, path, Some(TOKEN)), 401, "{path} without the Bearer scheme");
@@ -30,6 +40,25 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     assert_eq!(status(&base, "/api/v1/cameras", Some(&good)), 200);
     assert_eq!(status(&base, "/api/v1/cases/1", Some(&good)), 404, "authorised, but no such case");
     assert_eq!(status(&base, "/api/v1/cases?colour=red", Some(&good)), 400, "unknown filter");
+    for (query, field) in [("limit=5000", "limit"), ("grid=11a", "grid")] {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{base}/api/v1/cases?{query}"))
+            .header("authorization", &good)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body: serde_json::Value = response.json().unwrap();
+        assert!(body["error"].as_str().unwrap().starts_with(&format!("{field}:")), "{body}");
+    }
+    // A body over the limit is refused before it is parsed.
+    let huge = serde_json::json!({ "action": "verify", "note": "x".repeat(100 * 1024) });
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/cases/1/actions"))
+        .header("authorization", &good)
+        .json(&huge)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 413);
 
     // Health and metrics stay open for probes and scrapers.
     assert_eq!(status(&base, "/healthz", None), 200);

@@ -24,7 +24,7 @@ pub fn start_service(dir: &Path, database: Option<&str>, more: &str) -> (Child, 
     let database = database.map_or(String::new(), |url| format!("database = \"{url}\"\n"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{data}\"\n{database}\n[detector]\nmanifest = \"{manifest}\"\n\n\
+        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{data}\"\nrate_limit_per_s = 1000000\n{database}\n[detector]\nmanifest = \"{manifest}\"\n\n\
          [[auth.tokens]]\nname = \"bench\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n{more}",
         data = dir.display(),
         manifest = root.join("models/yolox_nano.toml").display(),

@@ -384,6 +384,19 @@ pub struct ServerConfig {
     /// PostgreSQL for the cases (`postgres://user@host/db`) instead of SQLite under `data_dir`; evidence
     /// images stay under `data_dir`.
     pub database: Option<String>,
+    /// API requests per second per token, on average (429 with Retry-After beyond it).
+    #[serde(default = "default_rate_limit_per_s")]
+    pub rate_limit_per_s: u32,
+    /// API requests a token may make at once before the average applies.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+}
+
+const fn default_rate_limit_per_s() -> u32 {
+    50
+}
+const fn default_rate_limit_burst() -> u32 {
+    100
 }
 
 fn default_listen() -> String {
@@ -395,7 +408,13 @@ fn default_data_dir() -> PathBuf {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: default_listen(), data_dir: default_data_dir(), database: None }
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            database: None,
+            rate_limit_per_s: default_rate_limit_per_s(),
+            rate_limit_burst: default_rate_limit_burst(),
+        }
     }
 }
 

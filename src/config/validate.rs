@@ -174,6 +174,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
         );
     }
+    if config.server.rate_limit_per_s == 0 || config.server.rate_limit_burst == 0 {
+        report("server.rate_limit_per_s".into(), "the rate and the burst must be at least 1".into());
+    }
     if config.detector.intra_threads == 0 {
         report("detector.intra_threads".into(), "must be at least 1".into());
     }

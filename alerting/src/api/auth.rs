@@ -74,10 +74,14 @@ impl Principal {
     }
 }
 
-/// Checks bearer tokens against the configured digests.
+/// Requests per token: each token gets its own bucket.
+type TokenLimiter = governor::DefaultKeyedRateLimiter<Arc<str>>;
+
+/// Checks bearer tokens against the configured digests, and each token's request rate.
 #[derive(Debug, Default)]
 pub struct Authenticator {
     by_digest: HashMap<[u8; 32], Principal>,
+    limiter: Option<TokenLimiter>,
 }
 
 impl Authenticator {
@@ -93,7 +97,16 @@ impl Authenticator {
                 Some((digest, Principal { name: token.name.as_str().into(), role: token.role, department }))
             })
             .collect();
-        Self { by_digest }
+        Self { by_digest, limiter: None }
+    }
+
+    /// Limits each token to `per_second` requests on average, `burst` at once; beyond it the API
+    /// answers 429 with `Retry-After`.
+    pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        let quota = governor::Quota::per_second(std::num::NonZeroU32::new(per_second.max(1)).expect("at least 1"))
+            .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("at least 1"));
+        self.limiter = Some(governor::RateLimiter::keyed(quota));
+        self
     }
 
     /// The holder of `token`, if it is one of the configured ones.
@@ -119,6 +132,12 @@ pub async fn require_token(
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized("Authorization must be 'Bearer <token>'"))?;
     let principal = auth.authenticate(token.trim()).ok_or(ApiError::Unauthorized("unknown token"))?.clone();
+    if let Some(limiter) = &auth.limiter
+        && let Err(not_until) = limiter.check_key(&principal.name)
+    {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
+    }
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }
@@ -137,5 +156,35 @@ mod tests {
         assert_eq!(auth.authenticate("s3cret").map(|p| p.role), Some(Role::Operator));
         assert!(auth.authenticate("S3cret").is_none());
         assert!(auth.authenticate(&digest).is_none(), "the digest itself is not a token");
+    }
+
+    #[tokio::test]
+    async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_go_on() {
+        use axum::{Router, body::Body, http::Request, middleware, routing::get};
+        use tower::ServiceExt;
+        let token = |name: &str, secret: &str| ApiToken {
+            name: name.into(),
+            role: Role::Viewer,
+            sha256: hex::encode(Sha256::digest(secret.as_bytes())),
+            department: None,
+        };
+        let auth = Arc::new(Authenticator::new(&[token("a", "ta"), token("b", "tb")]).with_rate_limit(1, 3));
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route_layer(middleware::from_fn_with_state(auth, require_token));
+        let call = |secret: &'static str| {
+            let app = app.clone();
+            async move {
+                let request = Request::get("/").header("authorization", format!("Bearer {secret}")).body(Body::empty());
+                app.oneshot(request.unwrap()).await.unwrap()
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(call("ta").await.status(), 200);
+        }
+        let refused = call("ta").await;
+        assert_eq!(refused.status(), 429, "the burst of 3 is used up");
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(call("tb").await.status(), 200, "another token has its own bucket");
     }
 }

@@ -94,7 +94,7 @@ pub async fn act(
     Path(id): Path<i64>,
     body: Result<Json<ActionRequest>, JsonRejection>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let Json(request) = body?;
     check_note(&request.note)?;
     let now = Utc::now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
@@ -131,7 +131,7 @@ pub async fn whistle(
     Path(id): Path<i64>,
     body: Result<Json<WhistleRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let Json(request) = body?;
     if !matches!(who.role, Role::Dispatcher | Role::Admin) {
         return Err(ApiError::Forbidden(format!("a {:?} may not blow a whistle", who.role)));
     }
@@ -174,7 +174,7 @@ pub async fn report_in(
     Path((id, whistle)): Path<(i64, i64)>,
     body: Result<Json<ReportInRequest>, JsonRejection>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let Json(request) = body?;
     if !matches!(who.role, Role::Handler | Role::Admin) {
         return Err(ApiError::Forbidden(format!("a {:?} may not report in for a department", who.role)));
     }

@@ -24,9 +24,27 @@ pub enum ApiError {
     /// 409: the resource's state does not allow it.
     #[error("{0}")]
     Conflict(String),
+    /// 413: the body is larger than the endpoint takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 429: the token's request rate is used up; retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    TooManyRequests(u64),
     /// 500: logged in full, answered without internals.
     #[error("internal error")]
     Internal(#[from] crate::Error),
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    /// A body that is not the JSON the endpoint takes is a 400 naming what is wrong; one over the size
+    /// limit a 413.
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::PayloadTooLarge(rejection.body_text())
+        } else {
+            Self::BadRequest(rejection.body_text())
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -37,6 +55,8 @@ impl IntoResponse for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(source) => {
                 error!(error = %source, "API request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -45,6 +65,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::TooManyRequests(seconds) = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -17,7 +17,9 @@ mod stream;
 use std::sync::Arc;
 
 use axum::{
-    Router, middleware,
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
     routing::{delete, get, post},
 };
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
@@ -29,6 +31,9 @@ use crate::{
     cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
     store::Store,
 };
+
+/// Largest request body the JSON endpoints take (a 413 beyond it).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -73,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/silences", get(silences::list).post(silences::create))
         .route("/silences/{id}", delete(silences::expire))
         .route("/audit", get(silences::audit))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -47,7 +47,7 @@ pub async fn create(
     body: Result<Json<SilenceRequest>, JsonRejection>,
 ) -> Result<Json<Silence>, ApiError> {
     may_silence(&who)?;
-    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let Json(request) = body?;
     let now = Utc::now();
     let starts_at = request.starts_at.unwrap_or(now);
     if request.matchers.is_empty() {
