@@ -73,6 +73,14 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     let image = image::load_from_memory(&jpeg).expect("the evidence is an image");
     assert_eq!((image.width(), image.height()), (640, 480), "evidence at the frame's size");
 
+    // Evidence 1: the frame in which the first object was first seen standing, taken earlier.
+    let evidence = detail["evidence"].as_array().unwrap();
+    assert!(evidence.len() >= 2, "confirming and first-seen frames: {detail:#}");
+    assert!(evidence[1]["captured_at"].as_str() < evidence[0]["captured_at"].as_str(), "{detail:#}");
+    let (status, jpeg) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/1"));
+    assert_eq!(status, 200);
+    assert!(image::load_from_memory(&jpeg).is_ok());
+
     let (status, _) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/99"));
     assert_eq!(status, 404);
 

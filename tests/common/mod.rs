@@ -165,6 +165,9 @@ pub fn write_config(dir: &Path, cameras: &[TestCamera], min_dwell_s: f64) -> (Pa
 [server]
 listen = "127.0.0.1:{port}"
 data_dir = "{data}"
+# The tests poll the API faster than a person; the limiter has its own unit test.
+rate_limit_per_s = 100000
+rate_limit_burst = 100000
 
 [detector]
 manifest = "{manifest}"

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     AlertingMetrics, Result,
     api::{Principal, Role},
-    rules::{CameraViolation, Category, SensorViolation, Violation},
+    rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation},
     store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, Store},
 };
@@ -268,12 +268,15 @@ impl CaseEngine {
         };
         let case_id = self.open.get(&place).map(|case| case.id);
         let evidence = self.save_evidence(&violation, case_id.unwrap_or(0)).await?;
-        let before = match &violation.before {
-            Some(frame) => Some(
-                self.render_evidence(frame.clone(), violation.zone_points.clone(), Vec::new(), case_id.unwrap_or(0))
+        // The first-seen frame shows where the object stood; a scene change's reference view shows the zone.
+        let before_boxes =
+            if &*violation.class == SCENE_CHANGE_CLASS { Vec::new() } else { vec![(violation.bbox, OBJECT_COLOR)] };
+        let before = match (&violation.before, case_id) {
+            (Some(frame), None) => Some(
+                self.render_evidence(frame.clone(), violation.zone_points.clone(), before_boxes, case_id.unwrap_or(0))
                     .await?,
             ),
-            None => None,
+            _ => None,
         };
 
         let outcome = match case_id {

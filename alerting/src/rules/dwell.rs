@@ -5,6 +5,7 @@ use std::{
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use sharpeyes_inference::{BBox, Detection, FrameDetections};
+use sharpeyes_ingest::Frame;
 
 use super::{CameraViolation, Tracker, TrackerConfig, Zone, ZoneKind};
 
@@ -55,13 +56,21 @@ pub struct DwellRule {
     tracker: Tracker,
     /// When each `(track id, zone index)` pair was last reported.
     reported: HashMap<(u64, usize), DateTime<Utc>>,
+    /// The frame in which each track standing in a zone was first seen there (first-seen evidence).
+    first_frames: HashMap<u64, Frame>,
 }
 
 impl DwellRule {
     /// The rule for the camera's zones of `kind`.
     pub fn new(kind: ZoneKind, config: DwellRuleConfig, zones: &[Zone]) -> Self {
         let zones: Vec<Zone> = zones.iter().filter(|z| z.kind == kind).cloned().collect();
-        Self { tracker: Tracker::new(config.tracker), config, zones, reported: HashMap::new() }
+        Self {
+            tracker: Tracker::new(config.tracker),
+            config,
+            zones,
+            reported: HashMap::new(),
+            first_frames: HashMap::new(),
+        }
     }
 
     /// Replaces the detector classes the rule follows (a reloaded class mapping).
@@ -96,6 +105,7 @@ impl DwellRule {
         let assigned = self.tracker.update(&objects, at);
         let live: HashSet<u64> = self.tracker.tracks().iter().map(|t| t.id).collect();
         self.reported.retain(|(track, _), _| live.contains(track));
+        self.first_frames.retain(|track, _| live.contains(track));
 
         let (width, height) = (f64::from(frame.width), f64::from(frame.height));
         let anchor = |bbox: &BBox| {
@@ -103,6 +113,14 @@ impl DwellRule {
             (f64::from(x) / width, f64::from(y) / height)
         };
         let area = |bbox: &BBox| f64::from(bbox.area()) / (width * height);
+        // A track that (re)starts standing inside a zone keeps this frame as its first-seen picture.
+        for &t in &assigned {
+            let track = &self.tracker.tracks()[t];
+            let (x, y) = anchor(&track.anchor);
+            if track.stationary_since == at && self.zones.iter().any(|zone| zone.watches(x, y)) {
+                self.first_frames.insert(track.id, frame.clone());
+            }
+        }
         let mut violations = Vec::new();
         for (z, zone) in self.zones.iter().enumerate() {
             if !zone.is_active_at(at, self.config.utc_offset) {
@@ -141,7 +159,7 @@ impl DwellRule {
                         first_seen: track.stationary_since,
                         confirmed_at: at,
                         frame: frame.clone(),
-                        before: None,
+                        before: self.first_frames.get(&track.id).cloned(),
                     });
                 }
             }
@@ -194,6 +212,8 @@ mod tests {
             .map(|v| (v.confirmed_at - v.first_seen).num_seconds())
             .collect();
         assert_eq!(truck, [4, 64, 124]);
+        let first_seen = reported[0].before.as_ref().expect("the first-seen frame");
+        assert_eq!(first_seen.captured_at, reported[0].first_seen, "the frame in which it stopped");
         assert!(reported.iter().all(|v| v.track_id == reported[0].track_id || v.track_id == reported[1].track_id));
         assert_eq!(reported[0].zone_boxes.len(), 2);
     }

@@ -120,6 +120,7 @@ pub struct CameraViolation {
     pub confirmed_at: DateTime<Utc>,
     /// The confirming frame.
     pub frame: Frame,
-    /// The view before the change, for a scene change (kept as a second evidence image).
+    /// The earlier view, kept as a second evidence image: for a dwell rule the frame in which the object
+    /// was first seen standing in the zone, for a scene change the reference view.
     pub before: Option<Frame>,
 }

@@ -1,0 +1,167 @@
+//! The authorisation matrix: every role × every write, allowed or refused as designed — the table
+//! below is written out here, not derived from the code it checks. Refusals are 403 and change
+//! nothing; every role may read.
+
+mod common;
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const ROLES: [&str; 6] = ["viewer", "operator", "dispatcher", "handler", "inspector", "admin"];
+
+/// Each workflow action: the actions (taken by an admin) that bring a new case to where it applies,
+/// and the one role besides admin whose work it is (none: admin only).
+const WORKFLOW: [(&str, &[&str], Option<&str>); 15] = [
+    ("verify", &[], Some("operator")),
+    ("void", &[], Some("operator")),
+    ("dispatch", &["verify"], Some("dispatcher")),
+    ("suspend", &["verify"], Some("dispatcher")),
+    ("resume", &["verify", "suspend"], Some("dispatcher")),
+    ("accept", &["verify", "dispatch"], Some("handler")),
+    ("return", &["verify", "dispatch"], Some("handler")),
+    ("request_extension", &["verify", "dispatch", "accept"], Some("handler")),
+    ("report_handled", &["verify", "dispatch", "accept"], Some("handler")),
+    ("grant_extension", &["verify", "dispatch", "accept", "request_extension"], Some("dispatcher")),
+    ("refuse_extension", &["verify", "dispatch", "accept", "request_extension"], Some("dispatcher")),
+    ("close", &["verify", "dispatch", "accept", "report_handled"], Some("inspector")),
+    ("reopen", &["verify", "dispatch", "accept", "report_handled"], Some("inspector")),
+    ("evaluate", &["verify", "dispatch", "accept", "report_handled", "close"], Some("inspector")),
+    ("supervise", &[], None),
+];
+
+fn secret(role: &str) -> String {
+    format!("{role}-secret")
+}
+
+fn call(base: &str, method: Method, path: &str, role: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request =
+        reqwest::blocking::Client::new().request(method, format!("{base}{path}")).bearer_auth(secret(role));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    (response.status().as_u16(), response.json().unwrap_or_default())
+}
+
+fn act(base: &str, case: i64, role: &str, action: &str) -> u16 {
+    call(base, Method::POST, &format!("/api/v1/cases/{case}/actions"), role, Some(json!({ "action": action }))).0
+}
+
+fn status_of(base: &str, case: i64) -> String {
+    call(base, Method::GET, &format!("/api/v1/cases/{case}"), "viewer", None).1["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-authz-{}", nanos_since_epoch());
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    // Two cases per workflow action (one for its role, one for admin) and one for whistles.
+    let devices: Vec<String> = (0..WORKFLOW.len() * 2 + 1).map(|n| format!("mh-{n}")).collect();
+    let mut more = manhole_sensor(&devices[0], None);
+    for device in &devices[1..] {
+        more.push_str(&format!(
+            "\n[[sensors]]\nid = \"{device}\"\nkind = \"manhole_cover\"\ngrid = \"110105001001001\"\n"
+        ));
+    }
+    more.push_str("\n[[departments]]\nid = \"water\"\ncategories = [\"manhole_cover\"]\ngrids = [\"110105\"]\n");
+    for role in ROLES {
+        more.push_str(&format!(
+            "\n[[auth.tokens]]\nname = \"{role}-desk\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+            sha256_hex(&secret(role))
+        ));
+    }
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+    for device in &devices {
+        let open = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
+        publish_lines(1883, &format!("{prefix}/sensors/{device}/manhole_cover"), &[open], None);
+    }
+    let case_of = || -> HashMap<String, i64> {
+        let (_, cases) = call(&base, Method::GET, "/api/v1/cases?limit=1000", "viewer", None);
+        cases
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["device"].as_str().unwrap().to_owned(), c["id"].as_i64().unwrap()))
+            .collect()
+    };
+    wait_for(Duration::from_secs(30), || service.log(), || case_of().len() == devices.len());
+    let cases = case_of();
+
+    // Workflow actions.
+    for (n, (action, path, role)) in WORKFLOW.iter().enumerate() {
+        let designated = role.unwrap_or("admin");
+        for (case, actor) in [(cases[&devices[2 * n]], designated), (cases[&devices[2 * n + 1]], "admin")] {
+            for step in *path {
+                assert_eq!(act(&base, case, "admin", step), 200, "setting up {action}: {step}");
+            }
+            let before = status_of(&base, case);
+            for refused in ROLES.iter().filter(|r| **r != designated && **r != "admin") {
+                assert_eq!(act(&base, case, refused, action), 403, "{refused} may not {action}");
+            }
+            assert_eq!(status_of(&base, case), before, "refusals change nothing");
+            assert_eq!(act(&base, case, actor, action), 200, "{actor} may {action}");
+        }
+    }
+
+    // Whistles: dispatchers blow them, handlers report in.
+    let case = cases[&devices[WORKFLOW.len() * 2]];
+    let whistle = json!({ "level": "ordinary", "departments": ["water"] });
+    let whistles = format!("/api/v1/cases/{case}/whistles");
+    for role in ["viewer", "operator", "handler", "inspector"] {
+        assert_eq!(call(&base, Method::POST, &whistles, role, Some(whistle.clone())).0, 403, "{role} may not whistle");
+    }
+    let (status, blown) = call(&base, Method::POST, &whistles, "dispatcher", Some(whistle));
+    assert_eq!(status, 200);
+    let report = format!("{whistles}/{}/report", blown["id"]);
+    let body = json!({ "department": "water" });
+    for role in ["viewer", "operator", "dispatcher", "inspector"] {
+        assert_eq!(call(&base, Method::POST, &report, role, Some(body.clone())).0, 403, "{role} may not report in");
+    }
+    assert_eq!(call(&base, Method::POST, &report, "handler", Some(body)).0, 200);
+
+    // Silences: operators, dispatchers and admins.
+    let ends_at = (Utc::now() + chrono::TimeDelta::hours(1)).to_rfc3339();
+    let silence = json!({ "matchers": { "grids": ["110105"] }, "ends_at": ends_at, "comment": "drill" });
+    for role in ROLES {
+        let (status, created) = call(&base, Method::POST, "/api/v1/silences", role, Some(silence.clone()));
+        let may = matches!(role, "operator" | "dispatcher" | "admin");
+        assert_eq!(status, if may { 200 } else { 403 }, "{role} creating a silence");
+        if may {
+            let expire = format!("/api/v1/silences/{}", created["id"]);
+            for refused in ["viewer", "handler", "inspector"] {
+                assert_eq!(call(&base, Method::DELETE, &expire, refused, None).0, 403);
+            }
+            assert_eq!(call(&base, Method::DELETE, &expire, role, None).0, 200, "{role} expiring its silence");
+        }
+    }
+
+    // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead).
+    for role in ROLES {
+        let admin = role == "admin";
+        assert_eq!(call(&base, Method::GET, "/api/v1/audit", role, None).0, if admin { 200 } else { 403 }, "{role}");
+        let retry = call(&base, Method::POST, "/api/v1/deliveries/1/retry", role, None).0;
+        assert_eq!(retry, if admin { 409 } else { 403 }, "{role} retrying a delivery");
+    }
+
+    // Every role reads.
+    for role in ROLES {
+        for path in [
+            "/api/v1/cases",
+            "/api/v1/cameras",
+            "/api/v1/sensors",
+            "/api/v1/grids",
+            "/api/v1/deliveries",
+            "/api/v1/silences",
+        ] {
+            assert_eq!(call(&base, Method::GET, path, role, None).0, 200, "{role} reading {path}");
+        }
+        assert_eq!(call(&base, Method::GET, &format!("/api/v1/cases/{case}"), role, None).0, 200);
+    }
+}
