@@ -34,6 +34,9 @@ apt_packages=(
   postgresql
   openssl
   python3-venv
+  chromium
+  chromium-driver
+  fonts-wqy-microhei
 )
 
 missing=()

@@ -16,8 +16,8 @@ use sharpeyes_alerting::{
     },
     notify::{MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
-        CameraRules, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule, SensorRule,
-        SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
+        CameraRules, CameraViews, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
+        SceneChangeRule, SensorRule, SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
     },
     store::Store,
 };
@@ -135,13 +135,14 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         block_similarity: scene.block_similarity,
         utc_offset: offset,
     };
-    let camera_rules = config
-        .cameras
-        .iter()
-        .map(|camera| {
-            let zones = zones(camera);
+    let camera_zones: HashMap<Arc<str>, Vec<Zone>> =
+        config.cameras.iter().map(|camera| (Arc::from(camera.id.as_str()), zones(camera))).collect();
+    let views = Arc::new(CameraViews::new(camera_zones.clone()));
+    let camera_rules = camera_zones
+        .into_iter()
+        .map(|(camera, zones)| {
             let dwell = kinds.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones)).collect();
-            (Arc::from(camera.id.as_str()), CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
+            (camera, CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
         })
         .filter(|(_, rules)| rules.is_active())
         .collect();
@@ -161,7 +162,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         None => None,
     };
 
-    let rules = RulesStage::new(camera_rules, detections_rx, violations_tx, classes_rx).spawn()?;
+    let rules = RulesStage::new(camera_rules, detections_rx, violations_tx, classes_rx, views.clone()).spawn()?;
     let sites = config
         .cameras
         .iter()
@@ -219,6 +220,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
                 .map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() })
                 .collect(),
         ),
+        views,
     };
     let supervision = tokio::spawn(supervise(
         store.clone(),

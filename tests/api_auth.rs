@@ -23,6 +23,9 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
         "/api/v1/cases/1",
         "/api/v1/cases/1/evidence/0",
         "/api/v1/cameras",
+        "/api/v1/cameras/cam/view",
+        "/api/v1/cameras/cam/frame",
+        "/api/v1/me",
         "/api/v1/sensors",
         "/api/v1/grids",
         "/api/v1/stream",
@@ -39,6 +42,7 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     assert_eq!(status(&base, "/api/v1/cases", Some(&good)), 200);
     assert_eq!(status(&base, "/api/v1/cameras", Some(&good)), 200);
     assert_eq!(status(&base, "/api/v1/cases/1", Some(&good)), 404, "authorised, but no such case");
+    assert_eq!(status(&base, "/api/v1/cameras/cam/view", Some(&good)), 404, "authorised, but no such camera");
     assert_eq!(status(&base, "/api/v1/cases?colour=red", Some(&good)), 400, "unknown filter");
     for (query, field) in [("limit=5000", "limit"), ("grid=11a", "grid")] {
         let response = reqwest::blocking::Client::new()
@@ -64,6 +68,11 @@ fn missing_or_wrong_tokens_are_refused_with_401() {
     assert_eq!(status(&base, "/healthz", None), 200);
     assert_eq!(status(&base, "/readyz", None), 200);
     assert_eq!(status(&base, "/metrics", None), 200);
+    // So does the dashboard's page, which holds no data and sends a strict content security policy.
+    let page = reqwest::blocking::get(format!("{base}/")).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
+    assert!(page.text().unwrap().contains("/dashboard/app.js"));
 
     let unauthorised = reqwest::blocking::Client::new().get(format!("{base}/api/v1/cases")).send().unwrap();
     assert_eq!(unauthorised.headers()["www-authenticate"], "Bearer");

@@ -1,6 +1,6 @@
 //! The authorisation matrix: every role × every write, allowed or refused as designed — the table
 //! below is written out here, not derived from the code it checks. Refusals are 403 and change
-//! nothing; every role may read.
+//! nothing; a case's detail offers each role exactly the actions it may take; every role may read.
 
 mod common;
 
@@ -49,6 +49,12 @@ fn call(base: &str, method: Method, path: &str, role: &str, body: Option<Value>)
 
 fn act(base: &str, case: i64, role: &str, action: &str) -> u16 {
     call(base, Method::POST, &format!("/api/v1/cases/{case}/actions"), role, Some(json!({ "action": action }))).0
+}
+
+/// The actions the case's detail offers to `role` (what the dashboard shows as buttons).
+fn offered_actions(base: &str, case: i64, role: &str) -> Vec<String> {
+    let (_, detail) = call(base, Method::GET, &format!("/api/v1/cases/{case}"), role, None);
+    detail["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
 }
 
 fn status_of(base: &str, case: i64) -> String {
@@ -102,6 +108,11 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
                 assert_eq!(act(&base, case, "admin", step), 200, "setting up {action}: {step}");
             }
             let before = status_of(&base, case);
+            for role in ROLES {
+                let offered = offered_actions(&base, case, role);
+                let may = role == designated || role == "admin";
+                assert_eq!(offered.iter().any(|a| a == action), may, "{action} offered to {role}: {offered:?}");
+            }
             for refused in ROLES.iter().filter(|r| **r != designated && **r != "admin") {
                 assert_eq!(act(&base, case, refused, action), 403, "{refused} may not {action}");
             }

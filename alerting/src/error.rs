@@ -26,6 +26,10 @@ pub enum Error {
     /// An evidence image could not be encoded.
     #[error("evidence image for case {case}: {source}")]
     Evidence { case: i64, source: image::ImageError },
+
+    /// A camera's latest frame could not be encoded for the dashboard.
+    #[error("latest frame of camera {camera}: {source}")]
+    Preview { camera: String, source: image::ImageError },
 }
 
 impl Error {

@@ -41,6 +41,21 @@ impl Role {
             Self::Admin => "admin",
         }
     }
+
+    /// Whether the role calls departments to a case (吹哨): dispatchers and admins.
+    pub const fn may_blow_whistles(self) -> bool {
+        matches!(self, Self::Dispatcher | Self::Admin)
+    }
+
+    /// Whether the role reports in for a called department (报到): handlers and admins.
+    pub const fn may_report_in(self) -> bool {
+        matches!(self, Self::Handler | Self::Admin)
+    }
+
+    /// Whether the role creates and expires silences: operators, dispatchers and admins.
+    pub const fn may_silence(self) -> bool {
+        matches!(self, Self::Operator | Self::Dispatcher | Self::Admin)
+    }
 }
 
 /// A configured API token: its name, role and the SHA-256 (hex) of the secret.

@@ -1,9 +1,144 @@
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::header,
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use image::RgbImage;
+use serde::Serialize;
 use sharpeyes_ingest::camera::StatusSnapshot;
 
-use super::ApiState;
+use super::{ApiError, ApiState};
+use crate::{
+    cases::evidence::encode_jpeg,
+    rules::{Zone, ZoneKind},
+};
 
 /// `GET /api/v1/cameras`: every camera's status (URLs with credentials redacted).
 pub async fn list(State(state): State<ApiState>) -> Json<Vec<StatusSnapshot>> {
     Json(state.cameras.iter().map(|camera| camera.snapshot()).collect())
+}
+
+/// A camera's zones and what the detector found in its latest analysed frame.
+#[derive(Debug, Serialize)]
+pub struct CameraView {
+    /// Camera id.
+    pub id: String,
+    /// Its zones as configured (normalised coordinates).
+    pub zones: Vec<ZoneView>,
+    /// The latest analysed frame, if one came yet (its picture is at `.../frame`).
+    pub frame: Option<FrameInfo>,
+    /// What the detector found in it, boxes in the frame's pixels.
+    pub detections: Vec<DetectionView>,
+}
+
+/// A zone as the tuning view draws it.
+#[derive(Debug, Serialize)]
+pub struct ZoneView {
+    /// Zone id.
+    pub id: String,
+    /// What it watches for.
+    pub kind: ZoneKind,
+    /// Corners, normalised.
+    pub polygon: Vec<[f64; 2]>,
+    /// Parts left out, normalised.
+    pub masks: Vec<Vec<[f64; 2]>>,
+    /// Detector classes counted here instead of the rule's.
+    pub classes: Option<Vec<String>>,
+    /// Least detector score here instead of the rule's.
+    pub min_score: Option<f32>,
+    /// Least box area as a share of the frame.
+    pub min_area: f64,
+    /// Largest box area as a share of the frame.
+    pub max_area: f64,
+    /// The daily watch window `[from, to]` in local time, if it has one.
+    pub active: Option<[String; 2]>,
+}
+
+impl From<&Zone> for ZoneView {
+    fn from(zone: &Zone) -> Self {
+        Self {
+            id: zone.id.to_string(),
+            kind: zone.kind,
+            polygon: zone.points.clone(),
+            masks: zone.mask_points(),
+            classes: zone.classes.clone(),
+            min_score: zone.min_score,
+            min_area: zone.min_area,
+            max_area: zone.max_area,
+            active: zone.active.map(|(from, to)| [from.format("%H:%M").to_string(), to.format("%H:%M").to_string()]),
+        }
+    }
+}
+
+/// The size and time of an analysed frame.
+#[derive(Debug, Serialize)]
+pub struct FrameInfo {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// When it was captured.
+    pub captured_at: DateTime<Utc>,
+}
+
+/// One detection of the latest frame.
+#[derive(Debug, Serialize)]
+pub struct DetectionView {
+    /// Class name.
+    pub class: String,
+    /// Score.
+    pub score: f32,
+    /// `[x1, y1, x2, y2]` in pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+fn known(state: &ApiState, id: &str) -> Result<(), ApiError> {
+    match state.cameras.iter().any(|camera| camera.snapshot().id == id) {
+        true => Ok(()),
+        false => Err(ApiError::NotFound(format!("no camera '{id}'"))),
+    }
+}
+
+/// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view).
+pub async fn view(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<CameraView>, ApiError> {
+    known(&state, &id)?;
+    let latest = state.views.latest(&id);
+    Ok(Json(CameraView {
+        zones: state.views.zones(&id).iter().map(ZoneView::from).collect(),
+        frame: latest.as_ref().map(|analysed| FrameInfo {
+            width: analysed.frame.width,
+            height: analysed.frame.height,
+            captured_at: analysed.frame.captured_at,
+        }),
+        detections: latest
+            .iter()
+            .flat_map(|analysed| &analysed.detections)
+            .map(|d| DetectionView {
+                class: d.class.to_string(),
+                score: d.score,
+                bbox: [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2],
+            })
+            .collect(),
+        id,
+    }))
+}
+
+/// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first).
+pub async fn frame(State(state): State<ApiState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    known(&state, &id)?;
+    let analysed =
+        state.views.latest(&id).ok_or_else(|| ApiError::NotFound(format!("camera '{id}' has no frame yet")))?;
+    let jpeg = tokio::task::spawn_blocking(move || {
+        let frame = analysed.frame;
+        let image =
+            RgbImage::from_raw(frame.width, frame.height, frame.rgb.to_vec()).expect("a frame holds its pixels");
+        encode_jpeg(&image)
+    })
+    .await
+    .expect("encoding a frame does not panic")
+    .map_err(|source| crate::Error::Preview { camera: id, source })?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg))
 }

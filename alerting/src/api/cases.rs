@@ -8,14 +8,13 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::Role;
 use super::{ApiError, ApiState, Principal};
 use crate::{
     cases::{
         whistles::WhistleLevel,
-        workflow::{Action, Refusal, Status},
+        workflow::{Action, Refusal, Status, Workflow},
     },
     store::{ActionOutcome, Case, CaseDetail, CaseFilter, ReportInOutcome, WhistleOutcome},
 };
@@ -62,13 +61,46 @@ pub async fn list(
     Ok(Json(state.store.list_cases(&filter).await?))
 }
 
-/// `GET /api/v1/cases/{id}`: a case with its objects, evidence list, timeline, whistles and the
-/// departments responsible for it.
-pub async fn detail(State(state): State<ApiState>, Path(id): Path<i64>) -> Result<Json<CaseDetail>, ApiError> {
-    let mut detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    detail.responsible =
-        state.whistles.responsible(&detail.case.category, &detail.case.grid).iter().map(|d| d.id.clone()).collect();
-    Ok(Json(detail))
+/// A case as one person sees it: the case with its objects, evidence, timeline and whistles, and
+/// what the caller may do with it now.
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    /// The case.
+    #[serde(flatten)]
+    pub detail: CaseDetail,
+    /// The workflow actions the caller's role may take in the case's state.
+    pub actions: Vec<Action>,
+    /// Whether the caller may call departments to the case.
+    pub may_whistle: bool,
+}
+
+impl CaseView {
+    fn new(state: &ApiState, who: &Principal, mut detail: CaseDetail) -> Self {
+        detail.responsible =
+            state.whistles.responsible(&detail.case.category, &detail.case.grid).iter().map(|d| d.id.clone()).collect();
+        let status = Status::parse(&detail.case.status);
+        let actions = status
+            .map(|status| Workflow {
+                status,
+                extension_requested: detail.case.extension_requested,
+                supervised: detail.case.supervised,
+            })
+            .map(|workflow| workflow.allowed(who.role))
+            .unwrap_or_default();
+        let may_whistle = who.role.may_blow_whistles() && status.is_some_and(Status::is_open);
+        Self { detail, actions, may_whistle }
+    }
+}
+
+/// `GET /api/v1/cases/{id}`: a case with its objects, evidence list, timeline, whistles, the
+/// departments responsible for it and the actions the caller may take.
+pub async fn detail(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<Json<CaseView>, ApiError> {
+    let detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    Ok(Json(CaseView::new(&state, &who, detail)))
 }
 
 /// `GET /api/v1/cases/{id}/evidence/{index}`: an evidence JPEG, found through its case only.
@@ -93,7 +125,7 @@ pub async fn act(
     Extension(who): Extension<Principal>,
     Path(id): Path<i64>,
     body: Result<Json<ActionRequest>, JsonRejection>,
-) -> Result<Json<CaseDetail>, ApiError> {
+) -> Result<Json<CaseView>, ApiError> {
     let Json(request) = body?;
     check_note(&request.note)?;
     let now = Utc::now();
@@ -103,7 +135,7 @@ pub async fn act(
                 state.closed_cases.notify(id, now);
             }
             tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = %detail.case.status, "case action");
-            Ok(Json(*detail))
+            Ok(Json(CaseView::new(&state, &who, *detail)))
         }
         ActionOutcome::Refused(refusal @ Refusal::Role { .. }) => Err(ApiError::Forbidden(refusal.to_string())),
         ActionOutcome::Refused(refusal) => Err(ApiError::Conflict(refusal.to_string())),
@@ -132,7 +164,7 @@ pub async fn whistle(
     body: Result<Json<WhistleRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
-    if !matches!(who.role, Role::Dispatcher | Role::Admin) {
+    if !who.role.may_blow_whistles() {
         return Err(ApiError::Forbidden(format!("a {:?} may not blow a whistle", who.role)));
     }
     if request.departments.is_empty() {
@@ -173,9 +205,9 @@ pub async fn report_in(
     Extension(who): Extension<Principal>,
     Path((id, whistle)): Path<(i64, i64)>,
     body: Result<Json<ReportInRequest>, JsonRejection>,
-) -> Result<Json<CaseDetail>, ApiError> {
+) -> Result<Json<CaseView>, ApiError> {
     let Json(request) = body?;
-    if !matches!(who.role, Role::Handler | Role::Admin) {
+    if !who.role.may_report_in() {
         return Err(ApiError::Forbidden(format!("a {:?} may not report in for a department", who.role)));
     }
     if let Some(own) = who.department.as_deref().filter(|own| **own != *request.department) {
@@ -183,7 +215,7 @@ pub async fn report_in(
     }
     check_note(&request.note)?;
     match state.store.report_in(id, whistle, &request.department, &who, &request.note, Utc::now()).await? {
-        ReportInOutcome::Reported => detail(State(state), Path(id)).await,
+        ReportInOutcome::Reported => detail(State(state), Extension(who), Path(id)).await,
         ReportInOutcome::NotCalled => {
             Err(ApiError::NotFound(format!("whistle {whistle} of case {id} did not call '{}'", request.department)))
         }

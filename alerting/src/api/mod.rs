@@ -1,15 +1,17 @@
-//! The HTTP API (axum): cases, cameras, health and metrics.
+//! The HTTP API (axum): cases, cameras, notifications, health and metrics, and the dashboard at `/`.
 //!
 //! Everything under `/api/` needs `Authorization: Bearer <token>`, checked against the SHA-256 digests
-//! of `[[auth.tokens]]`; `/healthz`, `/readyz` and `/metrics` are open.
+//! of `[[auth.tokens]]`; `/healthz`, `/readyz`, `/metrics` and the dashboard's static files are open.
 
 mod auth;
 mod cameras;
 mod cases;
+mod dashboard;
 mod deliveries;
 mod error;
 mod grids;
 mod health;
+mod me;
 mod sensors;
 mod silences;
 mod stream;
@@ -29,6 +31,7 @@ pub use error::ApiError;
 
 use crate::{
     cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
+    rules::CameraViews,
     store::Store,
 };
 
@@ -58,6 +61,8 @@ pub struct ApiState {
     pub whistles: WhistlePolicy,
     /// The configured grids of every level, with their names.
     pub grids: Arc<Vec<Grid>>,
+    /// Each camera's zones and latest analysed frame.
+    pub views: Arc<CameraViews>,
 }
 
 /// The whole API.
@@ -69,7 +74,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/whistles", post(cases::whistle))
         .route("/cases/{id}/whistles/{whistle}/report", post(cases::report_in))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
+        .route("/me", get(me::me))
         .route("/cameras", get(cameras::list))
+        .route("/cameras/{id}/view", get(cameras::view))
+        .route("/cameras/{id}/frame", get(cameras::frame))
         .route("/grids", get(grids::tree))
         .route("/sensors", get(sensors::list))
         .route("/stream", get(stream::stream))
@@ -81,6 +89,9 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/dashboard/app.css", get(dashboard::style))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

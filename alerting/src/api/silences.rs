@@ -34,9 +34,9 @@ pub struct SilenceRequest {
 
 /// Who may mute notifications.
 fn may_silence(who: &Principal) -> Result<(), ApiError> {
-    match who.role {
-        Role::Operator | Role::Dispatcher | Role::Admin => Ok(()),
-        role => Err(ApiError::Forbidden(format!("{} may not silence notifications", role.as_str()))),
+    match who.role.may_silence() {
+        true => Ok(()),
+        false => Err(ApiError::Forbidden(format!("{} may not silence notifications", who.role.as_str()))),
     }
 }
 

@@ -151,6 +151,25 @@ pub enum Refusal {
 }
 
 impl Action {
+    /// Every action.
+    pub const ALL: [Self; 15] = [
+        Self::Verify,
+        Self::Void,
+        Self::Dispatch,
+        Self::Accept,
+        Self::Return,
+        Self::RequestExtension,
+        Self::GrantExtension,
+        Self::RefuseExtension,
+        Self::Suspend,
+        Self::Resume,
+        Self::ReportHandled,
+        Self::Close,
+        Self::Reopen,
+        Self::Evaluate,
+        Self::Supervise,
+    ];
+
     /// The snake_case name used in the API and the case's timeline.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -230,6 +249,11 @@ impl Workflow {
             _ => refused,
         }
     }
+
+    /// The actions `role` may take on the case now, in [`Action::ALL`]'s order.
+    pub fn allowed(self, role: Role) -> Vec<Action> {
+        Action::ALL.into_iter().filter(|&action| self.apply(role, action).is_ok()).collect()
+    }
 }
 
 #[cfg(test)]
@@ -238,23 +262,7 @@ mod tests {
 
     use super::*;
 
-    const ACTIONS: [Action; 15] = [
-        Action::Verify,
-        Action::Void,
-        Action::Dispatch,
-        Action::Accept,
-        Action::Return,
-        Action::RequestExtension,
-        Action::GrantExtension,
-        Action::RefuseExtension,
-        Action::Suspend,
-        Action::Resume,
-        Action::ReportHandled,
-        Action::Close,
-        Action::Reopen,
-        Action::Evaluate,
-        Action::Supervise,
-    ];
+    const ACTIONS: [Action; 15] = Action::ALL;
     const ROLES: [Role; 6] =
         [Role::Viewer, Role::Operator, Role::Dispatcher, Role::Handler, Role::Inspector, Role::Admin];
 
@@ -304,6 +312,15 @@ mod tests {
         for action in ACTIONS {
             assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
         }
+    }
+
+    #[test]
+    fn allowed_lists_exactly_what_apply_accepts() {
+        let filed = Workflow { status: Status::Filed, ..Workflow::new() };
+        assert_eq!(filed.allowed(Role::Dispatcher), [Action::Dispatch, Action::Suspend]);
+        assert_eq!(filed.allowed(Role::Admin), [Action::Dispatch, Action::Suspend, Action::Supervise]);
+        assert!(filed.allowed(Role::Viewer).is_empty());
+        assert_eq!(Workflow::new().allowed(Role::Operator), [Action::Verify, Action::Void]);
     }
 
     #[test]

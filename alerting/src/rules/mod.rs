@@ -8,13 +8,15 @@
 //! - [`SceneChangeRule`]: a lasting change of structure (not of lighting) in a `construction_watch`
 //!   zone, against the zone's reference view, is a [`CameraViolation`] with before and after pictures;
 //! - [`SensorRules`]: thresholds (with duration and hysteresis) and states on sensor readings; a
-//!   condition that holds long enough is a [`SensorViolation`].
+//!   condition that holds long enough is a [`SensorViolation`];
+//! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view.
 
 mod dwell;
 mod scene;
 mod sensor;
 mod stage;
 mod tracker;
+mod views;
 mod violation;
 mod zone;
 
@@ -23,5 +25,6 @@ pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use stage::{CameraRules, RulesStage};
 pub use tracker::{Track, Tracker, TrackerConfig};
+pub use views::CameraViews;
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};
 pub use zone::{Zone, ZoneKind};

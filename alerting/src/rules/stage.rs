@@ -5,7 +5,7 @@ use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{CameraViolation, DwellRule, SceneChangeRule, Violation, ZoneKind};
+use super::{CameraViews, CameraViolation, DwellRule, SceneChangeRule, Violation, ZoneKind};
 
 /// Every rule of one camera: a dwell rule per zone kind it has, and the scene-change analyser of its
 /// `construction_watch` zones.
@@ -49,18 +49,21 @@ pub struct RulesStage {
     detections_rx: Receiver<FrameDetections>,
     violations_tx: mpsc::Sender<Violation>,
     vehicle_classes_rx: Receiver<Vec<String>>,
+    views: Arc<CameraViews>,
 }
 
 impl RulesStage {
     /// The stage with the rules of each camera. New vehicle classes (a reloaded class mapping)
-    /// arriving on `vehicle_classes_rx` apply to the parking rules from the next frame.
+    /// arriving on `vehicle_classes_rx` apply to the parking rules from the next frame. Every analysed
+    /// frame becomes its camera's latest view in `views`.
     pub fn new(
         rules: HashMap<Arc<str>, CameraRules>,
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
         vehicle_classes_rx: Receiver<Vec<String>>,
+        views: Arc<CameraViews>,
     ) -> Self {
-        Self { rules, detections_rx, violations_tx, vehicle_classes_rx }
+        Self { rules, detections_rx, violations_tx, vehicle_classes_rx, views }
     }
 
     /// Runs on its own thread.
@@ -78,6 +81,7 @@ impl RulesStage {
                     .filter(|rule| rule.kind() == Some(ZoneKind::NoParking))
                     .for_each(|rule| rule.set_classes(classes.clone()));
             }
+            self.views.record(&analysed);
             let Some(rules) = self.rules.get_mut(&analysed.frame.camera) else {
                 continue;
             };

@@ -82,6 +82,11 @@ impl Zone {
         self.masks.push(polygon(&points));
     }
 
+    /// The corners of each mask, normalised (for drawing).
+    pub fn mask_points(&self) -> Vec<Vec<[f64; 2]>> {
+        self.masks.iter().map(|mask| mask.exterior().coords().map(|c| [c.x, c.y]).collect()).collect()
+    }
+
     /// Whether the normalised point lies inside the zone or on its border.
     pub fn contains(&self, x: f64, y: f64) -> bool {
         self.polygon.intersects(&Point::new(x, y))

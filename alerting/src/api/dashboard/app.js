@@ -1,0 +1,459 @@
+// The sharpeyes operator dashboard: no external assets, no build step. It talks to /api/v1 with the
+// bearer token the person signs in with (kept in sessionStorage for this tab only) and follows case
+// changes on /api/v1/stream, read with fetch so that the token travels in a header, never in a URL.
+'use strict';
+
+const LABELS = {
+  zh: {
+    'title': '雪亮工程 · 网格事项', 'tab.cases': '事项', 'tab.grids': '网格', 'tab.cameras': '摄像头', 'tab.tuning': '调参',
+    'live.on': '实时', 'live.off': '未连接', 'signout': '退出', 'signin.title': '登录', 'signin.token': '访问令牌',
+    'signin.submit': '登录', 'signin.bad': '令牌无效', 'filter.status': '状态', 'filter.any': '全部', 'filter.grid': '网格',
+    'filter.clear': '清除', 'col.category': '类别', 'col.grid': '网格', 'col.source': '来源', 'col.status': '状态',
+    'col.urgency': '紧急程度', 'col.opened': '上报时间', 'col.deadline': '时限', 'more': '更多',
+    'detail.none': '选择一条事项查看详情', 'detail.code': '编码', 'detail.place': '位置', 'detail.objects': '目标数',
+    'detail.first_seen': '首次发现', 'detail.confirmed': '确认时间', 'detail.deadline': '处置时限',
+    'detail.responsible': '责任部门', 'detail.duplicate_of': '重复于', 'detail.evidence': '证据',
+    'detail.timeline': '流程记录', 'detail.whistles': '吹哨', 'detail.note': '备注', 'detail.no_actions': '当前角色无可执行操作',
+    'whistle.blow': '吹哨', 'whistle.due': '报到时限', 'whistle.reported': '已报到', 'whistle.waiting': '待报到',
+    'grid.level': '层级', 'grid.open': '在办', 'grid.supervised': '督办', 'grid.total': '合计',
+    'level.district': '区', 'level.street': '街道', 'level.community': '社区', 'level.cell': '网格',
+    'camera.frames': '帧', 'camera.dropped': '丢弃', 'camera.restarts': '重连', 'camera.last_frame': '最新帧',
+    'tuning.camera': '摄像头', 'tuning.zone': '区域', 'tuning.kind': '类型', 'tuning.classes': '类别',
+    'tuning.min_score': '最低分', 'tuning.active': '时段', 'tuning.class': '目标', 'tuning.score': '分数', 'tuning.box': '框',
+    'tuning.none': '尚无分析帧', 'supervised': '督办', 'extension': '申请延期中', 'role': '角色',
+  },
+  en: {
+    'title': 'Sharp Eyes · grid cases', 'tab.cases': 'Cases', 'tab.grids': 'Grids', 'tab.cameras': 'Cameras', 'tab.tuning': 'Tuning',
+    'live.on': 'live', 'live.off': 'offline', 'signout': 'Sign out', 'signin.title': 'Sign in', 'signin.token': 'Access token',
+    'signin.submit': 'Sign in', 'signin.bad': 'Token not accepted', 'filter.status': 'Status', 'filter.any': 'any',
+    'filter.grid': 'Grid', 'filter.clear': 'Clear', 'col.category': 'Category', 'col.grid': 'Grid', 'col.source': 'Source',
+    'col.status': 'Status', 'col.urgency': 'Urgency', 'col.opened': 'Reported', 'col.deadline': 'Deadline', 'more': 'More',
+    'detail.none': 'Select a case to see it', 'detail.code': 'Code', 'detail.place': 'Place', 'detail.objects': 'Objects',
+    'detail.first_seen': 'First seen', 'detail.confirmed': 'Confirmed', 'detail.deadline': 'Deadline',
+    'detail.responsible': 'Responsible', 'detail.duplicate_of': 'Duplicate of', 'detail.evidence': 'Evidence',
+    'detail.timeline': 'Timeline', 'detail.whistles': 'Whistles', 'detail.note': 'Note',
+    'detail.no_actions': 'Nothing for your role to do here', 'whistle.blow': 'Whistle', 'whistle.due': 'Report in by',
+    'whistle.reported': 'reported in', 'whistle.waiting': 'waiting', 'grid.level': 'Level', 'grid.open': 'Open',
+    'grid.supervised': 'Supervised', 'grid.total': 'Total', 'level.district': 'district', 'level.street': 'street',
+    'level.community': 'community', 'level.cell': 'cell', 'camera.frames': 'frames', 'camera.dropped': 'dropped',
+    'camera.restarts': 'restarts', 'camera.last_frame': 'last frame', 'tuning.camera': 'Camera', 'tuning.zone': 'Zone',
+    'tuning.kind': 'Kind', 'tuning.classes': 'Classes', 'tuning.min_score': 'Min score', 'tuning.active': 'Active',
+    'tuning.class': 'Class', 'tuning.score': 'Score', 'tuning.box': 'Box', 'tuning.none': 'No analysed frame yet',
+    'supervised': 'supervised', 'extension': 'extension requested', 'role': 'role',
+  },
+};
+const TERMS = {
+  zh: {
+    reported: '上报', filed: '立案', voided: '作废', dispatched: '已派遣', handling: '处置中', feedback: '已反馈',
+    closed: '结案', evaluated: '已评价', returned: '回退', suspended: '挂账',
+    verify: '核实立案', void: '作废', dispatch: '派遣', accept: '受理', return: '回退', request_extension: '申请延期',
+    grant_extension: '批准延期', refuse_extension: '驳回延期', suspend: '挂账', resume: '恢复', report_handled: '处置反馈',
+    close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
+    illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
+    normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
+    ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
+    inspector: '核查员', admin: '管理员', no_parking: '禁停区', no_dumping: '禁倒区', construction_watch: '违建监控区',
+    streaming: '在线', connecting: '连接中', backoff: '重连等待', failed: '故障', stopped: '已停止',
+  },
+  en: {},
+};
+
+const state = {
+  token: sessionStorage.getItem('sharpeyes.token'),
+  me: null,
+  lang: localStorage.getItem('sharpeyes.lang') || 'zh',
+  view: 'cases',
+  selected: null,
+  oldest: null,
+  stream: null,
+  timers: [],
+};
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const text = (key) => LABELS[state.lang][key] ?? key;
+const term = (word) => (word && TERMS[state.lang][word]) || (word ?? '').replaceAll('_', ' ');
+const when = (iso) => (iso ? new Date(iso).toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—');
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === 'class') node.className = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${state.token}`, ...(options.body ? { 'Content-Type': 'application/json' } : {}) },
+  });
+  if (response.status === 401) { signOut(); throw new ApiError(401, text('signin.bad')); }
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, body.error || response.statusText);
+  }
+  return response;
+}
+const getJson = async (path) => (await api(path)).json();
+
+async function imageUrl(path) {
+  const blob = await (await api(path)).blob();
+  return URL.createObjectURL(blob);
+}
+
+// Shows an API image in `img`; its object URL is released once the picture is decoded.
+function showImage(img, path) {
+  imageUrl(path).then((url) => {
+    img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+    img.src = url;
+  }).catch(() => {});
+}
+
+// ---- language ----
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = text(node.dataset.i18n);
+  $('#lang').textContent = state.lang === 'zh' ? 'English' : '中文';
+  for (const option of $('#filter-status').options) if (option.value) option.textContent = term(option.value);
+  if (state.me) showWho();
+}
+
+// ---- sign in ----
+
+async function signIn(token) {
+  state.token = token;
+  const response = await fetch('/api/v1/me', { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) { state.token = null; throw new ApiError(response.status, text('signin.bad')); }
+  state.me = await response.json();
+  sessionStorage.setItem('sharpeyes.token', token);
+  $('#signin-view').hidden = true;
+  $('#tabs').hidden = false;
+  $('#signout').hidden = false;
+  showWho();
+  showView('cases');
+  followStream();
+}
+
+function signOut() {
+  sessionStorage.removeItem('sharpeyes.token');
+  state.token = null;
+  state.me = null;
+  state.stream?.abort();
+  location.reload();
+}
+
+function showWho() {
+  $('#who').textContent = `${state.me.name} · ${term(state.me.role)}`;
+  $('#who').dataset.role = state.me.role;
+}
+
+// ---- views ----
+
+function showView(view) {
+  state.view = view;
+  for (const button of document.querySelectorAll('#tabs button')) button.classList.toggle('active', button.dataset.view === view);
+  for (const section of document.querySelectorAll('.view')) section.hidden = section.id !== `${view}-view`;
+  state.timers.forEach(clearInterval);
+  state.timers = [];
+  const every = (ms, fn) => { fn(); state.timers.push(setInterval(fn, ms)); };
+  if (view === 'cases') loadCases();
+  if (view === 'grids') every(10000, loadGrids);
+  if (view === 'cameras') every(5000, loadCameras);
+  if (view === 'tuning') loadTuningCameras().then(() => every(2000, drawTuning));
+}
+
+// ---- cases ----
+
+function caseQuery(before) {
+  const query = new URLSearchParams({ limit: '50' });
+  const status = $('#filter-status').value;
+  const grid = $('#filter-grid').value.trim();
+  if (status) query.set('status', status);
+  if (grid) query.set('grid', grid);
+  if (before) query.set('before', before);
+  return query;
+}
+
+function matchesFilter(item) {
+  const status = $('#filter-status').value;
+  const grid = $('#filter-grid').value.trim();
+  return (!status || item.status === status) && (!grid || item.grid.startsWith(grid));
+}
+
+async function loadCases(more = false) {
+  const cases = await getJson(`/api/v1/cases?${caseQuery(more ? state.oldest : null)}`);
+  const body = $('#case-list tbody');
+  if (!more) body.replaceChildren();
+  for (const item of cases) body.append(caseRow(item));
+  if (cases.length) state.oldest = cases[cases.length - 1].id;
+  $('#more').hidden = cases.length < 50;
+}
+
+function caseRow(item) {
+  const overdue = item.deadline_at && new Date(item.deadline_at) < new Date() && !['closed', 'evaluated', 'voided'].includes(item.status);
+  return el('tr', { 'data-case': item.id, 'data-status': item.status, class: item.id === state.selected ? 'selected' : '',
+    onclick: () => selectCase(item.id) },
+  el('td', {}, item.id),
+  el('td', {}, `${item.code} ${term(item.category)}`),
+  el('td', {}, item.grid),
+  el('td', {}, item.camera || item.device || term(item.source)),
+  el('td', {}, el('span', { class: `badge ${item.status}` }, term(item.status)), item.supervised ? el('span', { class: 'badge supervised' }, text('supervised')) : null),
+  el('td', {}, el('span', { class: `badge ${item.urgency}` }, term(item.urgency))),
+  el('td', {}, when(item.opened_at)),
+  el('td', { class: overdue ? 'overdue' : '' }, when(item.deadline_at)));
+}
+
+function upsertRow(item) {
+  const body = $('#case-list tbody');
+  const old = body.querySelector(`tr[data-case="${item.id}"]`);
+  if (!matchesFilter(item)) { old?.remove(); return; }
+  const row = caseRow(item);
+  if (old) { old.replaceWith(row); return; }
+  row.classList.add('fresh');
+  const after = [...body.rows].find((r) => Number(r.dataset.case) < item.id);
+  body.insertBefore(row, after ?? null);
+}
+
+async function selectCase(id) {
+  state.selected = id;
+  for (const row of document.querySelectorAll('#case-list tbody tr')) row.classList.toggle('selected', Number(row.dataset.case) === id);
+  const detail = await getJson(`/api/v1/cases/${id}`);
+  if (state.selected === id) renderDetail(detail);
+}
+
+function renderDetail(d) {
+  const pane = $('#case-detail');
+  const field = (key, value) => [el('dt', {}, text(key)), el('dd', {}, value)];
+  const evidence = el('div', { class: 'evidence' });
+  for (const item of d.evidence) {
+    const img = el('img', { alt: `evidence ${item.index}`, 'data-evidence': item.index });
+    showImage(img, `/api/v1/cases/${d.id}/evidence/${item.index}`);
+    evidence.append(el('figure', {}, img, el('figcaption', {}, `#${item.index} · ${when(item.captured_at)}`)));
+  }
+  const note = el('input', { id: 'action-note', placeholder: text('detail.note'), maxlength: 4000 });
+  const error = el('p', { class: 'error', role: 'alert', id: 'action-error' });
+  const actions = el('div', { class: 'actions' },
+    d.actions.length ? d.actions.map((action) => el('button', { 'data-action': action, onclick: () => act(d.id, action, note.value, error) }, term(action)))
+      : el('span', { class: 'hint' }, text('detail.no_actions')),
+    d.actions.length ? note : null);
+  const whistle = d.may_whistle && d.responsible.length ? whistleForm(d, error) : null;
+  pane.replaceChildren(...[
+    el('h2', { 'data-case': d.id }, `#${d.id} ${d.code} ${term(d.category)} `, el('span', { class: `badge ${d.status}`, id: 'detail-status', 'data-status': d.status }, term(d.status)),
+      d.supervised ? el('span', { class: 'badge supervised' }, text('supervised')) : null,
+      d.extension_requested ? el('span', { class: 'badge' }, text('extension')) : null),
+    el('dl', { class: 'fields' },
+      field('col.grid', d.grid), field('col.source', `${term(d.source)} ${d.camera || d.device} ${d.zone}`),
+      field('col.urgency', term(d.urgency)), field('detail.objects', d.object_count),
+      field('detail.first_seen', when(d.first_seen_at)), field('detail.confirmed', when(d.confirmed_at)),
+      field('detail.deadline', when(d.deadline_at)), field('detail.responsible', d.responsible.join(', ') || '—'),
+      d.duplicate_of ? field('detail.duplicate_of', `#${d.duplicate_of}`) : []),
+    actions, error, whistle,
+    el('h3', {}, text('detail.evidence')), evidence,
+    d.whistles.length ? [el('h3', {}, text('detail.whistles')), el('ul', {}, d.whistles.map((w) => el('li', {},
+      `${term(w.level)} · ${w.called_by} · ${when(w.called_at)}: `,
+      w.calls.map((c) => `${c.department} (${c.reported_at ? text('whistle.reported') : `${text('whistle.waiting')}, ${text('whistle.due')} ${when(c.due_at)}`}) `))))] : [],
+    el('h3', {}, text('detail.timeline')),
+    el('ol', { class: 'timeline' }, d.events.map((e) => el('li', {}, el('time', {}, when(e.at)),
+      `${term(e.action)} · ${e.actor} (${term(e.role)}) ${e.from_status ? `${term(e.from_status)} → ` : ''}${term(e.to_status)}${e.note ? ` — ${e.note}` : ''}`))),
+  ].flat().filter(Boolean));
+}
+
+function whistleForm(d, error) {
+  const level = el('select', { id: 'whistle-level' }, ['ordinary', 'major', 'urgent'].map((l) => el('option', { value: l }, term(l))));
+  return el('div', { class: 'actions' }, level,
+    el('button', { 'data-whistle': true, onclick: async () => {
+      try {
+        await api(`/api/v1/cases/${d.id}/whistles`, { method: 'POST', body: JSON.stringify({ level: level.value, departments: d.responsible }) });
+        selectCase(d.id);
+      } catch (e) { error.textContent = e.message; }
+    } }, `${text('whistle.blow')} → ${d.responsible.join(', ')}`));
+}
+
+async function act(id, action, note, error) {
+  error.textContent = '';
+  try {
+    await api(`/api/v1/cases/${id}/actions`, { method: 'POST', body: JSON.stringify({ action, note }) });
+    await selectCase(id);
+  } catch (e) { error.textContent = e.message; }
+}
+
+// ---- the live stream ----
+
+async function followStream() {
+  const controller = new AbortController();
+  state.stream = controller;
+  let last = null;
+  while (!controller.signal.aborted) {
+    try {
+      const headers = { Authorization: `Bearer ${state.token}` };
+      if (last) headers['Last-Event-ID'] = last;
+      const response = await fetch('/api/v1/stream', { headers, signal: controller.signal });
+      if (response.status === 401) { signOut(); return; }
+      if (!response.ok) throw new Error(response.statusText);
+      setLive(true);
+      // Connected: the stream now holds every change from here on, so the list can be (re)loaded.
+      if (state.view === 'cases') loadCases();
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replaceAll('\r\n', '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let id = null;
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id:')) id = line.slice(3).trim();
+            else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+          }
+          if (id) last = id;
+          if (data) onCaseChange(JSON.parse(data));
+        }
+      }
+    } catch (e) {
+      if (controller.signal.aborted) return;
+    }
+    setLive(false);
+    await sleep(2000);
+  }
+}
+
+function setLive(on) {
+  const badge = $('#live');
+  badge.className = `live ${on ? 'on' : 'off'}`;
+  badge.dataset.i18n = on ? 'live.on' : 'live.off';
+  badge.textContent = text(badge.dataset.i18n);
+}
+
+async function onCaseChange(entry) {
+  if (state.view !== 'cases') return;
+  const item = await getJson(`/api/v1/cases/${entry.case_id}`).catch(() => null);
+  if (!item) return;
+  upsertRow(item);
+  if (state.selected === entry.case_id) renderDetail(item);
+}
+
+// ---- grids ----
+
+const LEVEL_DEPTH = { district: 0, street: 1, community: 2, cell: 3 };
+
+async function loadGrids() {
+  const nodes = await getJson('/api/v1/grids');
+  $('#grid-tree tbody').replaceChildren(...nodes.map((n) => el('tr', { class: `grid-level-${LEVEL_DEPTH[n.level] ?? 0}`, 'data-grid': n.code,
+    onclick: () => { $('#filter-grid').value = n.code; showView('cases'); } },
+  el('td', {}, `${n.code} ${n.name}`), el('td', {}, text(`level.${n.level}`)), el('td', {}, n.open),
+  el('td', { class: n.supervised ? 'overdue' : '' }, n.supervised), el('td', {}, n.total))));
+}
+
+// ---- cameras ----
+
+async function loadCameras() {
+  const cameras = await getJson('/api/v1/cameras');
+  const wall = $('#camera-wall');
+  const cards = cameras.map((c) => {
+    const card = el('article', { class: `camera ${c.state}`, 'data-camera': c.id },
+      el('h3', {}, `${c.id} `, el('span', { class: 'badge' }, term(c.state))),
+      el('img', { alt: c.id }),
+      el('div', { class: 'hint' }, c.url),
+      el('div', {}, `${text('camera.frames')} ${c.frames} · ${text('camera.dropped')} ${c.frames_dropped} · ${text('camera.restarts')} ${c.restarts}`),
+      el('div', {}, `${text('camera.last_frame')} ${when(c.last_frame_at)}`),
+      c.last_error ? el('div', { class: 'error' }, c.last_error) : null);
+    const img = card.querySelector('img');
+    if (c.last_frame_at) showImage(img, `/api/v1/cameras/${encodeURIComponent(c.id)}/frame`);
+    return card;
+  });
+  wall.replaceChildren(...cards);
+}
+
+// ---- tuning ----
+
+const ZONE_COLORS = { no_parking: '#e65a4f', no_dumping: '#e6a23a', construction_watch: '#b45ae6' };
+
+async function loadTuningCameras() {
+  const cameras = await getJson('/api/v1/cameras');
+  const select = $('#tuning-camera');
+  const chosen = select.value;
+  select.replaceChildren(...cameras.map((c) => el('option', { value: c.id }, c.id)));
+  if (chosen) select.value = chosen;
+}
+
+async function drawTuning() {
+  const id = $('#tuning-camera').value;
+  if (!id) return;
+  const view = await getJson(`/api/v1/cameras/${encodeURIComponent(id)}/view`);
+  $('#tuning-zones tbody').replaceChildren(...view.zones.map((z) => el('tr', {},
+    el('td', { style: `color:${ZONE_COLORS[z.kind]}` }, z.id), el('td', {}, term(z.kind)), el('td', {}, (z.classes ?? []).join(', ') || '—'),
+    el('td', {}, z.min_score ?? '—'), el('td', {}, z.active ? z.active.join('–') : '24h'))));
+  const canvas = $('#tuning-canvas');
+  if (!view.frame) { $('#tuning-info').textContent = text('tuning.none'); return; }
+  $('#tuning-info').textContent = `${view.frame.width}×${view.frame.height} · ${when(view.frame.captured_at)}`;
+  $('#tuning-detections tbody').replaceChildren(...view.detections.map((d) => el('tr', {},
+    el('td', {}, d.class), el('td', {}, d.score.toFixed(2)), el('td', {}, d.box.map(Math.round).join(', ')))));
+  const img = new Image();
+  img.src = await imageUrl(`/api/v1/cameras/${encodeURIComponent(id)}/frame`);
+  await img.decode();
+  canvas.width = view.frame.width;
+  canvas.height = view.frame.height;
+  const g = canvas.getContext('2d');
+  g.drawImage(img, 0, 0);
+  g.lineWidth = Math.max(2, canvas.width / 400);
+  g.font = `${Math.max(12, canvas.width / 60)}px sans-serif`;
+  for (const zone of view.zones) {
+    g.strokeStyle = g.fillStyle = ZONE_COLORS[zone.kind] ?? '#fff';
+    g.beginPath();
+    zone.polygon.forEach(([x, y], i) => g[i ? 'lineTo' : 'moveTo'](x * canvas.width, y * canvas.height));
+    g.closePath();
+    g.stroke();
+    g.fillText(zone.id, zone.polygon[0][0] * canvas.width + 4, zone.polygon[0][1] * canvas.height + 16);
+  }
+  g.strokeStyle = g.fillStyle = '#3ae67a';
+  for (const d of view.detections) {
+    const [x1, y1, x2, y2] = d.box;
+    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    g.fillText(`${d.class} ${d.score.toFixed(2)}`, x1 + 2, Math.max(14, y1 - 4));
+  }
+  URL.revokeObjectURL(img.src);
+}
+
+// ---- wiring ----
+
+document.addEventListener('DOMContentLoaded', () => {
+  for (const status of ['reported', 'filed', 'dispatched', 'handling', 'feedback', 'returned', 'suspended', 'closed', 'evaluated', 'voided']) {
+    $('#filter-status').append(el('option', { value: status }, term(status)));
+  }
+  applyLanguage();
+  $('#lang').addEventListener('click', () => {
+    state.lang = state.lang === 'zh' ? 'en' : 'zh';
+    localStorage.setItem('sharpeyes.lang', state.lang);
+    applyLanguage();
+    if (state.me) showView(state.view);
+    if (state.selected) selectCase(state.selected);
+  });
+  $('#signin').addEventListener('submit', (event) => {
+    event.preventDefault();
+    $('#signin-error').textContent = '';
+    signIn($('#token').value.trim()).catch((e) => { $('#signin-error').textContent = e.message; });
+  });
+  $('#signout').addEventListener('click', signOut);
+  for (const button of document.querySelectorAll('#tabs button')) button.addEventListener('click', () => showView(button.dataset.view));
+  $('#filter-status').addEventListener('change', () => loadCases());
+  $('#filter-grid').addEventListener('change', () => loadCases());
+  $('#filter-clear').addEventListener('click', () => { $('#filter-status').value = ''; $('#filter-grid').value = ''; loadCases(); });
+  $('#more').addEventListener('click', () => loadCases(true));
+  $('#tuning-camera').addEventListener('change', drawTuning);
+  if (state.token) signIn(state.token).catch(() => signOut());
+});

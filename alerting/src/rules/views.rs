@@ -1,0 +1,69 @@
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use sharpeyes_inference::FrameDetections;
+
+use super::Zone;
+
+/// What each camera's rules look at: its zones, and its latest analysed frame with the detector's
+/// findings (what the dashboard's tuning view draws). Holding the latest frame keeps one scaled RGB
+/// frame per camera in memory (about 0.9 MB at 640×480).
+#[derive(Debug, Default)]
+pub struct CameraViews {
+    zones: HashMap<Arc<str>, Vec<Zone>>,
+    latest: Mutex<HashMap<Arc<str>, FrameDetections>>,
+}
+
+impl CameraViews {
+    /// The views of cameras with these zones (cameras without zones may be left out).
+    pub fn new(zones: HashMap<Arc<str>, Vec<Zone>>) -> Self {
+        Self { zones, latest: Mutex::default() }
+    }
+
+    /// Keeps `analysed` as its camera's latest view.
+    pub fn record(&self, analysed: &FrameDetections) {
+        let mut latest = self.latest.lock().expect("camera views lock");
+        latest.insert(analysed.frame.camera.clone(), analysed.clone());
+    }
+
+    /// The camera's latest analysed frame, if one came yet.
+    pub fn latest(&self, camera: &str) -> Option<FrameDetections> {
+        self.latest.lock().expect("camera views lock").get(camera).cloned()
+    }
+
+    /// The camera's zones (empty for a camera without any).
+    pub fn zones(&self, camera: &str) -> &[Zone] {
+        self.zones.get(camera).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use chrono::Utc;
+    use sharpeyes_ingest::Frame;
+
+    use super::*;
+    use crate::rules::ZoneKind;
+
+    fn analysed(camera: &str, width: u32) -> FrameDetections {
+        let rgb = Bytes::from(vec![0; (width * 2 * 3) as usize]);
+        FrameDetections { frame: Frame::from_rgb(camera.into(), Utc::now(), width, 2, rgb), detections: Vec::new() }
+    }
+
+    #[test]
+    fn keeps_the_latest_frame_of_each_camera() {
+        let zone = Zone::new("curb", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0]]);
+        let views = CameraViews::new(HashMap::from([(Arc::from("a"), vec![zone])]));
+        assert!(views.latest("a").is_none());
+        views.record(&analysed("a", 4));
+        views.record(&analysed("b", 6));
+        views.record(&analysed("a", 8));
+        assert_eq!(views.latest("a").map(|v| v.frame.width), Some(8));
+        assert_eq!(views.latest("b").map(|v| v.frame.width), Some(6));
+        assert_eq!(views.zones("a")[0].id.as_ref(), "curb");
+        assert!(views.zones("b").is_empty());
+    }
+}

@@ -1,0 +1,250 @@
+//! The dashboard in a real browser (Debian's headless Chromium through chromedriver): an operator signs
+//! in and sees a case from a simcam camera appear live, without reloading; the operator verifies it, a
+//! dispatcher dispatches it, a handler takes it on and reports it handled, an inspector closes it, each
+//! signed in with their own token and shown only their own actions. The grid tree, the camera wall and
+//! the tuning view are opened too. Screenshots are kept under `target/test-artifacts/dashboard/`.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const ROLES: [&str; 4] = ["operator", "dispatcher", "handler", "inspector"];
+/// Long enough that the case cannot open before the operator has signed in.
+const MIN_DWELL_S: f64 = 15.0;
+const WAIT: Duration = Duration::from_secs(20);
+
+fn secret(role: &str) -> String {
+    format!("{role}-browser-secret")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = root().join("target/test-artifacts/dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// chromedriver on a free port, killed when dropped.
+struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver, installed by scripts/setup.sh)");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::blocking::get(format!("{url}/status")).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not answer on {url}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(webdriver: &str) -> Client {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1000"],
+        },
+    });
+    let Value::Object(capabilities) = capabilities else { unreachable!() };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(webdriver)
+        .await
+        .expect("a Chromium session")
+}
+
+async fn screenshot(client: &Client, dir: &Path, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+async fn sign_in(client: &Client, base: &str, role: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    client.execute("sessionStorage.clear()", Vec::new()).await.unwrap();
+    client.goto(&format!("{base}/")).await.unwrap();
+    let token = wait_for(client, "#token").await;
+    token.send_keys(&secret(role)).await.unwrap();
+    client.find(Locator::Css("#signin-submit")).await.unwrap().click().await.unwrap();
+    wait_for(client, &format!("#who[data-role='{role}']")).await;
+}
+
+/// Opens the case, checks that exactly `expected` actions are offered, takes `action` and waits for
+/// the case to reach `status`.
+async fn act(client: &Client, case: i64, expected: &[&str], action: &str, status: &str) {
+    wait_for(client, &format!("#case-list tr[data-case='{case}']")).await.click().await.unwrap();
+    wait_for(client, &format!("#case-detail h2[data-case='{case}']")).await;
+    let offered = client.find_all(Locator::Css("#case-detail button[data-action]")).await.unwrap();
+    let mut names = Vec::new();
+    for button in offered {
+        names.push(button.attr("data-action").await.unwrap().unwrap());
+    }
+    assert_eq!(names, expected, "the actions offered to take {action}");
+    client
+        .find(Locator::Css("#action-note"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{action} in the browser"))
+        .await
+        .unwrap();
+    client.find(Locator::Css(&format!("button[data-action='{action}']"))).await.unwrap().click().await.unwrap();
+    wait_for(client, &format!("#detail-status[data-status='{status}']")).await;
+}
+
+#[test]
+fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_dashboard() {
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" }], MIN_DWELL_S);
+    let mut tokens = String::new();
+    for role in ROLES {
+        tokens.push_str(&format!(
+            "\n[[auth.tokens]]\nname = \"{role}-desk\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+            sha256_hex(&secret(role))
+        ));
+    }
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&tokens);
+    std::fs::write(&config, text).unwrap();
+    let service = start_service(&config, &base);
+    let chromedriver = Chromedriver::start();
+    let shots = artifacts();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let case = runtime.block_on(async {
+        let client = browser(&chromedriver.url).await;
+
+        // The operator signs in before the camera's case exists and sees it arrive on the live stream.
+        sign_in(&client, &base, "operator").await;
+        wait_for(&client, "#live.on").await;
+        let rows = client.find_all(Locator::Css("#case-list tbody tr")).await.unwrap();
+        assert!(rows.is_empty(), "no case yet {MIN_DWELL_S} s into the dwell time");
+        let row = client
+            .wait()
+            .at_most(Duration::from_secs(90))
+            .for_element(Locator::Css("#case-list tr[data-case][data-status='reported']"))
+            .await
+            .unwrap_or_else(|e| panic!("no case appeared live: {e}\n{}", service.log()));
+        let case: i64 = row.attr("data-case").await.unwrap().unwrap().parse().unwrap();
+        screenshot(&client, &shots, "01-operator-live-case").await;
+        act(&client, case, &["verify", "void"], "verify", "filed").await;
+        let evidence = wait_for(&client, "#case-detail img[data-evidence='0']").await;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#case-detail img[data-evidence='0'][src^='blob:']"))
+            .await
+            .expect("the evidence image loads through the API");
+        let width = client.execute("return arguments[0].naturalWidth", vec![json!(evidence)]).await.unwrap();
+        assert_eq!(width, json!(640), "the evidence JPEG decoded in the browser");
+        screenshot(&client, &shots, "02-operator-verified").await;
+
+        sign_in(&client, &base, "dispatcher").await;
+        act(&client, case, &["dispatch", "suspend"], "dispatch", "dispatched").await;
+        screenshot(&client, &shots, "03-dispatcher-dispatched").await;
+
+        sign_in(&client, &base, "handler").await;
+        act(&client, case, &["accept", "return"], "accept", "handling").await;
+        act(&client, case, &["return", "request_extension", "report_handled"], "report_handled", "feedback").await;
+        screenshot(&client, &shots, "04-handler-reported").await;
+
+        sign_in(&client, &base, "inspector").await;
+        act(&client, case, &["close", "reopen"], "close", "closed").await;
+        screenshot(&client, &shots, "05-inspector-closed").await;
+
+        // English labels.
+        client.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+        let title = client.find(Locator::Css("header h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(title, "Sharp Eyes · grid cases");
+        let status = client.find(Locator::Css("#detail-status")).await.unwrap().text().await.unwrap();
+        assert_eq!(status, "closed");
+        screenshot(&client, &shots, "06-english").await;
+
+        // The grid tree counts the case; the camera wall shows the camera streaming.
+        client.find(Locator::Css("#tabs button[data-view='grids']")).await.unwrap().click().await.unwrap();
+        let grid = wait_for(&client, "#grid-tree tr[data-grid='110105001001001']").await;
+        let cells = grid.find_all(Locator::Css("td")).await.unwrap();
+        assert_eq!(cells[4].text().await.unwrap(), "1", "the grid's total");
+        screenshot(&client, &shots, "07-grids").await;
+        client.find(Locator::Css("#tabs button[data-view='cameras']")).await.unwrap().click().await.unwrap();
+        wait_for(&client, "#camera-wall article.camera.streaming[data-camera='truck-cam']").await;
+        wait_for(&client, "#camera-wall article[data-camera='truck-cam'] img[src^='blob:']").await;
+        screenshot(&client, &shots, "08-cameras").await;
+
+        // The tuning view draws the zone and the latest detections over the latest frame.
+        client.find(Locator::Css("#tabs button[data-view='tuning']")).await.unwrap().click().await.unwrap();
+        wait_for(&client, "#tuning-detections tbody tr").await;
+        for (view, shown) in [("#tuning-view", true), ("#cases-view", false), ("#cameras-view", false)] {
+            let displayed = client.find(Locator::Css(view)).await.unwrap().is_displayed().await.unwrap();
+            assert_eq!(displayed, shown, "{view} displayed");
+        }
+        let zone = wait_for(&client, "#tuning-zones tbody td").await.text().await.unwrap();
+        assert_eq!(zone, "all");
+        let width = client.execute("return document.querySelector('#tuning-canvas').width", Vec::new()).await.unwrap();
+        assert_eq!(width, json!(640), "the canvas takes the frame's size");
+        screenshot(&client, &shots, "09-tuning").await;
+
+        client.close().await.unwrap();
+        case
+    });
+
+    // The API's timeline: each step by the token that took it in the browser.
+    let (status, detail) = get_json(&base, &format!("/api/v1/cases/{case}"));
+    assert_eq!(status, 200);
+    let steps: Vec<(String, String)> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"].as_str().unwrap().ends_with("-desk"))
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["actor"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        ("verify", "operator-desk"),
+        ("dispatch", "dispatcher-desk"),
+        ("accept", "handler-desk"),
+        ("report_handled", "handler-desk"),
+        ("close", "inspector-desk"),
+    ];
+    assert_eq!(steps, expected.map(|(a, b)| (a.to_owned(), b.to_owned())), "{detail:#}");
+    assert!(detail["events"].as_array().unwrap().iter().any(|e| e["note"] == "close in the browser"));
+    for name in ["01-operator-live-case", "05-inspector-closed", "09-tuning"] {
+        assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
+    }
+}
