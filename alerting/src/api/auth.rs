@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::ApiError;
 
 /// What a token may do. Later stages decide per action; every role may read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads cases and cameras.

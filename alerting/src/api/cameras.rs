@@ -9,19 +9,20 @@ use image::RgbImage;
 use serde::Serialize;
 use sharpeyes_ingest::camera::StatusSnapshot;
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, ErrorBody};
 use crate::{
     cases::evidence::encode_jpeg,
     rules::{Zone, ZoneKind},
 };
 
 /// `GET /api/v1/cameras`: every camera's status (URLs with credentials redacted).
+#[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = Vec<StatusSnapshot>), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>) -> Json<Vec<StatusSnapshot>> {
     Json(state.cameras.iter().map(|camera| camera.snapshot()).collect())
 }
 
 /// A camera's zones and what the detector found in its latest analysed frame.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CameraView {
     /// Camera id.
     pub id: String,
@@ -34,7 +35,7 @@ pub struct CameraView {
 }
 
 /// A zone as the tuning view draws it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ZoneView {
     /// Zone id.
     pub id: String,
@@ -73,7 +74,7 @@ impl From<&Zone> for ZoneView {
 }
 
 /// The size and time of an analysed frame.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FrameInfo {
     /// Width in pixels.
     pub width: u32,
@@ -84,7 +85,7 @@ pub struct FrameInfo {
 }
 
 /// One detection of the latest frame.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DetectionView {
     /// Class name.
     pub class: String,
@@ -103,6 +104,7 @@ fn known(state: &ApiState, id: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view).
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn view(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<CameraView>, ApiError> {
     known(&state, &id)?;
     let latest = state.views.latest(&id);
@@ -127,6 +129,7 @@ pub async fn view(State(state): State<ApiState>, Path(id): Path<String>) -> Resu
 }
 
 /// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first).
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn frame(State(state): State<ApiState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     known(&state, &id)?;
     let analysed =

@@ -10,7 +10,7 @@ use axum::{
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState, Principal};
+use super::{ApiError, ApiState, ErrorBody, Principal};
 use crate::{
     cases::{
         whistles::WhistleLevel,
@@ -31,7 +31,7 @@ fn check_note(note: &str) -> Result<(), ApiError> {
 }
 
 /// The body of `POST /api/v1/cases/{id}/actions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     /// What to do: `verify`, `void`, `dispatch`, `accept`, `return`, `request_extension`,
@@ -45,6 +45,7 @@ pub struct ActionRequest {
 
 /// `GET /api/v1/cases`: cases matching the query's filters, newest first, a page of `limit`; the next
 /// page is `before=<the last id>`.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseFilter), responses((status = 200, body = Vec<Case>), (status = 400, description = "a bad filter, named", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ApiState>,
     filter: Result<Query<CaseFilter>, QueryRejection>,
@@ -63,7 +64,7 @@ pub async fn list(
 
 /// A case as one person sees it: the case with its objects, evidence, timeline and whistles, and
 /// what the caller may do with it now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     /// The case.
     #[serde(flatten)]
@@ -94,6 +95,7 @@ impl CaseView {
 
 /// `GET /api/v1/cases/{id}`: a case with its objects, evidence list, timeline, whistles, the
 /// departments responsible for it and the actions the caller may take.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = i64, Path, description = "case id")), responses((status = 200, body = CaseView), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn detail(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
@@ -104,6 +106,7 @@ pub async fn detail(
 }
 
 /// `GET /api/v1/cases/{id}/evidence/{index}`: an evidence JPEG, found through its case only.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/evidence/{index}", tag = "cases", params(("id" = i64, Path, description = "case id"), ("index" = i64, Path, description = "evidence index within the case")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn evidence(
     State(state): State<ApiState>,
     Path((id, index)): Path<(i64, i64)>,
@@ -120,6 +123,7 @@ pub async fn evidence(
 /// `POST /api/v1/cases/{id}/actions`: the caller takes a workflow action on the case. 403 when the
 /// caller's role may not take it, 409 when the case's status does not allow it; the case with its
 /// timeline otherwise.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", params(("id" = i64, Path, description = "case id")), request_body = ActionRequest, responses((status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, description = "the role may not take the action", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "the case's status does not allow it", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn act(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
@@ -144,7 +148,7 @@ pub async fn act(
 }
 
 /// The body of `POST /api/v1/cases/{id}/whistles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhistleRequest {
     /// `ordinary`, `major` or `urgent`: sets the time by which each department must report in.
@@ -157,6 +161,7 @@ pub struct WhistleRequest {
 }
 
 /// `POST /api/v1/cases/{id}/whistles`: a dispatcher calls departments to the case (吹哨).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/whistles", tag = "cases", params(("id" = i64, Path, description = "case id")), request_body = WhistleRequest, responses((status = 200, description = "`{\"id\": whistle id, \"due_at\": report-in time}`", body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn whistle(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
@@ -189,7 +194,7 @@ pub async fn whistle(
 }
 
 /// The body of `POST /api/v1/cases/{id}/whistles/{whistle}/report`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportInRequest {
     /// The department reporting in.
@@ -200,6 +205,7 @@ pub struct ReportInRequest {
 }
 
 /// `POST /api/v1/cases/{id}/whistles/{whistle}/report`: a called department reports in (报到).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/whistles/{whistle}/report", tag = "cases", params(("id" = i64, Path, description = "case id"), ("whistle" = i64, Path, description = "whistle id")), request_body = ReportInRequest, responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn report_in(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,

@@ -7,14 +7,14 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{ApiError, ApiState, Principal, Role};
+use super::{ApiError, ApiState, ErrorBody, Principal, Role};
 use crate::store::{Delivery, DeliveryState};
 
 /// Most deliveries per page.
 const MAX_LIMIT: i64 = 500;
 
 /// The query of `GET /api/v1/deliveries`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered`, `dead` or `silenced`; all when absent.
@@ -26,6 +26,7 @@ pub struct DeliveryQuery {
 }
 
 /// `GET /api/v1/deliveries`: deliveries newest first, with their attempts and last error.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "notifications", params(DeliveryQuery), responses((status = 200, body = Vec<Delivery>), (status = 400, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ApiState>,
     query: Result<Query<DeliveryQuery>, QueryRejection>,
@@ -39,6 +40,7 @@ pub async fn list(
 }
 
 /// `POST /api/v1/deliveries/{id}/retry` (admin): a dead delivery is sent again from its first attempt.
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = "notifications", params(("id" = i64, Path, description = "delivery id")), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 409, description = "not dead", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn retry(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,

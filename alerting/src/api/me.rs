@@ -1,11 +1,11 @@
 use axum::{Extension, Json};
 use serde::Serialize;
 
-use super::{Principal, Role};
+use super::{ErrorBody, Principal, Role};
 use crate::cases::workflow::Action;
 
 /// Who holds the token, and what the role may do: the dashboard decides its views by it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// The token's name.
     pub name: String,
@@ -22,6 +22,7 @@ pub struct Me {
 }
 
 /// `GET /api/v1/me`: the caller's name, role and permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
     Json(Me {
         name: who.name.to_string(),

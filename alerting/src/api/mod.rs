@@ -12,6 +12,7 @@ mod error;
 mod grids;
 mod health;
 mod me;
+mod openapi;
 mod sensors;
 mod silences;
 mod stream;
@@ -27,7 +28,8 @@ use axum::{
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
 pub use auth::{ApiToken, Authenticator, Principal, Role};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+pub use openapi::ApiDoc;
 
 use crate::{
     cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
@@ -86,6 +88,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/silences", get(silences::list).post(silences::create))
         .route("/silences/{id}", delete(silences::expire))
         .route("/audit", get(silences::audit))
+        .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()

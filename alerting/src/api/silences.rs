@@ -7,7 +7,7 @@ use axum::{
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::{ApiError, ApiState, Principal, Role};
+use super::{ApiError, ApiState, ErrorBody, Principal, Role};
 use crate::{
     notify::routes::Matchers,
     store::{AuditRecord, Silence},
@@ -19,7 +19,7 @@ const MAX_SILENCE: TimeDelta = TimeDelta::days(31);
 const MAX_COMMENT_BYTES: usize = 1000;
 
 /// The body of `POST /api/v1/silences`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
     /// What to mute (at least one list).
@@ -41,6 +41,7 @@ fn may_silence(who: &Principal) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v1/silences` (operator, dispatcher, admin): a time-bounded mute, audited.
+#[utoipa::path(post, path = "/api/v1/silences", tag = "notifications", request_body = SilenceRequest, responses((status = 200, body = Silence), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn create(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
@@ -69,11 +70,13 @@ pub async fn create(
 }
 
 /// `GET /api/v1/silences`: silences that have not ended, newest first.
+#[utoipa::path(get, path = "/api/v1/silences", tag = "notifications", responses((status = 200, body = Vec<Silence>), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<Silence>>, ApiError> {
     Ok(Json(state.store.silences(Utc::now()).await?))
 }
 
 /// `DELETE /api/v1/silences/{id}` (operator, dispatcher, admin): ends it now, audited.
+#[utoipa::path(delete, path = "/api/v1/silences/{id}", tag = "notifications", params(("id" = i64, Path, description = "silence id")), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn expire(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
@@ -88,6 +91,7 @@ pub async fn expire(
 
 /// `GET /api/v1/audit` (admin): the latest 500 API writes besides case actions (those are in each
 /// case's timeline).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "notifications", responses((status = 200, body = Vec<AuditRecord>), (status = 403, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn audit(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,

@@ -9,7 +9,7 @@ use axum::{
 };
 use futures_util::stream::{self, Stream};
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, ErrorBody};
 use crate::store::TimelineEntry;
 
 /// Entries read per database round trip.
@@ -20,6 +20,7 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// `GET /api/v1/stream`: timeline entries as events of type `case` with the entry's id as the event
 /// id and the entry as JSON data. A client that sends `Last-Event-ID` (as browsers do when they
 /// reconnect) gets every entry after it first; without it, the stream starts with the next change.
+#[utoipa::path(get, path = "/api/v1/stream", tag = "cases", params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this entry")), responses((status = 200, description = "Server-Sent Events `case`, data a TimelineEntry", content_type = "text/event-stream", body = TimelineEntry), (status = 400, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn stream(
     State(state): State<ApiState>,
     headers: HeaderMap,

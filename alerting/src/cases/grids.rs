@@ -6,7 +6,7 @@ use geo::{Contains, MultiPolygon, Point};
 use serde::Serialize;
 
 /// A level of the hierarchy, told by the code's length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GridLevel {
     /// 区 (6 digits).
@@ -122,7 +122,7 @@ pub struct GridCaseCount {
 }
 
 /// A node of the grid tree with the cases of everything below it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GridNode {
     /// Code.
     pub code: String,
@@ -140,6 +140,7 @@ pub struct GridNode {
     pub total: i64,
     /// Its area as a GeoJSON geometry, when mapped.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub geometry: Option<geojson::Geometry>,
 }
 

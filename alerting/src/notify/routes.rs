@@ -6,7 +6,7 @@ use crate::store::TimelineEntry;
 
 /// What an entry must be to match; every list that is not empty must contain the entry's value
 /// (grids: a prefix of its grid code). Routes and silences match with it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Matchers {
     /// Case categories (`illegal_parking`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

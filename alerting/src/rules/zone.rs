@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Category;
 
 /// What a zone watches for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneKind {
     /// Vehicles must not stay: illegal parking.

@@ -8,7 +8,7 @@ use crate::Result;
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
 /// stream and the webhooks carry.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Timeline entry id: increasing, the event stream's `id`.
     pub id: i64,
@@ -47,7 +47,7 @@ pub struct TimelineEntry {
 }
 
 /// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for its (next) attempt.
@@ -73,7 +73,7 @@ impl DeliveryState {
 }
 
 /// One timeline entry for one receiver.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Delivery {
     /// The delivery id, the same on every attempt (receivers deduplicate by it).
     pub id: i64,

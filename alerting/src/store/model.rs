@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A case as listed by the API.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Case {
     /// Case id.
     pub id: i64,
@@ -32,6 +32,7 @@ pub struct Case {
     pub device: String,
     /// What a sensor reported (the rule, the reading, the location), as JSON.
     #[serde(serialize_with = "raw_json")]
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<String>,
     /// Distinct objects in the case.
     pub object_count: i64,
@@ -52,7 +53,7 @@ pub struct Case {
 }
 
 /// One object of a case.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CaseObject {
     /// Position in the case (0 = the object that opened it).
     #[serde(rename = "index")]
@@ -76,7 +77,7 @@ pub struct CaseObject {
 }
 
 /// An evidence image of a case.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EvidenceInfo {
     /// Position in the case: served at `/api/v1/cases/{id}/evidence/{index}`.
     #[serde(rename = "index")]
@@ -92,7 +93,7 @@ pub struct EvidenceInfo {
 }
 
 /// A case with its objects and evidence.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CaseDetail {
     /// The case.
     #[serde(flatten)]
@@ -110,7 +111,7 @@ pub struct CaseDetail {
 }
 
 /// One step of a case's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CaseEvent {
     /// When.
     pub at: DateTime<Utc>,
@@ -192,7 +193,7 @@ pub struct NewEvidence {
 }
 
 /// Filters of the case list; all optional.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFilter {
     /// Exact status.

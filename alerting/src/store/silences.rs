@@ -7,7 +7,7 @@ use super::{Pool, Store, finished_statuses, with_pool};
 use crate::{Error, Result, api::Principal, notify::routes::Matchers};
 
 /// A time-bounded mute: entries matching it while it is active are recorded, not sent.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Silence {
     /// Id.
     pub id: i64,
@@ -62,7 +62,7 @@ impl TryFrom<SilenceRow> for Silence {
 }
 
 /// One write through the API.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Id.
     pub id: i64,

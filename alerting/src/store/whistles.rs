@@ -8,7 +8,7 @@ use super::{CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, with_pool};
 use crate::{Result, api::Principal, cases::whistles::WhistleLevel};
 
 /// A whistle blown on a case, with its calls.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Whistle {
     /// Whistle id (report-ins name it).
     pub id: i64,
@@ -25,7 +25,7 @@ pub struct Whistle {
 }
 
 /// One department called by a whistle.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct WhistleCall {
     /// The whistle.
     #[serde(skip)]

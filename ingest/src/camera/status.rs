@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 /// Where a camera stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraState {
     /// The pipeline is starting or reconnecting.
@@ -47,7 +47,7 @@ pub struct CameraStatus {
 }
 
 /// A copy of a camera's status at one moment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusSnapshot {
     /// Camera id.
     pub id: String,

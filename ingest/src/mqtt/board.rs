@@ -12,7 +12,7 @@ pub struct SensorBoard {
 }
 
 /// A sensor's latest reading.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SensorSnapshot {
     /// Device id.
     pub device: String,

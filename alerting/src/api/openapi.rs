@@ -1,0 +1,105 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers' annotations and
+//! the types they take and answer with, so it cannot drift from the code.
+
+use axum::Json;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{cameras, cases, deliveries, grids, health, me, sensors, silences, stream};
+
+/// The API's OpenAPI description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sharpeyes",
+        description = "Grid cases from city cameras and sensors: cases, their workflow and evidence, cameras, \
+                       sensors, grids, notifications. Every `/api/` path needs `Authorization: Bearer <token>`."
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        me::me,
+        cases::list,
+        cases::detail,
+        cases::act,
+        cases::whistle,
+        cases::report_in,
+        cases::evidence,
+        cameras::list,
+        cameras::view,
+        cameras::frame,
+        grids::tree,
+        sensors::list,
+        stream::stream,
+        deliveries::list,
+        deliveries::retry,
+        silences::list,
+        silences::create,
+        silences::expire,
+        silences::audit,
+        document,
+    ),
+    modifiers(&BearerToken),
+    security(("bearer" = [])),
+    tags(
+        (name = "cases", description = "Grid cases, their workflow, whistles, evidence and live changes"),
+        (name = "cameras", description = "Camera status, zones and latest detections"),
+        (name = "notifications", description = "Deliveries, silences and the audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer token scheme the `security` requirement names.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /api/v1/openapi.json`: this document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "the OpenAPI document", body = Object)))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_holds_the_schemas_of_what_the_handlers_take_and_answer() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        for schema in [
+            "CaseView",
+            "Case",
+            "ErrorBody",
+            "ActionRequest",
+            "WhistleRequest",
+            "StatusSnapshot",
+            "SensorReading",
+            "Delivery",
+            "SilenceRequest",
+            "GridNode",
+            "CameraView",
+        ] {
+            assert!(schemas[schema].is_object(), "{schema} missing: {schemas:#}");
+        }
+        let actions = schemas["Action"]["enum"].as_array().expect("Action as an enum of names");
+        assert_eq!(actions.len(), crate::cases::workflow::Action::ALL.len());
+        assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let list = &document["paths"]["/api/v1/cases"]["get"];
+        let parameters: Vec<&str> =
+            list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert!(parameters.contains(&"status") && parameters.contains(&"before"), "{parameters:?}");
+    }
+}
