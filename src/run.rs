@@ -11,12 +11,16 @@ use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
     cases::{
-        CameraSite, CaseEngine, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
-        evidence::EvidenceStore, grids::Grid,
+        CameraSite, CaseEngine, EngineSettings,
+        citizen::{CitizenIntake, PhotoAnalyser},
+        deadlines::DeadlinePolicy,
+        duplicates::DuplicateRule,
+        evidence::EvidenceStore,
+        grids::Grid,
     },
     notify::{MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
-        CameraRules, CameraViews, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
+        CameraRules, CameraViews, Category, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
         SceneChangeRule, SensorRule, SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
     },
     store::Store,
@@ -108,6 +112,14 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let litter_classes = category_classes(&config.rules.litter, detector.manifest(), "litter");
     let construction_classes =
         category_classes(&config.rules.illegal_construction, detector.manifest(), "illegal_construction");
+    // Citizen photos get a detector of their own, so that a report never waits behind the cameras.
+    let photo_classes = vec![
+        (Category::IllegalParking, vehicle_classes.clone()),
+        (Category::Litter, litter_classes.clone()),
+        (Category::IllegalConstruction, construction_classes.clone()),
+    ];
+    let photos =
+        Arc::new(PhotoAnalyser::new(crate::reload::load_detector(config.detector.clone()).await?, photo_classes));
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
     let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
     let reloader = tokio::spawn(crate::reload::on_sighup(
@@ -173,6 +185,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
         radius_m: config.cases.duplicate_radius_m,
         window: TimeDelta::milliseconds((config.cases.duplicate_window_s * 1000.0) as i64),
     };
+    let citizens =
+        CitizenIntake { store: store.clone(), evidence: evidence.clone(), policy: policy.clone(), duplicates };
     let settings = EngineSettings { policy: policy.clone(), cooldown, duplicates };
     let mut engine =
         CaseEngine::start(store.clone(), evidence.clone(), sites, alerting_metrics.clone(), settings).await?;
@@ -221,6 +235,8 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
                 .collect(),
         ),
         views,
+        citizens,
+        photos: Some(photos),
     };
     let supervision = tokio::spawn(supervise(
         store.clone(),

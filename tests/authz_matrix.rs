@@ -11,7 +11,7 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const ROLES: [&str; 6] = ["viewer", "operator", "dispatcher", "handler", "inspector", "admin"];
+const ROLES: [&str; 7] = ["viewer", "reporter", "operator", "dispatcher", "handler", "inspector", "admin"];
 
 /// Each workflow action: the actions (taken by an admin) that bring a new case to where it applies,
 /// and the one role besides admin whose work it is (none: admin only).
@@ -125,14 +125,14 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
     let case = cases[&devices[WORKFLOW.len() * 2]];
     let whistle = json!({ "level": "ordinary", "departments": ["water"] });
     let whistles = format!("/api/v1/cases/{case}/whistles");
-    for role in ["viewer", "operator", "handler", "inspector"] {
+    for role in ["viewer", "reporter", "operator", "handler", "inspector"] {
         assert_eq!(call(&base, Method::POST, &whistles, role, Some(whistle.clone())).0, 403, "{role} may not whistle");
     }
     let (status, blown) = call(&base, Method::POST, &whistles, "dispatcher", Some(whistle));
     assert_eq!(status, 200);
     let report = format!("{whistles}/{}/report", blown["id"]);
     let body = json!({ "department": "water" });
-    for role in ["viewer", "operator", "dispatcher", "inspector"] {
+    for role in ["viewer", "reporter", "operator", "dispatcher", "inspector"] {
         assert_eq!(call(&base, Method::POST, &report, role, Some(body.clone())).0, 403, "{role} may not report in");
     }
     assert_eq!(call(&base, Method::POST, &report, "handler", Some(body)).0, 200);
@@ -146,11 +146,23 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(status, if may { 200 } else { 403 }, "{role} creating a silence");
         if may {
             let expire = format!("/api/v1/silences/{}", created["id"]);
-            for refused in ["viewer", "handler", "inspector"] {
+            for refused in ["viewer", "reporter", "handler", "inspector"] {
                 assert_eq!(call(&base, Method::DELETE, &expire, refused, None).0, 403);
             }
             assert_eq!(call(&base, Method::DELETE, &expire, role, None).0, 200, "{role} expiring its silence");
         }
+    }
+
+    // Citizen reports through Open311: reporters, operators and admins.
+    for role in ROLES {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/open311/v2/requests.json"))
+            .bearer_auth(secret(role))
+            .form(&[("service_code", "litter"), ("lat", "39.91"), ("long", "116.455"), ("grid", "110105001001001")])
+            .send()
+            .unwrap();
+        let may = matches!(role, "reporter" | "operator" | "admin");
+        assert_eq!(response.status().as_u16(), if may { 200 } else { 403 }, "{role} filing a citizen report");
     }
 
     // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead).

@@ -17,6 +17,8 @@ use super::ApiError;
 pub enum Role {
     /// Reads cases and cameras.
     Viewer,
+    /// A reporting channel (a citizen app, a hotline desk): files reports through Open311; reads.
+    Reporter,
     /// Command-center operator: verifies AI cases.
     Operator,
     /// Dispatches cases to departments.
@@ -34,6 +36,7 @@ impl Role {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Viewer => "viewer",
+            Self::Reporter => "reporter",
             Self::Operator => "operator",
             Self::Dispatcher => "dispatcher",
             Self::Handler => "handler",
@@ -50,6 +53,11 @@ impl Role {
     /// Whether the role reports in for a called department (报到): handlers and admins.
     pub const fn may_report_in(self) -> bool {
         matches!(self, Self::Handler | Self::Admin)
+    }
+
+    /// Whether the role files citizen reports (Open311 `POST requests`): reporters, operators, admins.
+    pub const fn may_report(self) -> bool {
+        matches!(self, Self::Reporter | Self::Operator | Self::Admin)
     }
 
     /// Whether the role creates and expires silences: operators, dispatchers and admins.
@@ -131,12 +139,8 @@ impl Authenticator {
     }
 }
 
-/// Middleware: refuses requests without a valid `Authorization: Bearer` token with 401.
-pub async fn require_token(
-    State(auth): State<Arc<Authenticator>>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// The bearer token of the request's `Authorization` header.
+fn bearer_token(request: &Request) -> Result<String, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -146,7 +150,41 @@ pub async fn require_token(
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized("Authorization must be 'Bearer <token>'"))?;
-    let principal = auth.authenticate(token.trim()).ok_or(ApiError::Unauthorized("unknown token"))?.clone();
+    Ok(token.trim().to_owned())
+}
+
+/// Middleware: refuses requests without a valid `Authorization: Bearer` token with 401.
+pub async fn require_token(
+    State(auth): State<Arc<Authenticator>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = bearer_token(&request)?;
+    admit(&auth, &token, request, next).await
+}
+
+/// Middleware for Open311: the bearer header, or else Open311's `api_key` query parameter.
+pub async fn require_token_or_api_key(
+    State(auth): State<Arc<Authenticator>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let api_key = request.uri().query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "api_key")
+            .map(|(_, value)| value.into_owned())
+    });
+    let token = match (bearer_token(&request), api_key) {
+        (Ok(token), _) => token,
+        (Err(_), Some(key)) => key,
+        (Err(error), None) => return Err(error),
+    };
+    admit(&auth, &token, request, next).await
+}
+
+/// Lets the request on as the token's holder, within the token's rate.
+async fn admit(auth: &Authenticator, token: &str, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let principal = auth.authenticate(token).ok_or(ApiError::Unauthorized("unknown token"))?.clone();
     if let Some(limiter) = &auth.limiter
         && let Err(not_until) = limiter.check_key(&principal.name)
     {

@@ -12,6 +12,7 @@ mod error;
 mod grids;
 mod health;
 mod me;
+mod open311;
 mod openapi;
 mod sensors;
 mod silences;
@@ -32,7 +33,14 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
 
 use crate::{
-    cases::{ClosedCases, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
+    cases::{
+        ClosedCases,
+        citizen::{CitizenIntake, PhotoAnalyser},
+        deadlines::DeadlinePolicy,
+        evidence::EvidenceStore,
+        grids::Grid,
+        whistles::WhistlePolicy,
+    },
     rules::CameraViews,
     store::Store,
 };
@@ -65,6 +73,10 @@ pub struct ApiState {
     pub grids: Arc<Vec<Grid>>,
     /// Each camera's zones and latest analysed frame.
     pub views: Arc<CameraViews>,
+    /// Where citizen reports become cases.
+    pub citizens: CitizenIntake,
+    /// The detector that suggests a category for a citizen's photo (none: reports must name one).
+    pub photos: Option<Arc<PhotoAnalyser>>,
 }
 
 /// The whole API.
@@ -91,6 +103,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
+    let open311 = Router::new()
+        .route("/services.json", get(open311::services))
+        .route(
+            "/requests.json",
+            get(open311::requests).post(open311::post_request).layer(DefaultBodyLimit::max(open311::MAX_REPORT_BYTES)),
+        )
+        .route("/requests/{id}", get(open311::request))
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), open311::require_token));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/dashboard/app.js", get(dashboard::script))
@@ -99,5 +119,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
+        .nest("/open311/v2", open311)
         .with_state(state)
 }

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{cameras, cases, deliveries, grids, health, me, sensors, silences, stream};
+use super::{cameras, cases, deliveries, grids, health, me, open311, sensors, silences, stream};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -40,6 +40,10 @@ use super::{cameras, cases, deliveries, grids, health, me, sensors, silences, st
         silences::create,
         silences::expire,
         silences::audit,
+        open311::services,
+        open311::requests,
+        open311::request,
+        open311::post_request,
         document,
     ),
     modifiers(&BearerToken),
@@ -48,6 +52,8 @@ use super::{cameras, cases, deliveries, grids, health, me, sensors, silences, st
         (name = "cases", description = "Grid cases, their workflow, whistles, evidence and live changes"),
         (name = "cameras", description = "Camera status, zones and latest detections"),
         (name = "notifications", description = "Deliveries, silences and the audit log"),
+        (name = "open311", description = "Open311 GeoReport v2: categories as services, cases as requests, \
+                                          citizen reports with a photo; `api_key` may replace the bearer header"),
     )
 )]
 pub struct ApiDoc;

@@ -13,6 +13,7 @@
 //!   each action needs.
 
 pub mod calendar;
+pub mod citizen;
 pub mod deadlines;
 pub mod duplicates;
 mod engine;

@@ -263,8 +263,8 @@ mod tests {
     use super::*;
 
     const ACTIONS: [Action; 15] = Action::ALL;
-    const ROLES: [Role; 6] =
-        [Role::Viewer, Role::Operator, Role::Dispatcher, Role::Handler, Role::Inspector, Role::Admin];
+    const ROLES: [Role; 7] =
+        [Role::Viewer, Role::Reporter, Role::Operator, Role::Dispatcher, Role::Handler, Role::Inspector, Role::Admin];
 
     /// The edges of the workflow as documented (DESIGN.md), written out apart from `apply`.
     fn documented_edge(from: Status, to: Status) -> bool {
