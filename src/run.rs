@@ -18,7 +18,7 @@ use sharpeyes_alerting::{
         evidence::EvidenceStore,
         grids::Grid,
     },
-    notify::{MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
+    notify::{Escalation, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
     rules::{
         CameraRules, CameraViews, Category, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
         SceneChangeRule, SensorRule, SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
@@ -241,6 +241,7 @@ async fn serve(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let supervision = tokio::spawn(supervise(
         store.clone(),
         policy,
+        Escalation::new(config.notify.escalation.clone()),
         alerting_metrics,
         Duration::from_secs_f64(config.cases.supervise_every_s),
     ));
@@ -332,16 +333,27 @@ fn notifier(
         .map(|camera| (camera.id.clone(), camera.maintenance.iter().filter_map(crate::config::parse_window).collect()))
         .collect();
     let mutes = Mutes { maintenance, utc_offset };
-    Ok(Notifier::new(store, (notify.route.clone(), mutes), receivers, retry, metrics))
+    Ok(Notifier::new(store, (notify.route.clone(), mutes), receivers, retry, metrics)
+        .with_escalation(Escalation::new(notify.escalation.clone())))
 }
 
-/// Every `every`, puts the cases past their deadline under supervision (until aborted at shutdown).
-async fn supervise(store: Store, policy: DeadlinePolicy, metrics: AlertingMetrics, every: Duration) {
+/// Every `every`, puts the cases past their deadline under supervision and escalates the cases nobody
+/// acknowledged in time (until aborted at shutdown).
+async fn supervise(
+    store: Store,
+    policy: DeadlinePolicy,
+    escalation: Escalation,
+    metrics: AlertingMetrics,
+    every: Duration,
+) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
         if let Err(error) = sharpeyes_alerting::cases::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
             warn!(%error, "looking for overdue cases failed; trying again at the next tick");
+        }
+        if let Err(error) = escalation.pass(&store, &metrics, Utc::now()).await {
+            warn!(%error, "escalating unacknowledged cases failed; trying again at the next tick");
         }
     }
 }

@@ -67,7 +67,8 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
     let prefix = format!("se-authz-{}", nanos_since_epoch());
     let (config, base) = write_config(dir.path(), &[], 300.0);
     // Two cases per workflow action (one for its role, one for admin) and one for whistles.
-    let devices: Vec<String> = (0..WORKFLOW.len() * 2 + 1).map(|n| format!("mh-{n}")).collect();
+    // And one per role for acknowledging and handing over.
+    let devices: Vec<String> = (0..WORKFLOW.len() * 2 + 1 + ROLES.len()).map(|n| format!("mh-{n}")).collect();
     let mut more = manhole_sensor(&devices[0], None);
     for device in &devices[1..] {
         more.push_str(&format!(
@@ -151,6 +152,22 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
             }
             assert_eq!(call(&base, Method::DELETE, &expire, role, None).0, 200, "{role} expiring its silence");
         }
+    }
+
+    // Acknowledging and handing over: everyone who works cases, not viewers or reporters.
+    for (n, role) in ROLES.iter().enumerate() {
+        let case = cases[&devices[WORKFLOW.len() * 2 + 1 + n]];
+        let may = !matches!(*role, "viewer" | "reporter");
+        let acknowledge = format!("/api/v1/cases/{case}/acknowledge");
+        assert_eq!(
+            call(&base, Method::POST, &acknowledge, role, Some(json!({}))).0,
+            if may { 200 } else { 403 },
+            "{role} acknowledging"
+        );
+        let hand_over = format!("/api/v1/cases/{case}/hand_over");
+        let to = if *role == "admin" { "operator-desk" } else { "admin-desk" };
+        let (status, _) = call(&base, Method::POST, &hand_over, role, Some(json!({ "to": to })));
+        assert_eq!(status, if may { 200 } else { 403 }, "{role} handing over");
     }
 
     // Citizen reports through Open311: reporters, operators and admins.

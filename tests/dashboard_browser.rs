@@ -164,6 +164,10 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
             .unwrap_or_else(|e| panic!("no case appeared live: {e}\n{}", service.log()));
         let case: i64 = row.attr("data-case").await.unwrap().unwrap().parse().unwrap();
         screenshot(&client, &shots, "01-operator-live-case").await;
+        // The operator takes the case on: it is theirs until handed over.
+        wait_for(&client, &format!("#case-list tr[data-case='{case}']")).await.click().await.unwrap();
+        wait_for(&client, "button[data-ownership='acknowledge']").await.click().await.unwrap();
+        wait_for(&client, "button[data-ownership='hand_over']").await;
         act(&client, case, &["verify", "void"], "verify", "filed").await;
         let evidence = wait_for(&client, "#case-detail img[data-evidence='0']").await;
         client
@@ -236,6 +240,7 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
         .map(|e| (e["action"].as_str().unwrap().to_owned(), e["actor"].as_str().unwrap().to_owned()))
         .collect();
     let expected = [
+        ("acknowledge", "operator-desk"),
         ("verify", "operator-desk"),
         ("dispatch", "dispatcher-desk"),
         ("accept", "handler-desk"),

@@ -15,6 +15,8 @@ pub struct AlertingMetrics {
     pub cases_supervised_total: IntCounterVec,
     /// Violations not filed because their place's case closed less than the cooldown ago.
     pub violations_cooling_down_total: IntCounterVec,
+    /// Escalation steps taken on unacknowledged cases, by step.
+    pub cases_escalated_total: IntCounterVec,
     /// Departments that did not report in to a whistle in time, by department.
     pub whistle_report_ins_missed_total: IntCounterVec,
     /// Notification attempts by receiver and outcome (`delivered`, `failed`, `dead`).
@@ -34,6 +36,10 @@ impl AlertingMetrics {
             )?,
             case_errors_total: counter("sharpeyes_case_errors_total", "Violations that failed to be stored")?,
             cases_supervised_total: counter("sharpeyes_cases_supervised_total", "Overdue cases put under supervision")?,
+            cases_escalated_total: IntCounterVec::new(
+                Opts::new("sharpeyes_cases_escalated_total", "Escalation steps taken on cases nobody acknowledged"),
+                &["step"],
+            )?,
             violations_cooling_down_total: counter(
                 "sharpeyes_violations_cooling_down_total",
                 "Violations at a place whose case closed less than the cooldown ago",
@@ -56,6 +62,7 @@ impl AlertingMetrics {
             &metrics.case_objects_added_total,
             &metrics.case_errors_total,
             &metrics.cases_supervised_total,
+            &metrics.cases_escalated_total,
             &metrics.violations_cooling_down_total,
             &metrics.whistle_report_ins_missed_total,
             &metrics.deliveries_total,

@@ -10,7 +10,9 @@ use sharpeyes_alerting::{
         calendar::WorkCalendar, deadlines::DeadlinePolicy, duplicates::DuplicateRule, taxonomy::Taxonomy,
         workflow::Action,
     },
-    store::{ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, Store},
+    store::{
+        ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome, Store,
+    },
 };
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -215,6 +217,41 @@ async fn exercise(store: &Store) {
     assert_eq!(store.due_deliveries(at(60), 10).await.unwrap()[0].attempts, 0);
     let after = store.entries_after(first.id, 1000).await.unwrap();
     assert_eq!(after.len(), unrouted.len() - 1);
+
+    // Acknowledgement, hand-over and escalation.
+    let id = store.insert_case(&camera_case("cam-ack", "110105001001001", 70), None, &[]).await.unwrap();
+    let (a, b) = (Principal::new("desk-a", Role::Operator), Principal::new("desk-b", Role::Dispatcher));
+    let waiting = || async { store.unacknowledged_cases(1000).await.unwrap().into_iter().find(|c| c.id == id) };
+    let case = waiting().await.expect("nobody acknowledged it");
+    assert_eq!((case.since, case.escalation_level), (at(70), 0));
+    assert!(store.escalate(&case, TimeDelta::minutes(5), at(75)).await.unwrap());
+    assert!(!store.escalate(&case, TimeDelta::minutes(5), at(75)).await.unwrap(), "each step once");
+    assert_eq!(store.hand_over(id, &a, "desk-b", "", at(76)).await.unwrap(), OwnershipOutcome::Unowned);
+    assert_eq!(store.acknowledge(id, &a, "", at(76)).await.unwrap(), OwnershipOutcome::Done);
+    assert!(waiting().await.is_none(), "acknowledged");
+    assert_eq!(store.acknowledge(id, &b, "", at(77)).await.unwrap(), OwnershipOutcome::OwnedBy("desk-a".into()));
+    assert_eq!(
+        store.hand_over(id, &b, "desk-a", "", at(77)).await.unwrap(),
+        OwnershipOutcome::OwnedBy("desk-a".into())
+    );
+    assert_eq!(store.hand_over(id, &a, "desk-b", "shift ends", at(78)).await.unwrap(), OwnershipOutcome::Done);
+    let case = waiting().await.expect("the new owner has not acknowledged it");
+    assert_eq!((case.since, case.escalation_level), (at(78), 0), "escalation counts again from the hand-over");
+    let detail = store.case_detail(id).await.unwrap().unwrap();
+    assert_eq!((detail.case.owner.as_str(), detail.case.acknowledged_at), ("desk-b", None));
+    let steps: Vec<(&str, &str)> = detail.events.iter().map(|e| (e.action.as_str(), e.actor.as_str())).collect();
+    assert_eq!(
+        steps[1..],
+        [("escalate", "escalation:1"), ("acknowledge", "desk-a"), ("hand_over", "desk-a")],
+        "{steps:?}"
+    );
+    let admin = Principal::new("admin", Role::Admin);
+    assert!(matches!(
+        store.apply_action(id, &admin, Action::Void, "", at(79), &policy).await.unwrap(),
+        ActionOutcome::Applied(_)
+    ));
+    assert!(waiting().await.is_none(), "finished cases do not escalate");
+    assert_eq!(store.acknowledge(id, &b, "", at(80)).await.unwrap(), OwnershipOutcome::Finished("voided".into()));
 }
 
 #[tokio::test]

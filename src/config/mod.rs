@@ -21,7 +21,7 @@ use sharpeyes_alerting::{
         taxonomy::{self, Taxonomy},
         whistles::{Department, WhistleLevel, WhistlePolicy},
     },
-    notify::Route,
+    notify::{EscalationStep, Route},
     rules::{Category, ZoneKind},
 };
 use sharpeyes_inference::runtime::Provider;
@@ -100,6 +100,9 @@ pub struct NotifyConfig {
     /// `[notify.route]`: the routing tree's root.
     #[serde(default)]
     pub route: Route,
+    /// `[[notify.escalation]]`: the timetable for cases nobody acknowledges, in ascending `after_s`.
+    #[serde(default)]
+    pub escalation: Vec<EscalationStep>,
 }
 
 const fn default_max_attempts() -> u32 {
@@ -120,6 +123,7 @@ impl Default for NotifyConfig {
             retry_max_s: default_retry_max_s(),
             receivers: Vec::new(),
             route: Route::default(),
+            escalation: Vec::new(),
         }
     }
 }

@@ -151,6 +151,21 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
             report(at("timeout_s"), "must be positive".into());
         }
     }
+    let mut after = 0.0;
+    for (i, step) in notify.escalation.iter().enumerate() {
+        if !positive(step.after_s) || step.after_s <= after {
+            report(format!("notify.escalation[{i}].after_s"), "must be positive and later than the step before".into());
+        }
+        after = step.after_s;
+        for (j, receiver) in step.receivers.iter().enumerate() {
+            if !ids.contains(receiver.as_str()) {
+                report(
+                    format!("notify.escalation[{i}].receivers[{j}]"),
+                    format!("'{receiver}' is not one of the [[notify.receivers]]"),
+                );
+            }
+        }
+    }
     for (path, receiver) in notify.route.named_receivers("notify.route") {
         if !ids.contains(receiver.as_str()) {
             report(path, format!("'{receiver}' is not one of the [[notify.receivers]]"));

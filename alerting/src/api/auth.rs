@@ -55,6 +55,11 @@ impl Role {
         matches!(self, Self::Handler | Self::Admin)
     }
 
+    /// Whether the role acknowledges and owns cases: everyone who works them (not viewers or reporters).
+    pub const fn may_acknowledge(self) -> bool {
+        !matches!(self, Self::Viewer | Self::Reporter)
+    }
+
     /// Whether the role files citizen reports (Open311 `POST requests`): reporters, operators, admins.
     pub const fn may_report(self) -> bool {
         matches!(self, Self::Reporter | Self::Operator | Self::Admin)
@@ -130,6 +135,11 @@ impl Authenticator {
             .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("at least 1"));
         self.limiter = Some(governor::RateLimiter::keyed(quota));
         self
+    }
+
+    /// Whether a token of this name is configured (the people a case can be handed to).
+    pub fn knows(&self, name: &str) -> bool {
+        self.by_digest.values().any(|principal| &*principal.name == name)
     }
 
     /// The holder of `token`, if it is one of the configured ones.

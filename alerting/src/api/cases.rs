@@ -10,13 +10,13 @@ use axum::{
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState, ErrorBody, Principal};
+use super::{ApiError, ApiState, ErrorBody, Principal, Role};
 use crate::{
     cases::{
         whistles::WhistleLevel,
         workflow::{Action, Refusal, Status, Workflow},
     },
-    store::{ActionOutcome, Case, CaseDetail, CaseFilter, ReportInOutcome, WhistleOutcome},
+    store::{ActionOutcome, Case, CaseDetail, CaseFilter, OwnershipOutcome, ReportInOutcome, WhistleOutcome},
 };
 
 /// Longest note accepted with an action, in bytes.
@@ -73,6 +73,10 @@ pub struct CaseView {
     pub actions: Vec<Action>,
     /// Whether the caller may call departments to the case.
     pub may_whistle: bool,
+    /// Whether the caller may acknowledge the case (nobody else owns it, and the caller has not yet).
+    pub may_acknowledge: bool,
+    /// Whether the caller may hand the case to someone else (they own it, or are an admin).
+    pub may_hand_over: bool,
 }
 
 impl CaseView {
@@ -88,8 +92,15 @@ impl CaseView {
             })
             .map(|workflow| workflow.allowed(who.role))
             .unwrap_or_default();
-        let may_whistle = who.role.may_blow_whistles() && status.is_some_and(Status::is_open);
-        Self { detail, actions, may_whistle }
+        let open = status.is_some_and(Status::is_open);
+        let may_whistle = who.role.may_blow_whistles() && open;
+        let case = &detail.case;
+        let mine = *case.owner == *who.name;
+        let may_acknowledge =
+            who.role.may_acknowledge() && open && (case.owner.is_empty() || (mine && case.acknowledged_at.is_none()));
+        let may_hand_over =
+            who.role.may_acknowledge() && open && !case.owner.is_empty() && (mine || who.role == Role::Admin);
+        Self { detail, actions, may_whistle, may_acknowledge, may_hand_over }
     }
 }
 
@@ -145,6 +156,77 @@ pub async fn act(
         ActionOutcome::Refused(refusal) => Err(ApiError::Conflict(refusal.to_string())),
         ActionOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
     }
+}
+
+/// The body of `POST /api/v1/cases/{id}/acknowledge`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeRequest {
+    /// Why, for the case's timeline.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The body of `POST /api/v1/cases/{id}/hand_over`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverRequest {
+    /// The name of the person (token) who takes the case on; they acknowledge it in turn.
+    pub to: String,
+    /// Why, for the case's timeline.
+    #[serde(default)]
+    pub note: String,
+}
+
+fn ownership_answer(id: i64, outcome: OwnershipOutcome) -> Result<(), ApiError> {
+    match outcome {
+        OwnershipOutcome::Done => Ok(()),
+        OwnershipOutcome::OwnedBy(owner) => Err(ApiError::Conflict(format!("case {id} is owned by {owner}"))),
+        OwnershipOutcome::Unowned => Err(ApiError::Conflict(format!("nobody owns case {id}: acknowledge it"))),
+        OwnershipOutcome::Finished(status) => Err(ApiError::Conflict(format!("case {id} is {status}"))),
+        OwnershipOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+    }
+}
+
+/// `POST /api/v1/cases/{id}/acknowledge`: the caller acknowledges the case and owns it until they
+/// hand it on; its escalation stops. 409 when someone else owns it.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/acknowledge", tag = "cases", params(("id" = i64, Path, description = "case id")), request_body = AcknowledgeRequest, responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "owned by someone else, or finished", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn acknowledge(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Result<Json<AcknowledgeRequest>, JsonRejection>,
+) -> Result<Json<CaseView>, ApiError> {
+    let Json(request) = body?;
+    check_note(&request.note)?;
+    if !who.role.may_acknowledge() {
+        return Err(ApiError::Forbidden(format!("a {} may not acknowledge cases", who.role.as_str())));
+    }
+    ownership_answer(id, state.store.acknowledge(id, &who, &request.note, Utc::now()).await?)?;
+    tracing::info!(case = id, who = %who.name, "case acknowledged");
+    detail(State(state), Extension(who), Path(id)).await
+}
+
+/// `POST /api/v1/cases/{id}/hand_over`: the owner (or an admin) hands the case to another person, who
+/// must acknowledge it; escalation counts again from now.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/hand_over", tag = "cases", params(("id" = i64, Path, description = "case id")), request_body = HandOverRequest, responses((status = 200, body = CaseView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "not the owner's, unowned, or finished", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn hand_over(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Result<Json<HandOverRequest>, JsonRejection>,
+) -> Result<Json<CaseView>, ApiError> {
+    let Json(request) = body?;
+    check_note(&request.note)?;
+    if !who.role.may_acknowledge() {
+        return Err(ApiError::Forbidden(format!("a {} may not hand cases over", who.role.as_str())));
+    }
+    if !state.auth.knows(&request.to) || request.to == *who.name {
+        return Err(ApiError::BadRequest(format!("to: '{}' is not another configured person", request.to)));
+    }
+    ownership_answer(id, state.store.hand_over(id, &who, &request.to, &request.note, Utc::now()).await?)?;
+    tracing::info!(case = id, from = %who.name, to = %request.to, "case handed over");
+    detail(State(state), Extension(who), Path(id)).await
 }
 
 /// The body of `POST /api/v1/cases/{id}/whistles`.

@@ -85,6 +85,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases", get(cases::list))
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/actions", post(cases::act))
+        .route("/cases/{id}/acknowledge", post(cases::acknowledge))
+        .route("/cases/{id}/hand_over", post(cases::hand_over))
         .route("/cases/{id}/whistles", post(cases::whistle))
         .route("/cases/{id}/whistles/{whistle}/report", post(cases::report_in))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))

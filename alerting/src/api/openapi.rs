@@ -25,6 +25,8 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, sensors, sil
         cases::list,
         cases::detail,
         cases::act,
+        cases::acknowledge,
+        cases::hand_over,
         cases::whistle,
         cases::report_in,
         cases::evidence,

@@ -13,6 +13,7 @@
 //! (a delivery already added is not added twice), a delivery not marked delivered is sent again with the
 //! same delivery id, which receivers deduplicate by.
 
+pub mod escalation;
 pub mod mqtt;
 pub mod routes;
 pub mod webhook;
@@ -28,6 +29,7 @@ use crate::{
     rules::in_window,
     store::{Delivery, NewDelivery, Silence, Store, TimelineEntry},
 };
+pub use escalation::{Escalation, EscalationStep};
 pub use mqtt::MqttPublisher;
 pub use routes::Route;
 pub use webhook::Webhook;
@@ -83,6 +85,7 @@ pub struct Mutes {
 pub struct Notifier {
     store: Store,
     route: Route,
+    escalation: Escalation,
     mutes: Mutes,
     receivers: HashMap<String, Receiver>,
     retry: RetryPolicy,
@@ -101,7 +104,13 @@ impl Notifier {
     ) -> Self {
         let client = reqwest::Client::builder().user_agent(concat!("sharpeyes/", env!("CARGO_PKG_VERSION"))).build();
         let client = client.expect("an HTTP client without custom TLS settings builds");
-        Self { store, route, mutes, receivers, retry, client, metrics }
+        Self { store, route, escalation: Escalation::default(), mutes, receivers, retry, client, metrics }
+    }
+
+    /// Sends each escalation step's entries to the step's receivers too.
+    pub fn with_escalation(mut self, escalation: Escalation) -> Self {
+        self.escalation = escalation;
+        self
     }
 
     /// Runs until `shutdown` completes: after every committed timeline change, and at least every
@@ -181,9 +190,13 @@ impl Notifier {
 
     async fn route_entry(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<()> {
         let muted = self.muted(entry, silences).await?;
-        let deliveries: Vec<NewDelivery> = self
-            .route
-            .receivers_of(entry)
+        let mut receivers = self.route.receivers_of(entry);
+        for receiver in self.escalation.receivers_of(entry) {
+            if !receivers.contains(receiver) {
+                receivers.push(receiver.clone());
+            }
+        }
+        let deliveries: Vec<NewDelivery> = receivers
             .into_iter()
             .filter(|receiver| self.receivers.contains_key(receiver))
             .map(|receiver| {

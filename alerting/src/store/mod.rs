@@ -5,6 +5,7 @@
 //! types (TIMESTAMPTZ, BIGINT and BOOLEAN on PostgreSQL) and its own migrations folder. Every query binds
 //! its parameters; no SQL is ever assembled from input.
 
+mod acks;
 mod actions;
 mod deliveries;
 mod model;
@@ -22,6 +23,7 @@ use sqlx::{
 use tokio::sync::watch;
 use tracing::info;
 
+pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
 pub use deliveries::{Delivery, DeliveryState, NewDelivery, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};

@@ -50,6 +50,14 @@ pub struct Case {
     pub opened_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Who acknowledged the case and owns it (a token's name); empty while nobody does.
+    pub owner: String,
+    /// When the owner acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When it was handed over last (escalation counts from here, else from `opened_at`).
+    pub alerted_at: Option<DateTime<Utc>>,
+    /// Escalation steps taken because nobody acknowledged it.
+    pub escalation_level: i64,
 }
 
 /// One object of a case.

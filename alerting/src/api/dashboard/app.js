@@ -21,6 +21,8 @@ const LABELS = {
     'tuning.camera': '摄像头', 'tuning.zone': '区域', 'tuning.kind': '类型', 'tuning.classes': '类别',
     'tuning.min_score': '最低分', 'tuning.active': '时段', 'tuning.class': '目标', 'tuning.score': '分数', 'tuning.box': '框',
     'tuning.none': '尚无分析帧', 'supervised': '督办', 'extension': '申请延期中', 'role': '角色',
+    'detail.owner': '负责人', 'detail.unowned': '无人认领', 'detail.unacknowledged': '待确认', 'detail.escalation': '升级',
+    'ack': '认领', 'hand_over': '移交', 'hand_over.to': '移交给（令牌名）',
   },
   en: {
     'title': 'Sharp Eyes · grid cases', 'tab.cases': 'Cases', 'tab.grids': 'Grids', 'tab.cameras': 'Cameras', 'tab.tuning': 'Tuning',
@@ -40,6 +42,8 @@ const LABELS = {
     'tuning.kind': 'Kind', 'tuning.classes': 'Classes', 'tuning.min_score': 'Min score', 'tuning.active': 'Active',
     'tuning.class': 'Class', 'tuning.score': 'Score', 'tuning.box': 'Box', 'tuning.none': 'No analysed frame yet',
     'supervised': 'supervised', 'extension': 'extension requested', 'role': 'role',
+    'detail.owner': 'Owner', 'detail.unowned': 'nobody', 'detail.unacknowledged': 'not acknowledged yet',
+    'detail.escalation': 'Escalation', 'ack': 'Acknowledge', 'hand_over': 'Hand over', 'hand_over.to': 'hand over to (token name)',
   },
 };
 const TERMS = {
@@ -49,6 +53,7 @@ const TERMS = {
     verify: '核实立案', void: '作废', dispatch: '派遣', accept: '受理', return: '回退', request_extension: '申请延期',
     grant_extension: '批准延期', refuse_extension: '驳回延期', suspend: '挂账', resume: '恢复', report_handled: '处置反馈',
     close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
+    acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
     illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
     ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
@@ -248,6 +253,7 @@ function renderDetail(d) {
       : el('span', { class: 'hint' }, text('detail.no_actions')),
     d.actions.length ? note : null);
   const whistle = d.may_whistle && d.responsible.length ? whistleForm(d, error) : null;
+  const ownership = ownershipForm(d, error);
   pane.replaceChildren(...[
     el('h2', { 'data-case': d.id }, `#${d.id} ${d.code} ${term(d.category)} `, el('span', { class: `badge ${d.status}`, id: 'detail-status', 'data-status': d.status }, term(d.status)),
       d.supervised ? el('span', { class: 'badge supervised' }, text('supervised')) : null,
@@ -257,8 +263,10 @@ function renderDetail(d) {
       field('col.urgency', term(d.urgency)), field('detail.objects', d.object_count),
       field('detail.first_seen', when(d.first_seen_at)), field('detail.confirmed', when(d.confirmed_at)),
       field('detail.deadline', when(d.deadline_at)), field('detail.responsible', d.responsible.join(', ') || '—'),
+      field('detail.owner', d.owner ? `${d.owner}${d.acknowledged_at ? ` · ${when(d.acknowledged_at)}` : ` (${text('detail.unacknowledged')})`}` : text('detail.unowned')),
+      d.escalation_level ? field('detail.escalation', d.escalation_level) : [],
       d.duplicate_of ? field('detail.duplicate_of', `#${d.duplicate_of}`) : []),
-    actions, error, whistle,
+    actions, ownership, error, whistle,
     el('h3', {}, text('detail.evidence')), evidence,
     d.whistles.length ? [el('h3', {}, text('detail.whistles')), el('ul', {}, d.whistles.map((w) => el('li', {},
       `${term(w.level)} · ${w.called_by} · ${when(w.called_at)}: `,
@@ -267,6 +275,21 @@ function renderDetail(d) {
     el('ol', { class: 'timeline' }, d.events.map((e) => el('li', {}, el('time', {}, when(e.at)),
       `${term(e.action)} · ${e.actor} (${term(e.role)}) ${e.from_status ? `${term(e.from_status)} → ` : ''}${term(e.to_status)}${e.note ? ` — ${e.note}` : ''}`))),
   ].flat().filter(Boolean));
+}
+
+function ownershipForm(d, error) {
+  if (!d.may_acknowledge && !d.may_hand_over) return null;
+  const post = (what, body) => async () => {
+    error.textContent = '';
+    try {
+      await api(`/api/v1/cases/${d.id}/${what}`, { method: 'POST', body: JSON.stringify(body()) });
+      await selectCase(d.id);
+    } catch (e) { error.textContent = e.message; }
+  };
+  const to = el('input', { id: 'hand-over-to', placeholder: text('hand_over.to') });
+  return el('div', { class: 'actions' },
+    d.may_acknowledge ? el('button', { 'data-ownership': 'acknowledge', onclick: post('acknowledge', () => ({})) }, text('ack')) : null,
+    d.may_hand_over ? [to, el('button', { 'data-ownership': 'hand_over', onclick: post('hand_over', () => ({ to: to.value.trim() })) }, text('hand_over'))] : null);
 }
 
 function whistleForm(d, error) {
