@@ -195,6 +195,7 @@ async fn exercise(store: &Store) {
         receiver: receiver.into(),
         body: format!("{{\"to\": \"{receiver}\"}}"),
         muted: None,
+        group: None,
     };
     store.route_entry(first, &[delivery("ops"), delivery("police")], at(50)).await.unwrap();
     store.route_entry(first, &[delivery("ops")], at(50)).await.unwrap();
@@ -217,6 +218,31 @@ async fn exercise(store: &Store) {
     assert_eq!(store.due_deliveries(at(60), 10).await.unwrap()[0].attempts, 0);
     let after = store.entries_after(first.id, 1000).await.unwrap();
     assert_eq!(after.len(), unrouted.len() - 1);
+
+    // Grouping: held deliveries of one group leave as one delivery carrying every entry.
+    let held = |entry: &sharpeyes_alerting::store::TimelineEntry| NewDelivery {
+        receiver: "desk".into(),
+        body: serde_json::json!({ "receiver": "desk", "entry": entry }).to_string(),
+        muted: None,
+        group: Some("grid=110105001001001".into()),
+    };
+    store.route_entry(&unrouted[1], &[held(&unrouted[1])], at(61)).await.unwrap();
+    store.route_entry(&unrouted[2], &[held(&unrouted[2])], at(62)).await.unwrap();
+    let groups = store.held_groups().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!((groups[0].first_held, groups[0].last_flush), (at(61), None));
+    assert!(store.due_deliveries(at(70), 100).await.unwrap().iter().all(|d| d.receiver != "desk"), "held back");
+    let (carrier, entries) = store.flush_group("desk", "grid=110105001001001", at(63)).await.unwrap().unwrap();
+    assert_eq!(entries, 2);
+    let sent = store.due_deliveries(at(63), 100).await.unwrap().into_iter().find(|d| d.id == carrier).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&sent.body).unwrap();
+    assert_eq!(body["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(body["entry"]["id"], unrouted[2].id, "the latest entry heads the batch");
+    assert!(store.held_groups().await.unwrap().is_empty());
+    let merged = store.deliveries(Some(DeliveryState::Merged), None, 10).await.unwrap();
+    assert_eq!(merged.len(), 1);
+    store.route_entry(&unrouted[3], &[held(&unrouted[3])], at(64)).await.unwrap();
+    assert_eq!(store.held_groups().await.unwrap()[0].last_flush, Some(at(63)), "the group's last sending");
 
     // Acknowledgement, hand-over and escalation.
     let id = store.insert_case(&camera_case("cam-ack", "110105001001001", 70), None, &[]).await.unwrap();

@@ -166,6 +166,9 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
             }
         }
     }
+    for path in notify.route.bad_group_times("notify.route") {
+        report(path, "must be a positive number of seconds".into());
+    }
     for (path, receiver) in notify.route.named_receivers("notify.route") {
         if !ids.contains(receiver.as_str()) {
             report(path, format!("'{receiver}' is not one of the [[notify.receivers]]"));

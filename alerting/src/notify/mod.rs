@@ -31,7 +31,7 @@ use crate::{
 };
 pub use escalation::{Escalation, EscalationStep};
 pub use mqtt::MqttPublisher;
-pub use routes::Route;
+pub use routes::{Grouping, Route, Target};
 pub use webhook::Webhook;
 
 /// Timeline entries routed per database round trip.
@@ -151,6 +151,7 @@ impl Notifier {
                 break;
             }
         }
+        self.flush_due_groups().await?;
         loop {
             let due = self.store.due_deliveries(Utc::now(), DELIVERY_BATCH).await?;
             let taken = due.len() as i64;
@@ -166,6 +167,25 @@ impl Notifier {
         }
         let next = self.store.next_delivery_due().await?;
         Ok(next.map_or(IDLE_LOOK, |at| (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
+    }
+
+    /// Sends every group of held deliveries that is due: one delivery carrying its entries. A group
+    /// whose route no longer groups (the configuration changed) is sent at once.
+    async fn flush_due_groups(&self) -> Result<()> {
+        let now = Utc::now();
+        for group in self.store.held_groups().await? {
+            let first: serde_json::Value = serde_json::from_str(&group.first_body).unwrap_or_default();
+            let grouping = serde_json::from_value::<TimelineEntry>(first["entry"].clone()).ok().and_then(|entry| {
+                self.route.targets(&entry).into_iter().find(|t| t.receiver == group.receiver)?.grouping
+            });
+            let due = grouping.map_or(now, |grouping| grouping.due(group.first_held, group.last_flush));
+            if due <= now
+                && let Some((carrier, entries)) = self.store.flush_group(&group.receiver, &group.group_key, now).await?
+            {
+                debug!(delivery = carrier, receiver = %group.receiver, group = %group.group_key, entries, "group sent");
+            }
+        }
+        Ok(())
     }
 
     /// Why `entry` is muted, if it is: its camera's maintenance window, an active silence matching
@@ -190,18 +210,20 @@ impl Notifier {
 
     async fn route_entry(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<()> {
         let muted = self.muted(entry, silences).await?;
-        let mut receivers = self.route.receivers_of(entry);
+        let mut targets = self.route.targets(entry);
         for receiver in self.escalation.receivers_of(entry) {
-            if !receivers.contains(receiver) {
-                receivers.push(receiver.clone());
+            if !targets.iter().any(|t| t.receiver == *receiver) {
+                // An escalation step is never held back in a group.
+                targets.push(Target { receiver: receiver.clone(), grouping: None });
             }
         }
-        let deliveries: Vec<NewDelivery> = receivers
+        let deliveries: Vec<NewDelivery> = targets
             .into_iter()
-            .filter(|receiver| self.receivers.contains_key(receiver))
-            .map(|receiver| {
+            .filter(|target| self.receivers.contains_key(&target.receiver))
+            .map(|Target { receiver, grouping }| {
                 let body = serde_json::json!({ "receiver": receiver, "entry": entry }).to_string();
-                NewDelivery { receiver, body, muted: muted.clone() }
+                let group = grouping.map(|grouping| grouping.key(entry));
+                NewDelivery { receiver, body, muted: muted.clone(), group }
             })
             .collect();
         debug!(entry = entry.id, case = entry.case_id, action = %entry.action, receivers = deliveries.len(), muted = ?muted, "routed");

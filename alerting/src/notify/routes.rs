@@ -1,5 +1,6 @@
 //! The routing tree: which receivers hear of which timeline entries.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::store::TimelineEntry;
@@ -46,6 +47,98 @@ impl Matchers {
     }
 }
 
+/// What a grouped route batches its entries by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupLabel {
+    /// The case category.
+    Category,
+    /// The grid cell.
+    Grid,
+    /// The camera (empty for sensor and citizen cases).
+    Camera,
+    /// The urgency.
+    Urgency,
+    /// The case itself: every entry of one case in one batch.
+    Case,
+}
+
+/// How a route batches entries for its receivers (Alertmanager's `group_by`, `group_wait`,
+/// `group_interval`): the first entry of a new group waits `wait` for others to join it; once sent, a
+/// group sends what joined it at most every `interval`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grouping {
+    /// The labels whose values make the group key.
+    pub by: Vec<GroupLabel>,
+    /// Wait before the first batch of a new group.
+    pub wait: TimeDelta,
+    /// Least time between two batches of a group.
+    pub interval: TimeDelta,
+}
+
+impl Grouping {
+    /// The group `entry` belongs to: `grid=110105001001001,category=litter`.
+    pub fn key(&self, entry: &TimelineEntry) -> String {
+        let value = |label: GroupLabel| match label {
+            GroupLabel::Category => format!("category={}", entry.category),
+            GroupLabel::Grid => format!("grid={}", entry.grid),
+            GroupLabel::Camera => format!("camera={}", entry.camera),
+            GroupLabel::Urgency => format!("urgency={}", entry.urgency),
+            GroupLabel::Case => format!("case={}", entry.case_id),
+        };
+        self.by.iter().map(|&label| value(label)).collect::<Vec<_>>().join(",")
+    }
+
+    /// When a group whose oldest waiting entry came at `first_held`, last sent at `last_flush`, is due.
+    pub fn due(&self, first_held: DateTime<Utc>, last_flush: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match last_flush {
+            Some(flushed) => (flushed + self.interval).max(first_held),
+            None => first_held + self.wait,
+        }
+    }
+}
+
+/// Where a routed entry goes: a receiver, and the grouping of the route that named it (none: at once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// Receiver id.
+    pub receiver: String,
+    /// The route's grouping.
+    pub grouping: Option<Grouping>,
+}
+
+/// Grouping settings as written on a route; a child takes its parent's where it gives none.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+struct GroupSettings {
+    by: Option<Vec<GroupLabel>>,
+    wait_s: Option<f64>,
+    interval_s: Option<f64>,
+}
+
+/// Alertmanager's defaults.
+const DEFAULT_GROUP_WAIT_S: f64 = 30.0;
+const DEFAULT_GROUP_INTERVAL_S: f64 = 300.0;
+
+impl GroupSettings {
+    fn under(&self, parent: &GroupSettings) -> GroupSettings {
+        GroupSettings {
+            by: self.by.clone().or_else(|| parent.by.clone()),
+            wait_s: self.wait_s.or(parent.wait_s),
+            interval_s: self.interval_s.or(parent.interval_s),
+        }
+    }
+
+    fn grouping(&self) -> Option<Grouping> {
+        let by = self.by.clone().filter(|by| !by.is_empty())?;
+        let seconds = |s: f64| TimeDelta::milliseconds((s * 1000.0) as i64);
+        Some(Grouping {
+            by,
+            wait: seconds(self.wait_s.unwrap_or(DEFAULT_GROUP_WAIT_S)),
+            interval: seconds(self.interval_s.unwrap_or(DEFAULT_GROUP_INTERVAL_S)),
+        })
+    }
+}
+
 /// A node of the routing tree (Alertmanager's model). An entry enters at the root and goes down into
 /// the first child that matches it — and into later matching siblings while the matching child says
 /// `continue` — to the deepest nodes that match; a node whose children take nothing sends it to its own
@@ -64,23 +157,43 @@ pub struct Route {
     /// Child routes, tried in order.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// Labels to batch entries by (`group_by = ["grid", "category"]`); none or empty: each entry is
+    /// sent at once. Children inherit it, and the two times below.
+    #[serde(default)]
+    pub group_by: Option<Vec<GroupLabel>>,
+    /// Seconds a new group waits for more entries (default 30).
+    #[serde(default)]
+    pub group_wait_s: Option<f64>,
+    /// Least seconds between two batches of a group (default 300).
+    #[serde(default)]
+    pub group_interval_s: Option<f64>,
 }
 
 impl Route {
     /// The receivers of `entry`, each once, in the order the tree names them.
     pub fn receivers_of(&self, entry: &TimelineEntry) -> Vec<String> {
-        let mut receivers = Vec::new();
-        self.walk(entry, &mut receivers);
-        receivers
+        self.targets(entry).into_iter().map(|target| target.receiver).collect()
     }
 
-    fn walk(&self, entry: &TimelineEntry, receivers: &mut Vec<String>) -> bool {
+    /// The receivers of `entry` with the grouping of the route that names each (the first one that does).
+    pub fn targets(&self, entry: &TimelineEntry) -> Vec<Target> {
+        let mut targets = Vec::new();
+        self.walk(entry, &GroupSettings::default(), &mut targets);
+        targets
+    }
+
+    fn settings(&self) -> GroupSettings {
+        GroupSettings { by: self.group_by.clone(), wait_s: self.group_wait_s, interval_s: self.group_interval_s }
+    }
+
+    fn walk(&self, entry: &TimelineEntry, inherited: &GroupSettings, targets: &mut Vec<Target>) -> bool {
         if !self.matchers.matches(entry) {
             return false;
         }
+        let settings = self.settings().under(inherited);
         let mut taken = false;
         for child in &self.routes {
-            if child.walk(entry, receivers) {
+            if child.walk(entry, &settings, targets) {
                 taken = true;
                 if !child.continue_matching {
                     break;
@@ -89,12 +202,25 @@ impl Route {
         }
         if !taken {
             for receiver in &self.receivers {
-                if !receivers.contains(receiver) {
-                    receivers.push(receiver.clone());
+                if !targets.iter().any(|t| t.receiver == *receiver) {
+                    targets.push(Target { receiver: receiver.clone(), grouping: settings.grouping() });
                 }
             }
         }
         true
+    }
+
+    /// Group times that are not positive, with their key paths (for validation).
+    pub fn bad_group_times(&self, path: &str) -> Vec<String> {
+        let mut bad: Vec<String> = [("group_wait_s", self.group_wait_s), ("group_interval_s", self.group_interval_s)]
+            .into_iter()
+            .filter(|(_, seconds)| seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())))
+            .map(|(key, _)| format!("{path}.{key}"))
+            .collect();
+        for (i, child) in self.routes.iter().enumerate() {
+            bad.extend(child.bad_group_times(&format!("{path}.routes[{i}]")));
+        }
+        bad
     }
 
     /// Every receiver id the tree names, with its key path (for validation).
@@ -156,6 +282,49 @@ receivers = ["supervision-office"]
 "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn groupings_are_inherited_and_keyed_by_their_labels() {
+        let tree: Route = toml::from_str(
+            r#"
+receivers = ["command-center"]
+group_by = ["grid", "category"]
+group_wait_s = 10
+[[routes]]
+match = { categories = ["litter"] }
+receivers = ["sanitation"]
+group_interval_s = 60
+[[routes]]
+match = { urgencies = ["urgent"] }
+receivers = ["duty-phone"]
+group_by = []
+"#,
+        )
+        .unwrap();
+        let litter = entry("litter", "110105001001001", "normal", "report");
+        let targets = tree.targets(&litter);
+        let grouping = targets[0].grouping.clone().expect("inherited group_by");
+        assert_eq!(
+            (targets[0].receiver.as_str(), grouping.key(&litter)),
+            ("sanitation", "grid=110105001001001,category=litter".to_owned())
+        );
+        assert_eq!((grouping.wait, grouping.interval), (TimeDelta::seconds(10), TimeDelta::seconds(60)));
+        let root = tree.targets(&entry("illegal_parking", "110105001001001", "normal", "report"));
+        assert_eq!(root[0].grouping.as_ref().unwrap().interval, TimeDelta::seconds(300), "Alertmanager's default");
+        let urgent = tree.targets(&entry("illegal_parking", "110105001001001", "urgent", "report"));
+        assert_eq!(
+            (urgent[0].receiver.as_str(), urgent[0].grouping.clone()),
+            ("duty-phone", None),
+            "group_by = [] sends at once"
+        );
+
+        let t0 = Utc::now();
+        assert_eq!(grouping.due(t0, None), t0 + TimeDelta::seconds(10), "a new group waits");
+        let flushed = t0 - TimeDelta::seconds(5);
+        assert_eq!(grouping.due(t0, Some(flushed)), flushed + TimeDelta::seconds(60), "then every interval");
+        let long_ago = t0 - TimeDelta::hours(1);
+        assert_eq!(grouping.due(t0, Some(long_ago)), t0, "a quiet group sends its next entry at once");
     }
 
     #[test]

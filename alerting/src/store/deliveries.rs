@@ -8,7 +8,7 @@ use crate::Result;
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
 /// stream and the webhooks carry.
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Timeline entry id: increasing, the event stream's `id`.
     pub id: i64,
@@ -58,6 +58,10 @@ pub enum DeliveryState {
     Dead,
     /// Muted when routed (a silence, a camera's maintenance window, inhibition): never sent.
     Silenced,
+    /// Waiting for its group to be due (a grouped route).
+    Held,
+    /// Sent as part of another delivery of its group (`merged_into`).
+    Merged,
 }
 
 impl DeliveryState {
@@ -68,6 +72,8 @@ impl DeliveryState {
             Self::Delivered => "delivered",
             Self::Dead => "dead",
             Self::Silenced => "silenced",
+            Self::Held => "held",
+            Self::Merged => "merged",
         }
     }
 }
@@ -109,6 +115,23 @@ pub struct NewDelivery {
     pub body: String,
     /// Why it is not to be sent (a silence, a maintenance window, inhibition), if it is muted.
     pub muted: Option<String>,
+    /// The group it waits in, for a grouped route.
+    pub group: Option<String>,
+}
+
+/// A group of held deliveries of one receiver.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct HeldGroup {
+    /// Receiver id.
+    pub receiver: String,
+    /// The group's key (`grid=...,category=...`).
+    pub group_key: String,
+    /// When its oldest held delivery was routed.
+    pub first_held: DateTime<Utc>,
+    /// The body of its oldest held delivery (to find the route that grouped it).
+    pub first_body: String,
+    /// When the group was last sent, if ever.
+    pub last_flush: Option<DateTime<Utc>>,
 }
 
 const ENTRY_COLUMNS: &str = "e.id, e.case_id, e.at, e.actor, e.role, e.action, e.from_status, e.to_status, e.note,
@@ -152,23 +175,97 @@ impl Store {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for delivery in deliveries {
+                let state = match (&delivery.muted, &delivery.group) {
+                    (Some(_), _) => DeliveryState::Silenced,
+                    (None, Some(_)) => DeliveryState::Held,
+                    (None, None) => DeliveryState::Pending,
+                };
                 sqlx::query(
-                    "INSERT INTO deliveries (event_id, case_id, receiver, body, next_at, created_at, state, last_error)
-                     VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (event_id, receiver) DO NOTHING",
+                    "INSERT INTO deliveries (event_id, case_id, receiver, body, next_at, created_at, state, last_error,
+                                             group_key)
+                     VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) ON CONFLICT (event_id, receiver) DO NOTHING",
                 )
                 .bind(entry.id)
                 .bind(entry.case_id)
                 .bind(&delivery.receiver)
                 .bind(&delivery.body)
                 .bind(now)
-                .bind(if delivery.muted.is_some() { "silenced" } else { "pending" })
+                .bind(state.as_str())
                 .bind(delivery.muted.as_deref().unwrap_or_default())
+                .bind(delivery.group.as_deref().unwrap_or_default())
                 .execute(&mut *tx)
                 .await?;
             }
             sqlx::query("UPDATE case_events SET routed = TRUE WHERE id = $1").bind(entry.id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    /// Every group with held deliveries, with its oldest one and its last sending.
+    pub async fn held_groups(&self) -> Result<Vec<HeldGroup>> {
+        with_pool!(self, |pool| Ok(sqlx::query_as(
+            "SELECT h.receiver, h.group_key, h.created_at AS first_held, h.body AS first_body,
+                    (SELECT MAX(f.flushed_at) FROM deliveries f
+                      WHERE f.receiver = h.receiver AND f.group_key = h.group_key AND f.flushed_at IS NOT NULL)
+                      AS last_flush
+               FROM deliveries h
+              WHERE h.state = 'held'
+                AND h.id = (SELECT MIN(o.id) FROM deliveries o
+                             WHERE o.state = 'held' AND o.receiver = h.receiver AND o.group_key = h.group_key)"
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Sends a group: its oldest held delivery carries the batch (`{"receiver", "group", "entry": the
+    /// latest, "entries": all}`) and becomes pending; the others are merged into it. Returns the
+    /// carrier's id and how many entries it carries (none when nothing was held).
+    pub async fn flush_group(&self, receiver: &str, key: &str, now: DateTime<Utc>) -> Result<Option<(i64, usize)>> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let held: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, body FROM deliveries WHERE state = 'held' AND receiver = $1 AND group_key = $2 ORDER BY id",
+            )
+            .bind(receiver)
+            .bind(key)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(&(carrier, _)) = held.first() else {
+                return Ok(None);
+            };
+            let entries: Vec<serde_json::Value> = held
+                .iter()
+                .map(|(_, body)| {
+                    let mut body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+                    body["entry"].take()
+                })
+                .collect();
+            let body = serde_json::json!({
+                "receiver": receiver,
+                "group": key,
+                "entry": entries.last(),
+                "entries": entries,
+            });
+            sqlx::query(
+                "UPDATE deliveries SET state = 'pending', body = $1, flushed_at = $2, next_at = $2 WHERE id = $3",
+            )
+            .bind(body.to_string())
+            .bind(now)
+            .bind(carrier)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE deliveries SET state = 'merged', merged_into = $1
+                  WHERE state = 'held' AND receiver = $2 AND group_key = $3 AND id <> $1",
+            )
+            .bind(carrier)
+            .bind(receiver)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Some((carrier, held.len())))
         })
     }
 

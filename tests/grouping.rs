@@ -1,0 +1,98 @@
+//! Grouping (Alertmanager's group_by / group_wait / group_interval): entries of one group wait together
+//! and leave as one delivery; a group that was sent sends what joins it no sooner than its interval.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const G1: &str = "110105001001001";
+const G2: &str = "110105001001002";
+const WAIT_S: f64 = 2.0;
+const INTERVAL_S: f64 = 5.0;
+
+fn batches(taken: &std::sync::Mutex<Vec<Value>>) -> Vec<(String, Vec<String>)> {
+    taken
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|body| {
+            let devices = body["entries"].as_array().unwrap().iter().map(|e| e["device"].as_str().unwrap().to_owned());
+            (body["group"].as_str().unwrap().to_owned(), devices.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn entries_of_a_group_leave_together_and_no_sooner_than_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-grouping-{}", nanos_since_epoch());
+    let (url, taken) = start_webhook_receiver();
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let devices = [("mh-a", G1), ("mh-b", G1), ("mh-c", G1), ("mh-d", G2), ("mh-e", G1)];
+    let mut more = manhole_sensor("mh-a", None);
+    for (device, grid) in &devices[1..] {
+        more.push_str(&format!("\n[[sensors]]\nid = \"{device}\"\nkind = \"manhole_cover\"\ngrid = \"{grid}\"\n"));
+    }
+    more.push_str(&format!(
+        r#"
+[[grids]]
+code = "{G2}"
+name = "second cell"
+
+[[notify.receivers]]
+id = "desk"
+url = "{url}"
+secret = "k"
+
+[notify.route]
+receivers = ["desk"]
+group_by = ["grid"]
+group_wait_s = {WAIT_S}
+group_interval_s = {INTERVAL_S}
+"#
+    ));
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+    let open = |device: &str| {
+        let reading = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
+        publish_lines(1883, &format!("{prefix}/sensors/{device}/manhole_cover"), &[reading], None);
+    };
+    let published = Instant::now();
+    for (device, _) in &devices[..4] {
+        open(device);
+    }
+
+    // Three cases in G1, one in G2: two deliveries, one per grid, after the group wait.
+    wait_for(
+        Duration::from_secs(30),
+        || format!("{:#?}\n{}", batches(&taken), service.log()),
+        || batches(&taken).len() == 2,
+    );
+    let first_batches = Instant::now();
+    assert!(published.elapsed() >= Duration::from_secs_f64(WAIT_S), "sent before the group wait");
+    let mut sent = batches(&taken);
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            (format!("grid={G1}"), vec!["mh-a".to_owned(), "mh-b".to_owned(), "mh-c".to_owned()]),
+            (format!("grid={G2}"), vec!["mh-d".to_owned()]),
+        ]
+    );
+    let (_, merged) = get_json(&base, "/api/v1/deliveries?state=merged");
+    assert_eq!(merged.as_array().unwrap().len(), 2, "the other two G1 deliveries went with the first");
+
+    // A fourth G1 case: its own batch, no sooner than the interval after G1's first.
+    open("mh-e");
+    wait_for(Duration::from_secs(30), || format!("{:#?}", batches(&taken)), || batches(&taken).len() == 3);
+    assert!(
+        first_batches.elapsed() >= Duration::from_secs_f64(INTERVAL_S - 1.0),
+        "the second G1 batch came {:?} after the first",
+        first_batches.elapsed()
+    );
+    assert_eq!(batches(&taken)[2], (format!("grid={G1}"), vec!["mh-e".to_owned()]));
+}
