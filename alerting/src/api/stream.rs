@@ -1,6 +1,9 @@
 //! `GET /api/v1/stream`: every case change as Server-Sent Events, resumable.
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::State,
@@ -16,10 +19,25 @@ use crate::store::TimelineEntry;
 const BATCH: i64 = 200;
 /// Longest wait between two looks at the store (other processes may write to it).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How long a hole in the entry ids is waited for before the stream goes past it. On PostgreSQL ids
+/// are taken when a transaction inserts and become visible when it commits, so a later id can be
+/// seen before an earlier one; an id whose transaction rolled back never comes.
+const GAP_GRACE: Duration = Duration::from_secs(3);
+
+/// The entries that may be sent after `last`: those that follow it without a hole in the ids, or,
+/// once a hole has been waited for long enough, all of them.
+fn sendable(last: i64, entries: Vec<TimelineEntry>, hole_waited_out: bool) -> Vec<TimelineEntry> {
+    if hole_waited_out {
+        return entries;
+    }
+    let contiguous = entries.iter().zip(last + 1..).take_while(|(entry, expected)| entry.id == *expected).count();
+    entries.into_iter().take(contiguous).collect()
+}
 
 /// `GET /api/v1/stream`: timeline entries as events of type `case` with the entry's id as the event
 /// id and the entry as JSON data. A client that sends `Last-Event-ID` (as browsers do when they
 /// reconnect) gets every entry after it first; without it, the stream starts with the next change.
+/// Entries go out in id order, none skipped while its transaction may still commit ([`GAP_GRACE`]).
 #[utoipa::path(get, path = "/api/v1/stream", tag = "cases", params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this entry")), responses((status = 200, description = "Server-Sent Events `case`, data a TimelineEntry", content_type = "text/event-stream", body = TimelineEntry), (status = 400, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn stream(
     State(state): State<ApiState>,
@@ -36,24 +54,58 @@ pub async fn stream(
     let changes = state.store.timeline_changes();
     let store = state.store.clone();
     let events = stream::unfold(
-        (store, changes, last, Vec::<TimelineEntry>::new().into_iter()),
-        |(store, mut changes, mut last, mut pending)| async move {
+        (store, changes, last, Vec::<TimelineEntry>::new().into_iter(), None::<Instant>),
+        |(store, mut changes, mut last, mut pending, mut hole_since)| async move {
             loop {
                 if let Some(entry) = pending.next() {
                     last = entry.id;
                     let event = Event::default().id(entry.id.to_string()).event("case").json_data(&entry);
                     let event = event.expect("a timeline entry serialises");
-                    return Some((Ok(event), (store, changes, last, pending)));
+                    return Some((Ok(event), (store, changes, last, pending, hole_since)));
                 }
-                match store.entries_after(last, BATCH).await {
-                    Ok(entries) if !entries.is_empty() => pending = entries.into_iter(),
-                    // Nothing new (or the store is away for a moment): wait for a change.
-                    _ => {
-                        let _ = tokio::time::timeout(LOOK_EVERY, changes.changed()).await;
-                    }
+                let entries = store.entries_after(last, BATCH).await.unwrap_or_default();
+                let found = !entries.is_empty();
+                let waited_out = hole_since.is_some_and(|since| since.elapsed() >= GAP_GRACE);
+                let ready = sendable(last, entries, waited_out);
+                if !ready.is_empty() {
+                    hole_since = None;
+                    pending = ready.into_iter();
+                    continue;
                 }
+                if found {
+                    // Newer entries behind a hole: give the hole's transaction time to commit.
+                    hole_since.get_or_insert_with(Instant::now);
+                }
+                // Nothing to send yet (or the store is away for a moment): wait for a change.
+                let _ = tokio::time::timeout(
+                    if found { Duration::from_millis(100) } else { LOOK_EVERY },
+                    changes.changed(),
+                )
+                .await;
             }
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(ids: &[i64]) -> Vec<TimelineEntry> {
+        let entry = |id| TimelineEntry { id, ..crate::notify::routes::tests::entry("litter", "", "normal", "report") };
+        ids.iter().map(|&id| entry(id)).collect()
+    }
+
+    fn ids(entries: Vec<TimelineEntry>) -> Vec<i64> {
+        entries.into_iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn entries_behind_a_hole_wait_until_it_is_waited_out() {
+        assert_eq!(ids(sendable(4, entries(&[5, 6, 7]), false)), [5, 6, 7]);
+        assert_eq!(ids(sendable(4, entries(&[5, 6, 8, 9]), false)), [5, 6], "7 may still commit");
+        assert!(sendable(4, entries(&[6, 7]), false).is_empty());
+        assert_eq!(ids(sendable(4, entries(&[6, 7]), true)), [6, 7], "5 rolled back: go on");
+    }
 }
