@@ -96,3 +96,54 @@ group_interval_s = {INTERVAL_S}
     );
     assert_eq!(batches(&taken)[2], (format!("grid={G1}"), vec!["mh-e".to_owned()]));
 }
+
+#[test]
+fn receivers_are_reminded_of_cases_still_open_until_they_close() {
+    const REPEAT_S: f64 = 3.0;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-reminders-{}", nanos_since_epoch());
+    let (url, taken) = start_webhook_receiver();
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let mut more = manhole_sensor("mh-open", None);
+    more.push_str(&format!(
+        r#"
+[[notify.receivers]]
+id = "desk"
+url = "{url}"
+secret = "k"
+
+[notify.route]
+receivers = ["desk"]
+repeat_interval_s = {REPEAT_S}
+"#
+    ));
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+    let reading = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
+    publish_lines(1883, &format!("{prefix}/sensors/mh-open/manhole_cover"), &[reading], None);
+    let actions = || -> Vec<String> {
+        taken.lock().unwrap().iter().map(|b| b["entry"]["action"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let reminders = || actions().iter().filter(|a| *a == "remind").count();
+    wait_for(Duration::from_secs(30), || format!("{:?}\n{}", actions(), service.log()), || reminders() >= 2);
+    assert_eq!(actions()[0], "report");
+
+    // Voided: no more reminders.
+    let (_, cases) = get_json(&base, "/api/v1/cases");
+    let case = cases[0]["id"].as_i64().unwrap();
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/cases/{case}/actions"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "action": "void", "note": "cover put back" }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    std::thread::sleep(Duration::from_secs(1));
+    let after_void = reminders();
+    std::thread::sleep(Duration::from_secs_f64(REPEAT_S * 2.0));
+    assert_eq!(reminders(), after_void, "a finished case is not reminded of: {:?}", actions());
+    let (_, detail) = get_json(&base, &format!("/api/v1/cases/{case}"));
+    let remind = detail["events"].as_array().unwrap().iter().find(|e| e["action"] == "remind").unwrap();
+    assert_eq!(remind["actor"], "reminder:desk");
+}

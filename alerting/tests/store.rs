@@ -244,6 +244,15 @@ async fn exercise(store: &Store) {
     store.route_entry(&unrouted[3], &[held(&unrouted[3])], at(64)).await.unwrap();
     assert_eq!(store.held_groups().await.unwrap()[0].last_flush, Some(at(63)), "the group's last sending");
 
+    // Reminders: open cases whose receivers were last told long enough ago.
+    assert!(store.quiet_open_cases(at(40), 100).await.unwrap().is_empty(), "nobody was told before minute 50");
+    let quiet = store.quiet_open_cases(at(100), 100).await.unwrap();
+    let told = quiet.first().expect("open cases with deliveries");
+    assert!(quiet.iter().all(|q| q.last_told <= at(100)));
+    store.remind(told.case_id, &told.receiver, "still open".into(), at(101)).await.unwrap();
+    let latest = store.latest_entry_of(told.case_id).await.unwrap().unwrap();
+    assert_eq!((latest.action.as_str(), latest.actor), ("remind", format!("reminder:{}", told.receiver)));
+
     // Acknowledgement, hand-over and escalation.
     let id = store.insert_case(&camera_case("cam-ack", "110105001001001", 70), None, &[]).await.unwrap();
     let (a, b) = (Principal::new("desk-a", Role::Operator), Principal::new("desk-b", Role::Dispatcher));

@@ -42,6 +42,10 @@ const DELIVERY_BATCH: i64 = 64;
 const CONCURRENT_SENDS: usize = 16;
 /// Longest sleep between two looks at the store (another process may have written to it).
 const IDLE_LOOK: Duration = Duration::from_secs(1);
+/// Least time between two looks for cases to remind receivers of.
+const REMINDER_LOOK: Duration = Duration::from_secs(1);
+/// Reminder candidates read per look.
+const REMINDER_BATCH: i64 = 1000;
 
 /// Where a delivery goes.
 #[derive(Clone, Debug)]
@@ -91,6 +95,7 @@ pub struct Notifier {
     retry: RetryPolicy,
     client: reqwest::Client,
     metrics: AlertingMetrics,
+    last_reminder_look: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Notifier {
@@ -104,7 +109,17 @@ impl Notifier {
     ) -> Self {
         let client = reqwest::Client::builder().user_agent(concat!("sharpeyes/", env!("CARGO_PKG_VERSION"))).build();
         let client = client.expect("an HTTP client without custom TLS settings builds");
-        Self { store, route, escalation: Escalation::default(), mutes, receivers, retry, client, metrics }
+        Self {
+            store,
+            route,
+            escalation: Escalation::default(),
+            mutes,
+            receivers,
+            retry,
+            client,
+            metrics,
+            last_reminder_look: std::sync::Mutex::new(None),
+        }
     }
 
     /// Sends each escalation step's entries to the step's receivers too.
@@ -151,6 +166,7 @@ impl Notifier {
                 break;
             }
         }
+        self.remind_quiet_cases().await?;
         self.flush_due_groups().await?;
         loop {
             let due = self.store.due_deliveries(Utc::now(), DELIVERY_BATCH).await?;
@@ -167,6 +183,36 @@ impl Notifier {
         }
         let next = self.store.next_delivery_due().await?;
         Ok(next.map_or(IDLE_LOOK, |at| (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
+    }
+
+    /// Reminds each receiver of the open cases it was last told of a repeat interval ago (its route's
+    /// `repeat_interval_s`): a `remind` entry per case and receiver, sent like any other. Looks at most
+    /// every [`REMINDER_LOOK`].
+    async fn remind_quiet_cases(&self) -> Result<()> {
+        let Some(shortest) = self.route.shortest_repeat() else {
+            return Ok(());
+        };
+        {
+            let mut last = self.last_reminder_look.lock().unwrap_or_else(|poison| poison.into_inner());
+            if last.is_some_and(|at| at.elapsed() < REMINDER_LOOK) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let now = Utc::now();
+        for quiet in self.store.quiet_open_cases(now - shortest, REMINDER_BATCH).await? {
+            let Some(entry) = self.store.latest_entry_of(quiet.case_id).await? else {
+                continue;
+            };
+            let repeat =
+                self.route.targets(&entry).into_iter().find(|t| t.receiver == quiet.receiver).and_then(|t| t.repeat);
+            if let Some(repeat) = repeat.filter(|repeat| quiet.last_told + *repeat <= now) {
+                let note = format!("still {} after {} min", entry.to_status, (now - quiet.last_told).num_minutes());
+                self.store.remind(quiet.case_id, &quiet.receiver, note, now).await?;
+                debug!(case = quiet.case_id, receiver = %quiet.receiver, repeat_s = repeat.num_seconds(), "reminded");
+            }
+        }
+        Ok(())
     }
 
     /// Sends every group of held deliveries that is due: one delivery carrying its entries. A group
@@ -210,17 +256,22 @@ impl Notifier {
 
     async fn route_entry(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<()> {
         let muted = self.muted(entry, silences).await?;
-        let mut targets = self.route.targets(entry);
+        // A reminder goes to the receiver it reminds, and to no one else.
+        let reminded = (entry.action == "remind").then(|| entry.actor.strip_prefix("reminder:")).flatten();
+        let mut targets = match reminded {
+            Some(receiver) => vec![Target { receiver: receiver.to_owned(), grouping: None, repeat: None }],
+            None => self.route.targets(entry),
+        };
         for receiver in self.escalation.receivers_of(entry) {
             if !targets.iter().any(|t| t.receiver == *receiver) {
                 // An escalation step is never held back in a group.
-                targets.push(Target { receiver: receiver.clone(), grouping: None });
+                targets.push(Target { receiver: receiver.clone(), grouping: None, repeat: None });
             }
         }
         let deliveries: Vec<NewDelivery> = targets
             .into_iter()
             .filter(|target| self.receivers.contains_key(&target.receiver))
-            .map(|Target { receiver, grouping }| {
+            .map(|Target { receiver, grouping, .. }| {
                 let body = serde_json::json!({ "receiver": receiver, "entry": entry }).to_string();
                 let group = grouping.map(|grouping| grouping.key(entry));
                 NewDelivery { receiver, body, muted: muted.clone(), group }

@@ -105,6 +105,8 @@ pub struct Target {
     pub receiver: String,
     /// The route's grouping.
     pub grouping: Option<Grouping>,
+    /// How often the receiver is reminded of the case while it stays open (none: never).
+    pub repeat: Option<TimeDelta>,
 }
 
 /// Grouping settings as written on a route; a child takes its parent's where it gives none.
@@ -113,6 +115,7 @@ struct GroupSettings {
     by: Option<Vec<GroupLabel>>,
     wait_s: Option<f64>,
     interval_s: Option<f64>,
+    repeat_s: Option<f64>,
 }
 
 /// Alertmanager's defaults.
@@ -125,7 +128,12 @@ impl GroupSettings {
             by: self.by.clone().or_else(|| parent.by.clone()),
             wait_s: self.wait_s.or(parent.wait_s),
             interval_s: self.interval_s.or(parent.interval_s),
+            repeat_s: self.repeat_s.or(parent.repeat_s),
         }
+    }
+
+    fn repeat(&self) -> Option<TimeDelta> {
+        self.repeat_s.map(|s| TimeDelta::milliseconds((s * 1000.0) as i64))
     }
 
     fn grouping(&self) -> Option<Grouping> {
@@ -167,6 +175,10 @@ pub struct Route {
     /// Least seconds between two batches of a group (default 300).
     #[serde(default)]
     pub group_interval_s: Option<f64>,
+    /// Seconds after which a receiver is reminded of a case still open (`remind` entries); inherited;
+    /// none: no reminders.
+    #[serde(default)]
+    pub repeat_interval_s: Option<f64>,
 }
 
 impl Route {
@@ -183,7 +195,12 @@ impl Route {
     }
 
     fn settings(&self) -> GroupSettings {
-        GroupSettings { by: self.group_by.clone(), wait_s: self.group_wait_s, interval_s: self.group_interval_s }
+        GroupSettings {
+            by: self.group_by.clone(),
+            wait_s: self.group_wait_s,
+            interval_s: self.group_interval_s,
+            repeat_s: self.repeat_interval_s,
+        }
     }
 
     fn walk(&self, entry: &TimelineEntry, inherited: &GroupSettings, targets: &mut Vec<Target>) -> bool {
@@ -203,7 +220,11 @@ impl Route {
         if !taken {
             for receiver in &self.receivers {
                 if !targets.iter().any(|t| t.receiver == *receiver) {
-                    targets.push(Target { receiver: receiver.clone(), grouping: settings.grouping() });
+                    targets.push(Target {
+                        receiver: receiver.clone(),
+                        grouping: settings.grouping(),
+                        repeat: settings.repeat(),
+                    });
                 }
             }
         }
@@ -212,7 +233,12 @@ impl Route {
 
     /// Group times that are not positive, with their key paths (for validation).
     pub fn bad_group_times(&self, path: &str) -> Vec<String> {
-        let mut bad: Vec<String> = [("group_wait_s", self.group_wait_s), ("group_interval_s", self.group_interval_s)]
+        let times = [
+            ("group_wait_s", self.group_wait_s),
+            ("group_interval_s", self.group_interval_s),
+            ("repeat_interval_s", self.repeat_interval_s),
+        ];
+        let mut bad: Vec<String> = times
             .into_iter()
             .filter(|(_, seconds)| seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())))
             .map(|(key, _)| format!("{path}.{key}"))
@@ -221,6 +247,12 @@ impl Route {
             bad.extend(child.bad_group_times(&format!("{path}.routes[{i}]")));
         }
         bad
+    }
+
+    /// The shortest reminder interval anywhere in the tree, if any route sets one.
+    pub fn shortest_repeat(&self) -> Option<TimeDelta> {
+        let own = self.repeat_interval_s.map(|s| TimeDelta::milliseconds((s * 1000.0) as i64));
+        self.routes.iter().filter_map(Route::shortest_repeat).chain(own).min()
     }
 
     /// Every receiver id the tree names, with its key path (for validation).
@@ -291,10 +323,12 @@ receivers = ["supervision-office"]
 receivers = ["command-center"]
 group_by = ["grid", "category"]
 group_wait_s = 10
+repeat_interval_s = 3600
 [[routes]]
 match = { categories = ["litter"] }
 receivers = ["sanitation"]
 group_interval_s = 60
+repeat_interval_s = 600
 [[routes]]
 match = { urgencies = ["urgent"] }
 receivers = ["duty-phone"]
@@ -310,8 +344,11 @@ group_by = []
             ("sanitation", "grid=110105001001001,category=litter".to_owned())
         );
         assert_eq!((grouping.wait, grouping.interval), (TimeDelta::seconds(10), TimeDelta::seconds(60)));
+        assert_eq!(targets[0].repeat, Some(TimeDelta::seconds(600)));
+        assert_eq!(tree.shortest_repeat(), Some(TimeDelta::seconds(600)));
         let root = tree.targets(&entry("illegal_parking", "110105001001001", "normal", "report"));
         assert_eq!(root[0].grouping.as_ref().unwrap().interval, TimeDelta::seconds(300), "Alertmanager's default");
+        assert_eq!(root[0].repeat, Some(TimeDelta::hours(1)));
         let urgent = tree.targets(&entry("illegal_parking", "110105001001001", "urgent", "report"));
         assert_eq!(
             (urgent[0].receiver.as_str(), urgent[0].grouping.clone()),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Pool, Store, with_pool};
+use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
 use crate::Result;
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
@@ -119,6 +119,17 @@ pub struct NewDelivery {
     pub group: Option<String>,
 }
 
+/// An open case and a receiver last told of it at `last_told`.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct QuietCase {
+    /// Case id.
+    pub case_id: i64,
+    /// Receiver id.
+    pub receiver: String,
+    /// When the receiver's latest delivery about the case was made.
+    pub last_told: DateTime<Utc>,
+}
+
 /// A group of held deliveries of one receiver.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct HeldGroup {
@@ -154,6 +165,54 @@ impl Store {
              WHERE e.id > $1 ORDER BY e.id LIMIT $2"
         );
         with_pool!(self, |pool| Ok(sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// The newest timeline entry of a case.
+    pub async fn latest_entry_of(&self, case_id: i64) -> Result<Option<TimelineEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM case_events e JOIN cases c ON c.id = e.case_id
+             WHERE e.case_id = $1 ORDER BY e.id DESC LIMIT 1"
+        );
+        with_pool!(self, |pool| Ok(sqlx::query_as(&sql).bind(case_id).fetch_optional(pool).await?))
+    }
+
+    /// Open cases and the receivers told of them, where the receiver was last told at or before
+    /// `told_before` (reminder candidates), at most `limit`.
+    pub async fn quiet_open_cases(&self, told_before: DateTime<Utc>, limit: i64) -> Result<Vec<QuietCase>> {
+        with_pool!(self, |pool| Ok(sqlx::query_as(concat!(
+            "SELECT d.case_id, d.receiver, MAX(d.created_at) AS last_told
+               FROM deliveries d JOIN cases c ON c.id = d.case_id
+              WHERE d.state <> 'silenced' AND c.status NOT IN ",
+            finished_statuses!(),
+            " GROUP BY d.case_id, d.receiver HAVING MAX(d.created_at) <= $1 ORDER BY d.case_id LIMIT $2"
+        ))
+        .bind(told_before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Appends a `remind` entry to an open case's timeline (actor `reminder:<receiver>`): the case is
+    /// still open, and the receiver hears of it again.
+    pub async fn remind(&self, case_id: i64, receiver: &str, note: String, now: DateTime<Utc>) -> Result<()> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
+            let event = CaseEvent {
+                at: now,
+                actor: format!("reminder:{receiver}"),
+                role: "system".into(),
+                action: "remind".into(),
+                from_status: status.clone(),
+                to_status: status,
+                note,
+            };
+            insert_event!(tx, case_id, &event);
+            tx.commit().await?;
+            self.timeline_grew();
+            Ok(())
+        })
     }
 
     /// The id of the newest timeline entry (0 when there is none).

@@ -25,7 +25,7 @@ use tracing::info;
 
 pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
-pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, TimelineEntry};
+pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
