@@ -94,35 +94,60 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
 }
 
+/// Runs `step` until it works: the live page re-renders rows and the case detail as changes stream in,
+/// so an element found a moment ago may have been replaced (stale) or not be there yet.
+async fn retry<T, F, Fut>(what: &str, step: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let started = Instant::now();
+    loop {
+        match step().await {
+            Ok(done) => return done,
+            Err(error)
+                if started.elapsed() < WAIT && (error.is_stale_element_reference() || error.is_no_such_element()) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("{what}: {error}"),
+        }
+    }
+}
+
+/// Clicks the element `css` selects, as a person would.
+async fn click(client: &Client, css: &str) {
+    retry(css, || async { client.find(Locator::Css(css)).await?.click().await }).await;
+}
+
+/// The text of each element `css` selects, read at one moment.
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)";
+    let found = client.execute(script, vec![json!(css)]).await.unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
 async fn sign_in(client: &Client, base: &str, role: &str) {
     client.goto(&format!("{base}/")).await.unwrap();
     client.execute("sessionStorage.clear()", Vec::new()).await.unwrap();
     client.goto(&format!("{base}/")).await.unwrap();
     let token = wait_for(client, "#token").await;
     token.send_keys(&secret(role)).await.unwrap();
-    client.find(Locator::Css("#signin-submit")).await.unwrap().click().await.unwrap();
+    click(client, "#signin-submit").await;
     wait_for(client, &format!("#who[data-role='{role}']")).await;
 }
 
 /// Opens the case, checks that exactly `expected` actions are offered, takes `action` and waits for
 /// the case to reach `status`.
 async fn act(client: &Client, case: i64, expected: &[&str], action: &str, status: &str) {
-    wait_for(client, &format!("#case-list tr[data-case='{case}']")).await.click().await.unwrap();
+    click(client, &format!("#case-list tr[data-case='{case}']")).await;
     wait_for(client, &format!("#case-detail h2[data-case='{case}']")).await;
-    let offered = client.find_all(Locator::Css("#case-detail button[data-action]")).await.unwrap();
-    let mut names = Vec::new();
-    for button in offered {
-        names.push(button.attr("data-action").await.unwrap().unwrap());
-    }
-    assert_eq!(names, expected, "the actions offered to take {action}");
-    client
-        .find(Locator::Css("#action-note"))
-        .await
-        .unwrap()
-        .send_keys(&format!("{action} in the browser"))
-        .await
-        .unwrap();
-    client.find(Locator::Css(&format!("button[data-action='{action}']"))).await.unwrap().click().await.unwrap();
+    let script = "return [...document.querySelectorAll('#case-detail button[data-action]')].map(b => b.dataset.action)";
+    let offered: Vec<String> = serde_json::from_value(client.execute(script, Vec::new()).await.unwrap()).unwrap();
+    assert_eq!(offered, expected, "the actions offered to take {action}");
+    let note = format!("{action} in the browser");
+    retry("#action-note", || async { client.find(Locator::Css("#action-note")).await?.send_keys(&note).await }).await;
+    click(client, &format!("button[data-action='{action}']")).await;
     wait_for(client, &format!("#detail-status[data-status='{status}']")).await;
 }
 
@@ -162,21 +187,22 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
             .for_element(Locator::Css("#case-list tr[data-case][data-status='reported']"))
             .await
             .unwrap_or_else(|e| panic!("no case appeared live: {e}\n{}", service.log()));
-        let case: i64 = row.attr("data-case").await.unwrap().unwrap().parse().unwrap();
+        let case: i64 = retry("the new row", || row.attr("data-case")).await.unwrap().parse().unwrap();
         screenshot(&client, &shots, "01-operator-live-case").await;
         // The operator takes the case on: it is theirs until handed over.
-        wait_for(&client, &format!("#case-list tr[data-case='{case}']")).await.click().await.unwrap();
-        wait_for(&client, "button[data-ownership='acknowledge']").await.click().await.unwrap();
+        click(&client, &format!("#case-list tr[data-case='{case}']")).await;
+        click(&client, "button[data-ownership='acknowledge']").await;
         wait_for(&client, "button[data-ownership='hand_over']").await;
         act(&client, case, &["verify", "void"], "verify", "filed").await;
-        let evidence = wait_for(&client, "#case-detail img[data-evidence='0']").await;
-        client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css("#case-detail img[data-evidence='0'][src^='blob:']"))
-            .await
-            .expect("the evidence image loads through the API");
-        let width = client.execute("return arguments[0].naturalWidth", vec![json!(evidence)]).await.unwrap();
+        // The evidence JPEG, fetched through the case with the token, decoded by the browser.
+        let script = "const img = document.querySelector(\"#case-detail img[data-evidence='0']\");
+                      return img && img.src.startsWith('blob:') && img.complete ? img.naturalWidth : 0";
+        let started = Instant::now();
+        let mut width = json!(0);
+        while width != json!(640) && started.elapsed() < WAIT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            width = client.execute(script, Vec::new()).await.unwrap();
+        }
         assert_eq!(width, json!(640), "the evidence JPEG decoded in the browser");
         screenshot(&client, &shots, "02-operator-verified").await;
 
@@ -194,33 +220,33 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
         screenshot(&client, &shots, "05-inspector-closed").await;
 
         // English labels.
-        client.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+        click(&client, "#lang").await;
         let title = client.find(Locator::Css("header h1")).await.unwrap().text().await.unwrap();
         assert_eq!(title, "Sharp Eyes · grid cases");
-        let status = client.find(Locator::Css("#detail-status")).await.unwrap().text().await.unwrap();
-        assert_eq!(status, "closed");
+        wait_for(&client, "#detail-status[data-status='closed']").await;
+        assert_eq!(texts(&client, "#detail-status").await, ["closed"]);
         screenshot(&client, &shots, "06-english").await;
 
         // The grid tree counts the case; the camera wall shows the camera streaming.
-        client.find(Locator::Css("#tabs button[data-view='grids']")).await.unwrap().click().await.unwrap();
-        let grid = wait_for(&client, "#grid-tree tr[data-grid='110105001001001']").await;
-        let cells = grid.find_all(Locator::Css("td")).await.unwrap();
-        assert_eq!(cells[4].text().await.unwrap(), "1", "the grid's total");
+        click(&client, "#tabs button[data-view='grids']").await;
+        wait_for(&client, "#grid-tree tr[data-grid='110105001001001']").await;
+        let cells = texts(&client, "#grid-tree tr[data-grid='110105001001001'] td").await;
+        assert_eq!(cells[4], "1", "the grid's total");
         screenshot(&client, &shots, "07-grids").await;
-        client.find(Locator::Css("#tabs button[data-view='cameras']")).await.unwrap().click().await.unwrap();
+        click(&client, "#tabs button[data-view='cameras']").await;
         wait_for(&client, "#camera-wall article.camera.streaming[data-camera='truck-cam']").await;
         wait_for(&client, "#camera-wall article[data-camera='truck-cam'] img[src^='blob:']").await;
         screenshot(&client, &shots, "08-cameras").await;
 
         // The tuning view draws the zone and the latest detections over the latest frame.
-        client.find(Locator::Css("#tabs button[data-view='tuning']")).await.unwrap().click().await.unwrap();
+        click(&client, "#tabs button[data-view='tuning']").await;
         wait_for(&client, "#tuning-detections tbody tr").await;
         for (view, shown) in [("#tuning-view", true), ("#cases-view", false), ("#cameras-view", false)] {
             let displayed = client.find(Locator::Css(view)).await.unwrap().is_displayed().await.unwrap();
             assert_eq!(displayed, shown, "{view} displayed");
         }
-        let zone = wait_for(&client, "#tuning-zones tbody td").await.text().await.unwrap();
-        assert_eq!(zone, "all");
+        wait_for(&client, "#tuning-zones tbody td").await;
+        assert_eq!(texts(&client, "#tuning-zones tbody td").await[0], "all");
         let width = client.execute("return document.querySelector('#tuning-canvas').width", Vec::new()).await.unwrap();
         assert_eq!(width, json!(640), "the canvas takes the frame's size");
         screenshot(&client, &shots, "09-tuning").await;

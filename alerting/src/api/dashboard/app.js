@@ -246,7 +246,9 @@ function renderDetail(d) {
     showImage(img, `/api/v1/cases/${d.id}/evidence/${item.index}`);
     evidence.append(el('figure', {}, img, el('figcaption', {}, `#${item.index} · ${when(item.captured_at)}`)));
   }
-  const note = el('input', { id: 'action-note', placeholder: text('detail.note'), maxlength: 4000 });
+  // A live update re-renders the detail: keep what the person was typing.
+  const typed = $('#case-detail h2')?.dataset.case === String(d.id) ? $('#action-note')?.value ?? '' : '';
+  const note = el('input', { id: 'action-note', placeholder: text('detail.note'), maxlength: 4000, value: typed });
   const error = el('p', { class: 'error', role: 'alert', id: 'action-error' });
   const actions = el('div', { class: 'actions' },
     d.actions.length ? d.actions.map((action) => el('button', { 'data-action': action, onclick: () => act(d.id, action, note.value, error) }, term(action)))
@@ -419,7 +421,7 @@ async function drawTuning() {
   if (!id) return;
   const view = await getJson(`/api/v1/cameras/${encodeURIComponent(id)}/view`);
   $('#tuning-zones tbody').replaceChildren(...view.zones.map((z) => el('tr', {},
-    el('td', { style: `color:${ZONE_COLORS[z.kind]}` }, z.id), el('td', {}, term(z.kind)), el('td', {}, (z.classes ?? []).join(', ') || '—'),
+    el('td', { class: `zone-${z.kind}` }, z.id), el('td', {}, term(z.kind)), el('td', {}, (z.classes ?? []).join(', ') || '—'),
     el('td', {}, z.min_score ?? '—'), el('td', {}, z.active ? z.active.join('–') : '24h'))));
   const canvas = $('#tuning-canvas');
   if (!view.frame) { $('#tuning-info').textContent = text('tuning.none'); return; }
