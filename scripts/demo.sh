@@ -21,7 +21,8 @@ trap 'kill -TERM "$simcam_pid" 2>/dev/null || true; wait "$simcam_pid" 2>/dev/nu
 
 cat <<'HELP'
 
-sharpeyes demo — API on http://127.0.0.1:8080 (token: demo-operator)
+sharpeyes demo — dashboard and API on http://127.0.0.1:8080
+  sign in with demo-operator, demo-dispatcher, demo-handler, demo-inspector or demo-admin
   curl -s -H 'Authorization: Bearer demo-operator' http://127.0.0.1:8080/api/v1/cases
   curl -s -H 'Authorization: Bearer demo-operator' http://127.0.0.1:8080/api/v1/cameras
   curl -s -H 'Authorization: Bearer demo-operator' -o evidence.jpg http://127.0.0.1:8080/api/v1/cases/1/evidence/0
