@@ -25,7 +25,7 @@ use crate::{
         workflow::Status,
     },
     rules::Category,
-    store::{Case, CaseFilter},
+    store::{Case, CaseDetail, CaseFilter},
 };
 
 /// Largest citizen report (form fields and photo), in bytes.
@@ -209,14 +209,14 @@ fn request_of(case: Case, state: &ApiState, latest_note: Option<String>) -> Serv
     }
 }
 
-async fn with_media(state: &ApiState, case: Case) -> Result<ServiceRequest, ApiError> {
-    let id = case.id;
-    let detail = state.store.case_detail(id).await?;
-    let note = detail.as_ref().and_then(|d| d.events.last()).map(|event| event.note.clone());
-    let has_media = detail.as_ref().is_some_and(|d| !d.evidence.is_empty());
-    let mut request = request_of(case, state, note);
+/// One case as a request with its latest note and its first evidence image.
+fn with_media(state: &ApiState, detail: CaseDetail) -> ServiceRequest {
+    let id = detail.case.id;
+    let note = detail.events.last().map(|event| event.note.clone());
+    let has_media = !detail.evidence.is_empty();
+    let mut request = request_of(detail.case, state, note);
     request.media_url = has_media.then(|| format!("/api/v1/cases/{id}/evidence/0"));
-    Ok(request)
+    request
 }
 
 /// `GET /open311/v2/requests.json`: cases as service requests, newest first (at most 1000).
@@ -230,7 +230,7 @@ pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>)
                 ApiError::BadRequest(format!("service_request_id[{index}]: '{}' is not a request id", id.trim()))
             })?;
             if let Some(detail) = state.store.case_detail(id).await? {
-                found.push(with_media(&state, detail.case).await?);
+                found.push(with_media(&state, detail));
             }
         }
         return Ok(Json(found));
@@ -266,7 +266,7 @@ pub async fn request(State(state): State<ApiState>, Path(file): Path<String>) ->
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::NotFound(format!("no request '{file}' (ask for <id>.json)")))?;
     let detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no request {id}")))?;
-    Ok(Json(vec![with_media(&state, detail.case).await?]))
+    Ok(Json(vec![with_media(&state, detail)]))
 }
 
 /// The fields of a posted report, from a multipart or URL-encoded form.

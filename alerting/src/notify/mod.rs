@@ -204,8 +204,7 @@ impl Notifier {
             let Some(entry) = self.store.latest_entry_of(quiet.case_id).await? else {
                 continue;
             };
-            let repeat =
-                self.route.targets(&entry).into_iter().find(|t| t.receiver == quiet.receiver).and_then(|t| t.repeat);
+            let repeat = self.route.target_of(&entry, &quiet.receiver).and_then(|t| t.repeat);
             if let Some(repeat) = repeat.filter(|repeat| quiet.last_told + *repeat <= now) {
                 let note = format!("still {} after {} min", entry.to_status, (now - quiet.last_told).num_minutes());
                 self.store.remind(quiet.case_id, &quiet.receiver, note, now).await?;
@@ -221,9 +220,9 @@ impl Notifier {
         let now = Utc::now();
         for group in self.store.held_groups().await? {
             let first: serde_json::Value = serde_json::from_str(&group.first_body).unwrap_or_default();
-            let grouping = serde_json::from_value::<TimelineEntry>(first["entry"].clone()).ok().and_then(|entry| {
-                self.route.targets(&entry).into_iter().find(|t| t.receiver == group.receiver)?.grouping
-            });
+            let grouping = serde_json::from_value::<TimelineEntry>(first["entry"].clone())
+                .ok()
+                .and_then(|entry| self.route.target_of(&entry, &group.receiver)?.grouping);
             let due = grouping.map_or(now, |grouping| grouping.due(group.first_held, group.last_flush));
             if due <= now
                 && let Some((carrier, entries)) = self.store.flush_group(&group.receiver, &group.group_key, now).await?

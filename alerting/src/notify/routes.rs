@@ -194,6 +194,11 @@ impl Route {
         targets
     }
 
+    /// How the tree sends `entry` to `receiver`, if it sends it there at all.
+    pub fn target_of(&self, entry: &TimelineEntry, receiver: &str) -> Option<Target> {
+        self.targets(entry).into_iter().find(|target| target.receiver == receiver)
+    }
+
     fn settings(&self) -> GroupSettings {
         GroupSettings {
             by: self.group_by.clone(),

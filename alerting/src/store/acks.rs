@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
+use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::{Result, api::Principal};
 
 /// What became of an acknowledgement or a hand-over.
@@ -38,18 +38,6 @@ struct OwnerRow {
     owner: String,
 }
 
-fn step(at: DateTime<Utc>, actor: String, role: &str, action: &str, status: &str, note: String) -> CaseEvent {
-    CaseEvent {
-        at,
-        actor,
-        role: role.into(),
-        action: action.into(),
-        from_status: status.into(),
-        to_status: status.into(),
-        note,
-    }
-}
-
 impl Store {
     /// The status and owner of an open case, or why there is no open case to own.
     async fn open_case_owner(&self, id: i64) -> Result<Result<OwnerRow, OwnershipOutcome>> {
@@ -81,7 +69,8 @@ impl Store {
         if !row.owner.is_empty() && *row.owner != *who.name {
             return Ok(OwnershipOutcome::OwnedBy(row.owner));
         }
-        let event = step(now, who.name.to_string(), who.role.as_str(), "acknowledge", &row.status, note.into());
+        let event =
+            status_kept_step(now, who.name.to_string(), who.role.as_str(), "acknowledge", &row.status, note.into());
         self.change_owner(id, &row.owner, &who.name, Some(now), &event).await
     }
 
@@ -106,7 +95,7 @@ impl Store {
             return Ok(OwnershipOutcome::OwnedBy(row.owner));
         }
         let note = if note.is_empty() { format!("to {to}") } else { format!("to {to}: {note}") };
-        let event = step(now, who.name.to_string(), who.role.as_str(), "hand_over", &row.status, note);
+        let event = status_kept_step(now, who.name.to_string(), who.role.as_str(), "hand_over", &row.status, note);
         self.change_owner(id, &row.owner, to, None, &event).await
     }
 
@@ -183,7 +172,7 @@ impl Store {
             let status: String =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case.id).fetch_one(&mut *tx).await?;
             let note = format!("step {next}: not acknowledged for {} min", waited.num_minutes());
-            let event = step(now, format!("escalation:{next}"), "system", "escalate", &status, note);
+            let event = status_kept_step(now, format!("escalation:{next}"), "system", "escalate", &status, note);
             insert_event!(tx, case.id, &event);
             tx.commit().await?;
             self.timeline_grew();

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
+use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::Result;
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
@@ -199,15 +199,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let status: String =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
-            let event = CaseEvent {
-                at: now,
-                actor: format!("reminder:{receiver}"),
-                role: "system".into(),
-                action: "remind".into(),
-                from_status: status.clone(),
-                to_status: status,
-                note,
-            };
+            let event = status_kept_step(now, format!("reminder:{receiver}"), "system", "remind", &status, note);
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
             self.timeline_grew();

@@ -93,6 +93,27 @@ macro_rules! insert_event {
 }
 pub(crate) use insert_event;
 
+/// A timeline step that leaves the case's status as it is (a whistle, an acknowledgement, an
+/// escalation, a reminder).
+pub(crate) fn status_kept_step(
+    at: DateTime<Utc>,
+    actor: impl Into<String>,
+    role: &str,
+    action: &str,
+    status: &str,
+    note: String,
+) -> CaseEvent {
+    CaseEvent {
+        at,
+        actor: actor.into(),
+        role: role.into(),
+        action: action.into(),
+        from_status: status.into(),
+        to_status: status.into(),
+        note,
+    }
+}
+
 /// Adds object `$idx` of a case, on an open transaction.
 macro_rules! insert_object {
     ($tx:expr, $case_id:expr, $idx:expr, $object:expr) => {{

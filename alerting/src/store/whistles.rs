@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, with_pool};
+use super::{CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
 use crate::{Result, api::Principal, cases::whistles::WhistleLevel};
 
 /// A whistle blown on a case, with its calls.
@@ -131,9 +131,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let event = step(
+            let event = status_kept_step(
                 now,
-                &who.name,
+                &*who.name,
                 who.role.as_str(),
                 "whistle",
                 &status,
@@ -187,7 +187,14 @@ impl Store {
             if changed.rows_affected() == 0 {
                 return Ok(ReportInOutcome::AlreadyReported);
             }
-            let event = step(now, &who.name, who.role.as_str(), "report_in", &status, format!("{department}: {note}"));
+            let event = status_kept_step(
+                now,
+                &*who.name,
+                who.role.as_str(),
+                "report_in",
+                &status,
+                format!("{department}: {note}"),
+            );
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
             self.timeline_grew();
@@ -232,7 +239,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let note = format!("{} did not report in by {}", missed.department, missed.due_at.to_rfc3339());
-            let event = step(now, "deadline-clock", "admin", "whistle_missed", &status, note);
+            let event = status_kept_step(now, "deadline-clock", "admin", "whistle_missed", &status, note);
             insert_event!(tx, missed.case_id, &event);
             tx.commit().await?;
             self.timeline_grew();
@@ -269,18 +276,5 @@ impl Store {
                 called_at: row.called_at,
             })
             .collect())
-    }
-}
-
-/// A timeline step that leaves the status as it is.
-fn step(at: DateTime<Utc>, actor: &str, role: &str, action: &str, status: &str, note: String) -> CaseEvent {
-    CaseEvent {
-        at,
-        actor: actor.into(),
-        role: role.into(),
-        action: action.into(),
-        from_status: status.into(),
-        to_status: status.into(),
-        note,
     }
 }
