@@ -52,6 +52,7 @@ fn violation(place: usize, object: usize, frame: &Frame) -> Violation {
         confirmed_at: Utc::now(),
         frame: frame.clone(),
         before: None,
+        receipt: None,
     })
 }
 
@@ -78,6 +79,7 @@ async fn engine_throughput() {
         policy: shipped_policy(),
         cooldown: TimeDelta::minutes(10),
         duplicates: DuplicateRule::default(),
+        shared: false,
     };
     let mut engine = CaseEngine::start(store, EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();
     let frame = Frame::from_rgb("cam".into(), Utc::now(), 640, 480, Bytes::from(vec![90u8; 640 * 480 * 3]));
@@ -129,6 +131,7 @@ fn new_case(i: usize) -> NewCase {
         first_seen_at: at,
         confirmed_at: at,
         opened_at: at,
+        violation: None,
     }
 }
 

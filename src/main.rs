@@ -31,6 +31,13 @@ enum Command {
         /// Configuration file (TOML; see config/reference.toml).
         #[arg(long)]
         config: PathBuf,
+        /// What this process does: everything on one box, an edge node near the cameras, or a center.
+        #[arg(long, value_enum, env = "SHARPEYES_ROLE", default_value = "all")]
+        role: run::Role,
+        /// This node's name (default: cluster.node, $SHARPEYES_NODE, the host name); names its MQTT
+        /// sessions and picks its cameras among the edge nodes.
+        #[arg(long)]
+        node: Option<String>,
     },
     /// Validate a configuration file; print every problem with its key path.
     CheckConfig {
@@ -50,7 +57,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Run { config } => run::run(&config),
+        Command::Run { config, role, node } => run::run(&config, role, node),
         Command::CheckConfig { file } => return check_config(&file),
         Command::Detect(args) => detect::detect(&args),
         Command::Simcam(args) => simcam::simcam(&args),

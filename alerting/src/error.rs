@@ -30,6 +30,10 @@ pub enum Error {
     /// A camera's latest frame could not be encoded for the dashboard.
     #[error("latest frame of camera {camera}: {source}")]
     Preview { camera: String, source: image::ImageError },
+
+    /// The MQTT connection of the violation relay could not be set up.
+    #[error("mqtt: {0}")]
+    Mqtt(String),
 }
 
 impl Error {

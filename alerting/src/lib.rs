@@ -4,11 +4,13 @@
 //! - [`cases`]: the case engine (one open case per camera, zone and category), the taxonomy of case
 //!   codes, and evidence images;
 //! - [`store`]: cases in SQLite through sqlx migrations;
+//! - [`cluster`]: edge and center roles: camera sharding, the violation relay over MQTT, the leader;
 //! - [`notify`]: routing of every case change to receivers through an outbox, with retries;
 //! - [`api`]: the authenticated HTTP API, `/healthz` and `/metrics`.
 
 pub mod api;
 pub mod cases;
+pub mod cluster;
 mod error;
 mod metrics;
 pub mod notify;

@@ -15,6 +15,8 @@ pub struct AlertingMetrics {
     pub cases_supervised_total: IntCounterVec,
     /// Violations not filed because their place's case closed less than the cooldown ago.
     pub violations_cooling_down_total: IntCounterVec,
+    /// Relayed violations delivered again after they were filed (nothing filed twice).
+    pub violations_refiled_total: IntCounterVec,
     /// Escalation steps taken on unacknowledged cases, by step.
     pub cases_escalated_total: IntCounterVec,
     /// Departments that did not report in to a whistle in time, by department.
@@ -44,6 +46,10 @@ impl AlertingMetrics {
                 "sharpeyes_violations_cooling_down_total",
                 "Violations at a place whose case closed less than the cooldown ago",
             )?,
+            violations_refiled_total: counter(
+                "sharpeyes_violations_refiled_total",
+                "Relayed violations delivered again after they were filed (filed once)",
+            )?,
             whistle_report_ins_missed_total: IntCounterVec::new(
                 Opts::new(
                     "sharpeyes_whistle_report_ins_missed_total",
@@ -64,6 +70,7 @@ impl AlertingMetrics {
             &metrics.cases_supervised_total,
             &metrics.cases_escalated_total,
             &metrics.violations_cooling_down_total,
+            &metrics.violations_refiled_total,
             &metrics.whistle_report_ins_missed_total,
             &metrics.deliveries_total,
         ] {

@@ -39,6 +39,7 @@ fn camera_case(camera: &str, grid: &str, minute: i64) -> NewCase {
         first_seen_at: at(minute - 5),
         confirmed_at: at(minute),
         opened_at: at(minute),
+        violation: None,
     }
 }
 
@@ -79,7 +80,7 @@ async fn exercise(store: &Store) {
         .await
         .unwrap();
     assert!(first < second && second < third);
-    store.add_object(first, &object(100.0, 3), &evidence(4, 3), at(3)).await.unwrap();
+    store.add_object(first, &object(100.0, 3), &evidence(4, 3), None, at(3)).await.unwrap();
 
     let detail = store.case_detail(first).await.unwrap().unwrap();
     assert_eq!(detail.case.object_count, 2);

@@ -80,6 +80,27 @@ pub struct Config {
     /// Where case changes are sent.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// Edge and center nodes (`run --role edge|center`).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: how edge nodes share the cameras and how centers share the violations.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ClusterConfig {
+    /// This node's name (default: `--node`, else `$SHARPEYES_NODE`, else the host name). It names the
+    /// node's MQTT sessions, so keep it stable across restarts.
+    pub node: Option<String>,
+    /// The edge nodes that share the cameras (rendezvous hashing); empty: this node takes them all.
+    #[serde(default)]
+    pub edges: Vec<String>,
+    /// Instead of `edges`: the replica count of the edge StatefulSet, whose pods are `<set>-0..N-1`
+    /// (taken from this node's name).
+    pub edge_replicas: Option<u32>,
+    /// MQTT v5 share group of the centers: each violation goes to one center of the group.
+    pub share_group: Option<String>,
+    /// Where an edge node keeps violations the broker has not acknowledged (default `data_dir/spool`).
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// `[notify]`: receivers, the routing tree and retries.

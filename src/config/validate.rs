@@ -176,6 +176,38 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
     }
 }
 
+fn validate_cluster(config: &Config, report: &mut impl FnMut(String, String)) {
+    let cluster = &config.cluster;
+    let name_ok = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    };
+    if let Some(node) = &cluster.node
+        && !name_ok(node)
+    {
+        report("cluster.node".into(), format!("'{node}': use letters, digits, '-', '_' or '.'"));
+    }
+    for (i, edge) in cluster.edges.iter().enumerate() {
+        if !name_ok(edge) {
+            report(format!("cluster.edges[{i}]"), format!("'{edge}': use letters, digits, '-', '_' or '.'"));
+        } else if cluster.edges[..i].contains(edge) {
+            report(format!("cluster.edges[{i}]"), format!("'{edge}' is listed twice"));
+        }
+    }
+    if let Some(replicas) = cluster.edge_replicas {
+        if replicas == 0 {
+            report("cluster.edge_replicas".into(), "must be at least 1".into());
+        }
+        if !cluster.edges.is_empty() {
+            report("cluster.edge_replicas".into(), "give either edges or edge_replicas, not both".into());
+        }
+    }
+    if let Some(group) = &cluster.share_group
+        && !name_ok(group)
+    {
+        report("cluster.share_group".into(), format!("'{group}': use letters, digits, '-', '_' or '.'"));
+    }
+}
+
 /// Every semantic problem of a parsed configuration, each with its key path.
 pub fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -192,6 +224,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
         );
     }
+    validate_cluster(config, &mut report);
     if config.server.rate_limit_per_s == 0 || config.server.rate_limit_burst == 0 {
         report("server.rate_limit_per_s".into(), "the rate and the burst must be at least 1".into());
     }

@@ -216,7 +216,15 @@ grid = "110105001001001"
 
 /// Starts `sharpeyes run` and waits until `/healthz` answers.
 pub fn start_service(config: &Path, base: &str) -> Running {
-    let running = spawn(&["run", "--config", &config.display().to_string()], 0);
+    start_service_with(config, base, &[])
+}
+
+/// Starts `sharpeyes run` with more arguments (`--role`, `--node`) and waits until `/healthz` answers.
+pub fn start_service_with(config: &Path, base: &str, more: &[&str]) -> Running {
+    let config = config.display().to_string();
+    let mut args = vec!["run", "--config", &config];
+    args.extend(more);
+    let running = spawn(&args, 0);
     let client = reqwest::blocking::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.get(format!("{base}/healthz")).send().is_err() {

@@ -10,7 +10,7 @@ mod dashboard;
 mod deliveries;
 mod error;
 mod grids;
-mod health;
+pub mod health;
 mod me;
 mod open311;
 mod openapi;

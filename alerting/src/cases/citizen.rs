@@ -188,6 +188,7 @@ impl CitizenIntake {
             first_seen_at: report.received_at,
             confirmed_at: report.received_at,
             opened_at: report.received_at,
+            violation: None,
         };
         let id = self.store.insert_case(&case, object.as_ref(), &evidence).await?;
         tracing::info!(case = id, code = case.code, grid = %case.grid, channel = %report.channel, "case opened from a citizen report");

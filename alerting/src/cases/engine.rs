@@ -16,7 +16,7 @@ use crate::{
     api::{Principal, Role},
     rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation},
     store::ActionOutcome,
-    store::{NewCase, NewEvidence, NewObject, Store},
+    store::{NewCase, NewEvidence, NewObject, PlaceKey, Store},
 };
 
 /// First and longest wait before filing a violation again while the database is unreachable.
@@ -65,6 +65,28 @@ struct Place {
 }
 
 impl Place {
+    /// The place of a violation.
+    fn of_violation(violation: &Violation) -> Self {
+        match violation {
+            Violation::Camera(v) => {
+                Self { source: v.camera.clone(), sensor: false, zone: v.zone.clone(), category: v.category }
+            }
+            Violation::Sensor(v) => {
+                Self { source: v.device.clone(), sensor: true, zone: v.rule.clone(), category: v.category }
+            }
+        }
+    }
+
+    /// How the store names it.
+    fn key(&self) -> PlaceKey<'_> {
+        PlaceKey {
+            source: if self.sensor { "sensor" } else { "camera" },
+            id: &self.source,
+            zone: &self.zone,
+            category: self.category.as_str(),
+        }
+    }
+
     /// The place of a stored case (`None` for a category this version does not know).
     fn of(case: &crate::store::Case) -> Option<Self> {
         let category = Category::parse(&case.category)?;
@@ -88,6 +110,11 @@ struct OpenCase {
 /// case whose detection scores at least its category's `auto_file_score` is filed (verified) at once.
 /// A new case within the duplicate rule's distance and time of an open case of its category is linked
 /// to it (`duplicate_of`).
+///
+/// When several centers file into one database ([`EngineSettings::shared`]) the database, not this
+/// process's memory, says what is open and cooling at a place: each violation is filed under the
+/// place's lock, after reading the place's state, and recorded by its stable id so that a copy of it
+/// delivered again files nothing.
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
@@ -101,6 +128,7 @@ pub struct CaseEngine {
     cooling: HashMap<Place, DateTime<Utc>>,
     closed: crossbeam_channel::Receiver<(i64, DateTime<Utc>)>,
     closed_tx: crossbeam_channel::Sender<(i64, DateTime<Utc>)>,
+    shared: bool,
 }
 
 /// Where a camera is.
@@ -121,6 +149,8 @@ pub struct EngineSettings {
     pub cooldown: TimeDelta,
     /// When a new case is a duplicate of an open one.
     pub duplicates: DuplicateRule,
+    /// Whether other processes file into the same store (centers sharing PostgreSQL).
+    pub shared: bool,
 }
 
 /// Who files cases automatically above the category's confidence.
@@ -138,7 +168,7 @@ impl CaseEngine {
         metrics: AlertingMetrics,
         settings: EngineSettings,
     ) -> Result<Self> {
-        let EngineSettings { policy, cooldown, duplicates } = settings;
+        let EngineSettings { policy, cooldown, duplicates, shared } = settings;
         let mut open = HashMap::new();
         for (case, boxes) in store.open_cases().await? {
             let Some(place) = Place::of(&case) else {
@@ -159,7 +189,20 @@ impl CaseEngine {
             }
         }
         let (closed_tx, closed) = crossbeam_channel::unbounded();
-        Ok(Self { store, evidence, sites, open, metrics, policy, cooldown, duplicates, cooling, closed, closed_tx })
+        Ok(Self {
+            store,
+            evidence,
+            sites,
+            open,
+            metrics,
+            policy,
+            cooldown,
+            duplicates,
+            cooling,
+            closed,
+            closed_tx,
+            shared,
+        })
     }
 
     /// Where the API reports cases it closed.
@@ -199,13 +242,57 @@ impl CaseEngine {
 
     async fn file(&mut self, violation: Violation) -> Result<CaseOutcome> {
         self.take_closures();
+        if !self.shared {
+            return self.file_at_place(violation, None).await;
+        }
+        let place = Place::of_violation(&violation);
+        let lock = self.store.lock_place(place.key()).await?;
+        let outcome = self.file_shared(violation, &place).await;
+        lock.release().await;
+        outcome
+    }
+
+    /// Files a relayed violation under its place's lock: once by its stable id, against the place's
+    /// state as the database has it.
+    async fn file_shared(&mut self, violation: Violation, place: &Place) -> Result<CaseOutcome> {
+        let id = violation.stable_id();
+        if let Some(case) = self.store.filed_violation(&id).await? {
+            self.metrics.violations_refiled_total.with_label_values(&[place.category.as_str()]).inc();
+            return Ok(CaseOutcome::AlreadyKnown(case));
+        }
+        let state = self.store.place_state(place.key(), Utc::now() - self.cooldown).await?;
+        match state.open {
+            Some((case, boxes)) => {
+                let objects =
+                    boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect();
+                self.open.insert(place.clone(), OpenCase { id: case, objects });
+            }
+            None => {
+                self.open.remove(place);
+            }
+        }
+        match state.finished_at {
+            Some(at) => self.cooling.insert(place.clone(), at + self.cooldown),
+            None => self.cooling.remove(place),
+        };
+        let outcome = self.file_at_place(violation, Some(id.clone())).await?;
+        // Every relayed violation is accounted to one case, also the ones that only saw it again.
+        if let CaseOutcome::AlreadyKnown(case) = outcome {
+            self.store.attribute_violation(&id, case, Utc::now()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Files a violation against the open case of its place; `relayed` is its stable id when it is to
+    /// be recorded with what it filed.
+    async fn file_at_place(&mut self, violation: Violation, relayed: Option<String>) -> Result<CaseOutcome> {
         match violation {
-            Violation::Camera(violation) => self.handle_camera(violation).await,
-            Violation::Sensor(violation) => self.handle_sensor(violation).await,
+            Violation::Camera(violation) => self.handle_camera(violation, relayed).await,
+            Violation::Sensor(violation) => self.handle_sensor(violation, relayed).await,
         }
     }
 
-    async fn handle_sensor(&mut self, violation: SensorViolation) -> Result<CaseOutcome> {
+    async fn handle_sensor(&mut self, violation: SensorViolation, relayed: Option<String>) -> Result<CaseOutcome> {
         let category = violation.category;
         let place = Place { source: violation.device.clone(), sensor: true, zone: violation.rule.clone(), category };
         if let Some(case) = self.open.get(&place) {
@@ -237,6 +324,7 @@ impl CaseEngine {
             first_seen_at: violation.since,
             confirmed_at: violation.confirmed_at,
             opened_at: Utc::now(),
+            violation: relayed,
         };
         let id = self.store.insert_case(&case, None, &[]).await?;
         self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
@@ -248,7 +336,7 @@ impl CaseEngine {
         Ok(CaseOutcome::Opened(id))
     }
 
-    async fn handle_camera(&mut self, violation: CameraViolation) -> Result<CaseOutcome> {
+    async fn handle_camera(&mut self, violation: CameraViolation, relayed: Option<String>) -> Result<CaseOutcome> {
         let category = violation.category;
         let place = Place { source: violation.camera.clone(), sensor: false, zone: violation.zone.clone(), category };
         if let Some(case) = self.open.get(&place)
@@ -281,7 +369,7 @@ impl CaseEngine {
 
         let outcome = match case_id {
             Some(id) => {
-                self.store.add_object(id, &object, &evidence, Utc::now()).await?;
+                self.store.add_object(id, &object, &evidence, relayed.as_deref(), Utc::now()).await?;
                 self.metrics.case_objects_added_total.with_label_values(&[category.as_str()]).inc();
                 CaseOutcome::Added(id)
             }
@@ -306,6 +394,7 @@ impl CaseEngine {
                     first_seen_at: violation.first_seen,
                     confirmed_at: violation.confirmed_at,
                     opened_at: Utc::now(),
+                    violation: relayed,
                 };
                 let id = self
                     .store

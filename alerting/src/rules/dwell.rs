@@ -160,6 +160,7 @@ impl DwellRule {
                         confirmed_at: at,
                         frame: frame.clone(),
                         before: self.first_frames.get(&track.id).cloned(),
+                        receipt: None,
                     });
                 }
             }

@@ -158,6 +158,7 @@ impl SceneChangeRule {
                 confirmed_at: at,
                 frame: frame.clone(),
                 before: Some(reference.frame.clone()),
+                receipt: None,
             });
         }
         violations

@@ -67,6 +67,42 @@ impl Violation {
             Self::Sensor(v) => &v.device,
         }
     }
+
+    /// An id derived from what the violation is — source, zone or rule, category, track and times — so
+    /// that every copy of it (a message sent again after a lost acknowledgement, a spooled one sent
+    /// after a restart) has the same id, and a center files it once: 32 hex digits of a SHA-256.
+    pub fn stable_id(&self) -> String {
+        use sha2::Digest;
+        let key = match self {
+            Self::Camera(v) => format!(
+                "camera\n{}\n{}\n{}\n{}\n{}\n{}",
+                v.camera,
+                v.zone,
+                v.category.as_str(),
+                v.track_id,
+                v.first_seen.timestamp_micros(),
+                v.confirmed_at.timestamp_micros()
+            ),
+            Self::Sensor(v) => format!(
+                "sensor\n{}\n{}\n{}\n{}\n{}",
+                v.device,
+                v.rule,
+                v.category.as_str(),
+                v.since.timestamp_micros(),
+                v.confirmed_at.timestamp_micros()
+            ),
+        };
+        hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16])
+    }
+
+    /// Drops the receipt of the message that brought the violation (acknowledging it once no other
+    /// clone holds it).
+    pub fn take_receipt(&mut self) -> Option<Receipt> {
+        match self {
+            Self::Camera(v) => v.receipt.take(),
+            Self::Sensor(v) => v.receipt.take(),
+        }
+    }
 }
 
 /// A sensor whose readings broke a rule (long enough, past its threshold).
@@ -123,4 +159,7 @@ pub struct CameraViolation {
     /// The earlier view, kept as a second evidence image: for a dwell rule the frame in which the object
     /// was first seen standing in the zone, for a scene change the reference view.
     pub before: Option<Frame>,
+    /// The receipt of the message that brought the violation from an edge node, acknowledged once the
+    /// violation is filed (none when this process's own rules confirmed it).
+    pub receipt: Option<Receipt>,
 }

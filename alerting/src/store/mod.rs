@@ -7,6 +7,7 @@
 
 mod acks;
 mod actions;
+mod cluster;
 mod deliveries;
 mod model;
 mod silences;
@@ -25,6 +26,7 @@ use tracing::info;
 
 pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
+pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use silences::{AuditRecord, Silence};
@@ -155,6 +157,18 @@ macro_rules! insert_evidence {
     }};
 }
 
+/// Records that a relayed violation was filed into a case, on an open transaction.
+macro_rules! record_violation {
+    ($tx:expr, $violation:expr, $case_id:expr, $at:expr) => {{
+        sqlx::query("INSERT INTO filed_violations (id, case_id, filed_at) VALUES ($1, $2, $3)")
+            .bind($violation)
+            .bind($case_id)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 /// The case database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -272,6 +286,9 @@ impl Store {
             for (idx, evidence) in (0i64..).zip(evidence) {
                 insert_evidence!(tx, id, idx, evidence);
             }
+            if let Some(violation) = &case.violation {
+                record_violation!(tx, violation, id, case.opened_at);
+            }
             insert_event!(tx, id, &event);
             tx.commit().await?;
             self.timeline_grew();
@@ -279,12 +296,14 @@ impl Store {
         })
     }
 
-    /// Adds an object (and its evidence) to an open case, atomically.
+    /// Adds an object (and its evidence) to an open case, atomically, with the stable id of the relayed
+    /// violation that brought it (see [`NewCase::violation`]).
     pub async fn add_object(
         &self,
         case_id: i64,
         object: &NewObject,
         evidence: &NewEvidence,
+        violation: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()> {
         with_pool!(self, |pool| {
@@ -298,6 +317,9 @@ impl Store {
             .await?;
             insert_object!(tx, case_id, objects, object);
             insert_evidence!(tx, case_id, images, evidence);
+            if let Some(violation) = violation {
+                record_violation!(tx, violation, case_id, at);
+            }
             sqlx::query("UPDATE cases SET object_count = $1, updated_at = $2 WHERE id = $3")
                 .bind(objects + 1)
                 .bind(at)

@@ -170,6 +170,9 @@ pub struct NewCase {
     pub confirmed_at: DateTime<Utc>,
     /// Opening time.
     pub opened_at: DateTime<Utc>,
+    /// The stable id of the relayed violation that opened it, recorded with the case so that a copy
+    /// of the violation delivered again files nothing (none for a violation of this process).
+    pub violation: Option<String>,
 }
 
 /// An object to add to a case.

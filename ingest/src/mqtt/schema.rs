@@ -46,7 +46,7 @@ impl SensorKind {
 }
 
 /// A validated reading.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SensorReading {
     /// Manhole cover.

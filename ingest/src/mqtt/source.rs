@@ -44,25 +44,33 @@ pub struct SensorMessage {
 #[derive(Clone, Debug)]
 pub struct Receipt {
     /// Held only for its drop.
-    _message: Arc<Unacknowledged>,
+    _message: Arc<dyn std::fmt::Debug + Send + Sync>,
 }
 
+/// A message not yet acknowledged: handed to `acks` when dropped.
 #[derive(Debug)]
-struct Unacknowledged {
+struct Unacknowledged<P: std::fmt::Debug + Send + 'static> {
     /// The message, without its payload (an acknowledgement needs its packet id).
-    publish: Option<Publish>,
-    acks: mpsc::UnboundedSender<Publish>,
+    publish: Option<P>,
+    acks: mpsc::UnboundedSender<P>,
 }
 
 impl Receipt {
     fn new(publish: &Publish, acks: &mpsc::UnboundedSender<Publish>) -> Self {
         let mut publish = publish.clone();
         publish.payload = bytes::Bytes::new();
-        Self { _message: Arc::new(Unacknowledged { publish: Some(publish), acks: acks.clone() }) }
+        Self::for_message(publish, acks.clone())
+    }
+
+    /// A receipt for `message` (of any MQTT client): the message goes to `acks` when the last clone is
+    /// dropped, where the client's task acknowledges it. Once that task has stopped the message stays
+    /// unacknowledged and the broker delivers it again.
+    pub fn for_message<P: std::fmt::Debug + Send + Sync + 'static>(message: P, acks: mpsc::UnboundedSender<P>) -> Self {
+        Self { _message: Arc::new(Unacknowledged { publish: Some(message), acks }) }
     }
 }
 
-impl Drop for Unacknowledged {
+impl<P: std::fmt::Debug + Send + 'static> Drop for Unacknowledged<P> {
     fn drop(&mut self) {
         if let Some(publish) = self.publish.take() {
             // Gone only when the source has stopped: the broker delivers the message again.

@@ -1,0 +1,22 @@
+//! Beyond one box: edge nodes near the cameras, centers where the command room is, joined by an MQTT
+//! broker and one PostgreSQL database.
+//!
+//! - [`shard`]: which edge node analyses which camera (rendezvous hashing over the node list);
+//! - [`wire`]: the violation message, with its stable id and frames;
+//! - [`EdgeRelay`] (edge): spools each violation on disk, publishes it with QoS 1, forgets it when the
+//!   broker acknowledges it;
+//! - [`ViolationConsumer`] (center): a persistent MQTT v5 shared subscription; each message is
+//!   acknowledged once its violation is filed, and filed once whoever receives it (the case engine's
+//!   shared mode, see [`crate::cases::CaseEngine`]);
+//! - [`leader::lead`] (center): one center at a time sends notifications and runs supervision.
+
+mod center;
+mod edge;
+pub mod leader;
+pub mod shard;
+mod spool;
+pub mod wire;
+
+pub use center::{CenterMetrics, ViolationConsumer};
+pub use edge::{EdgeMetrics, EdgeRelay};
+pub use spool::Spool;

@@ -1,0 +1,380 @@
+//! The seeing half of a node (roles `all` and `edge`): cameras → inference → rules, and MQTT sensors →
+//! sensor rules, both ending in one channel of violations.
+//!
+//! Shutdown: only the sources get the signal. When the cameras have stopped the frame queue closes,
+//! the detector drains it and the rules drain theirs; then the violations channel closes.
+
+use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
+
+use chrono::{FixedOffset, TimeDelta};
+use sharpeyes_alerting::rules::{
+    CameraRules, CameraViews, Category, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
+    SceneChangeRule, SensorRule, SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
+};
+use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
+use sharpeyes_ingest::{
+    FrameQueue,
+    camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
+    mqtt::{Device, DeviceRegistry, SensorBoard, SensorMessage, SensorMetrics, SensorSource, publish_camera_status},
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{millis, mqtt_settings};
+use crate::config::{
+    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig,
+    TransportKind,
+};
+
+/// Detections waiting for the rules (the sender blocks when full).
+const DETECTIONS_CAPACITY: usize = 64;
+/// How often sensor rules are evaluated without new events (for durations).
+const SENSOR_RULE_TICK: Duration = Duration::from_secs(1);
+/// Most sensor events the consumer takes per wake-up.
+const SENSOR_EVENT_BATCH: usize = 256;
+
+/// The running cameras, detector, rules and sensor ingest of this node.
+pub struct Analysis {
+    /// Each camera's status, for the API and `/metrics`.
+    pub statuses: Vec<Arc<CameraStatus>>,
+    /// The latest analysed frame and detections of each camera, for the tuning view.
+    pub views: Arc<CameraViews>,
+    /// The latest reading of each sensor.
+    pub sensor_board: Arc<SensorBoard>,
+    stop: AnalysisStop,
+}
+
+/// What stopping the analysis takes, in order.
+struct AnalysisStop {
+    reloader: tokio::task::JoinHandle<()>,
+    cameras_stop: crossbeam_channel::Sender<()>,
+    sensors_stop: oneshot::Sender<()>,
+    sensors: Option<tokio::task::JoinHandle<()>>,
+    camera_threads: Vec<std::thread::JoinHandle<()>>,
+    decoders: KeyframeDecoders,
+    frames: Arc<FrameQueue>,
+    inference: std::thread::JoinHandle<()>,
+    rules: std::thread::JoinHandle<()>,
+}
+
+/// The detector classes each camera category watches for.
+pub fn category_classes(config: &Config, manifest: &Manifest) -> [(Category, Vec<String>); 3] {
+    let from_rule = |rule: &DwellConfig, category: &str| {
+        rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
+    };
+    // For litter the shipped COCO manifest maps stand-ins (marked as proxies); it maps nothing for
+    // construction, so that rule stays idle until a site-trained model's manifest names its classes.
+    [
+        (Category::IllegalParking, crate::reload::vehicle_classes(config, manifest)),
+        (Category::Litter, from_rule(&config.rules.litter, "litter")),
+        (Category::IllegalConstruction, from_rule(&config.rules.illegal_construction, "illegal_construction")),
+    ]
+}
+
+impl Analysis {
+    /// Starts `cameras` (this node's share of the configuration's), the detector, the rules and, with
+    /// `[mqtt]`, the sensor ingest; every violation goes to `violations`.
+    pub fn start(
+        config: &Config,
+        config_path: &Path,
+        cameras: &[&CameraConfig],
+        detector: Detector,
+        registry: &prometheus::Registry,
+        violations: mpsc::Sender<Violation>,
+    ) -> anyhow::Result<Self> {
+        let frames = FrameQueue::new(config.detector.queue_per_camera);
+        let decoders = KeyframeDecoders::spawn_per_core(cameras.len())?;
+        let (cameras_stop, cameras_stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut statuses = Vec::new();
+        let mut camera_threads = Vec::new();
+        for camera in cameras {
+            let source = CameraSource::new(camera_settings(camera), frames.clone(), decoders.clone());
+            statuses.push(source.status());
+            camera_threads.push(source.spawn(cameras_stop_rx.clone())?);
+        }
+        drop(cameras_stop_rx);
+        registry.register(Box::new(CameraCollector::new(statuses.clone())))?;
+
+        let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
+        let [(_, vehicle_classes), (_, litter_classes), (_, construction_classes)] =
+            category_classes(config, detector.manifest());
+        let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
+        let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
+        let reloader = tokio::spawn(crate::reload::on_sighup(
+            config_path.to_path_buf(),
+            detector.manifest().clone(),
+            reload_tx,
+            classes_tx,
+        ));
+        let max_wait = Duration::from_millis(config.detector.max_wait_ms);
+        let inference_metrics = InferenceMetrics::register(registry)?;
+        let inference =
+            InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait)
+                .spawn()?;
+        let offset = config
+            .cases
+            .deadline_policy()
+            .map_or(FixedOffset::east_opt(0).expect("UTC"), |policy| policy.calendar().utc_offset());
+        let rules = &config.rules;
+        let kinds = [
+            (ZoneKind::NoParking, dwell_rule_config(rules, &rules.illegal_parking, vehicle_classes, offset)),
+            (ZoneKind::NoDumping, dwell_rule_config(rules, &rules.litter, litter_classes, offset)),
+            (
+                ZoneKind::ConstructionWatch,
+                dwell_rule_config(rules, &rules.illegal_construction, construction_classes, offset),
+            ),
+        ];
+        let scene = &rules.scene_change;
+        let scene_config = SceneChangeConfig {
+            persist: millis(scene.persist_s),
+            min_changed: scene.min_changed,
+            block_similarity: scene.block_similarity,
+            utc_offset: offset,
+        };
+        let camera_zones = zones_by_camera(cameras.iter().copied());
+        let views = Arc::new(CameraViews::new(camera_zones.clone()));
+        let camera_rules = camera_zones
+            .into_iter()
+            .map(|(camera, zones)| {
+                let dwell = kinds.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones)).collect();
+                (camera, CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
+            })
+            .filter(|(_, rules)| rules.is_active())
+            .collect();
+
+        let (sensors_stop, sensors_stop_rx) = oneshot::channel::<()>();
+        let sensor_board = Arc::new(SensorBoard::default());
+        let sensors = match &config.mqtt {
+            Some(mqtt) => {
+                let repeat = millis(config.rules.repeat_s);
+                let rules =
+                    SensorRules::new(config.rules.sensor.iter().map(|rule| sensor_rule(rule, repeat)).collect());
+                let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations.clone() };
+                let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry };
+                Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
+            }
+            None => None,
+        };
+        let rules = RulesStage::new(camera_rules, detections_rx, violations, classes_rx, views.clone()).spawn()?;
+        Ok(Self {
+            statuses,
+            views,
+            sensor_board,
+            stop: AnalysisStop {
+                reloader,
+                cameras_stop,
+                sensors_stop,
+                sensors,
+                camera_threads,
+                decoders,
+                frames,
+                inference,
+                rules,
+            },
+        })
+    }
+
+    /// Stops the sources and waits for every stage to drain (the violations channel closes then).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let AnalysisStop {
+            reloader,
+            cameras_stop,
+            sensors_stop,
+            sensors,
+            camera_threads,
+            decoders,
+            frames,
+            inference,
+            rules,
+        } = self.stop;
+        reloader.abort();
+        drop(cameras_stop);
+        let _ = sensors_stop.send(());
+        if let Some(sensors) = sensors {
+            sensors.await?;
+        }
+        tokio::task::spawn_blocking(move || {
+            for thread in camera_threads {
+                let _ = thread.join();
+            }
+            // The decoder threads finish what the cameras handed them and end with the last handle.
+            drop(decoders);
+            frames.close();
+            let _ = inference.join();
+            let _ = rules.join();
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Each camera's zones.
+pub fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> HashMap<Arc<str>, Vec<Zone>> {
+    cameras.map(|camera| (Arc::from(camera.id.as_str()), zones(camera))).collect()
+}
+
+/// Where valid sensor events go: the API's board, then the sensor rules, whose violations join the
+/// camera violations on their way to the case engine.
+struct SensorConsumer {
+    board: Arc<SensorBoard>,
+    rules: SensorRules,
+    violations_tx: mpsc::Sender<Violation>,
+}
+
+impl SensorConsumer {
+    /// Runs until the source stops. The rules are also evaluated every second without events: a
+    /// condition that holds long enough becomes a violation even if the sensor says nothing more.
+    async fn run(mut self, mut events_rx: mpsc::Receiver<SensorMessage>) {
+        let mut clock = tokio::time::interval(SENSOR_RULE_TICK);
+        // Events are taken as they have arrived, many per wake-up when the sensors are busy.
+        let mut events = Vec::with_capacity(SENSOR_EVENT_BATCH);
+        loop {
+            let violations: Vec<_> = tokio::select! {
+                taken = events_rx.recv_many(&mut events, SENSOR_EVENT_BATCH) => {
+                    if taken == 0 {
+                        break;
+                    }
+                    events
+                        .drain(..)
+                        .flat_map(|SensorMessage { event, receipt }| {
+                            self.board.record(&event);
+                            // A message that confirms a violation is acknowledged once its case is
+                            // filed (or, on an edge node, once it is spooled); any other as soon as
+                            // it has been evaluated.
+                            let mut violations = self.rules.observe(&event);
+                            for violation in &mut violations {
+                                violation.receipt = Some(receipt.clone());
+                            }
+                            violations
+                        })
+                        .collect()
+                }
+                _ = clock.tick() => self.rules.tick(chrono::Utc::now()),
+            };
+            for violation in violations {
+                if self.violations_tx.send(Violation::Sensor(violation)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What the MQTT connection serves: sensor ingest, and camera status published on change.
+struct SensorIngest<'a> {
+    mqtt: &'a MqttConfig,
+    sensors: &'a [SensorConfig],
+    cameras: &'a [Arc<CameraStatus>],
+    registry: &'a prometheus::Registry,
+}
+
+impl SensorIngest<'_> {
+    /// The MQTT source, its consumer and the camera status publishers, ready to run until `stop` fires.
+    fn start(
+        self,
+        consumer: SensorConsumer,
+        stop: oneshot::Receiver<()>,
+    ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
+        let settings = mqtt_settings(self.mqtt)?;
+        let devices = DeviceRegistry::new(self.sensors.iter().map(|s| Device {
+            id: s.id.as_str().into(),
+            kind: s.kind,
+            grid: s.grid.as_str().into(),
+            location: s.location,
+        }));
+        let metrics = SensorMetrics::register(self.registry)?;
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let source = SensorSource::new(settings, devices, events_tx, metrics)?;
+        let publishers: Vec<_> = self
+            .cameras
+            .iter()
+            .map(|status| {
+                tokio::spawn(publish_camera_status(source.client(), self.mqtt.prefix.clone(), status.clone()))
+            })
+            .collect();
+        Ok(async move {
+            let consumer = tokio::spawn(consumer.run(events_rx));
+            source
+                .run(async move {
+                    let _ = stop.await;
+                })
+                .await;
+            publishers.iter().for_each(tokio::task::JoinHandle::abort);
+            let _ = consumer.await;
+        })
+    }
+}
+
+fn sensor_rule(rule: &SensorRuleConfig, repeat: TimeDelta) -> SensorRule {
+    let condition = match (rule.equals, rule.above) {
+        (Some(value), _) => Condition::State { field: rule.field.clone(), value },
+        (None, above) => {
+            let above = above.unwrap_or(f64::INFINITY);
+            Condition::Threshold { field: rule.field.clone(), above, clear_below: rule.clear_below.unwrap_or(above) }
+        }
+    };
+    SensorRule {
+        id: rule.id.as_str().into(),
+        kind: rule.kind,
+        devices: rule.devices.clone(),
+        condition,
+        hold: millis(rule.for_s),
+        repeat,
+        category: rule.category,
+    }
+}
+
+fn camera_settings(camera: &CameraConfig) -> CameraSettings {
+    let mut settings = CameraSettings::new(camera.id.as_str(), camera.url.as_str());
+    settings.decode = match camera.decode {
+        DecodeKind::Keyframes => DecodeMode::Keyframes,
+        DecodeKind::Sampled => DecodeMode::Sampled { fps: camera.sample_fps.unwrap_or(1.0) },
+    };
+    settings.transport = match camera.transport {
+        TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Udp => Transport::Udp,
+    };
+    settings.codec = camera.codec;
+    settings.decoder = camera.decoder;
+    settings.max_width = camera.max_width;
+    settings.latency = Duration::from_millis(camera.latency_ms);
+    settings.stall_timeout = Duration::from_secs_f64(camera.stall_timeout_s);
+    settings
+}
+
+fn zones(camera: &CameraConfig) -> Vec<Zone> {
+    camera
+        .zones
+        .iter()
+        .map(|z| {
+            let mut zone = Zone::new(z.id.as_str(), z.kind, z.polygon.clone());
+            zone.classes = z.classes.clone();
+            zone.min_score = z.min_score;
+            zone.min_area = z.min_area;
+            zone.max_area = z.max_area;
+            zone.active = z.active.as_ref().and_then(crate::config::parse_window);
+            z.masks.iter().for_each(|mask| zone.add_mask(mask.clone()));
+            zone
+        })
+        .collect()
+}
+
+fn dwell_rule_config(
+    rules: &RulesConfig,
+    rule: &DwellConfig,
+    classes: Vec<String>,
+    utc_offset: FixedOffset,
+) -> DwellRuleConfig {
+    DwellRuleConfig {
+        min_dwell: millis(rule.min_dwell_s),
+        classes,
+        min_score: rule.min_score,
+        min_presence: rule.min_presence,
+        tracker: TrackerConfig {
+            stationary_iou: rule.stationary_iou,
+            max_gap: millis(rule.track_max_gap_s),
+            ..TrackerConfig::default()
+        },
+        utc_offset,
+        repeat: millis(rules.repeat_s),
+    }
+}

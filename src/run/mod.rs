@@ -1,0 +1,242 @@
+//! `sharpeyes run`: wires the stages of this node's role.
+//!
+//! - `all` (the default): one box — cameras → inference → rules → cases, notifications and the API,
+//!   on SQLite (or PostgreSQL);
+//! - `edge`: this node's share of the cameras (see [`sharpeyes_alerting::cluster::shard`]), inference,
+//!   rules and sensors; each violation is spooled and published over MQTT; `/healthz` and `/metrics`;
+//! - `center`: violations from the edge nodes (an MQTT v5 shared subscription), cases in PostgreSQL
+//!   shared with the other centers, notifications (by the leading center), the API and dashboard.
+//!
+//! Shutdown: only the sources get the signal; the later stages drain and stop when their input closes.
+
+mod analysis;
+mod service;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{Router, routing::get};
+use chrono::TimeDelta;
+use sharpeyes_alerting::{
+    cases::citizen::PhotoAnalyser,
+    cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
+    rules::CameraViews,
+};
+use sharpeyes_ingest::mqtt::{MqttSettings, SensorBoard};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::config::{Config, MqttConfig};
+use analysis::Analysis;
+use service::{CaseService, Seen};
+
+/// Violations waiting for the case engine or the relay (the sender blocks when full).
+const VIOLATIONS_CAPACITY: usize = 256;
+/// Default MQTT v5 share group of the centers.
+const DEFAULT_SHARE_GROUP: &str = "centers";
+
+/// What this process does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Everything on one box.
+    All,
+    /// Cameras, inference and rules; violations published over MQTT.
+    Edge,
+    /// Violations from the edges into cases in PostgreSQL; notifications, API and dashboard.
+    Center,
+}
+
+/// Runs the service in `role` until SIGINT/SIGTERM; `node` overrides the configuration's node name.
+pub fn run(config_path: &Path, role: Role, node: Option<String>) -> anyhow::Result<()> {
+    let config = Config::load(config_path).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid configuration '{}':\n  {}", config_path.display(), list.join("\n  "))
+    })?;
+    let node = node_name(&config, node)?;
+    check_role(&config, role)?;
+    if role != Role::Center {
+        sharpeyes_ingest::init_gstreamer()?;
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async {
+        match role {
+            Role::All => serve_all(config, config_path).await,
+            Role::Edge => serve_edge(config, config_path, &node).await,
+            Role::Center => serve_center(config, &node).await,
+        }
+    })
+}
+
+/// The node's name: `--node`, else `cluster.node`, else `$SHARPEYES_NODE`, else the host name.
+fn node_name(config: &Config, node: Option<String>) -> anyhow::Result<String> {
+    let name = node
+        .or_else(|| config.cluster.node.clone())
+        .or_else(|| std::env::var("SHARPEYES_NODE").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|name| !name.is_empty())
+        .context("no node name: give --node, cluster.node or $SHARPEYES_NODE")?;
+    Ok(name)
+}
+
+/// Refuses a role the configuration cannot serve, naming the missing key.
+fn check_role(config: &Config, role: Role) -> anyhow::Result<()> {
+    if role != Role::All && config.mqtt.is_none() {
+        anyhow::bail!("run --role {role:?}: [mqtt] is not set; edge and center nodes talk through the broker");
+    }
+    if role == Role::Center && config.server.database.is_none() {
+        anyhow::bail!("run --role center: server.database is not set; the centers share one PostgreSQL database");
+    }
+    Ok(())
+}
+
+/// The edge nodes of `[cluster]`: `edges`, or the StatefulSet's pods when `edge_replicas` is set.
+fn edge_nodes(config: &Config, node: &str) -> anyhow::Result<Vec<String>> {
+    match config.cluster.edge_replicas {
+        Some(replicas) => shard::stateful_set_nodes(node, replicas).with_context(|| {
+            format!("cluster.edge_replicas = {replicas}: node '{node}' is not named <set>-<ordinal below {replicas}>")
+        }),
+        None => Ok(config.cluster.edges.clone()),
+    }
+}
+
+/// The broker connection settings of `[mqtt]`.
+fn mqtt_settings(mqtt: &MqttConfig) -> anyhow::Result<MqttSettings> {
+    let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
+        .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
+    settings.max_payload = mqtt.max_payload_bytes;
+    settings.ca_file = mqtt.ca_file.clone();
+    Ok(settings)
+}
+
+/// `[mqtt]` with this node's name in the client id, so that nodes sharing a configuration keep
+/// sessions of their own.
+fn node_mqtt(config: &Config, node: &str) -> MqttConfig {
+    let mut mqtt = config.mqtt.clone().expect("checked by check_role");
+    mqtt.client_id = format!("{}-{node}", mqtt.client_id);
+    mqtt
+}
+
+async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot listen on {}", config.server.listen))
+}
+
+/// The detector for citizen photos (its own instance, so that a report never waits behind cameras).
+async fn photo_analyser(config: &Config) -> anyhow::Result<Arc<PhotoAnalyser>> {
+    let detector = crate::reload::load_detector(config.detector.clone()).await?;
+    let classes = analysis::category_classes(config, detector.manifest()).to_vec();
+    Ok(Arc::new(PhotoAnalyser::new(detector, classes)))
+}
+
+async fn serve_all(config: Config, config_path: &Path) -> anyhow::Result<()> {
+    let registry = prometheus::Registry::new();
+    let store = service::open_store(&config).await?;
+    let detector = crate::reload::load_detector(config.detector.clone()).await?;
+    for grid in &config.grids {
+        info!(code = %grid.code, name = %grid.name, "grid");
+    }
+    let listener = listen(&config).await?;
+    let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let cameras: Vec<_> = config.cameras.iter().collect();
+    let analysis = Analysis::start(&config, config_path, &cameras, detector, &registry, violations_tx)?;
+    let seen = Seen {
+        statuses: analysis.statuses.clone(),
+        views: analysis.views.clone(),
+        sensors: analysis.sensor_board.clone(),
+        photos: Some(photo_analyser(&config).await?),
+    };
+    let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
+    info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
+
+    crate::shutdown::first_signal().await;
+    analysis.stop().await?;
+    cases.stop().await?;
+    info!("sharpeyes stopped");
+    Ok(())
+}
+
+async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::Result<()> {
+    let registry = prometheus::Registry::new();
+    let nodes = edge_nodes(&config, node)?;
+    let cameras = shard::cameras_of(node, &nodes, &config.cameras, |c| c.id.as_str());
+    info!(node, cameras = cameras.len(), of = config.cameras.len(), nodes = nodes.len(), "edge node's cameras");
+    for camera in &cameras {
+        info!(camera = %camera.id, "analysing camera");
+    }
+    let detector = crate::reload::load_detector(config.detector.clone()).await?;
+    let listener = listen(&config).await?;
+    let mqtt = node_mqtt(&config, node);
+    let spool_dir = config.cluster.spool_dir.clone().unwrap_or_else(|| config.server.data_dir.join("spool"));
+    let relay = EdgeRelay::new(mqtt_settings(&mqtt)?, node, &spool_dir, EdgeMetrics::register(&registry)?)
+        .with_context(|| format!("cluster.spool_dir: '{}'", spool_dir.display()))?;
+    let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let node_config = Config { mqtt: Some(mqtt), ..config.clone() };
+    let analysis = Analysis::start(&node_config, config_path, &cameras, detector, &registry, violations_tx)?;
+    let relay = tokio::spawn(relay.run(violations_rx));
+    let (http_stop, http) = serve_health(listener, registry);
+    info!(listen = %config.server.listen, node, "sharpeyes edge running");
+
+    crate::shutdown::first_signal().await;
+    analysis.stop().await?;
+    relay.await?;
+    let _ = http_stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+    info!("sharpeyes edge stopped");
+    Ok(())
+}
+
+async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
+    let registry = prometheus::Registry::new();
+    let store = service::open_store(&config).await?;
+    let listener = listen(&config).await?;
+    let mqtt = node_mqtt(&config, node);
+    let group = config.cluster.share_group.clone().unwrap_or_else(|| DEFAULT_SHARE_GROUP.to_owned());
+    let consumer = ViolationConsumer::new(mqtt_settings(&mqtt)?, &group, CenterMetrics::register(&registry)?)?;
+    let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let seen = Seen {
+        statuses: Vec::new(),
+        views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
+        sensors: Arc::new(SensorBoard::default()),
+        photos: Some(photo_analyser(&config).await?),
+    };
+    let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
+    let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();
+    let consumer = tokio::spawn(consumer.run(violations_tx, async move {
+        let _ = consumer_stop_rx.await;
+    }));
+    info!(listen = %config.server.listen, node, group, "sharpeyes center running");
+
+    crate::shutdown::first_signal().await;
+    let _ = consumer_stop.send(());
+    consumer.await?;
+    cases.stop().await?;
+    info!("sharpeyes center stopped");
+    Ok(())
+}
+
+/// `/healthz` and `/metrics` of an edge node (it keeps no cases: the API lives on the centers).
+fn serve_health(
+    listener: tokio::net::TcpListener,
+    registry: prometheus::Registry,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let router = Router::new()
+        .route("/healthz", get(sharpeyes_alerting::api::health::healthz))
+        .route("/metrics", get(sharpeyes_alerting::api::health::registry_metrics))
+        .with_state(registry);
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let http = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .into_future(),
+    );
+    (stop, http)
+}
+
+/// `seconds` as a duration, to the millisecond.
+fn millis(seconds: f64) -> TimeDelta {
+    TimeDelta::milliseconds((seconds * 1000.0) as i64)
+}

@@ -1,0 +1,265 @@
+//! The case half of a node (roles `all` and `center`): the case engine filing violations, the leader's
+//! passes (notifications, supervision, escalation) and the HTTP API.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use chrono::{FixedOffset, Utc};
+use sharpeyes_alerting::{
+    AlertingMetrics,
+    api::{self, ApiState, ApiToken, Authenticator},
+    cases::{
+        CameraSite, CaseEngine, EngineSettings, citizen::CitizenIntake, citizen::PhotoAnalyser,
+        deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid,
+    },
+    cluster::leader,
+    notify::{Escalation, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
+    rules::{CameraViews, Violation},
+    store::Store,
+};
+use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::{millis, mqtt_settings};
+use crate::config::{Config, ReceiverKind};
+
+/// What the API shows of the node's cameras and sensors (empty on a center).
+pub struct Seen {
+    /// Camera statuses.
+    pub statuses: Vec<Arc<CameraStatus>>,
+    /// Latest analysed frames and zones.
+    pub views: Arc<CameraViews>,
+    /// Latest sensor readings.
+    pub sensors: Arc<SensorBoard>,
+    /// The detector for citizen photos.
+    pub photos: Option<Arc<PhotoAnalyser>>,
+}
+
+/// The running case engine, leader loop and HTTP server.
+pub struct CaseService {
+    store: Store,
+    engine: tokio::task::JoinHandle<()>,
+    leader_stop: oneshot::Sender<()>,
+    leader: tokio::task::JoinHandle<()>,
+    http_stop: oneshot::Sender<()>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the case store of `[server]`: PostgreSQL when `database` is set, else SQLite in `data_dir`.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let data_dir = &config.server.data_dir;
+    Ok(match &config.server.database {
+        Some(url) => Store::open_postgres(url)
+            .await
+            .with_context(|| format!("server.database: opening {}", sharpeyes_ingest::camera::redact_url(url)))?,
+        None => Store::open_sqlite(data_dir)
+            .await
+            .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?,
+    })
+}
+
+impl CaseService {
+    /// Starts filing `violations` (`shared`: other centers file into the same database), the leader
+    /// loop and the API on `listener`.
+    pub async fn start(
+        config: &Config,
+        store: Store,
+        registry: prometheus::Registry,
+        seen: Seen,
+        mut violations: mpsc::Receiver<Violation>,
+        listener: tokio::net::TcpListener,
+        shared: bool,
+    ) -> anyhow::Result<Self> {
+        let metrics = AlertingMetrics::register(&registry)?;
+        let evidence = EvidenceStore::new(&config.server.data_dir);
+        let policy = config.cases.deadline_policy().map_err(|problems| {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid case settings:\n  {}", list.join("\n  "))
+        })?;
+        let sites = config
+            .cameras
+            .iter()
+            .map(|c| (Arc::from(c.id.as_str()), CameraSite { grid: c.grid.clone(), location: c.location }))
+            .collect();
+        let duplicates = DuplicateRule {
+            radius_m: config.cases.duplicate_radius_m,
+            window: millis(config.cases.duplicate_window_s),
+        };
+        let citizens =
+            CitizenIntake { store: store.clone(), evidence: evidence.clone(), policy: policy.clone(), duplicates };
+        let settings =
+            EngineSettings { policy: policy.clone(), cooldown: millis(config.cases.cooldown_s), duplicates, shared };
+        let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
+        let closed_cases = engine.closed_cases();
+        let engine = tokio::spawn(async move {
+            while let Some(violation) = violations.recv().await {
+                engine.handle_logged(violation).await;
+            }
+            info!("case engine drained and stopped");
+        });
+
+        let (leader_stop, leader_stop_rx) = oneshot::channel::<()>();
+        let leader = {
+            let (config, store, metrics, policy) = (config.clone(), store.clone(), metrics.clone(), policy.clone());
+            tokio::spawn(leader::lead(
+                store.clone(),
+                move |stop| lead_passes(&config, store.clone(), metrics.clone(), policy.clone(), stop),
+                async move {
+                    let _ = leader_stop_rx.await;
+                },
+            ))
+        };
+
+        let tokens: Vec<ApiToken> = config
+            .auth
+            .tokens
+            .iter()
+            .map(|t| ApiToken {
+                name: t.name.clone(),
+                role: t.role,
+                sha256: t.sha256.clone(),
+                department: t.department.clone(),
+            })
+            .collect();
+        let state = ApiState {
+            store: store.clone(),
+            evidence,
+            auth: Arc::new(
+                Authenticator::new(&tokens)
+                    .with_rate_limit(config.server.rate_limit_per_s, config.server.rate_limit_burst),
+            ),
+            registry,
+            cameras: Arc::new(seen.statuses),
+            sensors: seen.sensors,
+            policy,
+            closed_cases,
+            whistles: config.whistle_policy(),
+            grids: Arc::new(
+                config
+                    .grids
+                    .iter()
+                    .map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() })
+                    .collect(),
+            ),
+            views: seen.views,
+            citizens,
+            photos: seen.photos,
+        };
+        let (http_stop, http_stop_rx) = oneshot::channel::<()>();
+        let http = tokio::spawn(
+            axum::serve(listener, api::router(state))
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop_rx.await;
+                })
+                .into_future(),
+        );
+        Ok(Self { store, engine, leader_stop, leader, http_stop, http })
+    }
+
+    /// Waits for the engine to file what is left (its channel must close first), stops the leader's
+    /// passes (what is not delivered stays in the outbox), then the API.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.engine.await?;
+        let _ = self.leader_stop.send(());
+        self.leader.await?;
+        let _ = self.http_stop.send(());
+        // Open connections (an SSE client, a slow download) get a moment, not a veto over the exit.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.http).await;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// The passes only the leader runs: the notifier, and every `cases.supervise_every_s` supervision of
+/// overdue cases and escalation of unacknowledged ones; until `stop` fires.
+fn lead_passes(
+    config: &Config,
+    store: Store,
+    metrics: AlertingMetrics,
+    policy: DeadlinePolicy,
+    stop: oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    let notifier = notifier(config, store.clone(), metrics.clone(), policy.calendar().utc_offset());
+    let escalation = Escalation::new(config.notify.escalation.clone());
+    let every = Duration::from_secs_f64(config.cases.supervise_every_s);
+    tokio::spawn(async move {
+        let notifier = match notifier {
+            Ok(notifier) => notifier,
+            Err(error) => {
+                warn!(error = %format!("{error:#}"), "cannot start the notifier");
+                return;
+            }
+        };
+        let supervision = tokio::spawn(supervise(store, policy, escalation, metrics, every));
+        notifier
+            .run(async move {
+                let _ = stop.await;
+            })
+            .await;
+        supervision.abort();
+    })
+}
+
+/// The notifier of `[notify]`: its receivers, routing tree and retries.
+fn notifier(
+    config: &Config,
+    store: Store,
+    metrics: AlertingMetrics,
+    utc_offset: FixedOffset,
+) -> anyhow::Result<Notifier> {
+    let notify = &config.notify;
+    let mut receivers = HashMap::new();
+    let mut publisher = None;
+    for receiver in &notify.receivers {
+        let reached = match receiver.kind {
+            ReceiverKind::Webhook => Receiver::Webhook(Webhook {
+                url: receiver.url.parse().with_context(|| format!("notify receiver {}", receiver.id))?,
+                secret: receiver.key().with_context(|| format!("notify receiver {}: no secret", receiver.id))?,
+                timeout: Duration::from_secs_f64(receiver.timeout_s),
+            }),
+            ReceiverKind::Mqtt => {
+                if publisher.is_none() {
+                    let mqtt = config.mqtt.as_ref().context("an mqtt receiver needs [mqtt]")?;
+                    publisher = Some(MqttPublisher::start(&mqtt_settings(mqtt)?)?);
+                }
+                Receiver::Mqtt(publisher.clone().expect("started above"))
+            }
+        };
+        receivers.insert(receiver.id.clone(), reached);
+    }
+    let retry = RetryPolicy {
+        max_attempts: notify.max_attempts,
+        min_delay: Duration::from_secs_f64(notify.retry_min_s),
+        max_delay: Duration::from_secs_f64(notify.retry_max_s),
+    };
+    let maintenance = config
+        .cameras
+        .iter()
+        .map(|camera| (camera.id.clone(), camera.maintenance.iter().filter_map(crate::config::parse_window).collect()))
+        .collect();
+    let mutes = Mutes { maintenance, utc_offset };
+    Ok(Notifier::new(store, (notify.route.clone(), mutes), receivers, retry, metrics)
+        .with_escalation(Escalation::new(notify.escalation.clone())))
+}
+
+/// Every `every`, puts the cases past their deadline under supervision and escalates the cases nobody
+/// acknowledged in time (until aborted).
+async fn supervise(
+    store: Store,
+    policy: DeadlinePolicy,
+    escalation: Escalation,
+    metrics: AlertingMetrics,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sharpeyes_alerting::cases::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
+            warn!(%error, "looking for overdue cases failed; trying again at the next tick");
+        }
+        if let Err(error) = escalation.pass(&store, &metrics, Utc::now()).await {
+            warn!(%error, "escalating unacknowledged cases failed; trying again at the next tick");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The fault suite: on loopback, 2 edge nodes and 2 centers (`run --role edge|center`) with simcam
+//! cameras, a private Mosquitto broker and a private PostgreSQL. While violations flow, the broker is
+//! restarted, one center is killed with SIGKILL (and started again, as systemd or Kubernetes would),
+//! the RTSP server is restarted and PostgreSQL is restarted. Afterwards every violation the edges
+//! produced is accounted to exactly one case, no place has two cases, every camera streams again and
+//! every case's alert reached the webhook. The report prints the counts and the time each fault took
+//! to heal.
+//!
+//! `cargo test --release --test fault_suite` runs the faster part (4 cameras, short pauses);
+//! `SHARPEYES_FAULT_SUITE=full` runs 12 cameras with longer outages (the README's command).
+
+mod common;
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+/// Sizes of one run.
+struct Plan {
+    cameras: usize,
+    outage: Duration,
+    settle: Duration,
+}
+
+fn plan() -> Plan {
+    match std::env::var("SHARPEYES_FAULT_SUITE").as_deref() {
+        Ok("full") => Plan { cameras: 12, outage: Duration::from_secs(10), settle: Duration::from_secs(20) },
+        _ => Plan { cameras: 4, outage: Duration::from_secs(3), settle: Duration::from_secs(6) },
+    }
+}
+
+/// One `SELECT` on the private PostgreSQL, its rows as lines.
+fn sql(postgres: &PrivatePostgres, query: &str) -> Vec<String> {
+    let output = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &postgres.port.to_string(), "-U", "postgres", "-d", "postgres", "-tAc", query])
+        .output()
+        .expect("psql");
+    if !output.status.success() {
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+}
+
+fn count(postgres: &PrivatePostgres, query: &str) -> i64 {
+    sql(postgres, query).first().and_then(|v| v.parse().ok()).unwrap_or(-1)
+}
+
+fn metrics_of(base: &str) -> String {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}/metrics"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .and_then(|r| r.text());
+    response.unwrap_or_default()
+}
+
+/// Cameras an edge reports `streaming`.
+fn streaming(base: &str) -> HashSet<String> {
+    metrics_of(base)
+        .lines()
+        .filter(|l| l.starts_with("sharpeyes_camera_state{") && l.contains("state=\"streaming\"") && l.ends_with(" 1"))
+        .filter_map(|l| l.split("camera=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect()
+}
+
+/// A node's configuration: the shared part plus its listen port and data directory.
+fn node_config(dir: &Path, shared: &str, name: &str) -> (PathBuf, String) {
+    let port = free_port();
+    let data = dir.join(name);
+    let text = format!("[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{shared}", data.display());
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    (path, format!("http://127.0.0.1:{port}"))
+}
+
+struct Node {
+    name: String,
+    config: PathBuf,
+    base: String,
+    role: &'static str,
+    process: Option<Running>,
+}
+
+impl Node {
+    fn start(&mut self) {
+        self.process = Some(start_service_with(&self.config, &self.base, &["--role", self.role, "--node", &self.name]));
+    }
+
+    fn log(&self) -> String {
+        self.process.as_ref().map(Running::log).unwrap_or_default()
+    }
+}
+
+#[test]
+fn faults_lose_no_violation_and_file_none_twice() {
+    let plan = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = PrivatePostgres::start();
+    let broker_dir = dir.path().join("broker");
+    std::fs::create_dir_all(&broker_dir).unwrap();
+    let mut broker = Broker::start(&broker_dir, "");
+    let (hook, taken) = start_webhook_receiver();
+    let truck = media("images/000000009769.jpg");
+    let names: Vec<String> = (0..plan.cameras).map(|i| format!("cam-{i:02}")).collect();
+    let streams: Vec<(&str, &Path)> = names.iter().map(|n| (n.as_str(), truck.as_path())).collect();
+    let rtsp = format!("127.0.0.1:{}", free_port());
+    let (simcam, urls) = start_simcam_on(&rtsp, &streams, &["--gop", "25"]);
+    let mut simcam = Some(simcam);
+
+    let prefix = format!("se-fault-{}", nanos_since_epoch());
+    let mut shared = format!(
+        r#"database = "{database}"
+rate_limit_per_s = 100000
+rate_limit_burst = 100000
+
+[detector]
+manifest = "{manifest}"
+
+[[grids]]
+code = "110105001001001"
+name = "test grid"
+
+[rules]
+repeat_s = 4.0
+[rules.illegal_parking]
+min_dwell_s = 2.0
+
+[cases]
+cooldown_s = 0.0
+
+[cluster]
+edges = ["edge-0", "edge-1"]
+
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+client_id = "{prefix}"
+prefix = "{prefix}"
+
+[notify]
+retry_min_s = 0.2
+retry_max_s = 2.0
+[[notify.receivers]]
+id = "city-ops"
+url = "{hook}"
+secret = "fault-suite-secret"
+[notify.route]
+receivers = ["city-ops"]
+
+[[auth.tokens]]
+name = "e2e"
+role = "admin"
+sha256 = "{sha}"
+"#,
+        database = postgres.url(),
+        manifest = root().join("models/yolox_nano.toml").display(),
+        port = broker.port,
+        sha = sha256_hex(TOKEN),
+    );
+    for (name, url) in names.iter().zip(&urls) {
+        shared.push_str(&format!(
+            "\n[[cameras]]\nid = \"{name}\"\nurl = \"{url}\"\ngrid = \"110105001001001\"\ndecode = \"keyframes\"\nstall_timeout_s = 3.0\n  [[cameras.zones]]\n  id = \"all\"\n  kind = \"no_parking\"\n  polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n"
+        ));
+    }
+    // Each node's file starts with its own [server] lines; the shared text continues that section.
+    let mut nodes: Vec<Node> = [("center-a", "center"), ("center-b", "center"), ("edge-0", "edge"), ("edge-1", "edge")]
+        .into_iter()
+        .map(|(name, role)| {
+            let (config, base) = node_config(dir.path(), &shared, name);
+            Node { name: name.into(), config, base, role, process: None }
+        })
+        .collect();
+    for node in &mut nodes {
+        node.start();
+    }
+    let all_logs = |nodes: &[Node]| nodes.iter().map(|n| format!("== {}\n{}", n.name, n.log())).collect::<String>();
+    let filed = |postgres: &PrivatePostgres| count(postgres, "SELECT COUNT(*) FROM filed_violations");
+    let edges = |nodes: &[Node]| nodes[2..].iter().map(|n| n.base.clone()).collect::<Vec<_>>();
+
+    // Every camera is analysed by exactly one edge.
+    let wanted: HashSet<String> = names.iter().cloned().collect();
+    wait_for(
+        Duration::from_secs(90),
+        || all_logs(&nodes),
+        || {
+            let seen: Vec<HashSet<String>> = edges(&nodes).iter().map(|b| streaming(b)).collect();
+            seen.iter().flatten().cloned().collect::<HashSet<_>>() == wanted && seen[0].is_disjoint(&seen[1])
+        },
+    );
+    let per_edge: Vec<usize> = edges(&nodes).iter().map(|b| streaming(b).len()).collect();
+    wait_for(Duration::from_secs(90), || all_logs(&nodes), || filed(&postgres) >= plan.cameras as i64);
+
+    let mut heal: Vec<(&str, Duration)> = Vec::new();
+    let grows = |postgres: &PrivatePostgres, nodes: &[Node], from: i64, limit: Duration| {
+        wait_for(limit, || all_logs(nodes), || filed(postgres) > from);
+    };
+
+    // 1. The broker restarts: the edges spool meanwhile and send afterwards.
+    let before = filed(&postgres);
+    broker.stop();
+    std::thread::sleep(plan.outage);
+    let started = Instant::now();
+    broker.restart();
+    wait_for(
+        Duration::from_secs(60),
+        || all_logs(&nodes),
+        || edges(&nodes).iter().all(|b| metric(&metrics_of(b), "sharpeyes_edge_broker_connected") == 1.0),
+    );
+    grows(&postgres, &nodes, before, Duration::from_secs(60));
+    heal.push(("broker restart", started.elapsed()));
+    std::thread::sleep(plan.settle);
+
+    // 2. A center dies without warning and comes back under the same name.
+    let before = filed(&postgres);
+    let center = nodes[0].process.as_mut().unwrap();
+    Command::new("kill").args(["-KILL", &center.child.id().to_string()]).status().unwrap();
+    let _ = center.child.wait();
+    std::thread::sleep(plan.outage);
+    let started = Instant::now();
+    nodes[0].start();
+    grows(&postgres, &nodes, before, Duration::from_secs(60));
+    // Healed when the restarted center takes violations again (its session and share are back).
+    wait_for(
+        Duration::from_secs(60),
+        || all_logs(&nodes),
+        || {
+            metrics_of(&nodes[0].base)
+                .lines()
+                .any(|l| l.starts_with("sharpeyes_center_violations_received_total") && !l.ends_with(" 0"))
+        },
+    );
+    heal.push(("center SIGKILL", started.elapsed()));
+    std::thread::sleep(plan.settle);
+
+    // 3. The RTSP server restarts on the same port: every camera reconnects.
+    let running = simcam.take().unwrap();
+    drop(running);
+    std::thread::sleep(plan.outage);
+    let started = Instant::now();
+    let (restarted, _) = start_simcam_on(&rtsp, &streams, &["--gop", "25"]);
+    simcam = Some(restarted);
+    wait_for(
+        Duration::from_secs(90),
+        || all_logs(&nodes),
+        || edges(&nodes).iter().flat_map(|b| streaming(b)).collect::<HashSet<_>>() == wanted,
+    );
+    heal.push(("RTSP server restart", started.elapsed()));
+    std::thread::sleep(plan.settle);
+
+    // 4. PostgreSQL restarts: the centers hold their violations (unacknowledged) and retry.
+    let before = filed(&postgres);
+    postgres.stop_server();
+    std::thread::sleep(plan.outage);
+    let started = Instant::now();
+    postgres.start_server();
+    wait_for(
+        Duration::from_secs(90),
+        || all_logs(&nodes),
+        || nodes[..2].iter().all(|n| get_json(&n.base, "/readyz").0 == 200),
+    );
+    grows(&postgres, &nodes, before, Duration::from_secs(90));
+    heal.push(("PostgreSQL restart", started.elapsed()));
+    std::thread::sleep(plan.settle);
+
+    // The edges stop first (their spools drain), then the centers file what is in flight.
+    let mut produced = 0i64;
+    for node in &mut nodes[2..] {
+        node.process.as_mut().unwrap().interrupt();
+        let log = node.log();
+        let line = log.lines().rev().find(|l| l.contains("violation relay stopped")).expect("the relay's last line");
+        let field = |name: &str| -> i64 {
+            line.split(&format!("{name}=")).nth(1).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap()
+        };
+        assert_eq!(field("waiting"), 0, "{} left violations in its spool:\n{log}", node.name);
+        produced += field("spooled");
+    }
+    drop(simcam);
+    wait_for(Duration::from_secs(60), || all_logs(&nodes), || filed(&postgres) >= produced);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let filed_now = filed(&postgres);
+    let cases = count(&postgres, "SELECT COUNT(*) FROM cases");
+    let places = count(&postgres, "SELECT COUNT(DISTINCT (camera, zone, category)) FROM cases");
+    let refiled: i64 = nodes[..2]
+        .iter()
+        .map(|n| {
+            metrics_of(&n.base)
+                .lines()
+                .filter(|l| l.starts_with("sharpeyes_violations_refiled_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .map(|v| v as i64)
+                .sum::<i64>()
+        })
+        .sum();
+    let case_ids: HashSet<i64> =
+        sql(&postgres, "SELECT id FROM cases").iter().filter_map(|id| id.parse().ok()).collect();
+    wait_for(
+        Duration::from_secs(60),
+        || all_logs(&nodes),
+        || {
+            let alerted: HashSet<i64> =
+                taken.lock().unwrap().iter().filter_map(|body| body["entry"]["case_id"].as_i64()).collect();
+            case_ids.is_subset(&alerted)
+        },
+    );
+    let alerts = taken.lock().unwrap().len();
+
+    let duplicates = cases - places;
+    let lost = produced - filed_now;
+    println!("fault suite report ({} cameras, {per_edge:?} per edge, outages {:?})", plan.cameras, plan.outage);
+    println!("  violations produced by the edges: {produced}");
+    println!("  violations accounted to a case:   {filed_now}");
+    println!("  copies delivered again, filed once: {refiled}");
+    println!("  cases: {cases} at {places} places; duplicates: {duplicates}; lost: {lost}");
+    println!("  alerts received by the webhook: {alerts}, covering all {} cases", case_ids.len());
+    for (fault, took) in &heal {
+        println!("  healed after {fault}: {:.1} s", took.as_secs_f64());
+    }
+    let by_center: HashMap<String, i64> = nodes[..2]
+        .iter()
+        .map(|n| {
+            let received = metrics_of(&n.base)
+                .lines()
+                .find(|l| l.starts_with("sharpeyes_center_violations_received_total"))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            (n.name.clone(), received as i64)
+        })
+        .collect();
+    println!("  violations received per center since its last start: {by_center:?}");
+
+    assert!(produced > 0, "the edges produced violations");
+    assert_eq!(lost, 0, "every violation is filed");
+    assert_eq!(duplicates, 0, "one case per place");
+    assert_eq!(cases as usize, plan.cameras, "one case per camera's zone");
+    assert!(per_edge.iter().all(|n| *n > 0), "both edges took cameras: {per_edge:?}");
+}
