@@ -794,6 +794,16 @@ pub struct AuthConfig {
     /// `[[auth.tokens]]`.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// A second TOML file of `[[tokens]]` (same keys), added to these: kept apart from the rest of the
+    /// configuration, e.g. as a Kubernetes Secret beside a ConfigMap.
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// The contents of `auth.tokens_file`.
+#[derive(Debug, Deserialize)]
+struct TokensFile {
+    #[serde(default)]
+    tokens: Vec<TokenConfig>,
 }
 
 /// `[[auth.tokens]]`.
@@ -830,7 +840,20 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|err| {
             vec![Problem { path: path.display().to_string(), message: format!("cannot read: {err}") }]
         })?;
-        Self::parse(&text)
+        let mut config = Self::parse(&text)?;
+        if let Some(file) = config.auth.tokens_file.clone() {
+            let problem = |message: String| vec![Problem { path: "auth.tokens_file".into(), message }];
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| problem(format!("cannot read '{}': {err}", file.display())))?;
+            let tokens: TokensFile =
+                toml::from_str(&text).map_err(|err| problem(format!("'{}': {err}", file.display())))?;
+            config.auth.tokens.extend(tokens.tokens);
+            let problems = validate::validate(&config);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text.

@@ -497,6 +497,28 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
     }
 
     #[test]
+    fn tokens_from_a_second_file_are_added_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens.toml");
+        let config = dir.path().join("sharpeyes.toml");
+        let main = DESIGN_EXAMPLE
+            .replace("[[auth.tokens]]", &format!("[auth]\ntokens_file = \"{}\"\n[[auth.tokens]]", tokens.display()));
+        std::fs::write(&config, &main).unwrap();
+        std::fs::write(&tokens, "[[tokens]]\nname = \"desk-2\"\nrole = \"operator\"\nsha256 = \"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d9\"\n").unwrap();
+        let loaded = Config::load(&config).unwrap();
+        assert_eq!(loaded.auth.tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["ops-desk", "desk-2"]);
+
+        std::fs::write(&tokens, "[[tokens]]\nname = \"ops-desk\"\nrole = \"operator\"\nsha256 = \"00\"\n").unwrap();
+        let paths: Vec<String> = Config::load(&config).unwrap_err().into_iter().map(|p| p.path).collect();
+        assert!(paths.contains(&"auth.tokens[1].sha256".to_owned()), "{paths:?}");
+        assert!(paths.contains(&"auth.tokens[1].name".to_owned()), "{paths:?}");
+
+        std::fs::remove_file(&tokens).unwrap();
+        let problems = Config::load(&config).unwrap_err();
+        assert_eq!(problems[0].path, "auth.tokens_file");
+    }
+
+    #[test]
     fn a_wrong_type_names_its_path() {
         let broken = DESIGN_EXAMPLE.replace("decode = \"keyframes\"", "decode = \"everything\"");
         let problems = Config::parse(&broken).unwrap_err();

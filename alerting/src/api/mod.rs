@@ -29,8 +29,10 @@ use axum::{
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
 pub use auth::{ApiToken, Authenticator, Principal, Role};
+pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
+pub use silences::SilenceRequest;
 
 use crate::{
     cases::{
