@@ -12,10 +12,19 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=(sensor_payload configuration manifest open311_photo api_json)
 cargo +nightly fuzz build -O
+# Seeds: the project's own valid inputs, so that the fuzzer starts from what the parsers accept.
+seed() { mkdir -p "fuzz/corpus/$1"; cp -n "${@:2}" "fuzz/corpus/$1/" 2>/dev/null || true; }
+seed configuration config/*.toml
+seed manifest models/*.toml
+seed open311_photo media/images/000000009769.jpg media/images/000000000285.jpg
+mkdir -p fuzz/corpus/sensor_payload fuzz/corpus/api_json
+printf '\000{"open": true, "tilt_deg": 30.0, "ts": "2026-11-23T10:00:00Z"}' >fuzz/corpus/sensor_payload/manhole
+printf '\003{"level_cm": 120.5}' >fuzz/corpus/sensor_payload/water
+printf '{"action": "dispatch", "note": "to the street office"}' >fuzz/corpus/api_json/action
+printf '{"matchers": {"camera": "cam-01"}, "starts_at": "2026-11-24T00:00:00Z", "ends_at": "2026-11-25T00:00:00Z", "comment": "x"}' >fuzz/corpus/api_json/silence
 mkdir -p target/fuzz-logs
 printf '%-16s %12s %8s\n' target inputs crashes
 for target in "${targets[@]}"; do
-    mkdir -p "fuzz/corpus/$target"
     log="target/fuzz-logs/$target.log"
     status=0
     cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \

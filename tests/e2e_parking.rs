@@ -83,6 +83,12 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
 
     let (status, _) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/99"));
     assert_eq!(status, 404);
+    // Evidence is addressed by case and index only: a path is not an index.
+    for probe in ["..%2F..%2F..%2Fetc%2Fpasswd", "0%2F..%2F..%2Fsharpeyes.db", "-1"] {
+        let (status, body) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/{probe}"));
+        assert!(matches!(status, 400 | 404), "{probe}: {status}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{probe}");
+    }
 
     let (exit, took) = service.interrupt();
     assert!(exit.success(), "exit status {exit:?}:\n{}", service.log());

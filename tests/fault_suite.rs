@@ -6,6 +6,9 @@
 //! every case's alert reached the webhook. The report prints the counts and the time each fault took
 //! to heal.
 //!
+//! Six manhole-cover sensors, shared out among the edges like the cameras, report open covers before
+//! and after the broker restart.
+//!
 //! `cargo test --release --test fault_suite` runs the faster part (4 cameras, short pauses);
 //! `SHARPEYES_FAULT_SUITE=full` runs 12 cameras with longer outages (the README's command).
 
@@ -68,6 +71,22 @@ fn streaming(base: &str) -> HashSet<String> {
         .collect()
 }
 
+/// A sensor violation as an edge node would send it, and its signature under `key`: the message's
+/// id is computed as `Violation::stable_id` does.
+fn signed_sensor_violation(key: &[u8], device: &str) -> (String, String) {
+    use hmac::Mac;
+    use sha2::Digest;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T09:30:00Z").unwrap().timestamp_micros();
+    let key_text = format!("sensor\n{device}\ncover-open\nmanhole_cover\n{at}\n{at}");
+    let id = hex::encode(&sha2::Sha256::digest(key_text.as_bytes())[..16]);
+    let payload = format!(
+        r#"{{"id": "{id}", "node": "edge-0", "source": "sensor", "device": "{device}", "rule": "cover-open", "category": "manhole_cover", "grid": "110105001001001", "location": null, "reading": {{"kind": "manhole_cover", "tilt_deg": 90.0, "open": true}}, "since": "2026-11-24T09:30:00Z", "confirmed_at": "2026-11-24T09:30:00Z"}}"#
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(payload.as_bytes());
+    (payload, hex::encode(mac.finalize().into_bytes()))
+}
+
 /// A node's configuration: the shared part plus its listen port and data directory.
 fn node_config(dir: &Path, shared: &str, name: &str) -> (PathBuf, String) {
     let port = free_port();
@@ -104,6 +123,7 @@ fn faults_lose_no_violation_and_file_none_twice() {
     let broker_dir = dir.path().join("broker");
     std::fs::create_dir_all(&broker_dir).unwrap();
     let mut broker = Broker::start(&broker_dir, "");
+    let broker_port = broker.port;
     let (hook, taken) = start_webhook_receiver();
     let truck = media("images/000000009769.jpg");
     let names: Vec<String> = (0..plan.cameras).map(|i| format!("cam-{i:02}")).collect();
@@ -113,6 +133,9 @@ fn faults_lose_no_violation_and_file_none_twice() {
     let mut simcam = Some(simcam);
 
     let prefix = format!("se-fault-{}", nanos_since_epoch());
+    // SAFETY: set before any other thread of this test binary (its only test) reads the environment;
+    // the nodes inherit it.
+    unsafe { std::env::set_var("SHARPEYES_RELAY_SECRET", "fault-suite-relay-key") };
     let mut shared = format!(
         r#"database = "{database}"
 rate_limit_per_s = 100000
@@ -135,6 +158,7 @@ cooldown_s = 0.0
 
 [cluster]
 edges = ["edge-0", "edge-1"]
+relay_secret_env = "SHARPEYES_RELAY_SECRET"
 
 [mqtt]
 url = "mqtt://127.0.0.1:{port}"
@@ -161,6 +185,21 @@ sha256 = "{sha}"
         port = broker.port,
         sha = sha256_hex(TOKEN),
     );
+    const SENSORS: usize = 6;
+    for n in 0..SENSORS {
+        shared.push_str(&format!(
+            "\n[[sensors]]\nid = \"mh-{n}\"\nkind = \"manhole_cover\"\ngrid = \"110105001001001\"\n"
+        ));
+    }
+    shared.push_str(
+        "\n[[rules.sensor]]\nid = \"cover-open\"\nkind = \"manhole_cover\"\nfield = \"open\"\nequals = true\ncategory = \"manhole_cover\"\n",
+    );
+    let open_covers = |devices: std::ops::Range<usize>| {
+        for n in devices {
+            let reading = format!(r#"{{"open": true, "tilt_deg": 40.0, "ts": "2026-11-24T09:00:0{n}Z"}}"#);
+            publish_lines(broker_port, &format!("{prefix}/sensors/mh-{n}/manhole_cover"), &[reading], None);
+        }
+    };
     for (name, url) in names.iter().zip(&urls) {
         shared.push_str(&format!(
             "\n[[cameras]]\nid = \"{name}\"\nurl = \"{url}\"\ngrid = \"110105001001001\"\ndecode = \"keyframes\"\nstall_timeout_s = 3.0\n  [[cameras.zones]]\n  id = \"all\"\n  kind = \"no_parking\"\n  polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n"
@@ -192,6 +231,7 @@ sha256 = "{sha}"
         },
     );
     let per_edge: Vec<usize> = edges(&nodes).iter().map(|b| streaming(b).len()).collect();
+    open_covers(0..SENSORS / 2);
     wait_for(Duration::from_secs(90), || all_logs(&nodes), || filed(&postgres) >= plan.cameras as i64);
 
     let mut heal: Vec<(&str, Duration)> = Vec::new();
@@ -212,6 +252,7 @@ sha256 = "{sha}"
     );
     grows(&postgres, &nodes, before, Duration::from_secs(60));
     heal.push(("broker restart", started.elapsed()));
+    open_covers(SENSORS / 2..SENSORS);
     std::thread::sleep(plan.settle);
 
     // 2. A center dies without warning and comes back under the same name.
@@ -266,6 +307,43 @@ sha256 = "{sha}"
     heal.push(("PostgreSQL restart", started.elapsed()));
     std::thread::sleep(plan.settle);
 
+    // A client without the relay key publishes a made-up violation: no center files it.
+    let forged = r#"{"id": "0", "node": "intruder", "source": "sensor", "device": "mh-0", "rule": "cover-open", "category": "manhole_cover", "grid": "110105001001001", "location": null, "reading": {"kind": "manhole_cover", "tilt_deg": 90.0, "open": true}, "since": "2026-11-24T09:00:00Z", "confirmed_at": "2026-11-24T09:00:00Z"}"#;
+    publish_lines(broker_port, &format!("{prefix}/violations/intruder"), &[forged.to_owned()], None);
+    wait_for(
+        Duration::from_secs(30),
+        || all_logs(&nodes),
+        || {
+            nodes[..2].iter().any(|n| {
+                metrics_of(&n.base).contains("sharpeyes_center_violations_rejected_total{reason=\"signature\"} 1")
+            })
+        },
+    );
+
+    // The same signed violation delivered twice (as after a lost acknowledgement): filed once.
+    let (payload, signature) = signed_sensor_violation(b"fault-suite-relay-key", "mh-manual");
+    let sent = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &broker_port.to_string(), "-V", "5", "-q", "1", "--repeat", "2"])
+        .args(["-D", "publish", "user-property", "signature", &signature])
+        .args(["-t", &format!("{prefix}/violations/edge-0"), "-m", &payload])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "mosquitto_pub");
+    let refiled_total = |nodes: &[Node]| -> i64 {
+        nodes[..2]
+            .iter()
+            .map(|n| {
+                metrics_of(&n.base)
+                    .lines()
+                    .filter(|l| l.starts_with("sharpeyes_violations_refiled_total"))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .map(|v| v as i64)
+                    .sum::<i64>()
+            })
+            .sum()
+    };
+    wait_for(Duration::from_secs(30), || all_logs(&nodes), || refiled_total(&nodes) >= 1);
+
     // The edges stop first (their spools drain), then the centers file what is in flight.
     let mut produced = 0i64;
     for node in &mut nodes[2..] {
@@ -279,23 +357,16 @@ sha256 = "{sha}"
         produced += field("spooled");
     }
     drop(simcam);
+    // Besides the edges' violations, the one sent by hand (twice) is filed once.
+    let produced = produced + 1;
     wait_for(Duration::from_secs(60), || all_logs(&nodes), || filed(&postgres) >= produced);
     std::thread::sleep(Duration::from_secs(2));
 
     let filed_now = filed(&postgres);
     let cases = count(&postgres, "SELECT COUNT(*) FROM cases");
-    let places = count(&postgres, "SELECT COUNT(DISTINCT (camera, zone, category)) FROM cases");
-    let refiled: i64 = nodes[..2]
-        .iter()
-        .map(|n| {
-            metrics_of(&n.base)
-                .lines()
-                .filter(|l| l.starts_with("sharpeyes_violations_refiled_total"))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .map(|v| v as i64)
-                .sum::<i64>()
-        })
-        .sum();
+    let places = count(&postgres, "SELECT COUNT(DISTINCT (source, camera, device, zone, category)) FROM cases");
+    let sensor_cases = count(&postgres, "SELECT COUNT(*) FROM cases WHERE source = 'sensor'");
+    let refiled = refiled_total(&nodes);
     let case_ids: HashSet<i64> =
         sql(&postgres, "SELECT id FROM cases").iter().filter_map(|id| id.parse().ok()).collect();
     wait_for(
@@ -312,10 +383,12 @@ sha256 = "{sha}"
     let duplicates = cases - places;
     let lost = produced - filed_now;
     println!("fault suite report ({} cameras, {per_edge:?} per edge, outages {:?})", plan.cameras, plan.outage);
-    println!("  violations produced by the edges: {produced}");
+    println!("  violations produced by the edges (+1 sent twice by hand): {produced}");
     println!("  violations accounted to a case:   {filed_now}");
     println!("  copies delivered again, filed once: {refiled}");
-    println!("  cases: {cases} at {places} places; duplicates: {duplicates}; lost: {lost}");
+    println!(
+        "  cases: {cases} at {places} places ({sensor_cases} from sensors); duplicates: {duplicates}; lost: {lost}"
+    );
     println!("  alerts received by the webhook: {alerts}, covering all {} cases", case_ids.len());
     for (fault, took) in &heal {
         println!("  healed after {fault}: {:.1} s", took.as_secs_f64());
@@ -336,6 +409,8 @@ sha256 = "{sha}"
     assert!(produced > 0, "the edges produced violations");
     assert_eq!(lost, 0, "every violation is filed");
     assert_eq!(duplicates, 0, "one case per place");
-    assert_eq!(cases as usize, plan.cameras, "one case per camera's zone");
+    assert_eq!(sensor_cases as usize, SENSORS + 1, "one case per open cover");
+    assert_eq!(cases as usize, plan.cameras + SENSORS + 1, "one case per camera's zone and per open cover");
+    assert!(refiled >= 1, "the copy of the hand-sent violation was recognised");
     assert!(per_edge.iter().all(|n| *n > 0), "both edges took cameras: {per_edge:?}");
 }

@@ -101,6 +101,16 @@ pub struct ClusterConfig {
     pub share_group: Option<String>,
     /// Where an edge node keeps violations the broker has not acknowledged (default `data_dir/spool`).
     pub spool_dir: Option<PathBuf>,
+    /// Environment variable holding the key that edges sign violation messages with and centers
+    /// check (HMAC-SHA256): a center then files nothing another broker client made up.
+    pub relay_secret_env: Option<String>,
+}
+
+impl ClusterConfig {
+    /// The relay's signing key, from `relay_secret_env`.
+    pub fn relay_key(&self) -> Option<Vec<u8>> {
+        self.relay_secret_env.as_ref().and_then(|name| std::env::var(name).ok()).map(String::into_bytes)
+    }
 }
 
 /// `[notify]`: receivers, the routing tree and retries.

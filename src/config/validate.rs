@@ -201,6 +201,11 @@ fn validate_cluster(config: &Config, report: &mut impl FnMut(String, String)) {
             report("cluster.edge_replicas".into(), "give either edges or edge_replicas, not both".into());
         }
     }
+    if let Some(name) = &cluster.relay_secret_env
+        && std::env::var(name).map_or(true, |value| value.is_empty())
+    {
+        report("cluster.relay_secret_env".into(), format!("environment variable {name} is not set"));
+    }
     if let Some(group) = &cluster.share_group
         && !name_ok(group)
     {

@@ -72,14 +72,16 @@ pub fn category_classes(config: &Config, manifest: &Manifest) -> [(Category, Vec
 
 impl Analysis {
     /// Starts `cameras` (this node's share of the configuration's), the detector, the rules and, with
-    /// `[mqtt]`, the sensor ingest; every violation goes to `violations`.
+    /// `[mqtt]`, the sensor ingest of `sensors` (the node's share of the devices; `None`: all);
+    /// every violation goes to `violations`.
     pub fn start(
         config: &Config,
         config_path: &Path,
         cameras: &[&CameraConfig],
-        detector: Detector,
+        sensors: Option<Vec<String>>,
         registry: &prometheus::Registry,
         violations: mpsc::Sender<Violation>,
+        detector: Detector,
     ) -> anyhow::Result<Self> {
         let frames = FrameQueue::new(config.detector.queue_per_camera);
         let decoders = KeyframeDecoders::spawn_per_core(cameras.len())?;
@@ -149,7 +151,8 @@ impl Analysis {
                 let rules =
                     SensorRules::new(config.rules.sensor.iter().map(|rule| sensor_rule(rule, repeat)).collect());
                 let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations.clone() };
-                let ingest = SensorIngest { mqtt, sensors: &config.sensors, cameras: &statuses, registry };
+                let ingest =
+                    SensorIngest { mqtt, sensors: &config.sensors, owned: sensors, cameras: &statuses, registry };
                 Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
             }
             None => None,
@@ -263,6 +266,8 @@ impl SensorConsumer {
 struct SensorIngest<'a> {
     mqtt: &'a MqttConfig,
     sensors: &'a [SensorConfig],
+    /// The devices this node evaluates (`None`: all).
+    owned: Option<Vec<String>>,
     cameras: &'a [Arc<CameraStatus>],
     registry: &'a prometheus::Registry,
 }
@@ -283,7 +288,10 @@ impl SensorIngest<'_> {
         }));
         let metrics = SensorMetrics::register(self.registry)?;
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let source = SensorSource::new(settings, devices, events_tx, metrics)?;
+        let mut source = SensorSource::new(settings, devices, events_tx, metrics)?;
+        if let Some(owned) = self.owned {
+            source = source.only_devices(owned);
+        }
         let publishers: Vec<_> = self
             .cameras
             .iter()

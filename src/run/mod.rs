@@ -76,6 +76,10 @@ fn node_name(config: &Config, node: Option<String>) -> anyhow::Result<String> {
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
         .filter(|name| !name.is_empty())
         .context("no node name: give --node, cluster.node or $SHARPEYES_NODE")?;
+    // It goes into MQTT topics and client ids: no wildcards, levels or spaces.
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        anyhow::bail!("node name '{name}': use letters, digits, '-', '_' or '.'");
+    }
     Ok(name)
 }
 
@@ -140,7 +144,7 @@ async fn serve_all(config: Config, config_path: &Path) -> anyhow::Result<()> {
     let listener = listen(&config).await?;
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let cameras: Vec<_> = config.cameras.iter().collect();
-    let analysis = Analysis::start(&config, config_path, &cameras, detector, &registry, violations_tx)?;
+    let analysis = Analysis::start(&config, config_path, &cameras, None, &registry, violations_tx, detector)?;
     let seen = Seen {
         statuses: analysis.statuses.clone(),
         views: analysis.views.clone(),
@@ -160,8 +164,19 @@ async fn serve_all(config: Config, config_path: &Path) -> anyhow::Result<()> {
 async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let nodes = edge_nodes(&config, node)?;
-    let cameras = shard::cameras_of(node, &nodes, &config.cameras, |c| c.id.as_str());
-    info!(node, cameras = cameras.len(), of = config.cameras.len(), nodes = nodes.len(), "edge node's cameras");
+    let cameras = shard::share_of(node, &nodes, &config.cameras, |c| c.id.as_str());
+    // Sensors are shared out like cameras: a device's readings all go to one node, whose rules keep
+    // its state (how long a cover has been open).
+    let sensors: Vec<String> =
+        shard::share_of(node, &nodes, &config.sensors, |s| s.id.as_str()).iter().map(|s| s.id.clone()).collect();
+    info!(
+        node,
+        cameras = cameras.len(),
+        of = config.cameras.len(),
+        sensors = sensors.len(),
+        nodes = nodes.len(),
+        "edge node's share"
+    );
     for camera in &cameras {
         info!(camera = %camera.id, "analysing camera");
     }
@@ -170,10 +185,12 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
     let mqtt = node_mqtt(&config, node);
     let spool_dir = config.cluster.spool_dir.clone().unwrap_or_else(|| config.server.data_dir.join("spool"));
     let relay = EdgeRelay::new(mqtt_settings(&mqtt)?, node, &spool_dir, EdgeMetrics::register(&registry)?)
-        .with_context(|| format!("cluster.spool_dir: '{}'", spool_dir.display()))?;
+        .with_context(|| format!("cluster.spool_dir: '{}'", spool_dir.display()))?
+        .with_signing_key(config.cluster.relay_key());
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let node_config = Config { mqtt: Some(mqtt), ..config.clone() };
-    let analysis = Analysis::start(&node_config, config_path, &cameras, detector, &registry, violations_tx)?;
+    let analysis =
+        Analysis::start(&node_config, config_path, &cameras, Some(sensors), &registry, violations_tx, detector)?;
     let relay = tokio::spawn(relay.run(violations_rx));
     let (http_stop, http) = serve_health(listener, registry);
     info!(listen = %config.server.listen, node, "sharpeyes edge running");
@@ -193,7 +210,8 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
     let listener = listen(&config).await?;
     let mqtt = node_mqtt(&config, node);
     let group = config.cluster.share_group.clone().unwrap_or_else(|| DEFAULT_SHARE_GROUP.to_owned());
-    let consumer = ViolationConsumer::new(mqtt_settings(&mqtt)?, &group, CenterMetrics::register(&registry)?)?;
+    let consumer = ViolationConsumer::new(mqtt_settings(&mqtt)?, &group, CenterMetrics::register(&registry)?)?
+        .with_signing_key(config.cluster.relay_key());
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let seen = Seen {
         statuses: Vec::new(),

@@ -67,6 +67,8 @@ struct Handler {
     client: AsyncClient,
     deadletter: String,
     metrics: CenterMetrics,
+    /// When set, only messages signed with it are taken (see [`wire::sign`]).
+    key: Option<Vec<u8>>,
 }
 
 impl ViolationConsumer {
@@ -90,7 +92,13 @@ impl ViolationConsumer {
         let (client, eventloop) = AsyncClient::new(options, 256);
         let filter = format!("$share/{group}/{}/violations/#", settings.prefix);
         let deadletter = format!("{}/deadletter/violations", settings.prefix);
-        Ok(Self { eventloop, filter, settings, handler: Handler { client, deadletter, metrics } })
+        Ok(Self { eventloop, filter, settings, handler: Handler { client, deadletter, metrics, key: None } })
+    }
+
+    /// Takes only messages signed with `key` (the edge nodes' key); others are dead-lettered.
+    pub fn with_signing_key(mut self, key: Option<Vec<u8>>) -> Self {
+        self.handler.key = key;
+        self
     }
 
     /// Runs until `shutdown` completes or the engine's channel closes. Unacknowledged messages stay
@@ -156,9 +164,21 @@ impl Handler {
     ) -> bool {
         self.metrics.received.inc();
         let payload = std::mem::take(&mut publish.payload);
+        let signature = publish
+            .properties
+            .as_ref()
+            .and_then(|p| p.user_properties.iter().find(|(name, _)| name == wire::SIGNATURE_PROPERTY))
+            .map(|(_, value)| value.clone());
         let decoded = {
-            let payload = payload.clone();
-            tokio::task::spawn_blocking(move || wire::decode(&payload)).await.expect("decoding does not panic")
+            let (payload, key) = (payload.clone(), self.key.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Some(key) = key {
+                    wire::verify(&key, &payload, signature.as_deref())?;
+                }
+                wire::decode(&payload)
+            })
+            .await
+            .expect("decoding does not panic")
         };
         match decoded {
             Ok((mut violation, message)) => {
@@ -176,6 +196,7 @@ impl Handler {
                     wire::WireError::Id { .. } => "id",
                     wire::WireError::Frame { .. } => "frame",
                     wire::WireError::Invalid { .. } => "invalid",
+                    wire::WireError::Signature(_) => "signature",
                 };
                 self.metrics.rejected.with_label_values(&[reason]).inc();
                 let topic = String::from_utf8_lossy(&publish.topic).into_owned();

@@ -11,7 +11,7 @@ use rumqttc::v5::{
     AsyncClient, Event, EventLoop, MqttOptions,
     mqttbytes::{
         QoS,
-        v5::{Packet, PubAckReason},
+        v5::{Packet, PubAckReason, PublishProperties},
     },
 };
 use sharpeyes_ingest::mqtt::MqttSettings;
@@ -66,6 +66,8 @@ pub struct EdgeRelay {
     node: String,
     settings: MqttSettings,
     metrics: EdgeMetrics,
+    /// Signs each message when set (see [`wire::sign`]).
+    key: Option<Vec<u8>>,
 }
 
 /// The message on its way to the broker.
@@ -94,7 +96,22 @@ impl EdgeRelay {
         }
         let (client, eventloop) = AsyncClient::new(options, 16);
         let topic = format!("{}/violations/{node}", settings.prefix);
-        Ok(Self { client, eventloop: Some(eventloop), spool, topic, node: node.to_owned(), settings, metrics })
+        Ok(Self {
+            client,
+            eventloop: Some(eventloop),
+            spool,
+            topic,
+            node: node.to_owned(),
+            settings,
+            metrics,
+            key: None,
+        })
+    }
+
+    /// Signs every message with `key` (the centers hold the same key and file nothing unsigned).
+    pub fn with_signing_key(mut self, key: Option<Vec<u8>>) -> Self {
+        self.key = key;
+        self
     }
 
     /// Runs until `violations` closes and the spool is empty (or [`DRAIN_GRACE`] has passed since;
@@ -218,7 +235,14 @@ impl EdgeRelay {
                 return None;
             }
         };
-        match self.client.publish(self.topic.clone(), QoS::AtLeastOnce, false, message).await {
+        let mut properties =
+            PublishProperties { content_type: Some("application/json".into()), ..PublishProperties::default() };
+        if let Some(key) = &self.key {
+            properties.user_properties.push((wire::SIGNATURE_PROPERTY.into(), wire::sign(key, &message)));
+        }
+        let sent =
+            self.client.publish_with_properties(self.topic.clone(), QoS::AtLeastOnce, false, message, properties);
+        match sent.await {
             Ok(()) => Some(sequence),
             Err(error) => {
                 warn!(%error, "cannot hand a violation to the MQTT client");

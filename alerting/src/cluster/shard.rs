@@ -14,10 +14,10 @@ pub fn owner<'a>(camera: &str, nodes: &'a [String]) -> Option<&'a str> {
     nodes.iter().max_by_key(|node| (weight(node, camera), node.as_str())).map(String::as_str)
 }
 
-/// The cameras of `cameras` that `node` owns among `nodes`; every camera when `nodes` is empty (one
-/// node analyses all).
-pub fn cameras_of<'a, T>(node: &str, nodes: &[String], cameras: &'a [T], id: impl Fn(&T) -> &str) -> Vec<&'a T> {
-    cameras.iter().filter(|camera| nodes.is_empty() || owner(id(camera), nodes) == Some(node)).collect()
+/// The items (cameras, sensors) of `items` that `node` owns among `nodes`, each named by `id`; every
+/// item when `nodes` is empty (one node takes all).
+pub fn share_of<'a, T>(node: &str, nodes: &[String], items: &'a [T], id: impl Fn(&T) -> &str) -> Vec<&'a T> {
+    items.iter().filter(|item| nodes.is_empty() || owner(id(item), nodes) == Some(node)).collect()
 }
 
 /// The node list of a StatefulSet of `replicas` pods, given one pod's name (`<set>-<ordinal>`).
@@ -52,13 +52,13 @@ mod tests {
         let (three, four) = (nodes(3), nodes(4));
         for set in [&three, &four] {
             // Exactly once: the per-node lists partition the cameras.
-            let mut seen: Vec<&String> = set.iter().flat_map(|node| cameras_of(node, set, &cameras, |c| c)).collect();
+            let mut seen: Vec<&String> = set.iter().flat_map(|node| share_of(node, set, &cameras, |c| c)).collect();
             seen.sort();
             assert_eq!(seen.len(), cameras.len());
             seen.dedup();
             assert_eq!(seen.len(), cameras.len(), "no camera owned twice");
             for node in set.iter() {
-                let share = cameras_of(node, set, &cameras, |c| c).len() as f64 / cameras.len() as f64;
+                let share = share_of(node, set, &cameras, |c| c).len() as f64 / cameras.len() as f64;
                 assert!((share - 1.0 / set.len() as f64).abs() < 0.06, "{node} owns {share:.3}");
             }
         }
@@ -76,8 +76,8 @@ mod tests {
         let cameras: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
         assert_eq!(assignment(&cameras, &nodes(5)), assignment(&cameras, &nodes(5)));
         assert_eq!(owner("c1", &[]), None);
-        assert_eq!(cameras_of("anyone", &[], &cameras, |c| c).len(), 50, "no node list: all cameras");
-        assert!(cameras_of("edge-9", &nodes(3), &cameras, |c| c).is_empty(), "not a member: none");
+        assert_eq!(share_of("anyone", &[], &cameras, |c| c).len(), 50, "no node list: all cameras");
+        assert!(share_of("edge-9", &nodes(3), &cameras, |c| c).is_empty(), "not a member: none");
     }
 
     #[test]

@@ -29,6 +29,9 @@ impl Spool {
     pub fn open(dir: &Path) -> Result<Self> {
         let io = |source| Error::Io { path: dir.into(), source };
         fs::create_dir_all(dir).map_err(io)?;
+        // The messages hold camera frames: only this service's user may read them.
+        fs::set_permissions(dir, <fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700))
+            .map_err(io)?;
         let mut waiting = BTreeMap::new();
         for entry in fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -115,5 +118,7 @@ mod tests {
         spool.remove(second).unwrap();
         assert_eq!(spool.backlog(), (1, 5));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700, "frames are private");
     }
 }

@@ -34,13 +34,15 @@ impl MqttSettings {
     /// Parses `mqtt://[user:password@]host[:port]` (port 1883) or `mqtts://...` (TLS, port 8883);
     /// other schemes are refused with a reason.
     pub fn from_url(url: &str, client_id: &str, prefix: &str) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|err| format!("'{url}' is not a URL: {err}"))?;
+        // Errors name the URL without its password.
+        let shown = crate::camera::redact_url(url);
+        let parsed = url::Url::parse(url).map_err(|err| format!("{shown} is not a URL: {err}"))?;
         let tls = match parsed.scheme() {
             "mqtt" => false,
             "mqtts" => true,
             other => return Err(format!("'{other}': only mqtt:// and mqtts:// brokers are supported")),
         };
-        let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(|| format!("'{url}' has no host"))?;
+        let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(|| format!("'{shown}' has no host"))?;
         let credentials = (!parsed.username().is_empty())
             .then(|| (parsed.username().to_owned(), parsed.password().unwrap_or_default().to_owned()));
         Ok(Self {

@@ -179,6 +179,8 @@ struct Handler {
     recent: RecentReadings,
     /// Where dropped receipts send their acknowledgements.
     acks_tx: mpsc::UnboundedSender<Publish>,
+    /// The devices this source evaluates, when not all of the registry's (an edge node's share).
+    owned: Option<std::collections::HashSet<String>>,
 }
 
 impl SensorSource {
@@ -204,8 +206,25 @@ impl SensorSource {
             SensorKind::ALL.iter().map(|k| metrics.accepted_total.with_label_values(&[k.as_str()])).collect();
         let (acks_tx, acks_rx) = mpsc::unbounded_channel();
         let recent = RecentReadings::default();
-        let handler = Handler { accepted, settings, registry, events_tx, metrics, recent, acks_tx };
+        let handler = Handler { accepted, settings, registry, events_tx, metrics, recent, acks_tx, owned: None };
         Ok(Self { handler, client, eventloop, acks_rx })
+    }
+
+    /// Evaluates only `devices` (an edge node's share): subscribes to their topics alone, and
+    /// acknowledges without evaluating any other registered device's message that an older
+    /// subscription of the session still brings (its owner evaluates it).
+    pub fn only_devices(mut self, devices: impl IntoIterator<Item = String>) -> Self {
+        self.handler.owned = Some(devices.into_iter().collect());
+        self
+    }
+
+    /// The topic filters this source subscribes to.
+    fn filters(&self) -> Vec<String> {
+        let prefix = &self.handler.settings.prefix;
+        match &self.handler.owned {
+            None => vec![format!("{prefix}/sensors/+/+")],
+            Some(devices) => devices.iter().map(|device| format!("{prefix}/sensors/{device}/+")).collect(),
+        }
     }
 
     /// The client, to publish on the same connection (camera status). Publishes made while the broker
@@ -216,6 +235,7 @@ impl SensorSource {
 
     /// Runs until `shutdown` completes or the event receiver is dropped.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let filters = self.filters();
         let Self { mut handler, client, mut eventloop, mut acks_rx } = self;
         let settings = handler.settings.clone();
         let mut outbox = Outbox::default();
@@ -229,9 +249,9 @@ impl SensorSource {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
                         info!(broker = %settings.host, port = settings.port, tls = settings.tls, session_present = ack.session_present, "MQTT connected");
-                        let topic = format!("{}/sensors/+/+", settings.prefix);
-                        if let Err(err) = client.try_subscribe(&topic, QoS::AtLeastOnce) {
-                            warn!(topic, error = %err, "MQTT subscribe failed");
+                        let subscriptions = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                        if !filters.is_empty() && let Err(err) = client.try_subscribe_many(subscriptions) {
+                            warn!(topics = filters.len(), error = %err, "MQTT subscribe failed");
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -320,6 +340,14 @@ impl Outbox {
 impl Handler {
     /// Validates one message; returns `false` when the rules are gone and the source should stop.
     async fn handle(&mut self, publish: &Publish, outbox: &mut Outbox) -> bool {
+        if let (Some(owned), Some((device, _))) = (&self.owned, self.split_topic(&publish.topic))
+            && self.registry.get(device).is_some()
+            && !owned.contains(device)
+        {
+            debug!(device, "another node's sensor; acknowledged without evaluation");
+            outbox.push(Outgoing::Ack(publish.clone()));
+            return true;
+        }
         match self.event(publish) {
             Ok((event, sensor_timestamp)) => {
                 if sensor_timestamp && !self.recent.first_time(&event.device, event.at) {
