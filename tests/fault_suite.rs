@@ -1,6 +1,7 @@
 //! The fault suite: on loopback, 2 edge nodes and 2 centers (`run --role edge|center`) with simcam
 //! cameras, a private Mosquitto broker and a private PostgreSQL. While violations flow, the broker is
-//! restarted, one center is killed with SIGKILL (and started again, as systemd or Kubernetes would),
+//! restarted (and an edge with it away, so that its spool must carry violations across its own
+//! restart), one center is killed with SIGKILL (and started again, as systemd or Kubernetes would),
 //! the RTSP server is restarted and PostgreSQL is restarted. Afterwards every violation the edges
 //! produced is accounted to exactly one case, no place has two cases, every camera streams again and
 //! every case's alert reached the webhook. The report prints the counts and the time each fault took
@@ -103,6 +104,8 @@ struct Node {
     base: String,
     role: &'static str,
     process: Option<Running>,
+    /// Violations its relay spooled in the runs that have ended.
+    spooled: i64,
 }
 
 impl Node {
@@ -112,6 +115,21 @@ impl Node {
 
     fn log(&self) -> String {
         self.process.as_ref().map(Running::log).unwrap_or_default()
+    }
+
+    /// Stops an edge with SIGINT; returns how many violations stayed in its spool (its relay's last
+    /// line says, with how many it spooled in this run).
+    fn stop_edge(&mut self) -> i64 {
+        let mut process = self.process.take().unwrap();
+        let (status, _) = process.interrupt();
+        let log = process.log();
+        assert!(status.success(), "{} exited with {status:?}:\n{log}", self.name);
+        let line = log.lines().rev().find(|l| l.contains("violation relay stopped")).expect("the relay's last line");
+        let field = |name: &str| -> i64 {
+            line.split(&format!("{name}=")).nth(1).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap()
+        };
+        self.spooled += field("spooled");
+        field("waiting")
     }
 }
 
@@ -210,7 +228,7 @@ sha256 = "{sha}"
         .into_iter()
         .map(|(name, role)| {
             let (config, base) = node_config(dir.path(), &shared, name);
-            Node { name: name.into(), config, base, role, process: None }
+            Node { name: name.into(), config, base, role, process: None, spooled: 0 }
         })
         .collect();
     for node in &mut nodes {
@@ -239,9 +257,19 @@ sha256 = "{sha}"
         wait_for(limit, || all_logs(nodes), || filed(postgres) > from);
     };
 
-    // 1. The broker restarts: the edges spool meanwhile and send afterwards.
+    // 1. The broker goes away: the edges spool; the busier edge is even restarted meanwhile, and
+    //    what its spool holds on disk is sent by its next run once the broker is back.
     let before = filed(&postgres);
     broker.stop();
+    let busier = 2 + usize::from(per_edge[1] > per_edge[0]);
+    wait_for(
+        Duration::from_secs(60),
+        || all_logs(&nodes),
+        || metric(&metrics_of(&nodes[busier].base), "sharpeyes_edge_spool_violations") >= 1.0,
+    );
+    let kept = nodes[busier].stop_edge();
+    assert!(kept >= 1, "the spool kept what the broker could not take");
+    nodes[busier].start();
     std::thread::sleep(plan.outage);
     let started = Instant::now();
     broker.restart();
@@ -251,7 +279,7 @@ sha256 = "{sha}"
         || edges(&nodes).iter().all(|b| metric(&metrics_of(b), "sharpeyes_edge_broker_connected") == 1.0),
     );
     grows(&postgres, &nodes, before, Duration::from_secs(60));
-    heal.push(("broker restart", started.elapsed()));
+    heal.push(("broker restart (one edge restarted with a full spool)", started.elapsed()));
     open_covers(SENSORS / 2..SENSORS);
     std::thread::sleep(plan.settle);
 
@@ -345,17 +373,10 @@ sha256 = "{sha}"
     wait_for(Duration::from_secs(30), || all_logs(&nodes), || refiled_total(&nodes) >= 1);
 
     // The edges stop first (their spools drain), then the centers file what is in flight.
-    let mut produced = 0i64;
     for node in &mut nodes[2..] {
-        node.process.as_mut().unwrap().interrupt();
-        let log = node.log();
-        let line = log.lines().rev().find(|l| l.contains("violation relay stopped")).expect("the relay's last line");
-        let field = |name: &str| -> i64 {
-            line.split(&format!("{name}=")).nth(1).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap()
-        };
-        assert_eq!(field("waiting"), 0, "{} left violations in its spool:\n{log}", node.name);
-        produced += field("spooled");
+        assert_eq!(node.stop_edge(), 0, "{} left violations in its spool", node.name);
     }
+    let produced: i64 = nodes[2..].iter().map(|n| n.spooled).sum();
     drop(simcam);
     // Besides the edges' violations, the one sent by hand (twice) is filed once.
     let produced = produced + 1;
@@ -386,6 +407,7 @@ sha256 = "{sha}"
     println!("  violations produced by the edges (+1 sent twice by hand): {produced}");
     println!("  violations accounted to a case:   {filed_now}");
     println!("  copies delivered again, filed once: {refiled}");
+    println!("  violations carried on disk across the edge's restart while the broker was away: {kept}");
     println!(
         "  cases: {cases} at {places} places ({sensor_cases} from sensors); duplicates: {duplicates}; lost: {lost}"
     );

@@ -122,7 +122,7 @@ fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
         }
         match receiver.kind {
             ReceiverKind::Webhook => {
-                match reqwest::Url::parse(&receiver.url) {
+                match url::Url::parse(&receiver.url) {
                     Ok(url) if matches!(url.scheme(), "http" | "https") => {}
                     _ => report(at("url"), format!("'{}' is not an http:// or https:// URL", receiver.url)),
                 }
