@@ -11,7 +11,8 @@ use sharpeyes_alerting::{
         workflow::Action,
     },
     store::{
-        ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome, Store,
+        ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome,
+        PlaceKey, Store,
     },
 };
 use sqlx::{Connection, Executor, PgConnection};
@@ -290,6 +291,55 @@ async fn exercise(store: &Store) {
     assert_eq!(store.acknowledge(id, &b, "", at(80)).await.unwrap(), OwnershipOutcome::Finished("voided".into()));
 }
 
+/// What centers sharing a database rely on: relayed violations recorded once by id, a place's state
+/// read from the database, and (with `other`, a second process on PostgreSQL) one leader and one filer
+/// per place at a time.
+async fn exercise_cluster(store: &Store, other: Option<&Store>) {
+    let admin = Principal::new("admin", Role::Admin);
+    let place = PlaceKey { source: "camera", id: "cam-relay", zone: "np-1", category: "illegal_parking" };
+    assert_eq!(store.place_state(place, at(0)).await.unwrap(), Default::default());
+    let case = NewCase { violation: Some("v-open".into()), ..camera_case("cam-relay", "110105001001001", 90) };
+    let id = store.insert_case(&case, Some(&object(10.0, 90)), &[evidence(9, 90)]).await.unwrap();
+    assert_eq!(store.filed_violation("v-open").await.unwrap(), Some(id));
+    assert_eq!(store.filed_violation("v-other").await.unwrap(), None);
+    assert!(store.insert_case(&case, None, &[]).await.is_err(), "a violation id opens one case");
+    store.add_object(id, &object(200.0, 91), &evidence(10, 91), Some("v-added"), at(91)).await.unwrap();
+    assert_eq!(store.filed_violation("v-added").await.unwrap(), Some(id));
+    store.attribute_violation("v-seen", id, at(92)).await.unwrap();
+    store.attribute_violation("v-seen", id, at(93)).await.unwrap();
+    assert_eq!(store.filed_violation("v-seen").await.unwrap(), Some(id));
+    let state = store.place_state(place, at(0)).await.unwrap();
+    let (open, boxes) = state.open.expect("the place's open case");
+    assert_eq!((open, boxes.len(), boxes[1][0]), (id, 2, 200.0));
+    assert!(matches!(
+        store.apply_action(id, &admin, Action::Void, "", at(95), &policy()).await.unwrap(),
+        ActionOutcome::Applied(_)
+    ));
+    let state = store.place_state(place, at(0)).await.unwrap();
+    assert_eq!((state.open, state.finished_at), (None, Some(at(95))));
+    assert_eq!(store.place_state(place, at(96)).await.unwrap().finished_at, None, "finished before `since`");
+
+    let Some(other) = other else {
+        assert!(store.try_lead().await.unwrap().is_some(), "one process on SQLite always leads");
+        return;
+    };
+    let mut leader = store.try_lead().await.unwrap().expect("nobody leads yet");
+    assert!(other.try_lead().await.unwrap().is_none(), "one leader at a time");
+    assert!(leader.is_held().await);
+    drop(leader);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while other.try_lead().await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the lead is free once its holder is gone");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let lock = store.lock_place(place).await.unwrap();
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), other.lock_place(place)).await;
+    assert!(waiting.is_err(), "a second filer waits for the place");
+    lock.release().await;
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), other.lock_place(place)).await;
+    second.expect("the place is free once released").unwrap().release().await;
+}
+
 #[tokio::test]
 async fn the_store_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +350,7 @@ async fn the_store_on_sqlite() {
     // Reopening runs no migration twice and finds the cases.
     let store = Store::open(None, dir.path()).await.unwrap();
     assert_eq!(store.open_cases().await.unwrap().len(), 4);
+    exercise_cluster(&store, None).await;
 }
 
 #[tokio::test]
@@ -317,6 +368,9 @@ async fn the_store_on_postgres() {
     store.close().await;
     let store = Store::open(Some(&url), dir.path()).await.unwrap();
     assert_eq!(store.open_cases().await.unwrap().len(), 4);
+    let other = Store::open(Some(&url), dir.path()).await.unwrap();
+    exercise_cluster(&store, Some(&other)).await;
+    other.close().await;
     store.close().await;
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
 }

@@ -15,6 +15,9 @@ use crate::Result;
 /// are hashes, so a collision is as unlikely as any other 64-bit one).
 const LEADER_KEY: i64 = 0x5348_4152_5045_5945; // "SHARPEYE"
 
+/// How often a filer waiting for a place another center holds looks again.
+const PLACE_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A place as the store sees it: `source` is `camera` or `sensor`.
 #[derive(Clone, Copy, Debug)]
 pub struct PlaceKey<'a> {
@@ -120,15 +123,29 @@ impl Store {
         })
     }
 
-    /// Waits until no other process files at `place`.
+    /// Waits until no other process files at `place`. Cancel-safe: if the wait is dropped, its
+    /// connection is closed rather than returned to the pool (a session the pool kept could hold the
+    /// lock and never let go of it).
     pub async fn lock_place(&self, place: PlaceKey<'_>) -> Result<PlaceLock> {
         match &self.pool {
             Pool::Sqlite(_) => Ok(PlaceLock { held: None }),
             Pool::Postgres(pool) => {
-                let mut connection = pool.acquire().await?;
                 let key = place.lock_key();
-                sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *connection).await?;
-                Ok(PlaceLock { held: Some((connection, key)) })
+                // Whatever happens until the lock is ours, the connection goes with this value.
+                let mut pending = PlaceLock { held: Some((pool.acquire().await?, key)) };
+                loop {
+                    let (connection, _) = pending.held.as_mut().expect("held until returned");
+                    // A try-lock and a short sleep rather than a server-side wait: a server waiting
+                    // for a lock does not notice that its client went away.
+                    let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                        .bind(key)
+                        .fetch_one(&mut **connection)
+                        .await?;
+                    if won {
+                        return Ok(pending);
+                    }
+                    tokio::time::sleep(PLACE_LOCK_POLL).await;
+                }
             }
         }
     }
