@@ -59,3 +59,33 @@ fn the_shipped_configurations_are_valid() {
         assert!(output.status.success(), "{file}: {}", String::from_utf8_lossy(&output.stdout));
     }
 }
+
+/// The text of `key: |` in a Kubernetes manifest (its block, four spaces in).
+fn manifest_block(manifest: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(root().join(manifest)).unwrap();
+    let start =
+        text.lines().position(|l| l.trim() == format!("{key}: |")).unwrap_or_else(|| panic!("{key} in {manifest}"));
+    text.lines()
+        .skip(start + 1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| l.strip_prefix("    ").unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_kubernetes_configuration_and_tokens_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(&tokens, manifest_block("deploy/kubernetes/secret.yaml", "tokens.toml")).unwrap();
+    let config = manifest_block("deploy/kubernetes/configmap.yaml", "sharpeyes.toml")
+        .replace("/etc/sharpeyes/secrets/tokens.toml", &tokens.display().to_string())
+        .replace("/opt/sharpeyes/models/", &format!("{}/", root().join("models").display()));
+    let path = dir.path().join("sharpeyes.toml");
+    std::fs::write(&path, config).unwrap();
+    let output =
+        Command::new(binary()).arg("check-config").arg(&path).env("SHARPEYES_WEBHOOK_SECRET", "x").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("1 tokens"), "the Secret's token is added: {stdout}");
+}

@@ -153,6 +153,11 @@ pub struct EngineSettings {
     pub shared: bool,
 }
 
+/// Boxes as the store keeps them (`[x1, y1, x2, y2]`).
+fn stored_boxes(boxes: &[[f64; 4]]) -> Vec<BBox> {
+    boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect()
+}
+
 /// Who files cases automatically above the category's confidence.
 fn ai_verifier() -> Principal {
     Principal::new("ai-verification", Role::Operator)
@@ -174,7 +179,7 @@ impl CaseEngine {
             let Some(place) = Place::of(&case) else {
                 continue;
             };
-            let objects = boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect();
+            let objects = stored_boxes(&boxes);
             open.insert(place, OpenCase { id: case.id, objects });
         }
         if !open.is_empty() {
@@ -263,8 +268,7 @@ impl CaseEngine {
         let state = self.store.place_state(place.key(), Utc::now() - self.cooldown).await?;
         match state.open {
             Some((case, boxes)) => {
-                let objects =
-                    boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect();
+                let objects = stored_boxes(&boxes);
                 self.open.insert(place.clone(), OpenCase { id: case, objects });
             }
             None => {

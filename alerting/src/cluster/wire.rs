@@ -224,7 +224,7 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
             }
             let frame = received_frame(&camera, frame, "frame")?;
             let before = before.as_mut().map(|b| received_frame(&camera, b, "before")).transpose()?;
-            if !finite_box(bbox) || bbox.x2 > frame.width as f32 + 1.0 || bbox.y2 > frame.height as f32 + 1.0 {
+            if bbox.x2 > frame.width as f32 + 1.0 || bbox.y2 > frame.height as f32 + 1.0 {
                 return Err(WireError::Invalid { field: "bbox", reason: "outside the frame" });
             }
             Violation::Camera(CameraViolation {
