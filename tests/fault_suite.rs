@@ -428,6 +428,13 @@ sha256 = "{sha}"
         .collect();
     println!("  violations received per center since its last start: {by_center:?}");
 
+    // The centers stop gracefully: they file and acknowledge what they were handed, then disconnect.
+    for node in &mut nodes[..2] {
+        let process = node.process.as_mut().unwrap();
+        let (status, _) = process.interrupt();
+        assert!(status.success() && process.log().contains("violation consumer stopped"), "{}", process.log());
+    }
+
     assert!(produced > 0, "the edges produced violations");
     assert_eq!(lost, 0, "every violation is filed");
     assert_eq!(duplicates, 0, "one case per place");

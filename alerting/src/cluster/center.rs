@@ -28,6 +28,8 @@ use crate::{Result, rules::Violation};
 const SESSION_EXPIRY_S: u32 = 7 * 24 * 3600;
 /// Most unacknowledged violations the broker sends one center at a time.
 const RECEIVE_MAXIMUM: u16 = 64;
+/// On shutdown, how long the violations already handed to the engine may take to be filed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Counters of the violation consumer.
 #[derive(Clone, Debug)]
@@ -101,11 +103,14 @@ impl ViolationConsumer {
         self
     }
 
-    /// Runs until `shutdown` completes or the engine's channel closes. Unacknowledged messages stay
-    /// with the broker for the next start.
-    pub async fn run(mut self, violations: mpsc::Sender<Violation>, shutdown: impl std::future::Future<Output = ()>) {
+    /// Runs until `stop` completes (or the engine is gone). Then it hands the engine nothing more —
+    /// dropping its sender lets the engine drain — but keeps the connection until every violation
+    /// already handed over is filed and acknowledged (at most [`DRAIN_LIMIT`]), and disconnects. What
+    /// the broker sends after `stop` stays unacknowledged in the session for the next start.
+    pub async fn run(mut self, violations: mpsc::Sender<Violation>, stop: impl std::future::Future<Output = ()>) {
         let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Publish>();
-        let acker = {
+        // Ends when the last receipt is gone (and this sender with it).
+        let mut acker = {
             let client = self.handler.client.clone();
             tokio::spawn(async move {
                 while let Some(publish) = acks_rx.recv().await {
@@ -115,12 +120,30 @@ impl ViolationConsumer {
                 }
             })
         };
-        tokio::pin!(shutdown);
+        let mut taking = Some((violations, acks_tx));
+        tokio::pin!(stop);
+        let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        let mut drain_until = far();
+        let mut retry_at: Option<tokio::time::Instant> = None;
         let mut delays = sharpeyes_ingest::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         loop {
             let event = tokio::select! {
-                () = &mut shutdown => break,
-                event = self.eventloop.poll() => event,
+                () = &mut stop, if taking.is_some() => {
+                    info!("violation consumer stopping: filing what it was handed");
+                    taking = None;
+                    drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
+                    continue;
+                }
+                _ = &mut acker, if taking.is_none() => break,
+                () = tokio::time::sleep_until(drain_until), if taking.is_none() => {
+                    warn!("violations still unfiled at the end of the drain stay with the broker");
+                    break;
+                }
+                () = tokio::time::sleep_until(retry_at.unwrap_or_else(far)), if retry_at.is_some() => {
+                    retry_at = None;
+                    continue;
+                }
+                event = self.eventloop.poll(), if retry_at.is_none() => event,
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(connack))) => {
@@ -131,7 +154,9 @@ impl ViolationConsumer {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if !self.handler.take(publish, &violations, &acks_tx).await {
+                    if let Some((violations, acks)) = &taking
+                        && !self.handler.take(publish, violations, acks).await
+                    {
                         break;
                     }
                 }
@@ -139,17 +164,21 @@ impl ViolationConsumer {
                 Err(error) => {
                     let delay = delays.next().unwrap_or(self.settings.backoff_max);
                     warn!(%error, retry_in_ms = delay.as_millis() as u64, "violation consumer lost the broker");
-                    tokio::select! {
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(delay) => {}
-                    }
+                    retry_at = Some(tokio::time::Instant::now() + delay);
                 }
             }
         }
         acker.abort();
         let _ = self.handler.client.disconnect().await;
-        // Sends the disconnect (the session and its unacknowledged messages stay with the broker).
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.eventloop.poll()).await;
+        // Sends the last acknowledgements and the disconnect; the session stays with the broker.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Ok(event) = self.eventloop.poll().await {
+                if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
         info!("violation consumer stopped");
     }
 }
