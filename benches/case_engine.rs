@@ -18,10 +18,10 @@ use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
-    api::{Principal, Role},
+    casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
     cases::{
-        CameraSite, CaseEngine, CaseOutcome, EngineSettings, deadlines::DeadlinePolicy, duplicates::DuplicateRule,
-        evidence::EvidenceStore, workflow::Action,
+        Principal, Role, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore,
+        workflow::Action,
     },
     rules::{CameraViolation, Category, Violation},
     store::{CaseFilter, NewCase, NewEvidence, NewObject, Store},
@@ -58,7 +58,7 @@ fn violation(place: usize, object: usize, frame: &Frame) -> Violation {
 
 /// The shipped taxonomy and calendar.
 fn shipped_policy() -> DeadlinePolicy {
-    use sharpeyes_alerting::cases::{calendar, taxonomy::Taxonomy};
+    use sharpeyes_alerting::{calendar, cases::taxonomy::Taxonomy};
     DeadlinePolicy::new(Taxonomy::shipped(), calendar::WorkCalendar::from_toml(calendar::SHIPPED).unwrap())
 }
 
@@ -80,6 +80,7 @@ async fn engine_throughput() {
         cooldown: TimeDelta::minutes(10),
         duplicates: DuplicateRule::default(),
         shared: false,
+        clock: sharpeyes_alerting::clock::system(),
     };
     let mut engine = CaseEngine::start(store, EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();
     let frame = Frame::from_rgb("cam".into(), Utc::now(), 640, 480, Bytes::from(vec![90u8; 640 * 480 * 3]));

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sharpeyes_alerting::cases::citizen::decode_photo;
+use sharpeyes_alerting::casework::citizen::decode_photo;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(image) = decode_photo(data) {

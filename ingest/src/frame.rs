@@ -2,6 +2,8 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use gstreamer as gst;
+use gstreamer_video::{self as gst_video, prelude::*};
 
 /// One decoded video frame, packed RGB (3 bytes a pixel, no row padding).
 ///
@@ -30,5 +32,24 @@ impl Frame {
     pub fn from_rgb(camera: Arc<str>, captured_at: DateTime<Utc>, width: u32, height: u32, rgb: Bytes) -> Self {
         assert_eq!(rgb.len(), width as usize * height as usize * 3, "RGB buffer size of a {width}x{height} frame");
         Self { camera, captured_at, pts: None, width, height, rgb }
+    }
+
+    /// Copies an RGB video sample into a packed frame (GStreamer may pad rows to 4 bytes), captured now;
+    /// `None` when the sample is not RGB video.
+    pub fn from_sample(camera: &Arc<str>, sample: &gst::Sample) -> Option<Self> {
+        let buffer = sample.buffer()?;
+        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+        let video = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
+        let (width, height) = (video.width(), video.height());
+        let row = width as usize * 3;
+        let stride = usize::try_from(video.plane_stride()[0]).ok()?;
+        let data = video.plane_data(0).ok()?;
+        let mut rgb = Vec::with_capacity(row * height as usize);
+        for y in 0..height as usize {
+            rgb.extend_from_slice(data.get(y * stride..y * stride + row)?);
+        }
+        let mut frame = Self::from_rgb(camera.clone(), Utc::now(), width, height, Bytes::from(rgb));
+        frame.pts = buffer.pts().map(|pts| Duration::from_nanos(pts.nseconds()));
+        Some(frame)
     }
 }

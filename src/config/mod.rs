@@ -13,9 +13,9 @@ use std::{
 
 use serde::Deserialize;
 use sharpeyes_alerting::{
-    api::Role,
+    calendar::{self, WorkCalendar},
     cases::{
-        calendar::{self, WorkCalendar},
+        Role,
         deadlines::DeadlinePolicy,
         grids::Area,
         taxonomy::{self, Taxonomy},

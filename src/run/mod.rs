@@ -18,7 +18,7 @@ use anyhow::Context;
 use axum::{Router, routing::get};
 use chrono::TimeDelta;
 use sharpeyes_alerting::{
-    cases::citizen::PhotoAnalyser,
+    casework::citizen::PhotoAnalyser,
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
     rules::CameraViews,
 };

@@ -6,10 +6,13 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use anyhow::Context;
 use chrono::{FixedOffset, Utc};
 use sharpeyes_alerting::{
-    AlertingMetrics,
+    AlertingMetrics, clock,
     api::{self, ApiState, ApiToken, Authenticator},
+    casework::{
+        CameraSite, CaseEngine, EngineSettings,
+        citizen::{CitizenIntake, PhotoAnalyser},
+    },
     cases::{
-        CameraSite, CaseEngine, EngineSettings, citizen::CitizenIntake, citizen::PhotoAnalyser,
         deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid,
     },
     cluster::leader,
@@ -52,7 +55,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(match &config.server.database {
         Some(url) => Store::open_postgres(url)
             .await
-            .with_context(|| format!("server.database: opening {}", sharpeyes_ingest::camera::redact_url(url)))?,
+            .with_context(|| format!("server.database: opening {}", sharpeyes_ingest::urls::redact_url(url)))?,
         None => Store::open_sqlite(data_dir)
             .await
             .with_context(|| format!("opening the case database in '{}'", data_dir.display()))?,
@@ -89,9 +92,8 @@ impl CaseService {
         let citizens =
             CitizenIntake { store: store.clone(), evidence: evidence.clone(), policy: policy.clone(), duplicates };
         let settings =
-            EngineSettings { policy: policy.clone(), cooldown: millis(config.cases.cooldown_s), duplicates, shared };
+            EngineSettings { policy: policy.clone(), cooldown: millis(config.cases.cooldown_s), duplicates, shared, clock: clock::system() };
         let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
-        let closed_cases = engine.closed_cases();
         let engine = tokio::spawn(async move {
             while let Some(violation) = violations.recv().await {
                 engine.handle_logged(violation).await;
@@ -133,7 +135,6 @@ impl CaseService {
             cameras: Arc::new(seen.statuses),
             sensors: seen.sensors,
             policy,
-            closed_cases,
             whistles: config.whistle_policy(),
             grids: Arc::new(
                 config
@@ -255,7 +256,7 @@ async fn supervise(
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        if let Err(error) = sharpeyes_alerting::cases::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
+        if let Err(error) = sharpeyes_alerting::casework::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
             warn!(%error, "looking for overdue cases failed; trying again at the next tick");
         }
         if let Err(error) = escalation.pass(&store, &metrics, Utc::now()).await {

@@ -9,7 +9,10 @@ use image::RgbImage;
 use serde::Serialize;
 use sharpeyes_ingest::camera::StatusSnapshot;
 
-use super::{ApiError, ApiState, ErrorBody};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 use crate::{
     cases::evidence::encode_jpeg,
     rules::{Zone, ZoneKind},

@@ -10,9 +10,13 @@ use axum::{
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState, ErrorBody, Principal, Role};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 use crate::{
     cases::{
+        Principal, Role,
         whistles::WhistleLevel,
         workflow::{Action, Refusal, Status, Workflow},
     },
@@ -146,9 +150,6 @@ pub async fn act(
     let now = Utc::now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
         ActionOutcome::Applied(detail) => {
-            if Status::parse(&detail.case.status).is_some_and(|status| !status.is_open()) {
-                state.closed_cases.notify(id, now);
-            }
             tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = %detail.case.status, "case action");
             Ok(Json(CaseView::new(&state, &who, *detail)))
         }

@@ -7,8 +7,14 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{ApiError, ApiState, ErrorBody, Principal, Role};
-use crate::store::{Delivery, DeliveryState};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
+use crate::{
+    cases::{Principal, Role},
+    store::{Delivery, DeliveryState},
+};
 
 /// Most deliveries per page.
 const MAX_LIMIT: i64 = 500;

@@ -1,6 +1,9 @@
 use axum::{Json, extract::State};
 
-use super::{ApiError, ApiState, ErrorBody};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 use crate::cases::grids::{GridNode, grid_tree};
 
 /// `GET /api/v1/grids`: the configured grids (区 → 街道 → 社区 → 网格) ordered by code, each with its

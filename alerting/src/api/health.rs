@@ -1,7 +1,10 @@
 use axum::{extract::State, http::header, response::IntoResponse};
 use prometheus::{Encoder, TextEncoder};
 
-use super::{ApiError, ApiState, ErrorBody};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 
 /// `GET /healthz`: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, description = "the process runs", body = String)))]

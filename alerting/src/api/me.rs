@@ -1,8 +1,8 @@
 use axum::{Extension, Json};
 use serde::Serialize;
 
-use super::{ErrorBody, Principal, Role};
-use crate::cases::workflow::Action;
+use super::error::ErrorBody;
+use crate::cases::{Principal, Role, workflow::Action};
 
 /// Who holds the token, and what the role may do: the dashboard decides its views by it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -16,9 +16,8 @@ mod open311;
 mod openapi;
 mod sensors;
 mod silences;
+mod state;
 mod stream;
-
-use std::sync::Arc;
 
 use axum::{
     Router,
@@ -26,60 +25,15 @@ use axum::{
     middleware,
     routing::{delete, get, post},
 };
-use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
-
-pub use auth::{ApiToken, Authenticator, Principal, Role};
+pub use auth::{ApiToken, Authenticator};
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
-
-use crate::{
-    cases::{
-        ClosedCases,
-        citizen::{CitizenIntake, PhotoAnalyser},
-        deadlines::DeadlinePolicy,
-        evidence::EvidenceStore,
-        grids::Grid,
-        whistles::WhistlePolicy,
-    },
-    rules::CameraViews,
-    store::Store,
-};
+pub use state::ApiState;
 
 /// Largest request body the JSON endpoints take (a 413 beyond it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct ApiState {
-    /// The case database.
-    pub store: Store,
-    /// Evidence files.
-    pub evidence: EvidenceStore,
-    /// Token check.
-    pub auth: Arc<Authenticator>,
-    /// Metrics served at `/metrics`.
-    pub registry: prometheus::Registry,
-    /// Live status of every camera.
-    pub cameras: Arc<Vec<Arc<CameraStatus>>>,
-    /// The latest reading of every sensor.
-    pub sensors: Arc<SensorBoard>,
-    /// Deadlines set by workflow actions.
-    pub policy: DeadlinePolicy,
-    /// Where closed cases are reported to the case engine.
-    pub closed_cases: ClosedCases,
-    /// The department directory and whistle report-in times.
-    pub whistles: WhistlePolicy,
-    /// The configured grids of every level, with their names.
-    pub grids: Arc<Vec<Grid>>,
-    /// Each camera's zones and latest analysed frame.
-    pub views: Arc<CameraViews>,
-    /// Where citizen reports become cases.
-    pub citizens: CitizenIntake,
-    /// The detector that suggests a category for a citizen's photo (none: reports must name one).
-    pub photos: Option<Arc<PhotoAnalyser>>,
-}
 
 /// The whole API.
 pub fn router(state: ApiState) -> Router {

@@ -17,10 +17,15 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState, Authenticator, Principal, auth};
+use super::{
+    auth::{self, Authenticator},
+    error::ApiError,
+    state::ApiState,
+};
 use crate::{
+    casework::citizen::{CitizenReport, PhotoError, Suggestion, decode_photo},
     cases::{
-        citizen::{CitizenReport, PhotoError, Suggestion, decode_photo},
+        Principal,
         grids::{GridLevel, cell_at},
         workflow::Status,
     },

@@ -7,9 +7,13 @@ use axum::{
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::{ApiError, ApiState, ErrorBody, Principal, Role};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 use crate::{
-    notify::routes::Matchers,
+    cases::{Principal, Role},
+    store::Matchers,
     store::{AuditRecord, Silence},
 };
 

@@ -12,7 +12,10 @@ use axum::{
 };
 use futures_util::stream::{self, Stream};
 
-use super::{ApiError, ApiState, ErrorBody};
+use super::{
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
 use crate::store::TimelineEntry;
 
 /// Entries read per database round trip.

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{
-    calendar::WorkCalendar,
     taxonomy::{Taxonomy, Urgency},
     workflow::Action,
 };
-use crate::rules::Category;
+use crate::{calendar::WorkCalendar, rules::Category};
 
 /// The taxonomy and the calendar that set deadlines.
 #[derive(Clone, Debug)]

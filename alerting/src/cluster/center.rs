@@ -125,7 +125,7 @@ impl ViolationConsumer {
         let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
         let mut drain_until = far();
         let mut retry_at: Option<tokio::time::Instant> = None;
-        let mut delays = sharpeyes_ingest::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+        let mut delays = sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         loop {
             let event = tokio::select! {
                 () = &mut stop, if taking.is_some() => {
@@ -147,7 +147,7 @@ impl ViolationConsumer {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(connack))) => {
-                    delays = sharpeyes_ingest::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+                    delays = sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
                     info!(session_present = connack.session_present, filter = %self.filter, "violation consumer connected");
                     if let Err(error) = self.handler.client.subscribe(self.filter.clone(), QoS::AtLeastOnce).await {
                         warn!(%error, "cannot subscribe to the violations");

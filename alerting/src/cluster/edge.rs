@@ -211,7 +211,7 @@ impl EdgeRelay {
             }
         };
         // A full or failing disk blocks the relay (and so the rules) instead of losing violations.
-        let mut delays = sharpeyes_ingest::retry_delays(Duration::from_millis(500), Duration::from_secs(30));
+        let mut delays = sharpeyes_ingest::backoff::retry_delays(Duration::from_millis(500), Duration::from_secs(30));
         loop {
             match self.spool.push(&message) {
                 Ok(_) => break,
@@ -275,13 +275,13 @@ async fn poll(
     settings: MqttSettings,
     metrics: EdgeMetrics,
 ) {
-    let mut delays = sharpeyes_ingest::retry_delays(settings.backoff_min, settings.backoff_max);
+    let mut delays = sharpeyes_ingest::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
     loop {
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 info!(broker = %settings.host, "violation relay connected");
                 metrics.connected.set(1);
-                delays = sharpeyes_ingest::retry_delays(settings.backoff_min, settings.backoff_max);
+                delays = sharpeyes_ingest::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
                 ConnectionEvent::Connected
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => ConnectionEvent::Acknowledged(ack.pkid, ack.reason),

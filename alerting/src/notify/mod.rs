@@ -20,13 +20,14 @@ pub mod webhook;
 
 use std::{collections::HashMap, time::Duration};
 
-use chrono::{FixedOffset, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, TimeDelta, Utc};
 use futures_util::{StreamExt, stream};
 use tracing::{debug, info, warn};
 
 use crate::{
     AlertingMetrics, Result,
-    rules::in_window,
+    calendar::in_window,
+    clock::{self, SharedClock},
     store::{Delivery, NewDelivery, Silence, Store, TimelineEntry},
 };
 pub use escalation::{Escalation, EscalationStep};
@@ -43,7 +44,7 @@ const CONCURRENT_SENDS: usize = 16;
 /// Longest sleep between two looks at the store (another process may have written to it).
 const IDLE_LOOK: Duration = Duration::from_secs(1);
 /// Least time between two looks for cases to remind receivers of.
-const REMINDER_LOOK: Duration = Duration::from_secs(1);
+const REMINDER_LOOK: TimeDelta = TimeDelta::seconds(1);
 /// Reminder candidates read per look.
 const REMINDER_BATCH: i64 = 1000;
 
@@ -71,7 +72,7 @@ impl RetryPolicy {
     /// When to try again after `attempts` failed attempts, or `None` when they are used up.
     fn retry_in(&self, attempts: u32) -> Option<Duration> {
         (attempts < self.max_attempts)
-            .then(|| sharpeyes_ingest::retry_delays(self.min_delay, self.max_delay).nth(attempts as usize - 1))
+            .then(|| sharpeyes_ingest::backoff::retry_delays(self.min_delay, self.max_delay).nth(attempts as usize - 1))
             .flatten()
     }
 }
@@ -95,7 +96,8 @@ pub struct Notifier {
     retry: RetryPolicy,
     client: reqwest::Client,
     metrics: AlertingMetrics,
-    last_reminder_look: std::sync::Mutex<Option<std::time::Instant>>,
+    last_reminder_look: std::sync::Mutex<Option<DateTime<Utc>>>,
+    clock: SharedClock,
 }
 
 impl Notifier {
@@ -119,7 +121,14 @@ impl Notifier {
             client,
             metrics,
             last_reminder_look: std::sync::Mutex::new(None),
+            clock: clock::system(),
         }
+    }
+
+    /// Reads the time from `clock` (a simulated one in tests) instead of the system's.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sends each escalation step's entries to the step's receivers too.
@@ -151,14 +160,16 @@ impl Notifier {
         info!("notifier stopped");
     }
 
-    /// Routes the new entries and sends the due deliveries; returns how long to wait for the next due one.
-    async fn round(&self) -> Result<Duration> {
+    /// One round: routes the new entries, reminds, sends the groups and deliveries that are due; returns
+    /// how long to wait for the next due one. [`Notifier::run`] calls it after every change; tests call
+    /// it directly, moving a simulated clock in between.
+    pub async fn round(&self) -> Result<Duration> {
         loop {
             let entries = self.store.unrouted_entries(ROUTE_BATCH).await?;
             if entries.is_empty() {
                 break;
             }
-            let silences = self.store.silences(Utc::now()).await?;
+            let silences = self.store.silences(self.clock.now()).await?;
             for entry in &entries {
                 self.route_entry(entry, &silences).await?;
             }
@@ -169,7 +180,7 @@ impl Notifier {
         self.remind_quiet_cases().await?;
         self.flush_due_groups().await?;
         loop {
-            let due = self.store.due_deliveries(Utc::now(), DELIVERY_BATCH).await?;
+            let due = self.store.due_deliveries(self.clock.now(), DELIVERY_BATCH).await?;
             let taken = due.len() as i64;
             let results: Vec<Result<()>> = stream::iter(due)
                 .map(|delivery| self.attempt(delivery))
@@ -182,7 +193,7 @@ impl Notifier {
             }
         }
         let next = self.store.next_delivery_due().await?;
-        Ok(next.map_or(IDLE_LOOK, |at| (at - Utc::now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
+        Ok(next.map_or(IDLE_LOOK, |at| (at - self.clock.now()).to_std().unwrap_or_default().min(IDLE_LOOK)))
     }
 
     /// Reminds each receiver of the open cases it was last told of a repeat interval ago (its route's
@@ -192,14 +203,14 @@ impl Notifier {
         let Some(shortest) = self.route.shortest_repeat() else {
             return Ok(());
         };
+        let now = self.clock.now();
         {
             let mut last = self.last_reminder_look.lock().unwrap_or_else(|poison| poison.into_inner());
-            if last.is_some_and(|at| at.elapsed() < REMINDER_LOOK) {
+            if last.is_some_and(|at| now - at < REMINDER_LOOK) {
                 return Ok(());
             }
-            *last = Some(std::time::Instant::now());
+            *last = Some(now);
         }
-        let now = Utc::now();
         for quiet in self.store.quiet_open_cases(now - shortest, REMINDER_BATCH).await? {
             let Some(entry) = self.store.latest_entry_of(quiet.case_id).await? else {
                 continue;
@@ -217,7 +228,7 @@ impl Notifier {
     /// Sends every group of held deliveries that is due: one delivery carrying its entries. A group
     /// whose route no longer groups (the configuration changed) is sent at once.
     async fn flush_due_groups(&self) -> Result<()> {
-        let now = Utc::now();
+        let now = self.clock.now();
         for group in self.store.held_groups().await? {
             let first: serde_json::Value = serde_json::from_str(&group.first_body).unwrap_or_default();
             let grouping = serde_json::from_value::<TimelineEntry>(first["entry"].clone())
@@ -236,7 +247,7 @@ impl Notifier {
     /// Why `entry` is muted, if it is: its camera's maintenance window, an active silence matching
     /// it, or inhibition (a normal-urgency entry of a grid where an open case has an urgent whistle).
     async fn muted(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<Option<String>> {
-        let now = Utc::now();
+        let now = self.clock.now();
         if let Some(windows) = self.mutes.maintenance.get(&entry.camera)
             && windows.iter().any(|window| in_window(entry.at, self.mutes.utc_offset, *window))
         {
@@ -277,7 +288,7 @@ impl Notifier {
             })
             .collect();
         debug!(entry = entry.id, case = entry.case_id, action = %entry.action, receivers = deliveries.len(), muted = ?muted, "routed");
-        self.store.route_entry(entry, &deliveries, Utc::now()).await
+        self.store.route_entry(entry, &deliveries, self.clock.now()).await
     }
 
     /// One attempt of one delivery, recorded.
@@ -298,7 +309,7 @@ impl Notifier {
             None => Err(format!("receiver '{}' is no longer configured", delivery.receiver)),
         };
         let attempts = delivery.attempts as u32 + 1;
-        let now = Utc::now();
+        let now = self.clock.now();
         let counter = |outcome: &str| self.metrics.deliveries_total.with_label_values(&[&delivery.receiver, outcome]);
         match &outcome {
             Ok(()) => {

@@ -169,12 +169,6 @@ impl DwellRule {
     }
 }
 
-/// Whether `at` falls in a daily window `[from, to)` of local time (a window may run past midnight).
-pub fn in_window(at: DateTime<Utc>, offset: FixedOffset, (from, to): (chrono::NaiveTime, chrono::NaiveTime)) -> bool {
-    let time = at.with_timezone(&offset).time();
-    if from <= to { from <= time && time < to } else { time >= from || time < to }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,17 +331,5 @@ mod zone_settings {
         let mut day = full(ZoneKind::NoParking);
         day.active = Some((time("07:00"), time("20:00")));
         assert_eq!(violations(ZoneKind::NoParking, &["car"], day, car).len(), 1);
-    }
-
-    #[test]
-    fn windows_may_run_past_midnight() {
-        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
-        let time = |text| NaiveTime::parse_from_str(text, "%H:%M").unwrap();
-        let at = |hour| DateTime::parse_from_rfc3339(&format!("2026-11-23T{hour:02}:30:00+08:00")).unwrap().to_utc();
-        assert!(in_window(at(23), offset, (time("20:00"), time("07:00"))));
-        assert!(in_window(at(3), offset, (time("20:00"), time("07:00"))));
-        assert!(!in_window(at(12), offset, (time("20:00"), time("07:00"))));
-        assert!(in_window(at(12), offset, (time("07:00"), time("20:00"))));
-        assert!(!in_window(at(20), offset, (time("07:00"), time("20:00"))), "the end is not inside");
     }
 }

@@ -20,7 +20,7 @@ mod views;
 mod violation;
 mod zone;
 
-pub use dwell::{DwellRule, DwellRuleConfig, in_window};
+pub use dwell::{DwellRule, DwellRuleConfig};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use stage::{CameraRules, RulesStage};

@@ -105,7 +105,7 @@ impl Zone {
 
     /// Whether the zone is watched at `at` (its schedule read in the city's time, `offset`).
     pub fn is_active_at(&self, at: DateTime<Utc>, offset: FixedOffset) -> bool {
-        self.active.is_none_or(|window| super::dwell::in_window(at, offset, window))
+        self.active.is_none_or(|window| crate::calendar::in_window(at, offset, window))
     }
 }
 

@@ -4,7 +4,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
-use crate::{Result, api::Principal};
+use crate::{
+    Result,
+    cases::{Principal, Role},
+};
 
 /// What became of an acknowledgement or a hand-over.
 #[derive(Debug, PartialEq, Eq)]
@@ -91,7 +94,7 @@ impl Store {
         if row.owner.is_empty() {
             return Ok(OwnershipOutcome::Unowned);
         }
-        if *row.owner != *who.name && who.role != crate::api::Role::Admin {
+        if *row.owner != *who.name && who.role != Role::Admin {
             return Ok(OwnershipOutcome::OwnedBy(row.owner));
         }
         let note = if note.is_empty() { format!("to {to}") } else { format!("to {to}: {note}") };

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::{CaseDetail, CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
 use crate::{
     Error, Result,
-    api::Principal,
     cases::{
+        Principal,
         deadlines::DeadlinePolicy,
         taxonomy::Urgency,
         workflow::{Action, Refusal, Status, Workflow},

@@ -9,11 +9,12 @@ mod acks;
 mod actions;
 mod cluster;
 mod deliveries;
+mod matchers;
 mod model;
 mod silences;
 mod whistles;
 
-use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -27,6 +28,7 @@ use tracing::info;
 pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
 pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
+pub use matchers::Matchers;
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use silences::{AuditRecord, Silence};
@@ -405,42 +407,6 @@ impl Store {
         })
     }
 
-    /// Every case not yet in a final status with its objects' boxes `[x1, y1, x2, y2]` in order (to rebuild
-    /// the case engine after a restart): two queries, however many cases are open.
-    pub async fn open_cases(&self) -> Result<Vec<(Case, Vec<[f64; 4]>)>> {
-        /// `(case id, x1, y1, x2, y2)`.
-        type ObjectBox = (i64, f64, f64, f64, f64);
-        let (cases, boxes): (Vec<Case>, Vec<ObjectBox>) = with_pool!(self, |pool| {
-            let cases = sqlx::query_as(concat!(
-                "SELECT * FROM cases WHERE status NOT IN ",
-                finished_statuses!(),
-                " ORDER BY id"
-            ))
-            .fetch_all(pool)
-            .await?;
-            let boxes = sqlx::query_as(concat!(
-                "SELECT o.case_id, o.x1, o.y1, o.x2, o.y2 FROM case_objects o JOIN cases c ON c.id = o.case_id
-                 WHERE c.status NOT IN ",
-                finished_statuses!(),
-                " ORDER BY o.case_id, o.idx"
-            ))
-            .fetch_all(pool)
-            .await?;
-            (cases, boxes)
-        });
-        let mut by_case: HashMap<i64, Vec<[f64; 4]>> = HashMap::new();
-        for (case_id, x1, y1, x2, y2) in boxes {
-            by_case.entry(case_id).or_default().push([x1, y1, x2, y2]);
-        }
-        Ok(cases
-            .into_iter()
-            .map(|case| {
-                let boxes = by_case.remove(&case.id).unwrap_or_default();
-                (case, boxes)
-            })
-            .collect())
-    }
-
     /// The earliest open case of `category` opened at or after `since` within `rule.radius_m` of
     /// `location` that is not itself a duplicate.
     pub async fn nearby_open_case(
@@ -472,21 +438,6 @@ impl Store {
             .into_iter()
             .find(|&(_, longitude, latitude)| distance_m(location, [longitude, latitude]) <= rule.radius_m)
             .map(|(id, _, _)| id))
-    }
-
-    /// Cases closed, evaluated or voided at or after `since` (their last change), to restore the
-    /// places' cooldown after a restart.
-    pub async fn recently_finished(&self, since: DateTime<Utc>) -> Result<Vec<Case>> {
-        with_pool!(self, |pool| {
-            Ok(sqlx::query_as::<_, Case>(concat!(
-                "SELECT * FROM cases WHERE updated_at >= $1 AND status IN ",
-                finished_statuses!(),
-                " ORDER BY id"
-            ))
-            .bind(since)
-            .fetch_all(pool)
-            .await?)
-        })
     }
 
     /// Cases per grid cell: open, supervised (open and past their deadline) and all.

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Pool, Store, finished_statuses, with_pool};
-use crate::{Error, Result, api::Principal, notify::routes::Matchers};
+use super::Matchers;
+use crate::{Error, Result, cases::Principal};
 
 /// A time-bounded mute: entries matching it while it is active are recorded, not sent.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
-use crate::{Result, api::Principal, cases::whistles::WhistleLevel};
+use crate::{
+    Result,
+    cases::{Principal, whistles::WhistleLevel},
+};
 
 /// A whistle blown on a case, with its calls.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]

@@ -244,7 +244,7 @@ impl DecodePipeline {
         let Some(sample) = self.sink.try_pull_sample(gst::ClockTime::ZERO) else {
             return Ok(None);
         };
-        let mut frame = super::source::frame_from_sample(camera, &sample);
+        let mut frame = crate::Frame::from_sample(camera, &sample);
         if let Some(frame) = frame.as_mut() {
             frame.pts = stream_pts.map(|pts| Duration::from_nanos(pts.nseconds()));
         }

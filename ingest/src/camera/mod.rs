@@ -17,6 +17,6 @@ mod status;
 
 pub use keyframes::KeyframeDecoders;
 pub use metrics::CameraCollector;
-pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport, redact_url};
+pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport};
 pub use source::CameraSource;
 pub use status::{CameraState, CameraStatus, StatusSnapshot};

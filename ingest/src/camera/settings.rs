@@ -53,7 +53,7 @@ pub enum Decoder {
 pub struct CameraSettings {
     /// Camera id, unique in the configuration.
     pub id: Arc<str>,
-    /// `rtsp://[user:password@]host[:port]/path`; credentials are never logged (see [`redact_url`]).
+    /// `rtsp://[user:password@]host[:port]/path`; credentials are never logged (see [`crate::urls::redact_url`]).
     pub url: String,
     /// RTP transport.
     pub transport: Transport,
@@ -93,33 +93,5 @@ impl CameraSettings {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
         }
-    }
-}
-
-/// The URL with any user name and password replaced by `***`, fit for logs and the API.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            // Setting credentials only fails on URLs that cannot have them, which these just had.
-            let _ = parsed.set_username("***");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "<unparsable url>".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_survive_redaction() {
-        let redacted = redact_url("rtsp://admin:s3cret@10.0.0.7:554/Streaming/Channels/101");
-        assert_eq!(redacted, "rtsp://***@10.0.0.7:554/Streaming/Channels/101");
-        assert!(!redacted.contains("s3cret") && !redacted.contains("admin"));
-        assert_eq!(redact_url("rtsp://127.0.0.1:8554/street"), "rtsp://127.0.0.1:8554/street");
-        assert_eq!(redact_url("not a url"), "<unparsable url>");
     }
 }

@@ -4,20 +4,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use gstreamer::{self as gst, prelude::*};
 use gstreamer_app as gst_app;
-use gstreamer_video::{self as gst_video, prelude::*};
 use tracing::{info, warn};
 
 use super::{
     CameraSettings, CameraState, CameraStatus, KeyframeDecoders,
     keyframes::{self, Keyframe, Target},
-    pipeline, redact_url,
+    pipeline,
 };
-use crate::{CameraSlot, Error, Frame, FrameQueue, Result};
+use crate::{CameraSlot, Error, Frame, FrameQueue, Result, urls::redact_url};
 
 /// How often the source looks at its bus, the watchdog and the shutdown signal.
 const POLL: Duration = Duration::from_millis(200);
@@ -69,7 +67,7 @@ impl CameraSource {
 
     fn run(self, shutdown: &Receiver<()>) {
         let id = &self.settings.id;
-        let mut delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+        let mut delays = crate::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         info!(camera = %id, url = %redact_url(&self.settings.url), "camera starting");
         loop {
             self.status.set_state(CameraState::Connecting, None);
@@ -79,7 +77,7 @@ impl CameraSource {
                 Err(failure) => failure,
             };
             if started.elapsed() >= HEALTHY_RUN {
-                delays = crate::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+                delays = crate::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
             }
             let delay = delays.next().unwrap_or(self.settings.backoff_max);
             // A stream that was flowing and stopped is stalled; a camera that cannot be reached is offline.
@@ -204,7 +202,7 @@ impl CameraSource {
                         decoders.submit(Keyframe { buffer, length_size, captured_at, target: target.clone() });
                         return Ok(gst::FlowSuccess::Ok);
                     }
-                    let Some(mut frame) = frame_from_sample(&camera, &sample) else {
+                    let Some(mut frame) = Frame::from_sample(&camera, &sample) else {
                         warn!(camera = %camera, "dropping a sample that is not packed RGB video");
                         return Ok(gst::FlowSuccess::Ok);
                     };
@@ -229,22 +227,4 @@ fn sender_capture_time(buffer: &gst::BufferRef, arrival: DateTime<Utc>) -> Optio
     let unix_nanos = ntp.nseconds().checked_sub(NTP_UNIX_OFFSET_S * 1_000_000_000)?;
     let at = DateTime::from_timestamp_nanos(i64::try_from(unix_nanos).ok()?);
     ((at - arrival).abs() <= MAX_CLOCK_SKEW).then_some(at)
-}
-
-/// Copies an RGB sample into a packed [`Frame`] (GStreamer may pad rows to 4 bytes), captured now.
-pub(super) fn frame_from_sample(camera: &Arc<str>, sample: &gst::Sample) -> Option<Frame> {
-    let buffer = sample.buffer()?;
-    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
-    let video = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
-    let (width, height) = (video.width(), video.height());
-    let row = width as usize * 3;
-    let stride = usize::try_from(video.plane_stride()[0]).ok()?;
-    let data = video.plane_data(0).ok()?;
-    let mut rgb = Vec::with_capacity(row * height as usize);
-    for y in 0..height as usize {
-        rgb.extend_from_slice(data.get(y * stride..y * stride + row)?);
-    }
-    let mut frame = Frame::from_rgb(camera.clone(), Utc::now(), width, height, Bytes::from(rgb));
-    frame.pts = buffer.pts().map(|pts| Duration::from_nanos(pts.nseconds()));
-    Some(frame)
 }

@@ -35,7 +35,7 @@ impl MqttSettings {
     /// other schemes are refused with a reason.
     pub fn from_url(url: &str, client_id: &str, prefix: &str) -> Result<Self, String> {
         // Errors name the URL without its password.
-        let shown = crate::camera::redact_url(url);
+        let shown = crate::urls::redact_url(url);
         let parsed = url::Url::parse(url).map_err(|err| format!("{shown} is not a URL: {err}"))?;
         let tls = match parsed.scheme() {
             "mqtt" => false,

@@ -240,14 +240,14 @@ impl SensorSource {
         let settings = handler.settings.clone();
         let mut outbox = Outbox::default();
         tokio::pin!(shutdown);
-        let mut delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
+        let mut delays = crate::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(publish) = acks_rx.recv() => outbox.push(Outgoing::Ack(publish)),
                 polled = eventloop.poll() => match polled {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        delays = crate::retry_delays(settings.backoff_min, settings.backoff_max);
+                        delays = crate::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
                         info!(broker = %settings.host, port = settings.port, tls = settings.tls, session_present = ack.session_present, "MQTT connected");
                         let subscriptions = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
                         if !filters.is_empty() && let Err(err) = client.try_subscribe_many(subscriptions) {

@@ -5,15 +5,16 @@ use image::Rgb;
 use sharpeyes_inference::BBox;
 use tracing::{info, warn};
 
-use super::{
-    deadlines::DeadlinePolicy,
-    duplicates::DuplicateRule,
-    evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
-    workflow::Action,
-};
 use crate::{
     AlertingMetrics, Result,
-    api::{Principal, Role},
+    clock::SharedClock,
+    cases::{
+        Principal, Role,
+        deadlines::DeadlinePolicy,
+        duplicates::DuplicateRule,
+        evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
+        workflow::Action,
+    },
     rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation},
     store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, PlaceKey, Store},
@@ -37,19 +38,6 @@ pub enum CaseOutcome {
     AlreadyKnown(i64),
     /// The place's last case closed less than the cooldown ago: nothing filed.
     CoolingDown,
-}
-
-/// Tells the case engine that a case left the open statuses (closed or voided) through the API, so
-/// that its place takes new cases again after the cooldown.
-#[derive(Clone, Debug)]
-pub struct ClosedCases(crossbeam_channel::Sender<(i64, DateTime<Utc>)>);
-
-impl ClosedCases {
-    /// Case `id` closed at `at`.
-    pub fn notify(&self, id: i64, at: DateTime<Utc>) {
-        // The engine only stops listening when the service stops.
-        let _ = self.0.send((id, at));
-    }
 }
 
 /// Where a problem is: a camera's zone, or a sensor and the rule it broke.
@@ -87,13 +75,6 @@ impl Place {
         }
     }
 
-    /// The place of a stored case (`None` for a category this version does not know).
-    fn of(case: &crate::store::Case) -> Option<Self> {
-        let category = Category::parse(&case.category)?;
-        let sensor = case.source == "sensor";
-        let source = if sensor { case.device.as_str() } else { case.camera.as_str() };
-        Some(Self { source: source.into(), sensor, zone: case.zone.as_str().into(), category })
-    }
 }
 
 #[derive(Debug)]
@@ -111,10 +92,11 @@ struct OpenCase {
 /// A new case within the duplicate rule's distance and time of an open case of its category is linked
 /// to it (`duplicate_of`).
 ///
-/// When several centers file into one database ([`EngineSettings::shared`]) the database, not this
-/// process's memory, says what is open and cooling at a place: each violation is filed under the
-/// place's lock, after reading the place's state, and recorded by its stable id so that a copy of it
-/// delivered again files nothing.
+/// The database, not this process's memory, says what is open and cooling at a place: each violation
+/// is filed after reading its place's state, so a case closed or voided through the API (or by another
+/// process) is seen at the next violation. When several centers file into one database
+/// ([`EngineSettings::shared`]) each violation is filed under the place's lock and recorded by its
+/// stable id so that a copy of it delivered again files nothing.
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
@@ -126,9 +108,8 @@ pub struct CaseEngine {
     duplicates: DuplicateRule,
     /// Places whose case closed, and until when they take no new case.
     cooling: HashMap<Place, DateTime<Utc>>,
-    closed: crossbeam_channel::Receiver<(i64, DateTime<Utc>)>,
-    closed_tx: crossbeam_channel::Sender<(i64, DateTime<Utc>)>,
     shared: bool,
+    clock: SharedClock,
 }
 
 /// Where a camera is.
@@ -151,6 +132,8 @@ pub struct EngineSettings {
     pub duplicates: DuplicateRule,
     /// Whether other processes file into the same store (centers sharing PostgreSQL).
     pub shared: bool,
+    /// Where the engine reads the time.
+    pub clock: SharedClock,
 }
 
 /// Boxes as the store keeps them (`[x1, y1, x2, y2]`).
@@ -164,8 +147,8 @@ fn ai_verifier() -> Principal {
 }
 
 impl CaseEngine {
-    /// An engine over `store`, knowing each camera's grid and position; open cases are reloaded from
-    /// the store so that a restart continues them.
+    /// An engine over `store`, knowing each camera's grid and position. Open cases need no reloading:
+    /// each violation reads its place's state from the store, so a restart continues them.
     pub async fn start(
         store: Store,
         evidence: EvidenceStore,
@@ -173,64 +156,25 @@ impl CaseEngine {
         metrics: AlertingMetrics,
         settings: EngineSettings,
     ) -> Result<Self> {
-        let EngineSettings { policy, cooldown, duplicates, shared } = settings;
-        let mut open = HashMap::new();
-        for (case, boxes) in store.open_cases().await? {
-            let Some(place) = Place::of(&case) else {
-                continue;
-            };
-            let objects = stored_boxes(&boxes);
-            open.insert(place, OpenCase { id: case.id, objects });
-        }
-        if !open.is_empty() {
-            info!(open_cases = open.len(), "continuing open cases");
-        }
-        // Places whose case finished within the cooldown stay cooling across a restart.
-        let now = Utc::now();
-        let mut cooling = HashMap::new();
-        for case in store.recently_finished(now - cooldown).await? {
-            if let Some(place) = Place::of(&case) {
-                cooling.insert(place, case.updated_at + cooldown);
-            }
-        }
-        let (closed_tx, closed) = crossbeam_channel::unbounded();
+        let EngineSettings { policy, cooldown, duplicates, shared, clock } = settings;
         Ok(Self {
             store,
             evidence,
             sites,
-            open,
+            open: HashMap::new(),
             metrics,
             policy,
             cooldown,
             duplicates,
-            cooling,
-            closed,
-            closed_tx,
+            cooling: HashMap::new(),
             shared,
+            clock,
         })
-    }
-
-    /// Where the API reports cases it closed.
-    pub fn closed_cases(&self) -> ClosedCases {
-        ClosedCases(self.closed_tx.clone())
-    }
-
-    /// Forgets the open cases the API closed, and starts their places' cooldown.
-    fn take_closures(&mut self) {
-        for (id, at) in self.closed.try_iter().collect::<Vec<_>>() {
-            self.open.retain(|place, case| {
-                let keep = case.id != id;
-                if !keep {
-                    self.cooling.insert(place.clone(), at + self.cooldown);
-                }
-                keep
-            });
-        }
     }
 
     /// Whether `place` has no open case and its last one closed less than the cooldown ago.
     fn cooling_down(&mut self, place: &Place, category: Category) -> bool {
-        let now = Utc::now();
+        let now = self.clock.now();
         self.cooling.retain(|_, until| *until > now);
         let cooling = !self.open.contains_key(place) && self.cooling.contains_key(place);
         if cooling {
@@ -246,11 +190,11 @@ impl CaseEngine {
     }
 
     async fn file(&mut self, violation: Violation) -> Result<CaseOutcome> {
-        self.take_closures();
+        let place = Place::of_violation(&violation);
         if !self.shared {
+            self.read_place(&place).await?;
             return self.file_at_place(violation, None).await;
         }
-        let place = Place::of_violation(&violation);
         let lock = self.store.lock_place(place.key()).await?;
         let outcome = self.file_shared(violation, &place).await;
         lock.release().await;
@@ -265,7 +209,18 @@ impl CaseEngine {
             self.metrics.violations_refiled_total.with_label_values(&[place.category.as_str()]).inc();
             return Ok(CaseOutcome::AlreadyKnown(case));
         }
-        let state = self.store.place_state(place.key(), Utc::now() - self.cooldown).await?;
+        self.read_place(place).await?;
+        let outcome = self.file_at_place(violation, Some(id.clone())).await?;
+        // Every relayed violation is accounted to one case, also the ones that only saw it again.
+        if let CaseOutcome::AlreadyKnown(case) = outcome {
+            self.store.attribute_violation(&id, case, self.clock.now()).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Takes what is open and cooling at `place` from the store.
+    async fn read_place(&mut self, place: &Place) -> Result<()> {
+        let state = self.store.place_state(place.key(), self.clock.now() - self.cooldown).await?;
         match state.open {
             Some((case, boxes)) => {
                 let objects = stored_boxes(&boxes);
@@ -279,12 +234,7 @@ impl CaseEngine {
             Some(at) => self.cooling.insert(place.clone(), at + self.cooldown),
             None => self.cooling.remove(place),
         };
-        let outcome = self.file_at_place(violation, Some(id.clone())).await?;
-        // Every relayed violation is accounted to one case, also the ones that only saw it again.
-        if let CaseOutcome::AlreadyKnown(case) = outcome {
-            self.store.attribute_violation(&id, case, Utc::now()).await?;
-        }
-        Ok(outcome)
+        Ok(())
     }
 
     /// Files a violation against the open case of its place; `relayed` is its stable id when it is to
@@ -327,7 +277,7 @@ impl CaseEngine {
             duplicate_of,
             first_seen_at: violation.since,
             confirmed_at: violation.confirmed_at,
-            opened_at: Utc::now(),
+            opened_at: self.clock.now(),
             violation: relayed,
         };
         let id = self.store.insert_case(&case, None, &[]).await?;
@@ -373,7 +323,7 @@ impl CaseEngine {
 
         let outcome = match case_id {
             Some(id) => {
-                self.store.add_object(id, &object, &evidence, relayed.as_deref(), Utc::now()).await?;
+                self.store.add_object(id, &object, &evidence, relayed.as_deref(), self.clock.now()).await?;
                 self.metrics.case_objects_added_total.with_label_values(&[category.as_str()]).inc();
                 CaseOutcome::Added(id)
             }
@@ -397,7 +347,7 @@ impl CaseEngine {
                     duplicate_of,
                     first_seen_at: violation.first_seen,
                     confirmed_at: violation.confirmed_at,
-                    opened_at: Utc::now(),
+                    opened_at: self.clock.now(),
                     violation: relayed,
                 };
                 let id = self
@@ -437,7 +387,7 @@ impl CaseEngine {
         let Some(location) = location else {
             return Ok(None);
         };
-        let since = Utc::now() - self.duplicates.window;
+        let since = self.clock.now() - self.duplicates.window;
         let found = self.store.nearby_open_case(category.as_str(), location, since, &self.duplicates).await?;
         if let Some(original) = found {
             info!(original, category = category.as_str(), "new report linked as a duplicate");
@@ -448,7 +398,7 @@ impl CaseEngine {
     /// Files a case the detector is sure of, as an operator's verification would.
     async fn auto_file(&self, id: i64, score: f32) -> Result<()> {
         let note = format!("detection score {score:.2} at or above the category's auto_file_score");
-        match self.store.apply_action(id, &ai_verifier(), Action::Verify, &note, Utc::now(), &self.policy).await? {
+        match self.store.apply_action(id, &ai_verifier(), Action::Verify, &note, self.clock.now(), &self.policy).await? {
             ActionOutcome::Applied(_) => info!(case = id, score, "case filed without operator check"),
             outcome => warn!(case = id, ?outcome, "automatic filing refused"),
         }
@@ -461,7 +411,7 @@ impl CaseEngine {
     pub async fn handle_logged(&mut self, violation: Violation) {
         let (source, category) = (violation.source_id().to_owned(), violation.category());
         self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
-        let mut delays = sharpeyes_ingest::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
+        let mut delays = sharpeyes_ingest::backoff::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
         loop {
             match self.file(violation.clone()).await {
                 Ok(_) => return,

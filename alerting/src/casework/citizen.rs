@@ -12,13 +12,13 @@ use serde::Serialize;
 use sharpeyes_inference::{BBox, Detection, Detector};
 use sharpeyes_ingest::Frame;
 
-use super::{
-    deadlines::DeadlinePolicy,
-    duplicates::DuplicateRule,
-    evidence::{self, EvidenceStore, OBJECT_COLOR},
-};
 use crate::{
     Result,
+    cases::{
+        deadlines::DeadlinePolicy,
+        duplicates::DuplicateRule,
+        evidence::{self, EvidenceStore, OBJECT_COLOR},
+    },
     rules::Category,
     store::{NewCase, NewEvidence, NewObject, Store},
 };

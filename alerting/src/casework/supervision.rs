@@ -5,10 +5,9 @@
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-use super::{deadlines::DeadlinePolicy, workflow::Action};
 use crate::{
     AlertingMetrics, Result,
-    api::{Principal, Role},
+    cases::{Principal, Role, deadlines::DeadlinePolicy, workflow::Action},
     store::{ActionOutcome, Store},
 };
 

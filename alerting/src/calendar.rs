@@ -1,4 +1,5 @@
-//! Working time for case deadlines: working hours on working days, against a holiday calendar.
+//! Working time for case deadlines: working hours on working days, against a holiday calendar; and
+//! daily windows of local time ([`in_window`]: zone schedules, maintenance windows).
 //!
 //! Deadlines of grid cases count working hours (a case filed on Friday at 17:00 with four working hours
 //! is due on Monday morning, and after a public holiday, not during it). A day is a working day when it
@@ -11,7 +12,7 @@ use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, Na
 use serde::Deserialize;
 
 /// The calendar shipped in `config/calendar.toml`, used when the configuration names none.
-pub const SHIPPED: &str = include_str!("../../../config/calendar.toml");
+pub const SHIPPED: &str = include_str!("../../config/calendar.toml");
 
 /// How far ahead a deadline is looked for before the calendar is taken to have no working time.
 const HORIZON_DAYS: u64 = 3660;
@@ -176,6 +177,12 @@ impl WorkCalendar {
     }
 }
 
+/// Whether `at` falls in a daily window `[from, to)` of local time (a window may run past midnight).
+pub fn in_window(at: DateTime<Utc>, offset: FixedOffset, (from, to): (NaiveTime, NaiveTime)) -> bool {
+    let time = at.with_timezone(&offset).time();
+    if from <= to { from <= time && time < to } else { time >= from || time < to }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -292,5 +299,17 @@ mod tests {
                 prop_assert!(calendar.is_working_at(due - TimeDelta::minutes(1)), "the last minute before {} is worked", due);
             }
         }
+    }
+
+    #[test]
+    fn windows_may_run_past_midnight() {
+        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
+        let time = |text| NaiveTime::parse_from_str(text, "%H:%M").unwrap();
+        let at = |hour| DateTime::parse_from_rfc3339(&format!("2026-11-23T{hour:02}:30:00+08:00")).unwrap().to_utc();
+        assert!(in_window(at(23), offset, (time("20:00"), time("07:00"))));
+        assert!(in_window(at(3), offset, (time("20:00"), time("07:00"))));
+        assert!(!in_window(at(12), offset, (time("20:00"), time("07:00"))));
+        assert!(in_window(at(12), offset, (time("07:00"), time("20:00"))));
+        assert!(!in_window(at(20), offset, (time("07:00"), time("20:00"))), "the end is not inside");
     }
 }

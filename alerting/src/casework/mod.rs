@@ -1,0 +1,13 @@
+//! Work on cases that reads and writes the store: the layer above [`crate::store`], below
+//! [`crate::notify`] and [`crate::api`].
+//!
+//! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
+//! - [`citizen`]: citizen reports (Open311) with a photo, the category suggested by the detector;
+//! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办).
+
+pub mod citizen;
+mod engine;
+mod supervision;
+
+pub use engine::{CameraSite, CaseEngine, CaseOutcome, EngineSettings};
+pub use supervision::supervise_overdue;
