@@ -1,9 +1,11 @@
-//! Grouping (Alertmanager's group_by / group_wait / group_interval): entries of one group wait together
-//! and leave as one delivery; a group that was sent sends what joins it no sooner than its interval.
+//! Grouping and reminders as the service is configured: `[notify.route]` with `group_by` makes entries
+//! of one grid leave as one delivery; `repeat_interval_s` reminds the receiver. Their timing (the wait,
+//! the interval, when reminders stop) is checked exactly on a simulated clock in
+//! `alerting/tests/notify_on_simulated_time.rs`; here only the wiring, on the real clock.
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -26,12 +28,12 @@ fn batches(taken: &std::sync::Mutex<Vec<Value>>) -> Vec<(String, Vec<String>)> {
 }
 
 #[test]
-fn entries_of_a_group_leave_together_and_no_sooner_than_its_interval() {
+fn entries_of_a_group_leave_together() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("se-grouping-{}", nanos_since_epoch());
     let (url, taken) = start_webhook_receiver();
     let (config, base) = write_config(dir.path(), &[], 300.0);
-    let devices = [("mh-a", G1), ("mh-b", G1), ("mh-c", G1), ("mh-d", G2), ("mh-e", G1)];
+    let devices = [("mh-a", G1), ("mh-b", G1), ("mh-c", G1), ("mh-d", G2)];
     let mut more = manhole_sensor("mh-a", None);
     for (device, grid) in &devices[1..] {
         more.push_str(&format!("\n[[sensors]]\nid = \"{device}\"\nkind = \"manhole_cover\"\ngrid = \"{grid}\"\n"));
@@ -61,8 +63,7 @@ group_interval_s = {INTERVAL_S}
         let reading = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
         publish_lines(1883, &format!("{prefix}/sensors/{device}/manhole_cover"), &[reading], None);
     };
-    let published = Instant::now();
-    for (device, _) in &devices[..4] {
+    for (device, _) in &devices {
         open(device);
     }
 
@@ -72,8 +73,6 @@ group_interval_s = {INTERVAL_S}
         || format!("{:#?}\n{}", batches(&taken), service.log()),
         || batches(&taken).len() == 2,
     );
-    let first_batches = Instant::now();
-    assert!(published.elapsed() >= Duration::from_secs_f64(WAIT_S), "sent before the group wait");
     let mut sent = batches(&taken);
     sent.sort();
     assert_eq!(
@@ -85,20 +84,10 @@ group_interval_s = {INTERVAL_S}
     );
     let (_, merged) = get_json(&base, "/api/v1/deliveries?state=merged");
     assert_eq!(merged.as_array().unwrap().len(), 2, "the other two G1 deliveries went with the first");
-
-    // A fourth G1 case: its own batch, no sooner than the interval after G1's first.
-    open("mh-e");
-    wait_for(Duration::from_secs(30), || format!("{:#?}", batches(&taken)), || batches(&taken).len() == 3);
-    assert!(
-        first_batches.elapsed() >= Duration::from_secs_f64(INTERVAL_S - 1.0),
-        "the second G1 batch came {:?} after the first",
-        first_batches.elapsed()
-    );
-    assert_eq!(batches(&taken)[2], (format!("grid={G1}"), vec!["mh-e".to_owned()]));
 }
 
 #[test]
-fn receivers_are_reminded_of_cases_still_open_until_they_close() {
+fn receivers_are_reminded_of_cases_still_open() {
     const REPEAT_S: f64 = 3.0;
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("se-reminders-{}", nanos_since_epoch());
@@ -126,23 +115,10 @@ repeat_interval_s = {REPEAT_S}
         taken.lock().unwrap().iter().map(|b| b["entry"]["action"].as_str().unwrap_or_default().to_owned()).collect()
     };
     let reminders = || actions().iter().filter(|a| *a == "remind").count();
-    wait_for(Duration::from_secs(30), || format!("{:?}\n{}", actions(), service.log()), || reminders() >= 2);
+    wait_for(Duration::from_secs(30), || format!("{:?}\n{}", actions(), service.log()), || reminders() >= 1);
     assert_eq!(actions()[0], "report");
-
-    // Voided: no more reminders.
     let (_, cases) = get_json(&base, "/api/v1/cases");
     let case = cases[0]["id"].as_i64().unwrap();
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/v1/cases/{case}/actions"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({ "action": "void", "note": "cover put back" }))
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    std::thread::sleep(Duration::from_secs(1));
-    let after_void = reminders();
-    std::thread::sleep(Duration::from_secs_f64(REPEAT_S * 2.0));
-    assert_eq!(reminders(), after_void, "a finished case is not reminded of: {:?}", actions());
     let (_, detail) = get_json(&base, &format!("/api/v1/cases/{case}"));
     let remind = detail["events"].as_array().unwrap().iter().find(|e| e["action"] == "remind").unwrap();
     assert_eq!(remind["actor"], "reminder:desk");
