@@ -1,10 +1,10 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
-use ort::{session::Session, value::TensorRef};
 use tracing::info;
 
 use crate::{
     BBox, Detection, Error, Manifest, Result,
+    engine::{Engine, OrtEngine},
     family::{self, Candidate},
     nms::nms_by_class,
     preprocess::{InputScale, Preprocessor},
@@ -50,10 +50,10 @@ impl Default for DetectorOptions {
     }
 }
 
-/// A detector: `preprocess → session → decode → NMS` for one model.
+/// A detector: `preprocess → engine → decode → NMS` for one model.
 pub struct Detector {
     manifest: Manifest,
-    session: Session,
+    engine: Box<dyn Engine>,
     /// Frames per session call: the model's fixed batch, or `max_batch` when it is dynamic.
     call_batch: usize,
     fixed_batch: bool,
@@ -67,11 +67,19 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Loads the manifest's model; thresholds start at the manifest's values.
+    /// Loads the manifest's model into an ONNX Runtime session; thresholds start at the manifest's values.
     pub fn load(manifest: Manifest, options: DetectorOptions) -> Result<Self> {
         let loaded = runtime::load_session(&manifest, options.session)?;
-        let call_batch = loaded.fixed_batch.unwrap_or(options.max_batch.max(1));
-        if loaded.fixed_batch.is_some() && options.max_batch > 1 {
+        let engine = OrtEngine::new(&manifest.name, loaded.session, loaded.fixed_batch);
+        Self::with_engine(manifest, Box::new(engine), options.max_batch)
+    }
+
+    /// The manifest's model run by `engine`, up to `max_batch` frames a call when the engine's batch
+    /// is dynamic; warmed up with one call on blank frames.
+    pub fn with_engine(manifest: Manifest, engine: Box<dyn Engine>, max_batch: usize) -> Result<Self> {
+        let fixed_batch = engine.fixed_batch();
+        let call_batch = fixed_batch.unwrap_or(max_batch.max(1));
+        if fixed_batch.is_some() && max_batch > 1 {
             info!(
                 model = %manifest.name, batch = call_batch,
                 "the model's batch dimension is fixed; frames are run {call_batch} per call, not batched across cameras"
@@ -85,8 +93,8 @@ impl Detector {
             thresholds: manifest.class_thresholds(manifest.thresholds.confidence),
             nms: manifest.thresholds.nms,
             call_batch,
-            fixed_batch: loaded.fixed_batch.is_some(),
-            session: loaded.session,
+            fixed_batch: fixed_batch.is_some(),
+            engine,
             manifest,
             preprocessor,
             last_times: StepTimes::default(),
@@ -175,25 +183,33 @@ impl Detector {
         Ok(())
     }
 
-    /// Runs the session on the first `count` prepared inputs (padded to the fixed batch when the model
+    /// Runs the engine on the first `count` prepared inputs (padded to the fixed batch when the model
     /// has one) and decodes each image's output.
     fn run_session(&mut self, count: usize) -> Result<Vec<Vec<Candidate>>> {
-        let model = &self.manifest.name;
-        let ort_error = |source| Error::Ort { model: model.clone(), source };
         let (width, height) = (self.manifest.input.width as usize, self.manifest.input.height as usize);
         let batch = if self.fixed_batch { self.call_batch } else { count };
         let len = self.preprocessor.tensor_len();
-        let input =
-            TensorRef::from_array_view(([batch, 3, height, width], &self.tensor[..batch * len])).map_err(ort_error)?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(ort_error)?;
-        let (_, output) = outputs[0].try_extract_tensor::<f32>().map_err(ort_error)?;
-        let per_image = output.len() / batch;
-        let classes = self.class_names.len();
-        Ok(output
-            .chunks_exact(per_image)
-            .take(count)
-            .map(|item| family::decode(self.manifest.family, item, classes, (width, height), &self.thresholds))
-            .collect())
+        let (family, classes, thresholds) = (self.manifest.family, self.class_names.len(), &self.thresholds);
+        let mut decoded = Vec::with_capacity(count);
+        let mut decode = |output: &[f32]| {
+            let per_image = output.len() / batch;
+            decoded.extend(
+                output
+                    .chunks_exact(per_image.max(1))
+                    .take(count)
+                    .map(|item| family::decode(family, item, classes, (width, height), thresholds)),
+            );
+        };
+        self.engine.run([batch, 3, height, width], &self.tensor[..batch * len], &mut decode)?;
+        if decoded.len() != count {
+            return Err(Error::ShapeMismatch {
+                model: self.manifest.name.clone(),
+                what: "output".into(),
+                expected: format!("{batch} images"),
+                actual: format!("{} decoded", decoded.len()),
+            });
+        }
+        Ok(decoded)
     }
 
     fn finish(&self, candidates: Vec<Candidate>, scale: InputScale, width: u32, height: u32) -> Vec<Detection> {

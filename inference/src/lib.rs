@@ -6,13 +6,15 @@
 //! - [`preprocess`]: a decoded frame into the model's input tensor (letterbox or stretch, channel order,
 //!   normalisation) in a reused buffer;
 //! - [`runtime`]: ONNX Runtime, loaded from `ORT_DYLIB_PATH`, and sessions checked against their manifest;
+//! - [`engine`]: what runs a model ([`engine::OrtEngine`] in service, a fake one in tests);
 //! - [`family`]: output decoders per model family;
 //! - [`nms`]: IoU and class-wise non-maximum suppression;
-//! - [`Detector`]: the four steps together; [`InferenceStage`]: the thread that feeds it from the
+//! - [`Detector`]: the four steps together, around an engine it is handed; [`InferenceStage`]: the thread that feeds it from the
 //!   [`sharpeyes_ingest::FrameQueue`] and hands [`FrameDetections`] to the rules.
 
 mod detection;
 mod detector;
+pub mod engine;
 mod error;
 pub mod family;
 mod files;
