@@ -16,11 +16,12 @@ use sharpeyes_alerting::{
     cases::{
         Principal, Role,
         deadlines::DeadlinePolicy,
-        taxonomy::Taxonomy,
-        workflow::Action,
+        taxonomy::{Taxonomy, Urgency},
+        workflow::{Action, Status},
     },
     calendar::{self, WorkCalendar},
     clock::ManualClock,
+    rules::Category,
     notify::{Escalation, EscalationStep, Mutes, Notifier, Receiver, RetryPolicy, Route, Webhook},
     store::{NewCase, Store},
 };
@@ -66,12 +67,12 @@ async fn open_case(store: &Store, clock: &ManualClock, device: &str, grid: &str)
     let now = sharpeyes_alerting::clock::Clock::now(clock);
     let case = NewCase {
         code: "0101".into(),
-        category: "manhole_cover".into(),
+        category: Category::ManholeCover,
         camera: String::new(),
         zone: "cover".into(),
         grid: grid.into(),
-        status: "reported".into(),
-        urgency: "urgent".into(),
+        status: Status::Reported,
+        urgency: Urgency::Urgent,
         source: "sensor".into(),
         device: device.into(),
         detail: None,

@@ -86,8 +86,8 @@ pub struct CaseView {
 impl CaseView {
     fn new(state: &ApiState, who: &Principal, mut detail: CaseDetail) -> Self {
         detail.responsible =
-            state.whistles.responsible(&detail.case.category, &detail.case.grid).iter().map(|d| d.id.clone()).collect();
-        let status = Status::parse(&detail.case.status);
+            state.whistles.responsible(detail.case.category.as_str(), &detail.case.grid).iter().map(|d| d.id.clone()).collect();
+        let status = Some(detail.case.status);
         let actions = status
             .map(|status| Workflow {
                 status,
@@ -150,7 +150,7 @@ pub async fn act(
     let now = Utc::now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
         ActionOutcome::Applied(detail) => {
-            tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = %detail.case.status, "case action");
+            tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = detail.case.status.as_str(), "case action");
             Ok(Json(CaseView::new(&state, &who, *detail)))
         }
         ActionOutcome::Refused(refusal @ Refusal::Role { .. }) => Err(ApiError::Forbidden(refusal.to_string())),

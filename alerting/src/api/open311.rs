@@ -27,7 +27,6 @@ use crate::{
     cases::{
         Principal,
         grids::{GridLevel, cell_at},
-        workflow::Status,
     },
     rules::Category,
     store::{Case, CaseDetail, CaseFilter},
@@ -179,7 +178,7 @@ pub async fn services(State(state): State<ApiState>) -> Json<Vec<Service>> {
 }
 
 fn request_of(case: Case, state: &ApiState, latest_note: Option<String>) -> ServiceRequest {
-    let open = Status::parse(&case.status).is_none_or(Status::is_open);
+    let open = case.status.is_open();
     let detail: serde_json::Value =
         case.detail.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default();
     let description = match case.source.as_str() {
@@ -187,19 +186,17 @@ fn request_of(case: Case, state: &ApiState, latest_note: Option<String>) -> Serv
         "sensor" => format!("sensor {} ({})", case.device, case.zone),
         _ => format!("camera {}, zone {}", case.camera, case.zone),
     };
-    let service_name = Category::parse(&case.category)
-        .map(|category| state.policy.taxonomy().entry(category).name.clone())
-        .unwrap_or_else(|| case.category.clone());
-    let responsible = state.whistles.responsible(&case.category, &case.grid);
+    let service_name = state.policy.taxonomy().entry(case.category).name.clone();
+    let responsible = state.whistles.responsible(case.category.as_str(), &case.grid);
     ServiceRequest {
         service_request_id: case.id.to_string(),
         status: if open { "open" } else { "closed" },
         status_notes: match latest_note {
             Some(note) if !note.is_empty() => format!("{}: {note}", case.status),
-            _ => case.status.clone(),
+            _ => case.status.to_string(),
         },
         service_name,
-        service_code: case.category.clone(),
+        service_code: case.category.to_string(),
         description,
         agency_responsible: responsible.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
         requested_datetime: case.opened_at,
@@ -259,7 +256,7 @@ pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>)
     let cases = state.store.list_cases(&filter).await?;
     let wanted = cases
         .into_iter()
-        .filter(|case| open.is_none_or(|open| Status::parse(&case.status).is_none_or(Status::is_open) == open));
+        .filter(|case| open.is_none_or(|open| case.status.is_open() == open));
     Ok(Json(wanted.map(|case| request_of(case, &state, None)).collect()))
 }
 

@@ -24,7 +24,7 @@ pub enum ItemKind {
 }
 
 /// How urgent a case is (一般 / 紧急 / 特急); it sets the time limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// 一般.
@@ -33,6 +33,13 @@ pub enum Urgency {
     Urgent,
     /// 特急.
     Critical,
+}
+
+impl std::fmt::Display for Urgency {
+    /// The snake_case name, as stored and served.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Urgency {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::people::Role;
 
 /// Where a case stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Reported by a camera, sensor or citizen; waits for an operator to verify it.
@@ -33,6 +33,13 @@ pub enum Status {
     Returned,
     /// Put on hold (挂账): cannot be handled now.
     Suspended,
+}
+
+impl std::fmt::Display for Status {
+    /// The snake_case name, as stored and served.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Status {

@@ -18,6 +18,7 @@ use crate::{
         deadlines::DeadlinePolicy,
         duplicates::DuplicateRule,
         evidence::{self, EvidenceStore, OBJECT_COLOR},
+        workflow::Status,
     },
     rules::Category,
     store::{NewCase, NewEvidence, NewObject, Store},
@@ -174,12 +175,12 @@ impl CitizenIntake {
         let entry = self.policy.taxonomy().entry(category);
         let case = NewCase {
             code: entry.code.clone(),
-            category: category.as_str().into(),
+            category,
             camera: String::new(),
             zone: String::new(),
             grid: report.grid.clone(),
-            status: "reported".into(),
-            urgency: entry.urgency.as_str().into(),
+            status: Status::Reported,
+            urgency: entry.urgency,
             source: "citizen".into(),
             device: report.channel.clone(),
             detail: Some(report.detail.to_string()),

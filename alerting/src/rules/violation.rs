@@ -9,7 +9,7 @@ use sharpeyes_ingest::{
 };
 
 /// The kind of problem a case is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 私搭乱建, code 0101.
@@ -20,6 +20,13 @@ pub enum Category {
     IllegalParking,
     /// A manhole cover open or displaced (a component case, 公用设施 井盖).
     ManholeCover,
+}
+
+impl std::fmt::Display for Category {
+    /// The snake_case name, as stored and served.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Category {

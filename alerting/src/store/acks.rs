@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
+use super::{BeginWrite, CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
     cases::{Principal, Role},
@@ -113,7 +113,7 @@ impl Store {
         event: &CaseEvent,
     ) -> Result<OwnershipOutcome> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE cases SET owner = $1, acknowledged_at = $2,
                         alerted_at = CASE WHEN $2 IS NULL THEN $3 ELSE alerted_at END,
@@ -159,7 +159,7 @@ impl Store {
     pub async fn escalate(&self, case: &Unacknowledged, waited: TimeDelta, now: DateTime<Utc>) -> Result<bool> {
         let next = case.escalation_level + 1;
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE cases SET escalation_level = $1
                   WHERE id = $2 AND escalation_level = $3 AND acknowledged_at IS NULL",

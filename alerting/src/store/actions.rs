@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{CaseDetail, CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
+use super::{BeginWrite, CaseDetail, CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
 use crate::{
     Error, Result,
     cases::{
@@ -71,7 +71,7 @@ impl Store {
     ) -> Result<ActionOutcome> {
         for _ in 0..ATTEMPTS {
             let attempt = with_pool!(self, |pool| {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let state = sqlx::query_as::<_, CaseState>(
                     "SELECT status, category, urgency, deadline_at, supervised, extension_requested
                      FROM cases WHERE id = $1",

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
+use super::{BeginWrite, CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::Result;
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
@@ -196,7 +196,7 @@ impl Store {
     /// still open, and the receiver hears of it again.
     pub async fn remind(&self, case_id: i64, receiver: &str, note: String, now: DateTime<Utc>) -> Result<()> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let status: String =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
             let event = status_kept_step(now, format!("reminder:{receiver}"), "system", "remind", &status, note);
@@ -224,7 +224,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for delivery in deliveries {
                 let state = match (&delivery.muted, &delivery.group) {
                     (Some(_), _) => DeliveryState::Silenced,
@@ -274,7 +274,7 @@ impl Store {
     /// carrier's id and how many entries it carries (none when nothing was held).
     pub async fn flush_group(&self, receiver: &str, key: &str, now: DateTime<Utc>) -> Result<Option<(i64, usize)>> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let held: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT id, body FROM deliveries WHERE state = 'held' AND receiver = $1 AND group_key = $2 ORDER BY id",
             )

@@ -8,6 +8,7 @@
 mod acks;
 mod actions;
 mod cluster;
+mod columns;
 mod deliveries;
 mod matchers;
 mod model;
@@ -74,6 +75,34 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+/// a deferred transaction that reads first cannot become a writer while another connection writes,
+/// and SQLite answers that with "database is locked" at once instead of waiting its busy timeout.
+/// PostgreSQL needs no such care.
+pub(crate) trait BeginWrite {
+    /// The database.
+    type Db: sqlx::Database;
+
+    /// A transaction that will write.
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send {
+        self.begin()
+    }
+}
 
 /// Appends one step to a case's timeline, on an open transaction.
 macro_rules! insert_event {
@@ -251,12 +280,12 @@ impl Store {
             role: case.source.clone(),
             action: "report".into(),
             from_status: String::new(),
-            to_status: case.status.clone(),
+            to_status: case.status.to_string(),
             note: case.duplicate_of.map_or(String::new(), |id| format!("duplicate of case {id}")),
         };
         let (longitude, latitude) = (case.location.map(|l| l[0]), case.location.map(|l| l[1]));
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO cases (code, category, camera, zone, grid, status, urgency, source, device, detail,
                                     object_count, first_seen_at, confirmed_at, opened_at, updated_at,
@@ -309,7 +338,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<()> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let (objects, images): (i64, i64) = sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM case_objects WHERE case_id = $1),
                         (SELECT COUNT(*) FROM evidence WHERE case_id = $1)",

@@ -1,6 +1,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    cases::{taxonomy::Urgency, workflow::Status},
+    rules::Category,
+};
+
 /// A case as listed by the API.
 #[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Case {
@@ -9,7 +14,7 @@ pub struct Case {
     /// Taxonomy code (`0505`).
     pub code: String,
     /// Category (`illegal_parking`).
-    pub category: String,
+    pub category: Category,
     /// Camera id.
     pub camera: String,
     /// Zone id within the camera.
@@ -17,9 +22,9 @@ pub struct Case {
     /// 15-digit grid code.
     pub grid: String,
     /// Workflow status (`reported`, `filed`, ...).
-    pub status: String,
+    pub status: Status,
     /// `normal`, `urgent` or `critical`.
-    pub urgency: String,
+    pub urgency: Urgency,
     /// When it must be handled (working time from filing); none before it is filed or while suspended.
     pub deadline_at: Option<DateTime<Utc>>,
     /// It went overdue and is supervised (督办).
@@ -143,7 +148,7 @@ pub struct NewCase {
     /// Taxonomy code.
     pub code: String,
     /// Category.
-    pub category: String,
+    pub category: Category,
     /// Camera id.
     pub camera: String,
     /// Zone id.
@@ -151,9 +156,9 @@ pub struct NewCase {
     /// Grid code.
     pub grid: String,
     /// Initial status.
-    pub status: String,
+    pub status: Status,
     /// Urgency (`normal`, `urgent`, `critical`).
-    pub urgency: String,
+    pub urgency: Urgency,
     /// Source (`camera`, `sensor`).
     pub source: String,
     /// Sensor id (empty for cameras).

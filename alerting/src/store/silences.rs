@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Pool, Store, finished_statuses, with_pool};
+use super::{BeginWrite, Pool, Store, finished_statuses, with_pool};
 use super::Matchers;
 use crate::{Error, Result, cases::Principal};
 
@@ -109,7 +109,7 @@ impl Store {
     ) -> Result<i64> {
         let json = serde_json::to_string(matchers).expect("matchers serialise");
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO silences (matchers, starts_at, ends_at, comment, created_by, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -142,7 +142,7 @@ impl Store {
     /// Ends a silence now (audited); `false` when there is no such silence or it has ended.
     pub async fn expire_silence(&self, id: i64, who: &Principal, now: DateTime<Utc>) -> Result<bool> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let done = sqlx::query("UPDATE silences SET ends_at = $2 WHERE id = $1 AND ends_at > $2")
                 .bind(id)
                 .bind(now)

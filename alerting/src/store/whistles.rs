@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
+use super::{BeginWrite, CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
     cases::{Principal, whistles::WhistleLevel},
@@ -105,7 +105,7 @@ impl Store {
     ) -> Result<WhistleOutcome> {
         let departments: Vec<&str> = calls.iter().map(|(department, _)| department.as_str()).collect();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_optional(&mut *tx)
@@ -160,7 +160,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ReportInOutcome> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let call: Option<(Option<DateTime<Utc>>, String)> = sqlx::query_as(
                 "SELECT c.reported_at, s.status FROM whistle_calls c
                    JOIN whistles w ON w.id = c.whistle_id JOIN cases s ON s.id = w.case_id
@@ -225,7 +225,7 @@ impl Store {
     /// or reported in meanwhile.
     pub async fn mark_missed(&self, missed: &MissedReportIn, now: DateTime<Utc>) -> Result<bool> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE whistle_calls SET missed = TRUE
                   WHERE whistle_id = $1 AND department = $2 AND missed = FALSE AND reported_at IS NULL",
