@@ -18,7 +18,6 @@ use bytes::Bytes;
 use chrono::{TimeDelta, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
-    casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
     cases::{
         Principal, Role,
         deadlines::DeadlinePolicy,
@@ -27,6 +26,7 @@ use sharpeyes_alerting::{
         taxonomy::Urgency,
         workflow::{Action, Status},
     },
+    casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
     rules::{CameraViolation, Category, Violation},
     store::{CaseFilter, NewCase, NewEvidence, NewObject, Store},
 };

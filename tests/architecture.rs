@@ -131,7 +131,9 @@ fn named_paths(code: &str) -> Vec<(String, bool)> {
         let end = after.find(';').unwrap_or(after.len());
         let visibility = before[line_start..].trim();
         let statement_like = starts_statement
-            && (visibility.is_empty() || visibility == "pub" || visibility.starts_with("pub(") && visibility.ends_with(')'));
+            && (visibility.is_empty()
+                || visibility == "pub"
+                || visibility.starts_with("pub(") && visibility.ends_with(')'));
         if statement_like && !after.starts_with("std") {
             paths.extend(expand(&after[..end]).into_iter().map(|path| (path, public)));
             rest = &after[end..];
@@ -143,7 +145,8 @@ fn named_paths(code: &str) -> Vec<(String, bool)> {
         let mut from = 0;
         while let Some(at) = code[from..].find(prefix) {
             let start = from + at;
-            let boundary = start == 0 || !code[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':');
+            let boundary =
+                start == 0 || !code[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':');
             let end = code[start..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .map_or(code.len(), |n| start + n);
@@ -194,7 +197,8 @@ fn resolve(module: &[String], path: &str, files: &BTreeMap<Vec<String>, usize>) 
 /// Whether `path` (from `module`) re-exports one of the module's own children.
 fn is_child_path(module: &[String], path: &str) -> bool {
     let first = path.split("::").next().unwrap_or_default();
-    !matches!(first, "crate" | "super" | "self") || path.starts_with("self::")
+    !matches!(first, "crate" | "super" | "self")
+        || path.starts_with("self::")
         || path.strip_prefix("crate::").is_some_and(|rest| {
             let inner: Vec<&str> = rest.split("::").collect();
             inner.len() > module.len() && inner[..module.len()].iter().zip(module).all(|(a, b)| a == b)

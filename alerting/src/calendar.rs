@@ -183,6 +183,12 @@ pub fn in_window(at: DateTime<Utc>, offset: FixedOffset, (from, to): (NaiveTime,
     if from <= to { from <= time && time < to } else { time >= from || time < to }
 }
 
+/// `["07:00", "20:00"]` as two times.
+pub fn parse_window([from, to]: &[String; 2]) -> Option<(NaiveTime, NaiveTime)> {
+    let parse = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").ok();
+    Some((parse(from)?, parse(to)?))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

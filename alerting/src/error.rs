@@ -31,6 +31,10 @@ pub enum Error {
     #[error("latest frame of camera {camera}: {source}")]
     Preview { camera: String, source: image::ImageError },
 
+    /// A component could not be built from its configuration section.
+    #[error("configuration: {0}")]
+    Config(String),
+
     /// The MQTT connection of the violation relay could not be set up.
     #[error("mqtt: {0}")]
     Mqtt(String),

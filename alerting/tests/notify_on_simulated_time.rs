@@ -13,16 +13,16 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use serde_json::Value;
 use sharpeyes_alerting::{
     AlertingMetrics,
+    calendar::{self, WorkCalendar},
     cases::{
         Principal, Role,
         deadlines::DeadlinePolicy,
         taxonomy::{Taxonomy, Urgency},
         workflow::{Action, Status},
     },
-    calendar::{self, WorkCalendar},
     clock::ManualClock,
-    rules::Category,
     notify::{Escalation, EscalationStep, Mutes, Notifier, Receiver, RetryPolicy, Route, Webhook},
+    rules::Category,
     store::{NewCase, Store},
 };
 
@@ -124,10 +124,10 @@ async fn a_group_waits_then_leaves_as_one_delivery_and_no_sooner_than_its_interv
     clock.advance(TimeDelta::seconds(1));
     rounds(&notifier).await;
     assert_eq!(sent().len(), 1, "the first group's wait is over, the second's is not: {:?}", sent());
-    assert_eq!((sent()[0]["group"].as_str().unwrap(), devices_of(&sent()[0])), (format!("grid={G1}").as_str(), vec![
-        "mh-a".to_owned(),
-        "mh-b".to_owned()
-    ]));
+    assert_eq!(
+        (sent()[0]["group"].as_str().unwrap(), devices_of(&sent()[0])),
+        (format!("grid={G1}").as_str(), vec!["mh-a".to_owned(), "mh-b".to_owned()])
+    );
     clock.advance(TimeDelta::seconds(10));
     rounds(&notifier).await;
     assert_eq!(devices_of(&sent()[1]), ["mh-d"], "the second group 30 s after its first entry");

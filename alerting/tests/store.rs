@@ -7,7 +7,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sharpeyes_alerting::{
     calendar::WorkCalendar,
     cases::{
-        Principal, Role, deadlines::DeadlinePolicy, duplicates::DuplicateRule, taxonomy::{Taxonomy, Urgency},
+        Principal, Role,
+        deadlines::DeadlinePolicy,
+        duplicates::DuplicateRule,
+        taxonomy::{Taxonomy, Urgency},
         workflow::{Action, Status},
     },
     rules::Category,

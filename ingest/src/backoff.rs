@@ -17,8 +17,7 @@ mod tests {
 
     #[test]
     fn retry_delays_double_with_jitter_up_to_the_maximum() {
-        let delays: Vec<Duration> =
-            retry_delays(Duration::from_secs(1), Duration::from_secs(8)).take(6).collect();
+        let delays: Vec<Duration> = retry_delays(Duration::from_secs(1), Duration::from_secs(8)).take(6).collect();
         for (attempt, delay) in delays.iter().enumerate() {
             let base = Duration::from_secs(1 << attempt.min(3));
             assert!(*delay >= base && *delay <= base * 2, "attempt {attempt}: {delay:?}");

@@ -12,12 +12,14 @@ pub mod camera;
 mod error;
 mod frame;
 pub mod mqtt;
+mod problem;
 mod queue;
 pub mod simcam;
 pub mod urls;
 
 pub use error::{Error, Result};
 pub use frame::Frame;
+pub use problem::{Problem, positive};
 pub use queue::{CameraSlot, FrameQueue};
 
 /// Initialises GStreamer once for the process; every entry point that builds a pipeline calls it.

@@ -4,7 +4,8 @@
 mod places;
 mod validate;
 
-pub use validate::parse_window;
+pub use sharpeyes_alerting::calendar::parse_window;
+pub use sharpeyes_ingest::Problem;
 
 use std::{
     collections::HashMap,
@@ -21,29 +22,14 @@ use sharpeyes_alerting::{
         taxonomy::{self, Taxonomy},
         whistles::{Department, WhistleLevel, WhistlePolicy},
     },
-    notify::{EscalationStep, Route},
-    rules::{Category, ZoneKind},
+    notify::NotifyConfig,
+    rules::{Category, RulesConfig, ZoneConfig},
 };
 use sharpeyes_inference::runtime::Provider;
 use sharpeyes_ingest::{
     camera::{Codec, Decoder},
     mqtt::SensorKind,
 };
-
-/// A configuration problem at a key path (`cameras[1].zones[0].polygon`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Where, as a key path.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -110,94 +96,6 @@ impl ClusterConfig {
     /// The relay's signing key, from `relay_secret_env`.
     pub fn relay_key(&self) -> Option<Vec<u8>> {
         self.relay_secret_env.as_ref().and_then(|name| std::env::var(name).ok()).map(String::into_bytes)
-    }
-}
-
-/// `[notify]`: receivers, the routing tree and retries.
-#[derive(Clone, Debug, Deserialize)]
-pub struct NotifyConfig {
-    /// Attempts of a delivery before it is dead (listed for an operator to retry).
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// Seconds before the first retry; doubles (with jitter) up to `retry_max_s`.
-    #[serde(default = "default_retry_min_s")]
-    pub retry_min_s: f64,
-    /// Longest wait between two attempts, in seconds.
-    #[serde(default = "default_retry_max_s")]
-    pub retry_max_s: f64,
-    /// `[[notify.receivers]]`.
-    #[serde(default)]
-    pub receivers: Vec<ReceiverConfig>,
-    /// `[notify.route]`: the routing tree's root.
-    #[serde(default)]
-    pub route: Route,
-    /// `[[notify.escalation]]`: the timetable for cases nobody acknowledges, in ascending `after_s`.
-    #[serde(default)]
-    pub escalation: Vec<EscalationStep>,
-}
-
-const fn default_max_attempts() -> u32 {
-    8
-}
-const fn default_retry_min_s() -> f64 {
-    1.0
-}
-const fn default_retry_max_s() -> f64 {
-    300.0
-}
-
-impl Default for NotifyConfig {
-    fn default() -> Self {
-        Self {
-            max_attempts: default_max_attempts(),
-            retry_min_s: default_retry_min_s(),
-            retry_max_s: default_retry_max_s(),
-            receivers: Vec::new(),
-            route: Route::default(),
-            escalation: Vec::new(),
-        }
-    }
-}
-
-/// How a receiver is reached.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ReceiverKind {
-    /// Signed HTTP POSTs to `url`.
-    #[default]
-    Webhook,
-    /// QoS 1 publishes to `{mqtt.prefix}/cases/{grid}/{category}` on the `[mqtt]` broker.
-    Mqtt,
-}
-
-/// `[[notify.receivers]]`: a webhook or the MQTT broker.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ReceiverConfig {
-    /// Unique id, as routes name it.
-    pub id: String,
-    /// `webhook` (the default) or `mqtt`.
-    #[serde(default)]
-    pub kind: ReceiverKind,
-    /// Webhooks: the `http://` or `https://` URL the case changes are POSTed to.
-    #[serde(default)]
-    pub url: String,
-    /// Key of the `X-Sharpeyes-Signature` HMAC (or give `secret_env`).
-    pub secret: Option<String>,
-    /// Environment variable holding the key.
-    pub secret_env: Option<String>,
-    /// Seconds to wait for the receiver's answer.
-    #[serde(default = "default_receiver_timeout_s")]
-    pub timeout_s: f64,
-}
-
-const fn default_receiver_timeout_s() -> f64 {
-    5.0
-}
-
-impl ReceiverConfig {
-    /// The signing key: `secret`, or the value of `secret_env`.
-    pub fn key(&self) -> Option<String> {
-        self.secret.clone().or_else(|| self.secret_env.as_ref().and_then(|name| std::env::var(name).ok()))
     }
 }
 
@@ -599,203 +497,6 @@ const fn default_latency_ms() -> u64 {
 }
 const fn default_stall_timeout_s() -> f64 {
     20.0
-}
-
-/// `[[cameras.zones]]`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ZoneConfig {
-    /// Id, unique within the camera.
-    pub id: String,
-    /// What the zone watches for.
-    pub kind: ZoneKind,
-    /// Corners in normalised image coordinates.
-    pub polygon: Vec<[f64; 2]>,
-    /// Detector classes counted in this zone instead of the rule's.
-    pub classes: Option<Vec<String>>,
-    /// Least detector score in this zone instead of the rule's.
-    pub min_score: Option<f32>,
-    /// Least box area as a share of the frame (0..=1).
-    #[serde(default)]
-    pub min_area: f64,
-    /// Largest box area as a share of the frame (0..=1).
-    #[serde(default = "whole_frame")]
-    pub max_area: f64,
-    /// Parts of the zone not watched: polygons in normalised coordinates.
-    #[serde(default)]
-    pub masks: Vec<Vec<[f64; 2]>>,
-    /// Daily window `["07:00", "20:00"]` (city time, `cases.calendar`'s offset) in which the zone is
-    /// watched; it may run past midnight (`["20:00", "07:00"]`). Unset: always.
-    pub active: Option<[String; 2]>,
-}
-
-const fn whole_frame() -> f64 {
-    1.0
-}
-
-/// `[rules]`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct RulesConfig {
-    /// Seconds between two reports of a violation that lasts (a vehicle still parked, a cover still
-    /// open): its open case ignores them, but once the case has closed and the cooldown passed, the
-    /// next one opens a new case.
-    #[serde(default = "default_repeat_s")]
-    pub repeat_s: f64,
-    /// `[rules.illegal_parking]`: vehicles standing in `no_parking` zones.
-    #[serde(default)]
-    pub illegal_parking: DwellConfig,
-    /// `[rules.litter]`: objects left in `no_dumping` zones.
-    #[serde(default = "DwellConfig::litter")]
-    pub litter: DwellConfig,
-    /// `[rules.illegal_construction]`: a site-trained model's classes standing in `construction_watch`
-    /// zones.
-    #[serde(default = "DwellConfig::construction")]
-    pub illegal_construction: DwellConfig,
-    /// `[rules.scene_change]`: lasting structural change in `construction_watch` zones.
-    #[serde(default)]
-    pub scene_change: SceneChangeSettings,
-    /// `[[rules.sensor]]`: rules on sensor readings.
-    #[serde(default)]
-    pub sensor: Vec<SensorRuleConfig>,
-}
-
-const fn default_repeat_s() -> f64 {
-    60.0
-}
-
-impl Default for RulesConfig {
-    fn default() -> Self {
-        Self {
-            repeat_s: default_repeat_s(),
-            illegal_parking: DwellConfig::default(),
-            litter: DwellConfig::litter(),
-            illegal_construction: DwellConfig::construction(),
-            scene_change: SceneChangeSettings::default(),
-            sensor: Vec::new(),
-        }
-    }
-}
-
-/// `[rules.scene_change]`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct SceneChangeSettings {
-    /// Seconds a change must last (passing and parked vehicles must never last this long).
-    #[serde(default = "default_persist_s")]
-    pub persist_s: f64,
-    /// Share of the zone's blocks (0..=1) that must have changed.
-    #[serde(default = "default_min_changed")]
-    pub min_changed: f32,
-    /// A block whose structure correlates less than this (0..=1) with the reference view has changed.
-    #[serde(default = "default_block_similarity")]
-    pub block_similarity: f32,
-}
-
-const fn default_persist_s() -> f64 {
-    7200.0
-}
-const fn default_min_changed() -> f32 {
-    0.25
-}
-const fn default_block_similarity() -> f32 {
-    0.5
-}
-
-impl Default for SceneChangeSettings {
-    fn default() -> Self {
-        Self {
-            persist_s: default_persist_s(),
-            min_changed: default_min_changed(),
-            block_similarity: default_block_similarity(),
-        }
-    }
-}
-
-/// `[[rules.sensor]]`: `equals` makes a state rule on a yes/no field; `above` (with `clear_below`)
-/// a threshold rule on a number.
-#[derive(Clone, Debug, Deserialize)]
-pub struct SensorRuleConfig {
-    /// Unique id; the cases of the rule carry it as their zone.
-    pub id: String,
-    /// Kind of sensor the rule applies to.
-    pub kind: SensorKind,
-    /// Only these devices (default: every sensor of the kind).
-    pub devices: Option<Vec<String>>,
-    /// Field of the reading tested (`open`, `tilt_deg`, `occupied`, `level_cm`, ...).
-    pub field: String,
-    /// State rule: the value of a yes/no field that breaks the rule.
-    pub equals: Option<bool>,
-    /// Threshold rule: breaks the rule above this.
-    pub above: Option<f64>,
-    /// Threshold rule: holds until the value falls below this (default: `above`).
-    pub clear_below: Option<f64>,
-    /// Seconds the condition must hold.
-    #[serde(default)]
-    pub for_s: f64,
-    /// Category of the cases it opens.
-    pub category: Category,
-}
-
-/// `[rules.illegal_parking]`, `[rules.litter]`, `[rules.illegal_construction]`: a dwell rule.
-#[derive(Clone, Debug, Deserialize)]
-pub struct DwellConfig {
-    /// Seconds an object must stand still in a zone of the rule's kind.
-    #[serde(default = "default_min_dwell_s")]
-    pub min_dwell_s: f64,
-    /// Detector classes the rule follows; unset: the manifest's `categories.<category>` classes (for
-    /// illegal parking, car, truck, bus and motorcycle when the manifest maps none).
-    pub classes: Option<Vec<String>>,
-    /// Least detector score of an object.
-    #[serde(default = "default_min_score")]
-    pub min_score: f32,
-    /// Least share of frames a standing object must be seen in since it stopped.
-    #[serde(default = "default_min_presence")]
-    pub min_presence: f32,
-    /// Least IoU with where an object stopped to count as still standing.
-    #[serde(default = "default_stationary_iou")]
-    pub stationary_iou: f32,
-    /// Seconds an object may go unseen (occlusion, key-frame spacing) and keep its track.
-    #[serde(default = "default_track_max_gap_s")]
-    pub track_max_gap_s: f64,
-}
-
-const fn default_min_dwell_s() -> f64 {
-    300.0
-}
-const fn default_min_score() -> f32 {
-    0.3
-}
-const fn default_min_presence() -> f32 {
-    0.6
-}
-const fn default_stationary_iou() -> f32 {
-    0.6
-}
-const fn default_track_max_gap_s() -> f64 {
-    10.0
-}
-
-impl Default for DwellConfig {
-    fn default() -> Self {
-        Self {
-            min_dwell_s: default_min_dwell_s(),
-            classes: None,
-            min_score: default_min_score(),
-            min_presence: default_min_presence(),
-            stationary_iou: default_stationary_iou(),
-            track_max_gap_s: default_track_max_gap_s(),
-        }
-    }
-}
-
-impl DwellConfig {
-    /// Litter when `[rules.litter]` is absent: left for ten minutes.
-    fn litter() -> Self {
-        Self { min_dwell_s: 600.0, ..Self::default() }
-    }
-
-    /// Construction when `[rules.illegal_construction]` is absent: standing for an hour.
-    fn construction() -> Self {
-        Self { min_dwell_s: 3600.0, ..Self::default() }
-    }
 }
 
 /// `[auth]`.

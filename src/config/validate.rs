@@ -3,93 +3,11 @@ use std::{
     net::SocketAddr,
 };
 
-use sharpeyes_ingest::mqtt::MqttSettings;
+use sharpeyes_ingest::{mqtt::MqttSettings, positive};
 
 use sharpeyes_alerting::cases::grids::GridLevel;
 
-use super::{Config, DecodeKind, Problem, ReceiverKind, ZoneConfig};
-
-/// A finite number above zero (NaN is not).
-fn positive(value: f64) -> bool {
-    value.is_finite() && value > 0.0
-}
-
-/// `[[rules.sensor]]`: known field of the right type for the kind, one kind of condition, sane numbers.
-/// A zone's narrowing settings: classes, score, area bounds, masks and schedule.
-fn validate_zone_settings(zone: &ZoneConfig, at: &dyn Fn(&str) -> String, report: &mut dyn FnMut(String, String)) {
-    if zone.classes.as_ref().is_some_and(Vec::is_empty) {
-        report(at("classes"), "needs at least one class".into());
-    }
-    if let Some(score) = zone.min_score.filter(|s| !(0.0..=1.0).contains(s)) {
-        report(at("min_score"), format!("{score} is outside 0..=1"));
-    }
-    if !(0.0..=1.0).contains(&zone.min_area) || !(0.0..=1.0).contains(&zone.max_area) || zone.min_area > zone.max_area {
-        report(
-            at("max_area"),
-            format!("area bounds {}..={} must lie in 0..=1, in order", zone.min_area, zone.max_area),
-        );
-    }
-    for (m, mask) in zone.masks.iter().enumerate() {
-        if mask.len() < 3 || mask.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
-            report(at(&format!("masks[{m}]")), "needs at least 3 corners, each in 0..=1".into());
-        }
-    }
-    if let Some(window) = &zone.active
-        && parse_window(window).is_none()
-    {
-        report(at("active"), format!("{window:?} is not a window of two HH:MM times"));
-    }
-}
-
-/// `["07:00", "20:00"]` as two times.
-pub fn parse_window([from, to]: &[String; 2]) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
-    let parse = |text: &str| chrono::NaiveTime::parse_from_str(text, "%H:%M").ok();
-    Some((parse(from)?, parse(to)?))
-}
-
-fn validate_sensor_rules(config: &Config, report: &mut impl FnMut(String, String)) {
-    let mut rule_ids = HashSet::new();
-    let known_devices: HashSet<&str> = config.sensors.iter().map(|s| s.id.as_str()).collect();
-    for (i, rule) in config.rules.sensor.iter().enumerate() {
-        let at = |key: &str| format!("rules.sensor[{i}].{key}");
-        if rule.id.is_empty() || !rule_ids.insert(rule.id.as_str()) {
-            report(at("id"), format!("'{}' must be non-empty and unique", rule.id));
-        }
-        let fields = rule.kind.fields();
-        match fields.iter().find(|(name, _)| *name == rule.field) {
-            None => {
-                let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-                report(
-                    at("field"),
-                    format!("'{}' is not a field of {} sensors ({})", rule.field, rule.kind.as_str(), names.join(", ")),
-                );
-            }
-            Some((_, true)) if rule.equals.is_none() => {
-                report(at("equals"), format!("'{}' is a yes/no field: set equals = true or false", rule.field));
-            }
-            Some((_, false)) if rule.above.is_none() => {
-                report(at("above"), format!("'{}' is a number: set above (and clear_below)", rule.field));
-            }
-            _ => {}
-        }
-        if rule.equals.is_some() && (rule.above.is_some() || rule.clear_below.is_some()) {
-            report(at("equals"), "a rule is either a state (equals) or a threshold (above, clear_below)".into());
-        }
-        if let (Some(above), Some(clear_below)) = (rule.above, rule.clear_below)
-            && (clear_below > above || clear_below.is_nan())
-        {
-            report(at("clear_below"), format!("{clear_below} must not be above {above}"));
-        }
-        if !(rule.for_s.is_finite() && rule.for_s >= 0.0) {
-            report(at("for_s"), "must be zero or positive".into());
-        }
-        for (k, device) in rule.devices.iter().flatten().enumerate() {
-            if !known_devices.contains(device.as_str()) {
-                report(format!("rules.sensor[{i}].devices[{k}]"), format!("'{device}' is not one of the [[sensors]]"));
-            }
-        }
-    }
-}
+use super::{Config, DecodeKind, Problem, parse_window};
 
 /// What is wrong with the grid a camera or sensor names (nothing for an empty one: it was reported
 /// when it could not be placed by its location).
@@ -102,77 +20,6 @@ fn grid_problem(grid: &str, listed: &HashSet<&str>) -> Option<String> {
         Some(format!("'{grid}' is not a grid cell (15 digits): cameras and sensors belong to cells"))
     } else {
         None
-    }
-}
-
-/// `[notify]`: receivers with a URL and a key, routes naming only them, sane retries.
-fn validate_notify(config: &Config, report: &mut impl FnMut(String, String)) {
-    let notify = &config.notify;
-    if notify.max_attempts == 0 {
-        report("notify.max_attempts".into(), "must be at least 1".into());
-    }
-    if !positive(notify.retry_min_s) || notify.retry_max_s.partial_cmp(&notify.retry_min_s).is_none_or(|o| o.is_lt()) {
-        report("notify.retry_max_s".into(), "retry_min_s must be positive and at most retry_max_s".into());
-    }
-    let mut ids = HashSet::new();
-    for (i, receiver) in notify.receivers.iter().enumerate() {
-        let at = |key: &str| format!("notify.receivers[{i}].{key}");
-        if receiver.id.is_empty() || !ids.insert(receiver.id.as_str()) {
-            report(at("id"), format!("'{}' must be non-empty and unique", receiver.id));
-        }
-        match receiver.kind {
-            ReceiverKind::Webhook => {
-                match url::Url::parse(&receiver.url) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-                    _ => report(at("url"), format!("'{}' is not an http:// or https:// URL", receiver.url)),
-                }
-                match (&receiver.secret, &receiver.secret_env) {
-                    (Some(_), Some(_)) => report(at("secret"), "give secret or secret_env, not both".into()),
-                    (None, None) => report(at("secret"), "missing: webhooks are signed (or set secret_env)".into()),
-                    (None, Some(name)) if receiver.key().is_none() => {
-                        report(at("secret_env"), format!("environment variable {name} is not set"))
-                    }
-                    _ => {}
-                }
-            }
-            ReceiverKind::Mqtt => {
-                if config.mqtt.is_none() {
-                    report(
-                        at("kind"),
-                        "an mqtt receiver publishes on the [mqtt] broker, which is not configured".into(),
-                    );
-                }
-                if !receiver.url.is_empty() || receiver.secret.is_some() || receiver.secret_env.is_some() {
-                    report(at("url"), "an mqtt receiver takes no url or secret".into());
-                }
-            }
-        }
-        if !positive(receiver.timeout_s) {
-            report(at("timeout_s"), "must be positive".into());
-        }
-    }
-    let mut after = 0.0;
-    for (i, step) in notify.escalation.iter().enumerate() {
-        if !positive(step.after_s) || step.after_s <= after {
-            report(format!("notify.escalation[{i}].after_s"), "must be positive and later than the step before".into());
-        }
-        after = step.after_s;
-        for (j, receiver) in step.receivers.iter().enumerate() {
-            if !ids.contains(receiver.as_str()) {
-                report(
-                    format!("notify.escalation[{i}].receivers[{j}]"),
-                    format!("'{receiver}' is not one of the [[notify.receivers]]"),
-                );
-            }
-        }
-    }
-    for path in notify.route.bad_group_times("notify.route") {
-        report(path, "must be a positive number of seconds".into());
-    }
-    for (path, receiver) in notify.route.named_receivers("notify.route") {
-        if !ids.contains(receiver.as_str()) {
-            report(path, format!("'{receiver}' is not one of the [[notify.receivers]]"));
-        }
     }
 }
 
@@ -353,60 +200,22 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
         let mut zone_ids = HashSet::new();
         for (j, zone) in camera.zones.iter().enumerate() {
-            let at = |key: &str| format!("cameras[{i}].zones[{j}].{key}");
             if !zone_ids.insert(zone.id.as_str()) {
-                report(at("id"), format!("'{}' is used twice in this camera", zone.id));
+                report(format!("cameras[{i}].zones[{j}].id"), format!("'{}' is used twice in this camera", zone.id));
             }
-            if zone.polygon.len() < 3 {
-                report(at("polygon"), format!("needs at least 3 corners, has {}", zone.polygon.len()));
+            for problem in zone.validate(&format!("cameras[{i}].zones[{j}]")) {
+                report(problem.path, problem.message);
             }
-            if let Some(k) = zone.polygon.iter().position(|p| p.iter().any(|v| !(0.0..=1.0).contains(v))) {
-                report(
-                    format!("cameras[{i}].zones[{j}].polygon[{k}]"),
-                    format!("{:?} is outside the normalised range 0..=1", zone.polygon[k]),
-                );
-            }
-            validate_zone_settings(zone, &at, &mut report);
         }
     }
 
-    if !positive(config.rules.repeat_s) {
-        report("rules.repeat_s".into(), "must be positive".into());
+    let devices: HashSet<&str> = config.sensors.iter().map(|s| s.id.as_str()).collect();
+    for problem in config.rules.validate(&devices) {
+        report(problem.path, problem.message);
     }
-    let scene = &config.rules.scene_change;
-    if !positive(scene.persist_s) {
-        report("rules.scene_change.persist_s".into(), "must be positive".into());
+    for problem in config.notify.validate(config.mqtt.is_some()) {
+        report(problem.path, problem.message);
     }
-    for (key, value) in [("min_changed", scene.min_changed), ("block_similarity", scene.block_similarity)] {
-        if !(0.0..=1.0).contains(&value) {
-            report(format!("rules.scene_change.{key}"), format!("{value} is outside 0..=1"));
-        }
-    }
-    for (name, rule) in [
-        ("illegal_parking", &config.rules.illegal_parking),
-        ("litter", &config.rules.litter),
-        ("illegal_construction", &config.rules.illegal_construction),
-    ] {
-        let at = |key: &str| format!("rules.{name}.{key}");
-        if !positive(rule.min_dwell_s) {
-            report(at("min_dwell_s"), "must be positive".into());
-        }
-        for (key, value) in [
-            ("min_score", rule.min_score),
-            ("min_presence", rule.min_presence),
-            ("stationary_iou", rule.stationary_iou),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                report(at(key), format!("{value} is outside 0..=1"));
-            }
-        }
-        if rule.classes.as_ref().is_some_and(Vec::is_empty) {
-            report(at("classes"), "needs at least one class".into());
-        }
-    }
-
-    validate_sensor_rules(config, &mut report);
-    validate_notify(config, &mut report);
 
     if let Some(mqtt) = &config.mqtt {
         if let Err(message) = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix) {

@@ -6,10 +6,10 @@
 
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
-use chrono::{FixedOffset, TimeDelta};
+use chrono::FixedOffset;
 use sharpeyes_alerting::rules::{
-    CameraRules, CameraViews, Category, Condition, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig,
-    SceneChangeRule, SensorRule, SensorRules, TrackerConfig, Violation, Zone, ZoneKind,
+    CameraRules, CameraViews, Category, DwellConfig, DwellRule, RulesStage, SceneChangeRule, SensorRules, Violation,
+    Zone, ZoneConfig, ZoneKind,
 };
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
 use sharpeyes_ingest::{
@@ -19,11 +19,8 @@ use sharpeyes_ingest::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::{millis, mqtt_settings};
-use crate::config::{
-    CameraConfig, Config, DecodeKind, DwellConfig, MqttConfig, RulesConfig, SensorConfig, SensorRuleConfig,
-    TransportKind,
-};
+use super::mqtt_settings;
+use crate::config::{CameraConfig, Config, DecodeKind, MqttConfig, SensorConfig, TransportKind};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
@@ -118,20 +115,11 @@ impl Analysis {
             .map_or(FixedOffset::east_opt(0).expect("UTC"), |policy| policy.calendar().utc_offset());
         let rules = &config.rules;
         let kinds = [
-            (ZoneKind::NoParking, dwell_rule_config(rules, &rules.illegal_parking, vehicle_classes, offset)),
-            (ZoneKind::NoDumping, dwell_rule_config(rules, &rules.litter, litter_classes, offset)),
-            (
-                ZoneKind::ConstructionWatch,
-                dwell_rule_config(rules, &rules.illegal_construction, construction_classes, offset),
-            ),
+            (ZoneKind::NoParking, rules.dwell_rule(&rules.illegal_parking, vehicle_classes, offset)),
+            (ZoneKind::NoDumping, rules.dwell_rule(&rules.litter, litter_classes, offset)),
+            (ZoneKind::ConstructionWatch, rules.dwell_rule(&rules.illegal_construction, construction_classes, offset)),
         ];
-        let scene = &rules.scene_change;
-        let scene_config = SceneChangeConfig {
-            persist: millis(scene.persist_s),
-            min_changed: scene.min_changed,
-            block_similarity: scene.block_similarity,
-            utc_offset: offset,
-        };
+        let scene_config = rules.scene_change(offset);
         let camera_zones = zones_by_camera(cameras.iter().copied());
         let views = Arc::new(CameraViews::new(camera_zones.clone()));
         let camera_rules = camera_zones
@@ -147,9 +135,7 @@ impl Analysis {
         let sensor_board = Arc::new(SensorBoard::default());
         let sensors = match &config.mqtt {
             Some(mqtt) => {
-                let repeat = millis(config.rules.repeat_s);
-                let rules =
-                    SensorRules::new(config.rules.sensor.iter().map(|rule| sensor_rule(rule, repeat)).collect());
+                let rules = config.rules.sensor_rules();
                 let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations.clone() };
                 let ingest =
                     SensorIngest { mqtt, sensors: &config.sensors, owned: sensors, cameras: &statuses, registry };
@@ -212,7 +198,9 @@ impl Analysis {
 
 /// Each camera's zones.
 pub fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> HashMap<Arc<str>, Vec<Zone>> {
-    cameras.map(|camera| (Arc::from(camera.id.as_str()), zones(camera))).collect()
+    cameras
+        .map(|camera| (Arc::from(camera.id.as_str()), camera.zones.iter().map(ZoneConfig::build).collect()))
+        .collect()
 }
 
 /// Where valid sensor events go: the API's board, then the sensor rules, whose violations join the
@@ -312,25 +300,6 @@ impl SensorIngest<'_> {
     }
 }
 
-fn sensor_rule(rule: &SensorRuleConfig, repeat: TimeDelta) -> SensorRule {
-    let condition = match (rule.equals, rule.above) {
-        (Some(value), _) => Condition::State { field: rule.field.clone(), value },
-        (None, above) => {
-            let above = above.unwrap_or(f64::INFINITY);
-            Condition::Threshold { field: rule.field.clone(), above, clear_below: rule.clear_below.unwrap_or(above) }
-        }
-    };
-    SensorRule {
-        id: rule.id.as_str().into(),
-        kind: rule.kind,
-        devices: rule.devices.clone(),
-        condition,
-        hold: millis(rule.for_s),
-        repeat,
-        category: rule.category,
-    }
-}
-
 fn camera_settings(camera: &CameraConfig) -> CameraSettings {
     let mut settings = CameraSettings::new(camera.id.as_str(), camera.url.as_str());
     settings.decode = match camera.decode {
@@ -347,42 +316,4 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
     settings.latency = Duration::from_millis(camera.latency_ms);
     settings.stall_timeout = Duration::from_secs_f64(camera.stall_timeout_s);
     settings
-}
-
-fn zones(camera: &CameraConfig) -> Vec<Zone> {
-    camera
-        .zones
-        .iter()
-        .map(|z| {
-            let mut zone = Zone::new(z.id.as_str(), z.kind, z.polygon.clone());
-            zone.classes = z.classes.clone();
-            zone.min_score = z.min_score;
-            zone.min_area = z.min_area;
-            zone.max_area = z.max_area;
-            zone.active = z.active.as_ref().and_then(crate::config::parse_window);
-            z.masks.iter().for_each(|mask| zone.add_mask(mask.clone()));
-            zone
-        })
-        .collect()
-}
-
-fn dwell_rule_config(
-    rules: &RulesConfig,
-    rule: &DwellConfig,
-    classes: Vec<String>,
-    utc_offset: FixedOffset,
-) -> DwellRuleConfig {
-    DwellRuleConfig {
-        min_dwell: millis(rule.min_dwell_s),
-        classes,
-        min_score: rule.min_score,
-        min_presence: rule.min_presence,
-        tracker: TrackerConfig {
-            stationary_iou: rule.stationary_iou,
-            max_gap: millis(rule.track_max_gap_s),
-            ..TrackerConfig::default()
-        },
-        utc_offset,
-        repeat: millis(rules.repeat_s),
-    }
 }

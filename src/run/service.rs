@@ -1,22 +1,21 @@
 //! The case half of a node (roles `all` and `center`): the case engine filing violations, the leader's
 //! passes (notifications, supervision, escalation) and the HTTP API.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use chrono::{FixedOffset, Utc};
 use sharpeyes_alerting::{
-    AlertingMetrics, clock,
+    AlertingMetrics,
     api::{self, ApiState, ApiToken, Authenticator},
+    cases::{deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid},
     casework::{
         CameraSite, CaseEngine, EngineSettings,
         citizen::{CitizenIntake, PhotoAnalyser},
     },
-    cases::{
-        deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid,
-    },
+    clock,
     cluster::leader,
-    notify::{Escalation, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Webhook},
+    notify::{Escalation, Mutes, Notifier},
     rules::{CameraViews, Violation},
     store::Store,
 };
@@ -25,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::{millis, mqtt_settings};
-use crate::config::{Config, ReceiverKind};
+use crate::config::Config;
 
 /// What the API shows of the node's cameras and sensors (empty on a center).
 pub struct Seen {
@@ -91,8 +90,13 @@ impl CaseService {
         };
         let citizens =
             CitizenIntake { store: store.clone(), evidence: evidence.clone(), policy: policy.clone(), duplicates };
-        let settings =
-            EngineSettings { policy: policy.clone(), cooldown: millis(config.cases.cooldown_s), duplicates, shared, clock: clock::system() };
+        let settings = EngineSettings {
+            policy: policy.clone(),
+            cooldown: millis(config.cases.cooldown_s),
+            duplicates,
+            shared,
+            clock: clock::system(),
+        };
         let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
         let engine = tokio::spawn(async move {
             while let Some(violation) = violations.recv().await {
@@ -202,46 +206,21 @@ fn lead_passes(
     })
 }
 
-/// The notifier of `[notify]`: its receivers, routing tree and retries.
+/// The notifier of `[notify]`, muting each camera's maintenance windows.
 fn notifier(
     config: &Config,
     store: Store,
     metrics: AlertingMetrics,
     utc_offset: FixedOffset,
 ) -> anyhow::Result<Notifier> {
-    let notify = &config.notify;
-    let mut receivers = HashMap::new();
-    let mut publisher = None;
-    for receiver in &notify.receivers {
-        let reached = match receiver.kind {
-            ReceiverKind::Webhook => Receiver::Webhook(Webhook {
-                url: receiver.url.parse().with_context(|| format!("notify receiver {}", receiver.id))?,
-                secret: receiver.key().with_context(|| format!("notify receiver {}: no secret", receiver.id))?,
-                timeout: Duration::from_secs_f64(receiver.timeout_s),
-            }),
-            ReceiverKind::Mqtt => {
-                if publisher.is_none() {
-                    let mqtt = config.mqtt.as_ref().context("an mqtt receiver needs [mqtt]")?;
-                    publisher = Some(MqttPublisher::start(&mqtt_settings(mqtt)?)?);
-                }
-                Receiver::Mqtt(publisher.clone().expect("started above"))
-            }
-        };
-        receivers.insert(receiver.id.clone(), reached);
-    }
-    let retry = RetryPolicy {
-        max_attempts: notify.max_attempts,
-        min_delay: Duration::from_secs_f64(notify.retry_min_s),
-        max_delay: Duration::from_secs_f64(notify.retry_max_s),
-    };
     let maintenance = config
         .cameras
         .iter()
         .map(|camera| (camera.id.clone(), camera.maintenance.iter().filter_map(crate::config::parse_window).collect()))
         .collect();
     let mutes = Mutes { maintenance, utc_offset };
-    Ok(Notifier::new(store, (notify.route.clone(), mutes), receivers, retry, metrics)
-        .with_escalation(Escalation::new(notify.escalation.clone())))
+    let mqtt = config.mqtt.as_ref().map(mqtt_settings).transpose()?;
+    Ok(config.notify.build(store, metrics, mutes, mqtt.as_ref())?)
 }
 
 /// Every `every`, puts the cases past their deadline under supervision and escalates the cases nobody
@@ -256,7 +235,8 @@ async fn supervise(
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        if let Err(error) = sharpeyes_alerting::casework::supervise_overdue(&store, &policy, &metrics, Utc::now()).await {
+        if let Err(error) = sharpeyes_alerting::casework::supervise_overdue(&store, &policy, &metrics, Utc::now()).await
+        {
             warn!(%error, "looking for overdue cases failed; trying again at the next tick");
         }
         if let Err(error) = escalation.pass(&store, &metrics, Utc::now()).await {

@@ -85,8 +85,12 @@ pub struct CaseView {
 
 impl CaseView {
     fn new(state: &ApiState, who: &Principal, mut detail: CaseDetail) -> Self {
-        detail.responsible =
-            state.whistles.responsible(detail.case.category.as_str(), &detail.case.grid).iter().map(|d| d.id.clone()).collect();
+        detail.responsible = state
+            .whistles
+            .responsible(detail.case.category.as_str(), &detail.case.grid)
+            .iter()
+            .map(|d| d.id.clone())
+            .collect();
         let status = Some(detail.case.status);
         let actions = status
             .map(|status| Workflow {

@@ -19,13 +19,13 @@ mod silences;
 mod state;
 mod stream;
 
+pub use auth::{ApiToken, Authenticator};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
     middleware,
     routing::{delete, get, post},
 };
-pub use auth::{ApiToken, Authenticator};
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;

@@ -23,11 +23,11 @@ use super::{
     state::ApiState,
 };
 use crate::{
-    casework::citizen::{CitizenReport, PhotoError, Suggestion, decode_photo},
     cases::{
         Principal,
         grids::{GridLevel, cell_at},
     },
+    casework::citizen::{CitizenReport, PhotoError, Suggestion, decode_photo},
     rules::Category,
     store::{Case, CaseDetail, CaseFilter},
 };
@@ -254,9 +254,7 @@ pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>)
         ..CaseFilter::default()
     };
     let cases = state.store.list_cases(&filter).await?;
-    let wanted = cases
-        .into_iter()
-        .filter(|case| open.is_none_or(|open| case.status.is_open() == open));
+    let wanted = cases.into_iter().filter(|case| open.is_none_or(|open| case.status.is_open() == open));
     Ok(Json(wanted.map(|case| request_of(case, &state, None)).collect()))
 }
 

@@ -7,8 +7,8 @@ use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
 use super::auth::Authenticator;
 use crate::{
-    casework::citizen::{CitizenIntake, PhotoAnalyser},
     cases::{deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
+    casework::citizen::{CitizenIntake, PhotoAnalyser},
     rules::CameraViews,
     store::Store,
 };

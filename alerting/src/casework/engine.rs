@@ -7,7 +7,6 @@ use tracing::{info, warn};
 
 use crate::{
     AlertingMetrics, Result,
-    clock::SharedClock,
     cases::{
         Principal, Role,
         deadlines::DeadlinePolicy,
@@ -15,6 +14,7 @@ use crate::{
         evidence::{self, EvidenceStore, OBJECT_COLOR, OTHER_COLOR},
         workflow::{Action, Status},
     },
+    clock::SharedClock,
     rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation},
     store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, PlaceKey, Store},
@@ -74,7 +74,6 @@ impl Place {
             category: self.category.as_str(),
         }
     }
-
 }
 
 #[derive(Debug)]
@@ -398,7 +397,8 @@ impl CaseEngine {
     /// Files a case the detector is sure of, as an operator's verification would.
     async fn auto_file(&self, id: i64, score: f32) -> Result<()> {
         let note = format!("detection score {score:.2} at or above the category's auto_file_score");
-        match self.store.apply_action(id, &ai_verifier(), Action::Verify, &note, self.clock.now(), &self.policy).await? {
+        match self.store.apply_action(id, &ai_verifier(), Action::Verify, &note, self.clock.now(), &self.policy).await?
+        {
             ActionOutcome::Applied(_) => info!(case = id, score, "case filed without operator check"),
             outcome => warn!(case = id, ?outcome, "automatic filing refused"),
         }

@@ -147,7 +147,8 @@ impl ViolationConsumer {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(connack))) => {
-                    delays = sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
+                    delays =
+                        sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
                     info!(session_present = connack.session_present, filter = %self.filter, "violation consumer connected");
                     if let Err(error) = self.handler.client.subscribe(self.filter.clone(), QoS::AtLeastOnce).await {
                         warn!(%error, "cannot subscribe to the violations");

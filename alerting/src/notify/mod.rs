@@ -13,6 +13,7 @@
 //! (a delivery already added is not added twice), a delivery not marked delivered is sent again with the
 //! same delivery id, which receivers deduplicate by.
 
+mod config;
 pub mod escalation;
 pub mod mqtt;
 pub mod routes;
@@ -30,6 +31,7 @@ use crate::{
     clock::{self, SharedClock},
     store::{Delivery, NewDelivery, Silence, Store, TimelineEntry},
 };
+pub use config::{NotifyConfig, ReceiverConfig, ReceiverKind};
 pub use escalation::{Escalation, EscalationStep};
 pub use mqtt::MqttPublisher;
 pub use routes::{Grouping, Route, Target};

@@ -11,6 +11,7 @@
 //!   condition that holds long enough is a [`SensorViolation`];
 //! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view.
 
+mod config;
 mod dwell;
 mod scene;
 mod sensor;
@@ -20,6 +21,7 @@ mod views;
 mod violation;
 mod zone;
 
+pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, ZoneConfig};
 pub use dwell::{DwellRule, DwellRuleConfig};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};

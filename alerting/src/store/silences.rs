@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{BeginWrite, Pool, Store, finished_statuses, with_pool};
 use super::Matchers;
+use super::{BeginWrite, Pool, Store, finished_statuses, with_pool};
 use crate::{Error, Result, cases::Principal};
 
 /// A time-bounded mute: entries matching it while it is active are recorded, not sent.

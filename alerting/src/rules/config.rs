@@ -1,0 +1,428 @@
+//! `[rules]` and `[[cameras.zones]]`: the rules' settings as the configuration file writes them,
+//! validated with every problem's key path, and built into the running rules. A new zone rule adds
+//! its settings here beside its own file.
+
+use std::collections::HashSet;
+
+use chrono::{FixedOffset, TimeDelta};
+use serde::Deserialize;
+use sharpeyes_ingest::{Problem, mqtt::SensorKind, positive};
+
+use super::{
+    Category, Condition, DwellRuleConfig, SceneChangeConfig, SensorRule, SensorRules, TrackerConfig, Zone, ZoneKind,
+};
+
+/// `[[cameras.zones]]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ZoneConfig {
+    /// Id, unique within the camera.
+    pub id: String,
+    /// What the zone watches for.
+    pub kind: ZoneKind,
+    /// Corners in normalised image coordinates.
+    pub polygon: Vec<[f64; 2]>,
+    /// Detector classes counted in this zone instead of the rule's.
+    pub classes: Option<Vec<String>>,
+    /// Least detector score in this zone instead of the rule's.
+    pub min_score: Option<f32>,
+    /// Least box area as a share of the frame (0..=1).
+    #[serde(default)]
+    pub min_area: f64,
+    /// Largest box area as a share of the frame (0..=1).
+    #[serde(default = "whole_frame")]
+    pub max_area: f64,
+    /// Parts of the zone not watched: polygons in normalised coordinates.
+    #[serde(default)]
+    pub masks: Vec<Vec<[f64; 2]>>,
+    /// Daily window `["07:00", "20:00"]` (city time, `cases.calendar`'s offset) in which the zone is
+    /// watched; it may run past midnight (`["20:00", "07:00"]`). Unset: always.
+    pub active: Option<[String; 2]>,
+}
+
+const fn whole_frame() -> f64 {
+    1.0
+}
+
+impl ZoneConfig {
+    /// Every problem of this zone, by key path under `at` (`cameras[1].zones[0]`): its corners and
+    /// its narrowing settings (classes, score, area bounds, masks and schedule).
+    pub fn validate(&self, at: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |path: String, message: String| problems.push(Problem { path, message });
+        let at = |key: &str| format!("{at}.{key}");
+        if self.polygon.len() < 3 {
+            report(at("polygon"), format!("needs at least 3 corners, has {}", self.polygon.len()));
+        }
+        if let Some(k) = self.polygon.iter().position(|p| p.iter().any(|v| !(0.0..=1.0).contains(v))) {
+            report(
+                at(&format!("polygon[{k}]")),
+                format!("{:?} is outside the normalised range 0..=1", self.polygon[k]),
+            );
+        }
+        if self.classes.as_ref().is_some_and(Vec::is_empty) {
+            report(at("classes"), "needs at least one class".into());
+        }
+        if let Some(score) = self.min_score.filter(|s| !(0.0..=1.0).contains(s)) {
+            report(at("min_score"), format!("{score} is outside 0..=1"));
+        }
+        if !(0.0..=1.0).contains(&self.min_area)
+            || !(0.0..=1.0).contains(&self.max_area)
+            || self.min_area > self.max_area
+        {
+            report(
+                at("max_area"),
+                format!("area bounds {}..={} must lie in 0..=1, in order", self.min_area, self.max_area),
+            );
+        }
+        for (m, mask) in self.masks.iter().enumerate() {
+            if mask.len() < 3 || mask.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+                report(at(&format!("masks[{m}]")), "needs at least 3 corners, each in 0..=1".into());
+            }
+        }
+        if let Some(window) = &self.active
+            && crate::calendar::parse_window(window).is_none()
+        {
+            report(at("active"), format!("{window:?} is not a window of two HH:MM times"));
+        }
+        problems
+    }
+
+    /// The zone the rules watch.
+    pub fn build(&self) -> Zone {
+        let mut zone = Zone::new(self.id.as_str(), self.kind, self.polygon.clone());
+        zone.classes = self.classes.clone();
+        zone.min_score = self.min_score;
+        zone.min_area = self.min_area;
+        zone.max_area = self.max_area;
+        zone.active = self.active.as_ref().and_then(crate::calendar::parse_window);
+        self.masks.iter().for_each(|mask| zone.add_mask(mask.clone()));
+        zone
+    }
+}
+
+/// `[rules]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RulesConfig {
+    /// Seconds between two reports of a violation that lasts (a vehicle still parked, a cover still
+    /// open): its open case ignores them, but once the case has closed and the cooldown passed, the
+    /// next one opens a new case.
+    #[serde(default = "default_repeat_s")]
+    pub repeat_s: f64,
+    /// `[rules.illegal_parking]`: vehicles standing in `no_parking` zones.
+    #[serde(default)]
+    pub illegal_parking: DwellConfig,
+    /// `[rules.litter]`: objects left in `no_dumping` zones.
+    #[serde(default = "DwellConfig::litter")]
+    pub litter: DwellConfig,
+    /// `[rules.illegal_construction]`: a site-trained model's classes standing in `construction_watch`
+    /// zones.
+    #[serde(default = "DwellConfig::construction")]
+    pub illegal_construction: DwellConfig,
+    /// `[rules.scene_change]`: lasting structural change in `construction_watch` zones.
+    #[serde(default)]
+    pub scene_change: SceneChangeSettings,
+    /// `[[rules.sensor]]`: rules on sensor readings.
+    #[serde(default)]
+    pub sensor: Vec<SensorRuleConfig>,
+}
+
+const fn default_repeat_s() -> f64 {
+    60.0
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            repeat_s: default_repeat_s(),
+            illegal_parking: DwellConfig::default(),
+            litter: DwellConfig::litter(),
+            illegal_construction: DwellConfig::construction(),
+            scene_change: SceneChangeSettings::default(),
+            sensor: Vec::new(),
+        }
+    }
+}
+
+/// `[rules.scene_change]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SceneChangeSettings {
+    /// Seconds a change must last (passing and parked vehicles must never last this long).
+    #[serde(default = "default_persist_s")]
+    pub persist_s: f64,
+    /// Share of the zone's blocks (0..=1) that must have changed.
+    #[serde(default = "default_min_changed")]
+    pub min_changed: f32,
+    /// A block whose structure correlates less than this (0..=1) with the reference view has changed.
+    #[serde(default = "default_block_similarity")]
+    pub block_similarity: f32,
+}
+
+const fn default_persist_s() -> f64 {
+    7200.0
+}
+const fn default_min_changed() -> f32 {
+    0.25
+}
+const fn default_block_similarity() -> f32 {
+    0.5
+}
+
+impl Default for SceneChangeSettings {
+    fn default() -> Self {
+        Self {
+            persist_s: default_persist_s(),
+            min_changed: default_min_changed(),
+            block_similarity: default_block_similarity(),
+        }
+    }
+}
+
+/// `[[rules.sensor]]`: `equals` makes a state rule on a yes/no field; `above` (with `clear_below`)
+/// a threshold rule on a number.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SensorRuleConfig {
+    /// Unique id; the cases of the rule carry it as their zone.
+    pub id: String,
+    /// Kind of sensor the rule applies to.
+    pub kind: SensorKind,
+    /// Only these devices (default: every sensor of the kind).
+    pub devices: Option<Vec<String>>,
+    /// Field of the reading tested (`open`, `tilt_deg`, `occupied`, `level_cm`, ...).
+    pub field: String,
+    /// State rule: the value of a yes/no field that breaks the rule.
+    pub equals: Option<bool>,
+    /// Threshold rule: breaks the rule above this.
+    pub above: Option<f64>,
+    /// Threshold rule: holds until the value falls below this (default: `above`).
+    pub clear_below: Option<f64>,
+    /// Seconds the condition must hold.
+    #[serde(default)]
+    pub for_s: f64,
+    /// Category of the cases it opens.
+    pub category: Category,
+}
+
+/// `[rules.illegal_parking]`, `[rules.litter]`, `[rules.illegal_construction]`: a dwell rule.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DwellConfig {
+    /// Seconds an object must stand still in a zone of the rule's kind.
+    #[serde(default = "default_min_dwell_s")]
+    pub min_dwell_s: f64,
+    /// Detector classes the rule follows; unset: the manifest's `categories.<category>` classes (for
+    /// illegal parking, car, truck, bus and motorcycle when the manifest maps none).
+    pub classes: Option<Vec<String>>,
+    /// Least detector score of an object.
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+    /// Least share of frames a standing object must be seen in since it stopped.
+    #[serde(default = "default_min_presence")]
+    pub min_presence: f32,
+    /// Least IoU with where an object stopped to count as still standing.
+    #[serde(default = "default_stationary_iou")]
+    pub stationary_iou: f32,
+    /// Seconds an object may go unseen (occlusion, key-frame spacing) and keep its track.
+    #[serde(default = "default_track_max_gap_s")]
+    pub track_max_gap_s: f64,
+}
+
+const fn default_min_dwell_s() -> f64 {
+    300.0
+}
+const fn default_min_score() -> f32 {
+    0.3
+}
+const fn default_min_presence() -> f32 {
+    0.6
+}
+const fn default_stationary_iou() -> f32 {
+    0.6
+}
+const fn default_track_max_gap_s() -> f64 {
+    10.0
+}
+
+impl Default for DwellConfig {
+    fn default() -> Self {
+        Self {
+            min_dwell_s: default_min_dwell_s(),
+            classes: None,
+            min_score: default_min_score(),
+            min_presence: default_min_presence(),
+            stationary_iou: default_stationary_iou(),
+            track_max_gap_s: default_track_max_gap_s(),
+        }
+    }
+}
+
+impl DwellConfig {
+    /// Litter when `[rules.litter]` is absent: left for ten minutes.
+    pub fn litter() -> Self {
+        Self { min_dwell_s: 600.0, ..Self::default() }
+    }
+
+    /// Construction when `[rules.illegal_construction]` is absent: standing for an hour.
+    pub fn construction() -> Self {
+        Self { min_dwell_s: 3600.0, ..Self::default() }
+    }
+}
+
+impl RulesConfig {
+    /// Every problem of `[rules]`, by key path; `devices` are the `[[sensors]]` ids sensor rules may name.
+    pub fn validate(&self, devices: &HashSet<&str>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut report = |path: String, message: String| problems.push(Problem { path, message });
+        if !positive(self.repeat_s) {
+            report("rules.repeat_s".into(), "must be positive".into());
+        }
+        let scene = &self.scene_change;
+        if !positive(scene.persist_s) {
+            report("rules.scene_change.persist_s".into(), "must be positive".into());
+        }
+        for (key, value) in [("min_changed", scene.min_changed), ("block_similarity", scene.block_similarity)] {
+            if !(0.0..=1.0).contains(&value) {
+                report(format!("rules.scene_change.{key}"), format!("{value} is outside 0..=1"));
+            }
+        }
+        for (name, rule) in [
+            ("illegal_parking", &self.illegal_parking),
+            ("litter", &self.litter),
+            ("illegal_construction", &self.illegal_construction),
+        ] {
+            let at = |key: &str| format!("rules.{name}.{key}");
+            if !positive(rule.min_dwell_s) {
+                report(at("min_dwell_s"), "must be positive".into());
+            }
+            for (key, value) in [
+                ("min_score", rule.min_score),
+                ("min_presence", rule.min_presence),
+                ("stationary_iou", rule.stationary_iou),
+            ] {
+                if !(0.0..=1.0).contains(&value) {
+                    report(at(key), format!("{value} is outside 0..=1"));
+                }
+            }
+            if rule.classes.as_ref().is_some_and(Vec::is_empty) {
+                report(at("classes"), "needs at least one class".into());
+            }
+        }
+        let mut rule_ids = HashSet::new();
+        for (i, rule) in self.sensor.iter().enumerate() {
+            let at = |key: &str| format!("rules.sensor[{i}].{key}");
+            if rule.id.is_empty() || !rule_ids.insert(rule.id.as_str()) {
+                report(at("id"), format!("'{}' must be non-empty and unique", rule.id));
+            }
+            let fields = rule.kind.fields();
+            match fields.iter().find(|(name, _)| *name == rule.field) {
+                None => {
+                    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+                    report(
+                        at("field"),
+                        format!(
+                            "'{}' is not a field of {} sensors ({})",
+                            rule.field,
+                            rule.kind.as_str(),
+                            names.join(", ")
+                        ),
+                    );
+                }
+                Some((_, true)) if rule.equals.is_none() => {
+                    report(at("equals"), format!("'{}' is a yes/no field: set equals = true or false", rule.field));
+                }
+                Some((_, false)) if rule.above.is_none() => {
+                    report(at("above"), format!("'{}' is a number: set above (and clear_below)", rule.field));
+                }
+                _ => {}
+            }
+            if rule.equals.is_some() && (rule.above.is_some() || rule.clear_below.is_some()) {
+                report(at("equals"), "a rule is either a state (equals) or a threshold (above, clear_below)".into());
+            }
+            if let (Some(above), Some(clear_below)) = (rule.above, rule.clear_below)
+                && (clear_below > above || clear_below.is_nan())
+            {
+                report(at("clear_below"), format!("{clear_below} must not be above {above}"));
+            }
+            if !(rule.for_s.is_finite() && rule.for_s >= 0.0) {
+                report(at("for_s"), "must be zero or positive".into());
+            }
+            for (k, device) in rule.devices.iter().flatten().enumerate() {
+                if !devices.contains(device.as_str()) {
+                    report(
+                        format!("rules.sensor[{i}].devices[{k}]"),
+                        format!("'{device}' is not one of the [[sensors]]"),
+                    );
+                }
+            }
+        }
+        problems
+    }
+
+    /// How often a lasting violation is raised again.
+    pub fn repeat(&self) -> TimeDelta {
+        seconds(self.repeat_s)
+    }
+
+    /// The scene change rule's settings, in the city's time zone.
+    pub fn scene_change(&self, utc_offset: FixedOffset) -> SceneChangeConfig {
+        let scene = &self.scene_change;
+        SceneChangeConfig {
+            persist: seconds(scene.persist_s),
+            min_changed: scene.min_changed,
+            block_similarity: scene.block_similarity,
+            utc_offset,
+        }
+    }
+
+    /// The sensor rules.
+    pub fn sensor_rules(&self) -> SensorRules {
+        let repeat = self.repeat();
+        SensorRules::new(self.sensor.iter().map(|rule| rule.build(repeat)).collect())
+    }
+
+    /// The dwell rule of `config` (one of this section's) following `classes`, in the city's time zone.
+    pub fn dwell_rule(&self, rule: &DwellConfig, classes: Vec<String>, utc_offset: FixedOffset) -> DwellRuleConfig {
+        DwellRuleConfig {
+            min_dwell: seconds(rule.min_dwell_s),
+            classes,
+            min_score: rule.min_score,
+            min_presence: rule.min_presence,
+            tracker: TrackerConfig {
+                stationary_iou: rule.stationary_iou,
+                max_gap: seconds(rule.track_max_gap_s),
+                ..TrackerConfig::default()
+            },
+            utc_offset,
+            repeat: self.repeat(),
+        }
+    }
+}
+
+impl SensorRuleConfig {
+    /// The rule, raising a lasting violation again every `repeat`.
+    pub fn build(&self, repeat: TimeDelta) -> SensorRule {
+        let condition = match (self.equals, self.above) {
+            (Some(value), _) => Condition::State { field: self.field.clone(), value },
+            (None, above) => {
+                let above = above.unwrap_or(f64::INFINITY);
+                Condition::Threshold {
+                    field: self.field.clone(),
+                    above,
+                    clear_below: self.clear_below.unwrap_or(above),
+                }
+            }
+        };
+        SensorRule {
+            id: self.id.as_str().into(),
+            kind: self.kind,
+            devices: self.devices.clone(),
+            condition,
+            hold: seconds(self.for_s),
+            repeat,
+            category: self.category,
+        }
+    }
+}
+
+/// `seconds` as a duration, to the millisecond.
+fn seconds(seconds: f64) -> TimeDelta {
+    TimeDelta::milliseconds((seconds * 1000.0) as i64)
+}
