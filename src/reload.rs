@@ -6,33 +6,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use sharpeyes_inference::{
-    Detector, DetectorOptions, Manifest, Reload,
-    runtime::{SessionOptions, SessionThreads},
-};
+use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
-use crate::config::{Config, DetectorConfig};
+use crate::config::Config;
 
 /// Loads (off the async workers) and warms up the configured detector.
 pub async fn load_detector(config: DetectorConfig) -> anyhow::Result<Detector> {
-    let options = DetectorOptions {
-        session: SessionOptions {
-            threads: SessionThreads { intra: config.intra_threads, inter: config.inter_threads },
-            provider: config.provider,
-        },
-        max_batch: config.max_batch,
-    };
     let manifest = config.manifest.clone();
-    let mut detector = tokio::task::spawn_blocking(move || Detector::from_manifest_file(&manifest, options))
+    tokio::task::spawn_blocking(move || config.load())
         .await?
-        .with_context(|| format!("loading the detector '{}'", config.manifest.display()))?;
-    if let Some(confidence) = config.confidence {
-        let nms = detector.manifest().thresholds.nms;
-        detector.set_thresholds(confidence, nms);
-    }
-    Ok(detector)
+        .with_context(|| format!("loading the detector '{}'", manifest.display()))
 }
 
 /// Detector classes the parking rule treats as vehicles: the configuration's list, else the manifest's

@@ -12,6 +12,7 @@
 //! - [`Detector`]: the four steps together, around an engine it is handed; [`InferenceStage`]: the thread that feeds it from the
 //!   [`sharpeyes_ingest::FrameQueue`] and hands [`FrameDetections`] to the rules.
 
+mod config;
 mod detection;
 mod detector;
 pub mod engine;
@@ -25,6 +26,7 @@ pub mod preprocess;
 pub mod runtime;
 mod stage;
 
+pub use config::DetectorConfig;
 pub use detection::{BBox, Detection, FrameDetections};
 pub use detector::{Detector, DetectorOptions, RgbView, StepTimes, load_rgb};
 pub use error::{Error, Result};

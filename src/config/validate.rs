@@ -3,9 +3,11 @@ use std::{
     net::SocketAddr,
 };
 
-use sharpeyes_ingest::{mqtt::MqttSettings, positive};
+use sharpeyes_ingest::positive;
 
 use sharpeyes_alerting::cases::grids::GridLevel;
+
+use sharpeyes_alerting::cases::DepartmentConfig;
 
 use super::{Config, DecodeKind, Problem, parse_window};
 
@@ -20,43 +22,6 @@ fn grid_problem(grid: &str, listed: &HashSet<&str>) -> Option<String> {
         Some(format!("'{grid}' is not a grid cell (15 digits): cameras and sensors belong to cells"))
     } else {
         None
-    }
-}
-
-fn validate_cluster(config: &Config, report: &mut impl FnMut(String, String)) {
-    let cluster = &config.cluster;
-    let name_ok = |name: &str| {
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    };
-    if let Some(node) = &cluster.node
-        && !name_ok(node)
-    {
-        report("cluster.node".into(), format!("'{node}': use letters, digits, '-', '_' or '.'"));
-    }
-    for (i, edge) in cluster.edges.iter().enumerate() {
-        if !name_ok(edge) {
-            report(format!("cluster.edges[{i}]"), format!("'{edge}': use letters, digits, '-', '_' or '.'"));
-        } else if cluster.edges[..i].contains(edge) {
-            report(format!("cluster.edges[{i}]"), format!("'{edge}' is listed twice"));
-        }
-    }
-    if let Some(replicas) = cluster.edge_replicas {
-        if replicas == 0 {
-            report("cluster.edge_replicas".into(), "must be at least 1".into());
-        }
-        if !cluster.edges.is_empty() {
-            report("cluster.edge_replicas".into(), "give either edges or edge_replicas, not both".into());
-        }
-    }
-    if let Some(name) = &cluster.relay_secret_env
-        && std::env::var(name).map_or(true, |value| value.is_empty())
-    {
-        report("cluster.relay_secret_env".into(), format!("environment variable {name} is not set"));
-    }
-    if let Some(group) = &cluster.share_group
-        && !name_ok(group)
-    {
-        report("cluster.share_group".into(), format!("'{group}': use letters, digits, '-', '_' or '.'"));
     }
 }
 
@@ -76,39 +41,18 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
         );
     }
-    validate_cluster(config, &mut report);
+    for problem in config.cluster.validate() {
+        report(problem.path, problem.message);
+    }
     if config.server.rate_limit_per_s == 0 || config.server.rate_limit_burst == 0 {
         report("server.rate_limit_per_s".into(), "the rate and the burst must be at least 1".into());
     }
-    if config.detector.intra_threads == 0 {
-        report("detector.intra_threads".into(), "must be at least 1".into());
-    }
-    if !(1..=64).contains(&config.detector.max_batch) {
-        report("detector.max_batch".into(), format!("{} is outside 1..=64", config.detector.max_batch));
-    }
-    if let Some(confidence) = config.detector.confidence
-        && !(0.0..=1.0).contains(&confidence)
-    {
-        report("detector.confidence".into(), format!("{confidence} is outside 0..=1"));
+    for problem in config.detector.validate() {
+        report(problem.path, problem.message);
     }
 
-    if !(config.cases.cooldown_s.is_finite() && config.cases.cooldown_s >= 0.0) {
-        report("cases.cooldown_s".into(), format!("{} is not a number of seconds", config.cases.cooldown_s));
-    }
-    if !(config.cases.supervise_every_s.is_finite() && config.cases.supervise_every_s >= 1.0) {
-        report("cases.supervise_every_s".into(), format!("{} is under 1 second", config.cases.supervise_every_s));
-    }
-    if let Err(list) = config.cases.deadline_policy() {
-        for problem in list {
-            report(problem.path, problem.message);
-        }
-    }
-
-    if !positive(config.cases.duplicate_radius_m) {
-        report("cases.duplicate_radius_m".into(), "must be positive".into());
-    }
-    if !positive(config.cases.duplicate_window_s) {
-        report("cases.duplicate_window_s".into(), "must be positive".into());
+    for problem in config.cases.validate() {
+        report(problem.path, problem.message);
     }
     for (i, camera) in config.cameras.iter().enumerate() {
         if let Some([longitude, latitude]) = camera.location
@@ -117,36 +61,12 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             report(format!("cameras[{i}].location"), "must be [longitude, latitude] in degrees".into());
         }
     }
-    let mut department_ids = HashSet::new();
-    for (i, department) in config.departments.iter().enumerate() {
-        if !department_ids.insert(department.id.as_str()) {
-            report(format!("departments[{i}].id"), format!("'{}' is listed twice", department.id));
-        }
-        for (k, grid) in department.grids.iter().enumerate() {
-            if grid.is_empty() || grid.len() > 15 || !grid.bytes().all(|b| b.is_ascii_digit()) {
-                report(
-                    format!("departments[{i}].grids[{k}]"),
-                    format!("'{grid}' is not a grid code prefix (1 to 15 digits)"),
-                );
-            }
-        }
+    for problem in DepartmentConfig::validate_all(&config.departments) {
+        report(problem.path, problem.message);
     }
-    for (i, token) in config.auth.tokens.iter().enumerate() {
-        if let Some(department) = &token.department
-            && !department_ids.contains(department.as_str())
-        {
-            report(format!("auth.tokens[{i}].department"), format!("'{department}' is not in [[departments]]"));
-        }
-    }
-    let times = &config.cases.whistles;
-    for (key, minutes) in [
-        ("ordinary_minutes", times.ordinary_minutes),
-        ("major_minutes", times.major_minutes),
-        ("urgent_minutes", times.urgent_minutes),
-    ] {
-        if !positive(minutes) {
-            report(format!("cases.whistles.{key}"), "must be positive".into());
-        }
+    let department_ids: HashSet<&str> = config.departments.iter().map(|d| d.id.as_str()).collect();
+    for problem in config.auth.validate(&department_ids) {
+        report(problem.path, problem.message);
     }
 
     let mut grid_codes = HashSet::new();
@@ -218,11 +138,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
 
     if let Some(mqtt) = &config.mqtt {
-        if let Err(message) = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix) {
-            report("mqtt.url".into(), message);
-        }
-        if mqtt.prefix.is_empty() || mqtt.prefix.contains(['+', '#']) {
-            report("mqtt.prefix".into(), "must be a non-empty topic without wildcards".into());
+        for problem in mqtt.validate() {
+            report(problem.path, problem.message);
         }
     }
     let mut sensor_ids = HashSet::new();
@@ -240,15 +157,6 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         report("mqtt".into(), "[[sensors]] are listed but no [mqtt] broker is configured".into());
     }
 
-    let mut token_names = HashSet::new();
-    for (i, token) in config.auth.tokens.iter().enumerate() {
-        if token.sha256.len() != 64 || !token.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            report(format!("auth.tokens[{i}].sha256"), "must be the 64-digit hex SHA-256 of the token".into());
-        }
-        if !token_names.insert(token.name.as_str()) {
-            report(format!("auth.tokens[{i}].name"), format!("'{}' is used twice", token.name));
-        }
-    }
     problems
 }
 

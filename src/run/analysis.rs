@@ -15,12 +15,15 @@ use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
-    mqtt::{Device, DeviceRegistry, SensorBoard, SensorMessage, SensorMetrics, SensorSource, publish_camera_status},
+    mqtt::{
+        DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMessage, SensorMetrics, SensorSource,
+        publish_camera_status,
+    },
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::mqtt_settings;
-use crate::config::{CameraConfig, Config, DecodeKind, MqttConfig, SensorConfig, TransportKind};
+use crate::config::{CameraConfig, Config, DecodeKind, TransportKind};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
@@ -268,12 +271,7 @@ impl SensorIngest<'_> {
         stop: oneshot::Receiver<()>,
     ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
         let settings = mqtt_settings(self.mqtt)?;
-        let devices = DeviceRegistry::new(self.sensors.iter().map(|s| Device {
-            id: s.id.as_str().into(),
-            kind: s.kind,
-            grid: s.grid.as_str().into(),
-            location: s.location,
-        }));
+        let devices = DeviceRegistry::new(self.sensors.iter().map(SensorConfig::device));
         let metrics = SensorMetrics::register(self.registry)?;
         let (events_tx, events_rx) = mpsc::channel(1024);
         let mut source = SensorSource::new(settings, devices, events_tx, metrics)?;

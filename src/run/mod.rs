@@ -22,11 +22,11 @@ use sharpeyes_alerting::{
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
     rules::CameraViews,
 };
-use sharpeyes_ingest::mqtt::{MqttSettings, SensorBoard};
+use sharpeyes_ingest::mqtt::{MqttConfig, MqttSettings, SensorBoard};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::config::{Config, MqttConfig};
+use crate::config::Config;
 use analysis::Analysis;
 use service::{CaseService, Seen};
 
@@ -106,11 +106,7 @@ fn edge_nodes(config: &Config, node: &str) -> anyhow::Result<Vec<String>> {
 
 /// The broker connection settings of `[mqtt]`.
 fn mqtt_settings(mqtt: &MqttConfig) -> anyhow::Result<MqttSettings> {
-    let mut settings = MqttSettings::from_url(&mqtt.url, &mqtt.client_id, &mqtt.prefix)
-        .map_err(|message| anyhow::anyhow!("mqtt.url: {message}"))?;
-    settings.max_payload = mqtt.max_payload_bytes;
-    settings.ca_file = mqtt.ca_file.clone();
-    Ok(settings)
+    mqtt.settings().map_err(|problem| anyhow::anyhow!("{problem}"))
 }
 
 /// `[mqtt]` with this node's name in the client id, so that nodes sharing a configuration keep

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{FixedOffset, Utc};
 use sharpeyes_alerting::{
     AlertingMetrics,
-    api::{self, ApiState, ApiToken, Authenticator},
+    api::{self, ApiState},
     cases::{deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid},
     casework::{
         CameraSite, CaseEngine, EngineSettings,
@@ -117,29 +117,15 @@ impl CaseService {
             ))
         };
 
-        let tokens: Vec<ApiToken> = config
-            .auth
-            .tokens
-            .iter()
-            .map(|t| ApiToken {
-                name: t.name.clone(),
-                role: t.role,
-                sha256: t.sha256.clone(),
-                department: t.department.clone(),
-            })
-            .collect();
         let state = ApiState {
             store: store.clone(),
             evidence,
-            auth: Arc::new(
-                Authenticator::new(&tokens)
-                    .with_rate_limit(config.server.rate_limit_per_s, config.server.rate_limit_burst),
-            ),
+            auth: Arc::new(config.auth.authenticator(config.server.rate_limit_per_s, config.server.rate_limit_burst)),
             registry,
             cameras: Arc::new(seen.statuses),
             sensors: seen.sensors,
             policy,
-            whistles: config.whistle_policy(),
+            whistles: config.cases.whistle_policy(&config.departments),
             grids: Arc::new(
                 config
                     .grids

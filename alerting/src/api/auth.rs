@@ -11,16 +11,17 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use crate::cases::people::{Principal, Role};
 
-/// A configured API token: its name, role and the SHA-256 (hex) of the secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A configured API token (`[[auth.tokens]]`): its name, role and the SHA-256 (hex) of the secret.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct ApiToken {
     /// Who holds the token (shown in logs and audit records).
     pub name: String,
     /// What it may do.
     pub role: Role,
-    /// Lowercase hex SHA-256 of the token; the token itself is never stored.
+    /// Hex SHA-256 of the token; the token itself is never stored.
     pub sha256: String,
-    /// The department the token acts for, if bound to one.
+    /// The department (`[[departments]]` id) the token acts for: a handler token bound to one reports
+    /// in for it only.
     pub department: Option<String>,
 }
 

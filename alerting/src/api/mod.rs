@@ -6,6 +6,7 @@
 mod auth;
 mod cameras;
 mod cases;
+mod config;
 mod dashboard;
 mod deliveries;
 mod error;
@@ -27,6 +28,7 @@ use axum::{
     routing::{delete, get, post},
 };
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
+pub use config::AuthConfig;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;

@@ -13,6 +13,7 @@
 //! The work that needs the store — filing violations and citizen reports, the deadline clock — is in
 //! [`crate::casework`], one layer up.
 
+mod config;
 pub mod deadlines;
 pub mod duplicates;
 pub mod evidence;
@@ -22,4 +23,5 @@ pub mod taxonomy;
 pub mod whistles;
 pub mod workflow;
 
+pub use config::{CasesConfig, DepartmentConfig, WhistleTimes};
 pub use people::{Principal, Role};

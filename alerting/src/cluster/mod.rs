@@ -11,6 +11,7 @@
 //! - [`leader::lead`] (center): one center at a time sends notifications and runs supervision.
 
 mod center;
+mod config;
 mod edge;
 pub mod leader;
 pub mod shard;
@@ -18,5 +19,6 @@ mod spool;
 pub mod wire;
 
 pub use center::{CenterMetrics, ViolationConsumer};
+pub use config::ClusterConfig;
 pub use edge::{EdgeMetrics, EdgeRelay};
 pub use spool::Spool;

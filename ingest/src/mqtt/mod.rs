@@ -10,12 +10,14 @@
 //! - [`publish_camera_status`]: each camera's status, published on the same connection when it changes.
 
 mod board;
+mod config;
 pub mod schema;
 mod settings;
 mod source;
 mod status;
 
 pub use board::{SensorBoard, SensorSnapshot};
+pub use config::{MqttConfig, SensorConfig};
 pub use schema::{FieldValue, Rejection, SensorKind, SensorReading};
 pub use settings::{Device, DeviceRegistry, MqttSettings};
 pub use source::{Receipt, SensorEvent, SensorMessage, SensorMetrics, SensorSource};
