@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use crossbeam_channel::Sender;
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
+use sharpeyes_ingest::units::Score;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
@@ -70,7 +71,7 @@ pub async fn on_sighup(
             }
         };
         let reload = if same_model(&current, &manifest) {
-            Reload::Manifest(manifest.clone(), config.detector.confidence)
+            Reload::Manifest(manifest.clone(), config.detector.confidence.map(Score::get))
         } else {
             match load_detector(config.detector.clone()).await {
                 Ok(detector) => Reload::Swap(Box::new(detector)),

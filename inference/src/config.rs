@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use sharpeyes_ingest::Problem;
+use sharpeyes_ingest::{Problem, units::Score};
 
 use crate::{
     Detector, DetectorOptions, Result,
@@ -24,7 +24,7 @@ pub struct DetectorConfig {
     #[serde(default = "one")]
     pub inter_threads: usize,
     /// Overrides the manifest's score threshold.
-    pub confidence: Option<f32>,
+    pub confidence: Option<Score>,
     /// Frames kept per camera while the detector is busy (the oldest is dropped beyond it).
     #[serde(default = "default_queue")]
     pub queue_per_camera: usize,
@@ -80,11 +80,7 @@ impl DetectorConfig {
         if !(1..=64).contains(&self.max_batch) {
             problems.push(Problem::at("detector.max_batch", format!("{} is outside 1..=64", self.max_batch)));
         }
-        if let Some(confidence) = self.confidence
-            && !(0.0..=1.0).contains(&confidence)
-        {
-            problems.push(Problem::at("detector.confidence", format!("{confidence} is outside 0..=1")));
-        }
+        problems.extend(self.confidence.and_then(|confidence| confidence.check("detector.confidence")));
         problems
     }
 
@@ -105,7 +101,7 @@ impl DetectorConfig {
         let mut detector = Detector::from_manifest_file(&self.manifest, self.options())?;
         if let Some(confidence) = self.confidence {
             let nms = detector.manifest().thresholds.nms;
-            detector.set_thresholds(confidence, nms);
+            detector.set_thresholds(confidence.get(), nms);
         }
         Ok(detector)
     }

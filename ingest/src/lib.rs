@@ -15,6 +15,7 @@ pub mod mqtt;
 mod problem;
 mod queue;
 pub mod simcam;
+pub mod units;
 pub mod urls;
 
 pub use error::{Error, Result};

@@ -21,6 +21,7 @@ use sharpeyes_inference::DetectorConfig;
 use sharpeyes_ingest::{
     camera::{Codec, Decoder},
     mqtt::{MqttConfig, SensorConfig},
+    units::Seconds,
 };
 
 /// The whole configuration.
@@ -182,7 +183,7 @@ pub struct CameraConfig {
     pub latency_ms: u64,
     /// Restart the pipeline after this many seconds without a frame.
     #[serde(default = "default_stall_timeout_s")]
-    pub stall_timeout_s: f64,
+    pub stall_timeout_s: Seconds,
     /// Zones watched in the picture.
     #[serde(default)]
     pub zones: Vec<ZoneConfig>,
@@ -194,8 +195,8 @@ const fn default_max_width() -> u32 {
 const fn default_latency_ms() -> u64 {
     200
 }
-const fn default_stall_timeout_s() -> f64 {
-    20.0
+const fn default_stall_timeout_s() -> Seconds {
+    Seconds::new(20.0)
 }
 
 /// A key path written the way the rest of the messages write it: `cameras[1].zones[0].polygon`.

@@ -112,8 +112,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             (DecodeKind::Keyframes, Some(_)) => report(at("sample_fps"), "only applies to decode = \"sampled\"".into()),
             _ => {}
         }
-        if !positive(camera.stall_timeout_s) {
-            report(at("stall_timeout_s"), "must be positive".into());
+        if let Some(problem) = camera.stall_timeout_s.check_positive(&at("stall_timeout_s")) {
+            report(problem.path, problem.message);
         }
         if !(64..=7680).contains(&camera.max_width) {
             report(at("max_width"), format!("{} is outside 64..=7680", camera.max_width));
@@ -196,7 +196,7 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
     fn the_design_example_is_valid() {
         let config = Config::parse(DESIGN_EXAMPLE).unwrap();
         assert_eq!(config.cameras[0].zones[0].polygon.len(), 4);
-        assert_eq!(config.rules.illegal_parking.min_dwell_s, 300.0);
+        assert_eq!(config.rules.illegal_parking.min_dwell_s.get(), 300.0);
     }
 
     #[test]

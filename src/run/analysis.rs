@@ -7,18 +7,18 @@
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use chrono::FixedOffset;
-use sharpeyes_alerting::rules::{
-    CameraRules, CameraViews, Category, DwellConfig, DwellRule, RulesStage, SceneChangeRule, SensorRules, Violation,
-    Zone, ZoneConfig, ZoneKind,
+use sharpeyes_alerting::{
+    clock,
+    rules::{
+        CameraRules, CameraViews, Category, DwellConfig, DwellRule, RulesStage, SceneChangeRule, SensorStage,
+        Violation, Zone, ZoneConfig, ZoneKind,
+    },
 };
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
-    mqtt::{
-        DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMessage, SensorMetrics, SensorSource,
-        publish_camera_status,
-    },
+    mqtt::{DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_camera_status},
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,10 +27,6 @@ use crate::config::{CameraConfig, Config, DecodeKind, TransportKind};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
-/// How often sensor rules are evaluated without new events (for durations).
-const SENSOR_RULE_TICK: Duration = Duration::from_secs(1);
-/// Most sensor events the consumer takes per wake-up.
-const SENSOR_EVENT_BATCH: usize = 256;
 
 /// The running cameras, detector, rules and sensor ingest of this node.
 pub struct Analysis {
@@ -139,7 +135,7 @@ impl Analysis {
         let sensors = match &config.mqtt {
             Some(mqtt) => {
                 let rules = config.rules.sensor_rules();
-                let consumer = SensorConsumer { board: sensor_board.clone(), rules, violations_tx: violations.clone() };
+                let consumer = SensorStage::new(sensor_board.clone(), rules, violations.clone(), clock::system());
                 let ingest =
                     SensorIngest { mqtt, sensors: &config.sensors, owned: sensors, cameras: &statuses, registry };
                 Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
@@ -206,53 +202,6 @@ pub fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> H
         .collect()
 }
 
-/// Where valid sensor events go: the API's board, then the sensor rules, whose violations join the
-/// camera violations on their way to the case engine.
-struct SensorConsumer {
-    board: Arc<SensorBoard>,
-    rules: SensorRules,
-    violations_tx: mpsc::Sender<Violation>,
-}
-
-impl SensorConsumer {
-    /// Runs until the source stops. The rules are also evaluated every second without events: a
-    /// condition that holds long enough becomes a violation even if the sensor says nothing more.
-    async fn run(mut self, mut events_rx: mpsc::Receiver<SensorMessage>) {
-        let mut clock = tokio::time::interval(SENSOR_RULE_TICK);
-        // Events are taken as they have arrived, many per wake-up when the sensors are busy.
-        let mut events = Vec::with_capacity(SENSOR_EVENT_BATCH);
-        loop {
-            let violations: Vec<_> = tokio::select! {
-                taken = events_rx.recv_many(&mut events, SENSOR_EVENT_BATCH) => {
-                    if taken == 0 {
-                        break;
-                    }
-                    events
-                        .drain(..)
-                        .flat_map(|SensorMessage { event, receipt }| {
-                            self.board.record(&event);
-                            // A message that confirms a violation is acknowledged once its case is
-                            // filed (or, on an edge node, once it is spooled); any other as soon as
-                            // it has been evaluated.
-                            let mut violations = self.rules.observe(&event);
-                            for violation in &mut violations {
-                                violation.receipt = Some(receipt.clone());
-                            }
-                            violations
-                        })
-                        .collect()
-                }
-                _ = clock.tick() => self.rules.tick(chrono::Utc::now()),
-            };
-            for violation in violations {
-                if self.violations_tx.send(Violation::Sensor(violation)).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// What the MQTT connection serves: sensor ingest, and camera status published on change.
 struct SensorIngest<'a> {
     mqtt: &'a MqttConfig,
@@ -267,7 +216,7 @@ impl SensorIngest<'_> {
     /// The MQTT source, its consumer and the camera status publishers, ready to run until `stop` fires.
     fn start(
         self,
-        consumer: SensorConsumer,
+        consumer: SensorStage,
         stop: oneshot::Receiver<()>,
     ) -> anyhow::Result<impl std::future::Future<Output = ()> + use<>> {
         let settings = mqtt_settings(self.mqtt)?;
@@ -312,6 +261,6 @@ fn camera_settings(camera: &CameraConfig) -> CameraSettings {
     settings.decoder = camera.decoder;
     settings.max_width = camera.max_width;
     settings.latency = Duration::from_millis(camera.latency_ms);
-    settings.stall_timeout = Duration::from_secs_f64(camera.stall_timeout_s);
+    settings.stall_timeout = camera.stall_timeout_s.duration();
     settings
 }

@@ -16,7 +16,6 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, routing::get};
-use chrono::TimeDelta;
 use sharpeyes_alerting::{
     casework::citizen::PhotoAnalyser,
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
@@ -248,9 +247,4 @@ fn serve_health(
             .into_future(),
     );
     (stop, http)
-}
-
-/// `seconds` as a duration, to the millisecond.
-fn millis(seconds: f64) -> TimeDelta {
-    TimeDelta::milliseconds((seconds * 1000.0) as i64)
 }

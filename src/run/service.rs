@@ -23,7 +23,7 @@ use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use super::{millis, mqtt_settings};
+use super::mqtt_settings;
 use crate::config::Config;
 
 /// What the API shows of the node's cameras and sensors (empty on a center).
@@ -86,13 +86,13 @@ impl CaseService {
             .collect();
         let duplicates = DuplicateRule {
             radius_m: config.cases.duplicate_radius_m,
-            window: millis(config.cases.duplicate_window_s),
+            window: config.cases.duplicate_window_s.time_delta(),
         };
         let citizens =
             CitizenIntake { store: store.clone(), evidence: evidence.clone(), policy: policy.clone(), duplicates };
         let settings = EngineSettings {
             policy: policy.clone(),
-            cooldown: millis(config.cases.cooldown_s),
+            cooldown: config.cases.cooldown_s.time_delta(),
             duplicates,
             shared,
             clock: clock::system(),
@@ -173,7 +173,7 @@ fn lead_passes(
 ) -> tokio::task::JoinHandle<()> {
     let notifier = notifier(config, store.clone(), metrics.clone(), policy.calendar().utc_offset());
     let escalation = Escalation::new(config.notify.escalation.clone());
-    let every = Duration::from_secs_f64(config.cases.supervise_every_s);
+    let every = config.cases.supervise_every_s.duration();
     tokio::spawn(async move {
         let notifier = match notifier {
             Ok(notifier) => notifier,

@@ -8,7 +8,7 @@ use std::{
 };
 
 use serde::Deserialize;
-use sharpeyes_ingest::{Problem, positive};
+use sharpeyes_ingest::{Problem, positive, units::Seconds};
 
 use super::{
     deadlines::DeadlinePolicy,
@@ -107,10 +107,10 @@ pub struct CasesConfig {
     pub grid_polygons: Option<PathBuf>,
     /// Seconds after a place's case closes before violations there open a new case.
     #[serde(default = "default_cooldown_s")]
-    pub cooldown_s: f64,
+    pub cooldown_s: Seconds,
     /// Seconds between two looks for cases past their deadline.
     #[serde(default = "default_supervise_every_s")]
-    pub supervise_every_s: f64,
+    pub supervise_every_s: Seconds,
     /// `[cases.whistles]`.
     #[serde(default)]
     pub whistles: WhistleTimes,
@@ -119,21 +119,21 @@ pub struct CasesConfig {
     pub duplicate_radius_m: f64,
     /// ... when that case was reported at most this many seconds before.
     #[serde(default = "default_duplicate_window_s")]
-    pub duplicate_window_s: f64,
+    pub duplicate_window_s: Seconds,
 }
 
 fn default_duplicate_radius_m() -> f64 {
     50.0
 }
-fn default_duplicate_window_s() -> f64 {
-    1800.0
+const fn default_duplicate_window_s() -> Seconds {
+    Seconds::new(1800.0)
 }
 
-fn default_cooldown_s() -> f64 {
-    600.0
+const fn default_cooldown_s() -> Seconds {
+    Seconds::new(600.0)
 }
-fn default_supervise_every_s() -> f64 {
-    30.0
+const fn default_supervise_every_s() -> Seconds {
+    Seconds::new(30.0)
 }
 
 impl Default for CasesConfig {
@@ -188,12 +188,10 @@ impl CasesConfig {
     /// rule and the whistle times.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !(self.cooldown_s.is_finite() && self.cooldown_s >= 0.0) {
-            problems.push(Problem::at("cases.cooldown_s", format!("{} is not a number of seconds", self.cooldown_s)));
-        }
-        if !(self.supervise_every_s.is_finite() && self.supervise_every_s >= 1.0) {
-            problems
-                .push(Problem::at("cases.supervise_every_s", format!("{} is under 1 second", self.supervise_every_s)));
+        problems.extend(self.cooldown_s.check_not_negative("cases.cooldown_s"));
+        if !(self.supervise_every_s.get() >= 1.0) {
+            let every = self.supervise_every_s.get();
+            problems.push(Problem::at("cases.supervise_every_s", format!("{every} is under 1 second")));
         }
         if let Err(list) = self.deadline_policy() {
             problems.extend(list);
@@ -201,9 +199,7 @@ impl CasesConfig {
         if !positive(self.duplicate_radius_m) {
             problems.push(Problem::at("cases.duplicate_radius_m", "must be positive"));
         }
-        if !positive(self.duplicate_window_s) {
-            problems.push(Problem::at("cases.duplicate_window_s", "must be positive"));
-        }
+        problems.extend(self.duplicate_window_s.check_positive("cases.duplicate_window_s"));
         let times = &self.whistles;
         for (key, minutes) in [
             ("ordinary_minutes", times.ordinary_minutes),

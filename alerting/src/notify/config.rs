@@ -2,10 +2,10 @@
 //! problem's key path, and built into the running [`Notifier`]. A new receiver kind is a variant of
 //! [`ReceiverKind`] here and of [`super::Receiver`], and a file beside `webhook.rs` and `mqtt.rs`.
 
-use std::{collections::HashMap, collections::HashSet, time::Duration};
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
-use sharpeyes_ingest::{Problem, mqtt::MqttSettings, positive};
+use sharpeyes_ingest::{Problem, mqtt::MqttSettings, positive, units::Seconds};
 
 use super::{Escalation, EscalationStep, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Route, Webhook};
 use crate::{AlertingMetrics, Error, Result, store::Store};
@@ -18,10 +18,10 @@ pub struct NotifyConfig {
     pub max_attempts: u32,
     /// Seconds before the first retry; doubles (with jitter) up to `retry_max_s`.
     #[serde(default = "default_retry_min_s")]
-    pub retry_min_s: f64,
+    pub retry_min_s: Seconds,
     /// Longest wait between two attempts, in seconds.
     #[serde(default = "default_retry_max_s")]
-    pub retry_max_s: f64,
+    pub retry_max_s: Seconds,
     /// `[[notify.receivers]]`.
     #[serde(default)]
     pub receivers: Vec<ReceiverConfig>,
@@ -36,11 +36,11 @@ pub struct NotifyConfig {
 const fn default_max_attempts() -> u32 {
     8
 }
-const fn default_retry_min_s() -> f64 {
-    1.0
+const fn default_retry_min_s() -> Seconds {
+    Seconds::new(1.0)
 }
-const fn default_retry_max_s() -> f64 {
-    300.0
+const fn default_retry_max_s() -> Seconds {
+    Seconds::new(300.0)
 }
 
 impl Default for NotifyConfig {
@@ -84,11 +84,11 @@ pub struct ReceiverConfig {
     pub secret_env: Option<String>,
     /// Seconds to wait for the receiver's answer.
     #[serde(default = "default_receiver_timeout_s")]
-    pub timeout_s: f64,
+    pub timeout_s: Seconds,
 }
 
-const fn default_receiver_timeout_s() -> f64 {
-    5.0
+const fn default_receiver_timeout_s() -> Seconds {
+    Seconds::new(5.0)
 }
 
 impl ReceiverConfig {
@@ -110,7 +110,7 @@ impl NotifyConfig {
         if notify.max_attempts == 0 {
             report("notify.max_attempts".into(), "must be at least 1".into());
         }
-        if !positive(notify.retry_min_s)
+        if notify.retry_min_s.check_positive("notify.retry_min_s").is_some()
             || notify.retry_max_s.partial_cmp(&notify.retry_min_s).is_none_or(|o| o.is_lt())
         {
             report("notify.retry_max_s".into(), "retry_min_s must be positive and at most retry_max_s".into());
@@ -148,8 +148,8 @@ impl NotifyConfig {
                     }
                 }
             }
-            if !positive(receiver.timeout_s) {
-                report(at("timeout_s"), "must be positive".into());
+            if let Some(problem) = receiver.timeout_s.check_positive(&at("timeout_s")) {
+                report(problem.path, problem.message);
             }
         }
         let mut after = 0.0;
@@ -200,7 +200,7 @@ impl NotifyConfig {
                 ReceiverKind::Webhook => Receiver::Webhook(Webhook {
                     url: receiver.url.parse().map_err(|err| problem(&format!("url: {err}")))?,
                     secret: receiver.key().ok_or_else(|| problem("no secret"))?,
-                    timeout: Duration::from_secs_f64(receiver.timeout_s),
+                    timeout: receiver.timeout_s.duration(),
                 }),
                 ReceiverKind::Mqtt => {
                     if publisher.is_none() {
@@ -215,8 +215,8 @@ impl NotifyConfig {
         }
         let retry = RetryPolicy {
             max_attempts: self.max_attempts,
-            min_delay: Duration::from_secs_f64(self.retry_min_s),
-            max_delay: Duration::from_secs_f64(self.retry_max_s),
+            min_delay: self.retry_min_s.duration(),
+            max_delay: self.retry_max_s.duration(),
         };
         Ok(Notifier::new(store, (self.route.clone(), mutes), receivers, retry, metrics)
             .with_escalation(Escalation::new(self.escalation.clone())))

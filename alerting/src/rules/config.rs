@@ -6,7 +6,11 @@ use std::collections::HashSet;
 
 use chrono::{FixedOffset, TimeDelta};
 use serde::Deserialize;
-use sharpeyes_ingest::{Problem, mqtt::SensorKind, positive};
+use sharpeyes_ingest::{
+    Problem,
+    mqtt::SensorKind,
+    units::{Score, Seconds},
+};
 
 use super::{
     Category, Condition, DwellRuleConfig, SceneChangeConfig, SensorRule, SensorRules, TrackerConfig, Zone, ZoneKind,
@@ -24,7 +28,7 @@ pub struct ZoneConfig {
     /// Detector classes counted in this zone instead of the rule's.
     pub classes: Option<Vec<String>>,
     /// Least detector score in this zone instead of the rule's.
-    pub min_score: Option<f32>,
+    pub min_score: Option<Score>,
     /// Least box area as a share of the frame (0..=1).
     #[serde(default)]
     pub min_area: f64,
@@ -62,8 +66,8 @@ impl ZoneConfig {
         if self.classes.as_ref().is_some_and(Vec::is_empty) {
             report(at("classes"), "needs at least one class".into());
         }
-        if let Some(score) = self.min_score.filter(|s| !(0.0..=1.0).contains(s)) {
-            report(at("min_score"), format!("{score} is outside 0..=1"));
+        if let Some(problem) = self.min_score.and_then(|score| score.check(&at("min_score"))) {
+            report(problem.path, problem.message);
         }
         if !(0.0..=1.0).contains(&self.min_area)
             || !(0.0..=1.0).contains(&self.max_area)
@@ -91,7 +95,7 @@ impl ZoneConfig {
     pub fn build(&self) -> Zone {
         let mut zone = Zone::new(self.id.as_str(), self.kind, self.polygon.clone());
         zone.classes = self.classes.clone();
-        zone.min_score = self.min_score;
+        zone.min_score = self.min_score.map(Score::get);
         zone.min_area = self.min_area;
         zone.max_area = self.max_area;
         zone.active = self.active.as_ref().and_then(crate::calendar::parse_window);
@@ -107,7 +111,7 @@ pub struct RulesConfig {
     /// open): its open case ignores them, but once the case has closed and the cooldown passed, the
     /// next one opens a new case.
     #[serde(default = "default_repeat_s")]
-    pub repeat_s: f64,
+    pub repeat_s: Seconds,
     /// `[rules.illegal_parking]`: vehicles standing in `no_parking` zones.
     #[serde(default)]
     pub illegal_parking: DwellConfig,
@@ -126,8 +130,8 @@ pub struct RulesConfig {
     pub sensor: Vec<SensorRuleConfig>,
 }
 
-const fn default_repeat_s() -> f64 {
-    60.0
+const fn default_repeat_s() -> Seconds {
+    Seconds::new(60.0)
 }
 
 impl Default for RulesConfig {
@@ -148,23 +152,23 @@ impl Default for RulesConfig {
 pub struct SceneChangeSettings {
     /// Seconds a change must last (passing and parked vehicles must never last this long).
     #[serde(default = "default_persist_s")]
-    pub persist_s: f64,
+    pub persist_s: Seconds,
     /// Share of the zone's blocks (0..=1) that must have changed.
     #[serde(default = "default_min_changed")]
-    pub min_changed: f32,
+    pub min_changed: Score,
     /// A block whose structure correlates less than this (0..=1) with the reference view has changed.
     #[serde(default = "default_block_similarity")]
-    pub block_similarity: f32,
+    pub block_similarity: Score,
 }
 
-const fn default_persist_s() -> f64 {
-    7200.0
+const fn default_persist_s() -> Seconds {
+    Seconds::new(7200.0)
 }
-const fn default_min_changed() -> f32 {
-    0.25
+const fn default_min_changed() -> Score {
+    Score::new(0.25)
 }
-const fn default_block_similarity() -> f32 {
-    0.5
+const fn default_block_similarity() -> Score {
+    Score::new(0.5)
 }
 
 impl Default for SceneChangeSettings {
@@ -197,7 +201,7 @@ pub struct SensorRuleConfig {
     pub clear_below: Option<f64>,
     /// Seconds the condition must hold.
     #[serde(default)]
-    pub for_s: f64,
+    pub for_s: Seconds,
     /// Category of the cases it opens.
     pub category: Category,
 }
@@ -207,38 +211,38 @@ pub struct SensorRuleConfig {
 pub struct DwellConfig {
     /// Seconds an object must stand still in a zone of the rule's kind.
     #[serde(default = "default_min_dwell_s")]
-    pub min_dwell_s: f64,
+    pub min_dwell_s: Seconds,
     /// Detector classes the rule follows; unset: the manifest's `categories.<category>` classes (for
     /// illegal parking, car, truck, bus and motorcycle when the manifest maps none).
     pub classes: Option<Vec<String>>,
     /// Least detector score of an object.
     #[serde(default = "default_min_score")]
-    pub min_score: f32,
+    pub min_score: Score,
     /// Least share of frames a standing object must be seen in since it stopped.
     #[serde(default = "default_min_presence")]
-    pub min_presence: f32,
+    pub min_presence: Score,
     /// Least IoU with where an object stopped to count as still standing.
     #[serde(default = "default_stationary_iou")]
-    pub stationary_iou: f32,
+    pub stationary_iou: Score,
     /// Seconds an object may go unseen (occlusion, key-frame spacing) and keep its track.
     #[serde(default = "default_track_max_gap_s")]
-    pub track_max_gap_s: f64,
+    pub track_max_gap_s: Seconds,
 }
 
-const fn default_min_dwell_s() -> f64 {
-    300.0
+const fn default_min_dwell_s() -> Seconds {
+    Seconds::new(300.0)
 }
-const fn default_min_score() -> f32 {
-    0.3
+const fn default_min_score() -> Score {
+    Score::new(0.3)
 }
-const fn default_min_presence() -> f32 {
-    0.6
+const fn default_min_presence() -> Score {
+    Score::new(0.6)
 }
-const fn default_stationary_iou() -> f32 {
-    0.6
+const fn default_stationary_iou() -> Score {
+    Score::new(0.6)
 }
-const fn default_track_max_gap_s() -> f64 {
-    10.0
+const fn default_track_max_gap_s() -> Seconds {
+    Seconds::new(10.0)
 }
 
 impl Default for DwellConfig {
@@ -257,12 +261,12 @@ impl Default for DwellConfig {
 impl DwellConfig {
     /// Litter when `[rules.litter]` is absent: left for ten minutes.
     pub fn litter() -> Self {
-        Self { min_dwell_s: 600.0, ..Self::default() }
+        Self { min_dwell_s: Seconds::new(600.0), ..Self::default() }
     }
 
     /// Construction when `[rules.illegal_construction]` is absent: standing for an hour.
     pub fn construction() -> Self {
-        Self { min_dwell_s: 3600.0, ..Self::default() }
+        Self { min_dwell_s: Seconds::new(3600.0), ..Self::default() }
     }
 }
 
@@ -271,36 +275,28 @@ impl RulesConfig {
     pub fn validate(&self, devices: &HashSet<&str>) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut report = |path: String, message: String| problems.push(Problem { path, message });
-        if !positive(self.repeat_s) {
-            report("rules.repeat_s".into(), "must be positive".into());
-        }
         let scene = &self.scene_change;
-        if !positive(scene.persist_s) {
-            report("rules.scene_change.persist_s".into(), "must be positive".into());
-        }
-        for (key, value) in [("min_changed", scene.min_changed), ("block_similarity", scene.block_similarity)] {
-            if !(0.0..=1.0).contains(&value) {
-                report(format!("rules.scene_change.{key}"), format!("{value} is outside 0..=1"));
-            }
-        }
+        let checks = [
+            self.repeat_s.check_positive("rules.repeat_s"),
+            scene.persist_s.check_positive("rules.scene_change.persist_s"),
+            scene.min_changed.check("rules.scene_change.min_changed"),
+            scene.block_similarity.check("rules.scene_change.block_similarity"),
+        ];
+        checks.into_iter().flatten().for_each(|problem| report(problem.path, problem.message));
         for (name, rule) in [
             ("illegal_parking", &self.illegal_parking),
             ("litter", &self.litter),
             ("illegal_construction", &self.illegal_construction),
         ] {
             let at = |key: &str| format!("rules.{name}.{key}");
-            if !positive(rule.min_dwell_s) {
-                report(at("min_dwell_s"), "must be positive".into());
-            }
-            for (key, value) in [
-                ("min_score", rule.min_score),
-                ("min_presence", rule.min_presence),
-                ("stationary_iou", rule.stationary_iou),
-            ] {
-                if !(0.0..=1.0).contains(&value) {
-                    report(at(key), format!("{value} is outside 0..=1"));
-                }
-            }
+            let checks = [
+                rule.min_dwell_s.check_positive(&at("min_dwell_s")),
+                rule.min_score.check(&at("min_score")),
+                rule.min_presence.check(&at("min_presence")),
+                rule.stationary_iou.check(&at("stationary_iou")),
+                rule.track_max_gap_s.check_positive(&at("track_max_gap_s")),
+            ];
+            checks.into_iter().flatten().for_each(|problem| report(problem.path, problem.message));
             if rule.classes.as_ref().is_some_and(Vec::is_empty) {
                 report(at("classes"), "needs at least one class".into());
             }
@@ -341,8 +337,8 @@ impl RulesConfig {
             {
                 report(at("clear_below"), format!("{clear_below} must not be above {above}"));
             }
-            if !(rule.for_s.is_finite() && rule.for_s >= 0.0) {
-                report(at("for_s"), "must be zero or positive".into());
+            if let Some(problem) = rule.for_s.check_not_negative(&at("for_s")) {
+                report(problem.path, problem.message);
             }
             for (k, device) in rule.devices.iter().flatten().enumerate() {
                 if !devices.contains(device.as_str()) {
@@ -358,16 +354,16 @@ impl RulesConfig {
 
     /// How often a lasting violation is raised again.
     pub fn repeat(&self) -> TimeDelta {
-        seconds(self.repeat_s)
+        self.repeat_s.time_delta()
     }
 
     /// The scene change rule's settings, in the city's time zone.
     pub fn scene_change(&self, utc_offset: FixedOffset) -> SceneChangeConfig {
         let scene = &self.scene_change;
         SceneChangeConfig {
-            persist: seconds(scene.persist_s),
-            min_changed: scene.min_changed,
-            block_similarity: scene.block_similarity,
+            persist: scene.persist_s.time_delta(),
+            min_changed: scene.min_changed.get(),
+            block_similarity: scene.block_similarity.get(),
             utc_offset,
         }
     }
@@ -381,13 +377,13 @@ impl RulesConfig {
     /// The dwell rule of `config` (one of this section's) following `classes`, in the city's time zone.
     pub fn dwell_rule(&self, rule: &DwellConfig, classes: Vec<String>, utc_offset: FixedOffset) -> DwellRuleConfig {
         DwellRuleConfig {
-            min_dwell: seconds(rule.min_dwell_s),
+            min_dwell: rule.min_dwell_s.time_delta(),
             classes,
-            min_score: rule.min_score,
-            min_presence: rule.min_presence,
+            min_score: rule.min_score.get(),
+            min_presence: rule.min_presence.get(),
             tracker: TrackerConfig {
-                stationary_iou: rule.stationary_iou,
-                max_gap: seconds(rule.track_max_gap_s),
+                stationary_iou: rule.stationary_iou.get(),
+                max_gap: rule.track_max_gap_s.time_delta(),
                 ..TrackerConfig::default()
             },
             utc_offset,
@@ -415,14 +411,9 @@ impl SensorRuleConfig {
             kind: self.kind,
             devices: self.devices.clone(),
             condition,
-            hold: seconds(self.for_s),
+            hold: self.for_s.time_delta(),
             repeat,
             category: self.category,
         }
     }
-}
-
-/// `seconds` as a duration, to the millisecond.
-fn seconds(seconds: f64) -> TimeDelta {
-    TimeDelta::milliseconds((seconds * 1000.0) as i64)
 }

@@ -9,12 +9,16 @@
 //!   zone, against the zone's reference view, is a [`CameraViolation`] with before and after pictures;
 //! - [`SensorRules`]: thresholds (with duration and hysteresis) and states on sensor readings; a
 //!   condition that holds long enough is a [`SensorViolation`];
+//! - [`RulesStage`] runs the camera rules on the detector's output, [`SensorStage`] the sensor rules
+//!   on MQTT ingest's messages;
+//! - [`config`](ZoneConfig): the rules' and zones' configuration sections, validated and built;
 //! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view.
 
 mod config;
 mod dwell;
 mod scene;
 mod sensor;
+mod sensor_stage;
 mod stage;
 mod tracker;
 mod views;
@@ -25,6 +29,7 @@ pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig
 pub use dwell::{DwellRule, DwellRuleConfig};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
+pub use sensor_stage::SensorStage;
 pub use stage::{CameraRules, RulesStage};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::CameraViews;
