@@ -1,8 +1,12 @@
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use image::Rgb;
 use sharpeyes_inference::BBox;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::{
@@ -91,11 +95,13 @@ struct OpenCase {
 /// A new case within the duplicate rule's distance and time of an open case of its category is linked
 /// to it (`duplicate_of`).
 ///
-/// The database, not this process's memory, says what is open and cooling at a place: each violation
-/// is filed after reading its place's state, so a case closed or voided through the API (or by another
-/// process) is seen at the next violation. When several centers file into one database
-/// ([`EngineSettings::shared`]) each violation is filed under the place's lock and recorded by its
-/// stable id so that a copy of it delivered again files nothing.
+/// The database, not this process's memory, says what is open and cooling at a place: a place's state
+/// is read from the store before its violations are filed, so a case closed or voided through the API
+/// is seen at the next violation. On one box what was read stays valid until the store commits a
+/// timeline change (its change counter moves: an action through the API, or the engine's own filing),
+/// so a vehicle reported again and again costs no query. When several centers file into one database
+/// ([`EngineSettings::shared`]) each violation is filed under the place's lock, after reading the
+/// place's state, and recorded by its stable id so that a copy of it delivered again files nothing.
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
@@ -107,6 +113,10 @@ pub struct CaseEngine {
     duplicates: DuplicateRule,
     /// Places whose case closed, and until when they take no new case.
     cooling: HashMap<Place, DateTime<Utc>>,
+    /// Places whose state was read since the store's timeline last changed (one box only).
+    read: HashSet<Place>,
+    /// The store's timeline changes, which make what was read stale.
+    changes: watch::Receiver<u64>,
     shared: bool,
     clock: SharedClock,
 }
@@ -156,7 +166,10 @@ impl CaseEngine {
         settings: EngineSettings,
     ) -> Result<Self> {
         let EngineSettings { policy, cooldown, duplicates, shared, clock } = settings;
+        let changes = store.timeline_changes();
         Ok(Self {
+            changes,
+            read: HashSet::new(),
             store,
             evidence,
             sites,
@@ -191,7 +204,14 @@ impl CaseEngine {
     async fn file(&mut self, violation: Violation) -> Result<CaseOutcome> {
         let place = Place::of_violation(&violation);
         if !self.shared {
-            self.read_place(&place).await?;
+            if self.changes.has_changed().unwrap_or(true) {
+                self.changes.mark_unchanged();
+                self.read.clear();
+            }
+            if !self.read.contains(&place) {
+                self.read_place(&place).await?;
+                self.read.insert(place);
+            }
             return self.file_at_place(violation, None).await;
         }
         let lock = self.store.lock_place(place.key()).await?;

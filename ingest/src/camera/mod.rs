@@ -5,9 +5,12 @@
 //! - [`KeyframeDecoders`]: the decoders shared by the cameras whose key-frames are decoded in software;
 //! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
 //!   backoff and jitter when it fails or stalls, and stops on shutdown;
+//! - [`CameraFeed`]: what feeds a camera's frames: the RTSP [`CameraSource`], or a [`RecordedCamera`]
+//!   of frames recorded beforehand (tests of the detector, rules and cases on exact frames);
 //! - [`CameraStatus`]: what the API, MQTT and metrics report about each camera;
 //! - [`CameraCollector`]: the cameras' status as Prometheus metrics.
 
+mod feed;
 mod keyframes;
 mod metrics;
 pub mod pipeline;
@@ -15,6 +18,7 @@ mod settings;
 mod source;
 mod status;
 
+pub use feed::{CameraFeed, RecordedCamera};
 pub use keyframes::KeyframeDecoders;
 pub use metrics::CameraCollector;
 pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport};
