@@ -18,6 +18,7 @@ use sharpeyes_alerting::{
         Principal, Role,
         deadlines::DeadlinePolicy,
         taxonomy::{Taxonomy, Urgency},
+        timeline::Step,
         workflow::{Action, Status},
     },
     clock::ManualClock,
@@ -178,7 +179,7 @@ async fn receivers_are_reminded_of_open_cases_on_the_interval_until_they_finish(
     rounds(&notifier).await;
     assert_eq!(actions(), ["report", "remind", "remind", "void"]);
     let detail = store.case_detail(case).await.unwrap().unwrap();
-    assert!(detail.events.iter().any(|e| e.action == "remind" && e.actor == "reminder:desk"));
+    assert!(detail.events.iter().any(|e| e.action == Step::Remind && e.actor == "reminder:desk"));
     store.close().await;
 }
 
@@ -209,11 +210,11 @@ async fn unacknowledged_cases_escalate_step_by_step_and_acknowledged_ones_stop()
         .unwrap()
         .events
         .iter()
-        .filter(|e| e.action == "escalate")
+        .filter(|e| e.action == Step::Escalate)
         .map(|e| e.actor.clone())
         .collect();
     assert_eq!(steps, ["escalation:1", "escalation:2"]);
     let acked = store.case_detail(acked).await.unwrap().unwrap();
-    assert!(acked.events.iter().all(|e| e.action != "escalate"), "acknowledged at once: never escalated");
+    assert!(acked.events.iter().all(|e| e.action != Step::Escalate), "acknowledged at once: never escalated");
     store.close().await;
 }

@@ -7,6 +7,7 @@
 //! - [`duplicates`]: reports of one problem from several sources, linked by distance and time;
 //! - [`evidence`]: evidence images (zone and boxes drawn) as content-addressed JPEG files;
 //! - [`whistles`]: departments called to a case (吹哨报到) and the directory of who handles what where;
+//! - [`timeline`]: the steps a case's timeline records and who takes them;
 //! - [`workflow`]: the seven-step closed loop and its side paths as a state machine, with the role
 //!   each action needs.
 //!
@@ -20,6 +21,7 @@ pub mod evidence;
 pub mod grids;
 pub mod people;
 pub mod taxonomy;
+pub mod timeline;
 pub mod whistles;
 pub mod workflow;
 

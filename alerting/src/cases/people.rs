@@ -26,6 +26,10 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role.
+    pub const ALL: [Self; 7] =
+        [Self::Viewer, Self::Reporter, Self::Operator, Self::Dispatcher, Self::Handler, Self::Inspector, Self::Admin];
+
     /// The snake_case name used in configuration, the API and the case timeline.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -6,7 +6,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::{BeginWrite, CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
-    cases::{Principal, Role},
+    cases::{
+        Principal, Role,
+        timeline::{Actor, Step},
+    },
 };
 
 /// What became of an acknowledgement or a hand-over.
@@ -72,8 +75,14 @@ impl Store {
         if !row.owner.is_empty() && *row.owner != *who.name {
             return Ok(OwnershipOutcome::OwnedBy(row.owner));
         }
-        let event =
-            status_kept_step(now, who.name.to_string(), who.role.as_str(), "acknowledge", &row.status, note.into());
+        let event = status_kept_step(
+            now,
+            who.name.to_string(),
+            Actor::Person(who.role),
+            Step::Acknowledge,
+            &row.status,
+            note.into(),
+        );
         self.change_owner(id, &row.owner, &who.name, Some(now), &event).await
     }
 
@@ -98,7 +107,8 @@ impl Store {
             return Ok(OwnershipOutcome::OwnedBy(row.owner));
         }
         let note = if note.is_empty() { format!("to {to}") } else { format!("to {to}: {note}") };
-        let event = status_kept_step(now, who.name.to_string(), who.role.as_str(), "hand_over", &row.status, note);
+        let event =
+            status_kept_step(now, who.name.to_string(), Actor::Person(who.role), Step::HandOver, &row.status, note);
         self.change_owner(id, &row.owner, to, None, &event).await
     }
 
@@ -175,7 +185,8 @@ impl Store {
             let status: String =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case.id).fetch_one(&mut *tx).await?;
             let note = format!("step {next}: not acknowledged for {} min", waited.num_minutes());
-            let event = status_kept_step(now, format!("escalation:{next}"), "system", "escalate", &status, note);
+            let event =
+                status_kept_step(now, format!("escalation:{next}"), Actor::System, Step::Escalate, &status, note);
             insert_event!(tx, case.id, &event);
             tx.commit().await?;
             self.timeline_grew();

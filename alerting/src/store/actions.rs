@@ -10,6 +10,7 @@ use crate::{
         Principal,
         deadlines::DeadlinePolicy,
         taxonomy::Urgency,
+        timeline::{Actor, Step},
         workflow::{Action, Refusal, Status, Workflow},
     },
     rules::Category,
@@ -110,8 +111,8 @@ impl Store {
                                     let event = CaseEvent {
                                         at: now,
                                         actor: who.name.to_string(),
-                                        role: who.role.as_str().into(),
-                                        action: action.as_str().into(),
+                                        role: Actor::Person(who.role),
+                                        action: Step::Action(action),
                                         from_status: state.status.clone(),
                                         to_status: after.status.as_str().into(),
                                         note: note.into(),

@@ -8,7 +8,11 @@
 use sqlx::{Database, Decode, Encode, Type, encode::IsNull, error::BoxDynError};
 
 use crate::{
-    cases::{taxonomy::Urgency, workflow::Status},
+    cases::{
+        taxonomy::Urgency,
+        timeline::{Actor, Step},
+        workflow::Status,
+    },
     rules::Category,
 };
 
@@ -49,4 +53,4 @@ macro_rules! text_column {
     )*};
 }
 
-text_column!(Status, Category, Urgency);
+text_column!(Status, Category, Urgency, Step, Actor);

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{BeginWrite, CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
-use crate::Result;
+use crate::{
+    Result,
+    cases::timeline::{Actor, Step},
+};
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
 /// stream and the webhooks carry.
@@ -199,7 +202,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let status: String =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
-            let event = status_kept_step(now, format!("reminder:{receiver}"), "system", "remind", &status, note);
+            let event =
+                status_kept_step(now, format!("reminder:{receiver}"), Actor::System, Step::Remind, &status, note);
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
             self.timeline_grew();

@@ -40,6 +40,7 @@ use crate::{
     cases::{
         duplicates::{DuplicateRule, distance_m},
         grids::GridCaseCount,
+        timeline::{Actor, Step},
     },
 };
 
@@ -131,20 +132,12 @@ pub(crate) use insert_event;
 pub(crate) fn status_kept_step(
     at: DateTime<Utc>,
     actor: impl Into<String>,
-    role: &str,
-    action: &str,
+    role: Actor,
+    action: Step,
     status: &str,
     note: String,
 ) -> CaseEvent {
-    CaseEvent {
-        at,
-        actor: actor.into(),
-        role: role.into(),
-        action: action.into(),
-        from_status: status.into(),
-        to_status: status.into(),
-        note,
-    }
+    CaseEvent { at, actor: actor.into(), role, action, from_status: status.into(), to_status: status.into(), note }
 }
 
 /// Adds object `$idx` of a case, on an open transaction.
@@ -277,8 +270,12 @@ impl Store {
         let event = CaseEvent {
             at: case.opened_at,
             actor: format!("{}:{reporter}", case.source),
-            role: case.source.clone(),
-            action: "report".into(),
+            role: match case.source.as_str() {
+                "sensor" => Actor::Sensor,
+                "citizen" => Actor::Citizen,
+                _ => Actor::Camera,
+            },
+            action: Step::Report,
             from_status: String::new(),
             to_status: case.status.to_string(),
             note: case.duplicate_of.map_or(String::new(), |id| format!("duplicate of case {id}")),

@@ -2,7 +2,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    cases::{taxonomy::Urgency, workflow::Status},
+    cases::{
+        taxonomy::Urgency,
+        timeline::{Actor, Step},
+        workflow::Status,
+    },
     rules::Category,
 };
 
@@ -130,10 +134,12 @@ pub struct CaseEvent {
     pub at: DateTime<Utc>,
     /// Who: a token's name, or the source that reported the case.
     pub actor: String,
-    /// In which role.
-    pub role: String,
-    /// What: `report`, `verify`, `dispatch`, ...
-    pub action: String,
+    /// In which role (a person's), or `system`, or the reporting source (`camera`, `sensor`, `citizen`).
+    #[schema(value_type = String)]
+    pub role: Actor,
+    /// What: `report`, `verify`, `dispatch`, ..., `acknowledge`, `escalate`, `remind`.
+    #[schema(value_type = String)]
+    pub action: Step,
     /// Status before.
     pub from_status: String,
     /// Status after.

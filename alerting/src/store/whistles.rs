@@ -7,7 +7,11 @@ use serde::Serialize;
 use super::{BeginWrite, CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
-    cases::{Principal, whistles::WhistleLevel},
+    cases::{
+        Principal, Role,
+        timeline::{Actor, Step},
+        whistles::WhistleLevel,
+    },
 };
 
 /// A whistle blown on a case, with its calls.
@@ -137,8 +141,8 @@ impl Store {
             let event = status_kept_step(
                 now,
                 &*who.name,
-                who.role.as_str(),
-                "whistle",
+                Actor::Person(who.role),
+                Step::Whistle,
                 &status,
                 format!("{} whistle to {}: {note}", level.as_str(), departments.join(", ")),
             );
@@ -193,8 +197,8 @@ impl Store {
             let event = status_kept_step(
                 now,
                 &*who.name,
-                who.role.as_str(),
-                "report_in",
+                Actor::Person(who.role),
+                Step::ReportIn,
                 &status,
                 format!("{department}: {note}"),
             );
@@ -242,7 +246,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let note = format!("{} did not report in by {}", missed.department, missed.due_at.to_rfc3339());
-            let event = status_kept_step(now, "deadline-clock", "admin", "whistle_missed", &status, note);
+            let event =
+                status_kept_step(now, "deadline-clock", Actor::Person(Role::Admin), Step::WhistleMissed, &status, note);
             insert_event!(tx, missed.case_id, &event);
             tx.commit().await?;
             self.timeline_grew();
