@@ -26,6 +26,7 @@ use sharpeyes_alerting::{
     rules::Category,
     store::{NewCase, Store},
 };
+use sharpeyes_ingest::units::Seconds;
 
 /// What the receiver was sent, in order.
 type Taken = Arc<Mutex<Vec<Value>>>;
@@ -190,8 +191,8 @@ async fn unacknowledged_cases_escalate_step_by_step_and_acknowledged_ones_stop()
     let clock = ManualClock::starting_at(start_time());
     let metrics = AlertingMetrics::register(&prometheus::Registry::new()).unwrap();
     let escalation = Escalation::new(vec![
-        EscalationStep { after_s: 300.0, receivers: vec!["chief".into()] },
-        EscalationStep { after_s: 900.0, receivers: vec!["district".into()] },
+        EscalationStep { after_s: Seconds::new(300.0), receivers: vec!["chief".into()] },
+        EscalationStep { after_s: Seconds::new(900.0), receivers: vec!["district".into()] },
     ]);
     let ignored = open_case(&store, &clock, "mh-1", G1).await;
     let acked = open_case(&store, &clock, "mh-2", G1).await;

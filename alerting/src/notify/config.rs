@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
-use sharpeyes_ingest::{Problem, mqtt::MqttSettings, positive, units::Seconds};
+use sharpeyes_ingest::{Problem, mqtt::MqttSettings, units::Seconds};
 
 use super::{Escalation, EscalationStep, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Route, Webhook};
 use crate::{AlertingMetrics, Error, Result, store::Store};
@@ -154,13 +154,13 @@ impl NotifyConfig {
         }
         let mut after = 0.0;
         for (i, step) in notify.escalation.iter().enumerate() {
-            if !positive(step.after_s) || step.after_s <= after {
+            if step.after_s.check_positive("").is_some() || step.after_s.get() <= after {
                 report(
                     format!("notify.escalation[{i}].after_s"),
                     "must be positive and later than the step before".into(),
                 );
             }
-            after = step.after_s;
+            after = step.after_s.get();
             for (j, receiver) in step.receivers.iter().enumerate() {
                 if !ids.contains(receiver.as_str()) {
                     report(
@@ -170,8 +170,8 @@ impl NotifyConfig {
                 }
             }
         }
-        for path in notify.route.bad_group_times("notify.route") {
-            report(path, "must be a positive number of seconds".into());
+        for problem in notify.route.bad_group_times("notify.route") {
+            report(problem.path, problem.message);
         }
         for (path, receiver) in notify.route.named_receivers("notify.route") {
             if !ids.contains(receiver.as_str()) {

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
+use sharpeyes_ingest::units::Seconds;
 use tracing::warn;
 
 use crate::{
@@ -20,7 +21,7 @@ const PASS_LIMIT: i64 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct EscalationStep {
     /// Seconds without acknowledgement, counted from the case's opening or last hand-over.
-    pub after_s: f64,
+    pub after_s: Seconds,
     /// Receiver ids told when the step is taken.
     pub receivers: Vec<String>,
 }
@@ -49,7 +50,7 @@ impl Escalation {
     pub fn due(&self, case: &Unacknowledged, now: DateTime<Utc>) -> Option<TimeDelta> {
         let step = self.steps.get(usize::try_from(case.escalation_level).ok()?)?;
         let waited = now - case.since;
-        (waited >= TimeDelta::milliseconds((step.after_s * 1000.0) as i64)).then_some(waited)
+        (waited >= step.after_s.time_delta()).then_some(waited)
     }
 
     /// Takes every step due at `now`; returns the ids of the cases escalated.
@@ -83,8 +84,8 @@ mod tests {
 
     fn timetable() -> Escalation {
         Escalation::new(vec![
-            EscalationStep { after_s: 300.0, receivers: vec!["chief".into()] },
-            EscalationStep { after_s: 900.0, receivers: vec!["district".into()] },
+            EscalationStep { after_s: Seconds::new(300.0), receivers: vec!["chief".into()] },
+            EscalationStep { after_s: Seconds::new(900.0), receivers: vec!["district".into()] },
         ])
     }
 

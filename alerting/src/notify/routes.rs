@@ -3,6 +3,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
+use sharpeyes_ingest::{Problem, units::Seconds};
+
 use crate::store::{Matchers, TimelineEntry};
 
 /// What a grouped route batches its entries by.
@@ -71,14 +73,14 @@ pub struct Target {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 struct GroupSettings {
     by: Option<Vec<GroupLabel>>,
-    wait_s: Option<f64>,
-    interval_s: Option<f64>,
-    repeat_s: Option<f64>,
+    wait_s: Option<Seconds>,
+    interval_s: Option<Seconds>,
+    repeat_s: Option<Seconds>,
 }
 
 /// Alertmanager's defaults.
-const DEFAULT_GROUP_WAIT_S: f64 = 30.0;
-const DEFAULT_GROUP_INTERVAL_S: f64 = 300.0;
+const DEFAULT_GROUP_WAIT: Seconds = Seconds::new(30.0);
+const DEFAULT_GROUP_INTERVAL: Seconds = Seconds::new(300.0);
 
 impl GroupSettings {
     fn under(&self, parent: &GroupSettings) -> GroupSettings {
@@ -91,16 +93,15 @@ impl GroupSettings {
     }
 
     fn repeat(&self) -> Option<TimeDelta> {
-        self.repeat_s.map(|s| TimeDelta::milliseconds((s * 1000.0) as i64))
+        self.repeat_s.map(Seconds::time_delta)
     }
 
     fn grouping(&self) -> Option<Grouping> {
         let by = self.by.clone().filter(|by| !by.is_empty())?;
-        let seconds = |s: f64| TimeDelta::milliseconds((s * 1000.0) as i64);
         Some(Grouping {
             by,
-            wait: seconds(self.wait_s.unwrap_or(DEFAULT_GROUP_WAIT_S)),
-            interval: seconds(self.interval_s.unwrap_or(DEFAULT_GROUP_INTERVAL_S)),
+            wait: self.wait_s.unwrap_or(DEFAULT_GROUP_WAIT).time_delta(),
+            interval: self.interval_s.unwrap_or(DEFAULT_GROUP_INTERVAL).time_delta(),
         })
     }
 }
@@ -129,14 +130,14 @@ pub struct Route {
     pub group_by: Option<Vec<GroupLabel>>,
     /// Seconds a new group waits for more entries (default 30).
     #[serde(default)]
-    pub group_wait_s: Option<f64>,
+    pub group_wait_s: Option<Seconds>,
     /// Least seconds between two batches of a group (default 300).
     #[serde(default)]
-    pub group_interval_s: Option<f64>,
+    pub group_interval_s: Option<Seconds>,
     /// Seconds after which a receiver is reminded of a case still open (`remind` entries); inherited;
     /// none: no reminders.
     #[serde(default)]
-    pub repeat_interval_s: Option<f64>,
+    pub repeat_interval_s: Option<Seconds>,
 }
 
 impl Route {
@@ -194,18 +195,15 @@ impl Route {
         true
     }
 
-    /// Group times that are not positive, with their key paths (for validation).
-    pub fn bad_group_times(&self, path: &str) -> Vec<String> {
+    /// Group and reminder times that are not positive, as problems at their key paths.
+    pub fn bad_group_times(&self, path: &str) -> Vec<Problem> {
         let times = [
             ("group_wait_s", self.group_wait_s),
             ("group_interval_s", self.group_interval_s),
             ("repeat_interval_s", self.repeat_interval_s),
         ];
-        let mut bad: Vec<String> = times
-            .into_iter()
-            .filter(|(_, seconds)| seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())))
-            .map(|(key, _)| format!("{path}.{key}"))
-            .collect();
+        let mut bad: Vec<Problem> =
+            times.into_iter().filter_map(|(key, seconds)| seconds?.check_positive(&format!("{path}.{key}"))).collect();
         for (i, child) in self.routes.iter().enumerate() {
             bad.extend(child.bad_group_times(&format!("{path}.routes[{i}]")));
         }
@@ -214,7 +212,7 @@ impl Route {
 
     /// The shortest reminder interval anywhere in the tree, if any route sets one.
     pub fn shortest_repeat(&self) -> Option<TimeDelta> {
-        let own = self.repeat_interval_s.map(|s| TimeDelta::milliseconds((s * 1000.0) as i64));
+        let own = self.repeat_interval_s.map(Seconds::time_delta);
         self.routes.iter().filter_map(Route::shortest_repeat).chain(own).min()
     }
 
