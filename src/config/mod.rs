@@ -18,11 +18,7 @@ use sharpeyes_alerting::{
     rules::{RulesConfig, ZoneConfig},
 };
 use sharpeyes_inference::DetectorConfig;
-use sharpeyes_ingest::{
-    camera::{Codec, Decoder},
-    mqtt::{MqttConfig, SensorConfig},
-    units::Seconds,
-};
+use sharpeyes_ingest::mqtt::{MqttConfig, SensorConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -123,81 +119,8 @@ pub struct GridConfig {
     pub area: Option<Area>,
 }
 
-/// How a camera is decoded.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum DecodeKind {
-    /// Key-frames only.
-    #[default]
-    Keyframes,
-    /// Every frame decoded, thinned to `sample_fps`.
-    Sampled,
-}
-
-/// RTP transport.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum TransportKind {
-    /// RTP over the RTSP TCP connection.
-    #[default]
-    Tcp,
-    /// RTP over UDP.
-    Udp,
-}
-
-/// `[[cameras]]`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct CameraConfig {
-    /// Unique id.
-    pub id: String,
-    /// RTSP URL (credentials allowed; never logged).
-    pub url: String,
-    /// Grid cell the camera belongs to; unset: the cell of `cases.grid_polygons` containing `location`.
-    #[serde(default)]
-    pub grid: String,
-    /// `[longitude, latitude]` of the camera (WGS 84), to link its cases with nearby reports.
-    pub location: Option<[f64; 2]>,
-    /// Daily maintenance windows `[["02:00", "04:00"], ...]` (local time): notifications of the
-    /// camera's cases are not sent during them (they are recorded as silenced).
-    #[serde(default)]
-    pub maintenance: Vec<[String; 2]>,
-    /// Decode mode.
-    #[serde(default)]
-    pub decode: DecodeKind,
-    /// Frames per second analysed in `sampled` mode.
-    pub sample_fps: Option<f64>,
-    /// RTP transport.
-    #[serde(default)]
-    pub transport: TransportKind,
-    /// Video codec: h264 or h265.
-    #[serde(default)]
-    pub codec: Codec,
-    /// Decoder: software, nvdec or vaapi (software when the hardware element is missing).
-    #[serde(default)]
-    pub decoder: Decoder,
-    /// Wider decoded frames are scaled down to this width inside the pipeline.
-    #[serde(default = "default_max_width")]
-    pub max_width: u32,
-    /// `rtspsrc` latency in milliseconds.
-    #[serde(default = "default_latency_ms")]
-    pub latency_ms: u64,
-    /// Restart the pipeline after this many seconds without a frame.
-    #[serde(default = "default_stall_timeout_s")]
-    pub stall_timeout_s: Seconds,
-    /// Zones watched in the picture.
-    #[serde(default)]
-    pub zones: Vec<ZoneConfig>,
-}
-
-const fn default_max_width() -> u32 {
-    1280
-}
-const fn default_latency_ms() -> u64 {
-    200
-}
-const fn default_stall_timeout_s() -> Seconds {
-    Seconds::new(20.0)
-}
+/// `[[cameras]]`: the camera ingest's settings with the rules' zones.
+pub type CameraConfig = sharpeyes_ingest::camera::CameraConfig<ZoneConfig>;
 
 /// A key path written the way the rest of the messages write it: `cameras[1].zones[0].polygon`.
 fn key_path(path: &serde_ignored::Path<'_>) -> String {

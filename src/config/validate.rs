@@ -3,13 +3,11 @@ use std::{
     net::SocketAddr,
 };
 
-use sharpeyes_ingest::positive;
-
 use sharpeyes_alerting::cases::grids::GridLevel;
 
 use sharpeyes_alerting::cases::DepartmentConfig;
 
-use super::{Config, DecodeKind, Problem, parse_window};
+use super::{Config, Problem, parse_window};
 
 /// What is wrong with the grid a camera or sensor names (nothing for an empty one: it was reported
 /// when it could not be placed by its location).
@@ -93,9 +91,6 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         } else if let Some(first) = camera_ids.insert(camera.id.as_str(), i) {
             report(at("id"), format!("'{}' is also the id of cameras[{first}]", camera.id));
         }
-        if !(camera.url.starts_with("rtsp://") || camera.url.starts_with("rtsps://")) {
-            report(at("url"), "must be an rtsp:// or rtsps:// URL".into());
-        }
         if let Some(message) = grid_problem(&camera.grid, &grid_codes) {
             report(at("grid"), message);
         }
@@ -104,19 +99,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                 report(at(&format!("maintenance[{k}]")), format!("{window:?} is not a window of two HH:MM times"));
             }
         }
-        match (camera.decode, camera.sample_fps) {
-            (DecodeKind::Sampled, None) => report(at("sample_fps"), "is required when decode = \"sampled\"".into()),
-            (DecodeKind::Sampled, Some(fps)) if !(positive(fps) && fps <= 120.0) => {
-                report(at("sample_fps"), format!("{fps} is outside (0, 120]"))
-            }
-            (DecodeKind::Keyframes, Some(_)) => report(at("sample_fps"), "only applies to decode = \"sampled\"".into()),
-            _ => {}
-        }
-        if let Some(problem) = camera.stall_timeout_s.check_positive(&at("stall_timeout_s")) {
+        for problem in camera.validate(&format!("cameras[{i}]")) {
             report(problem.path, problem.message);
-        }
-        if !(64..=7680).contains(&camera.max_width) {
-            report(at("max_width"), format!("{} is outside 64..=7680", camera.max_width));
         }
         let mut zone_ids = HashSet::new();
         for (j, zone) in camera.zones.iter().enumerate() {

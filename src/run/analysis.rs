@@ -17,13 +17,13 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraSettings, CameraSource, CameraStatus, DecodeMode, KeyframeDecoders, Transport},
+    camera::{CameraCollector, CameraSource, CameraStatus, KeyframeDecoders},
     mqtt::{DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_camera_status},
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::mqtt_settings;
-use crate::config::{CameraConfig, Config, DecodeKind, TransportKind};
+use crate::config::{CameraConfig, Config};
 
 /// Detections waiting for the rules (the sender blocks when full).
 const DETECTIONS_CAPACITY: usize = 64;
@@ -85,7 +85,7 @@ impl Analysis {
         let mut statuses = Vec::new();
         let mut camera_threads = Vec::new();
         for camera in cameras {
-            let source = CameraSource::new(camera_settings(camera), frames.clone(), decoders.clone());
+            let source = CameraSource::new(camera.settings(), frames.clone(), decoders.clone());
             statuses.push(source.status());
             camera_threads.push(source.spawn(cameras_stop_rx.clone())?);
         }
@@ -245,22 +245,4 @@ impl SensorIngest<'_> {
             let _ = consumer.await;
         })
     }
-}
-
-fn camera_settings(camera: &CameraConfig) -> CameraSettings {
-    let mut settings = CameraSettings::new(camera.id.as_str(), camera.url.as_str());
-    settings.decode = match camera.decode {
-        DecodeKind::Keyframes => DecodeMode::Keyframes,
-        DecodeKind::Sampled => DecodeMode::Sampled { fps: camera.sample_fps.unwrap_or(1.0) },
-    };
-    settings.transport = match camera.transport {
-        TransportKind::Tcp => Transport::Tcp,
-        TransportKind::Udp => Transport::Udp,
-    };
-    settings.codec = camera.codec;
-    settings.decoder = camera.decoder;
-    settings.max_width = camera.max_width;
-    settings.latency = Duration::from_millis(camera.latency_ms);
-    settings.stall_timeout = camera.stall_timeout_s.duration();
-    settings
 }

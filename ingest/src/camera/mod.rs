@@ -1,6 +1,7 @@
 //! RTSP cameras: one GStreamer pipeline per camera, decoded frames into the [`crate::FrameQueue`].
 //!
-//! - [`CameraSettings`]: what a camera is (URL, transport, decode mode, watchdog);
+//! - [`CameraConfig`]: a `[[cameras]]` entry as the file writes it, validated and turned into
+//!   [`CameraSettings`]: what a camera is (URL, transport, decode mode, watchdog);
 //! - [`pipeline`]: the GStreamer pipeline a camera runs, built from its settings;
 //! - [`KeyframeDecoders`]: the decoders shared by the cameras whose key-frames are decoded in software;
 //! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
@@ -10,6 +11,7 @@
 //! - [`CameraStatus`]: what the API, MQTT and metrics report about each camera;
 //! - [`CameraCollector`]: the cameras' status as Prometheus metrics.
 
+mod config;
 mod feed;
 mod keyframes;
 mod metrics;
@@ -18,6 +20,7 @@ mod settings;
 mod source;
 mod status;
 
+pub use config::{CameraConfig, DecodeKind, TransportKind};
 pub use feed::{CameraFeed, RecordedCamera};
 pub use keyframes::KeyframeDecoders;
 pub use metrics::CameraCollector;
