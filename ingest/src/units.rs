@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use serde::Deserialize;
 
-use crate::Problem;
+use crate::{Problem, positive};
 
 /// A number of seconds (`*_s` keys): finite and not negative; some keys want it above zero. The
 /// default is zero seconds.
@@ -29,9 +29,14 @@ impl Seconds {
         self.0
     }
 
+    /// Whether the number is finite and above zero.
+    pub fn is_positive(self) -> bool {
+        positive(self.0)
+    }
+
     /// A problem at `path` unless the number is finite and above zero.
     pub fn check_positive(self, path: &str) -> Option<Problem> {
-        (!(self.0.is_finite() && self.0 > 0.0)).then(|| Problem::at(path, "must be positive"))
+        (!self.is_positive()).then(|| Problem::at(path, "must be positive"))
     }
 
     /// A problem at `path` unless the number is finite and not negative.

@@ -110,7 +110,7 @@ impl NotifyConfig {
         if notify.max_attempts == 0 {
             report("notify.max_attempts".into(), "must be at least 1".into());
         }
-        if notify.retry_min_s.check_positive("notify.retry_min_s").is_some()
+        if !notify.retry_min_s.is_positive()
             || notify.retry_max_s.partial_cmp(&notify.retry_min_s).is_none_or(|o| o.is_lt())
         {
             report("notify.retry_max_s".into(), "retry_min_s must be positive and at most retry_max_s".into());
@@ -154,7 +154,7 @@ impl NotifyConfig {
         }
         let mut after = 0.0;
         for (i, step) in notify.escalation.iter().enumerate() {
-            if step.after_s.check_positive("").is_some() || step.after_s.get() <= after {
+            if !step.after_s.is_positive() || step.after_s.get() <= after {
                 report(
                     format!("notify.escalation[{i}].after_s"),
                     "must be positive and later than the step before".into(),
