@@ -294,7 +294,7 @@ async fn exercise(store: &Store) {
         ActionOutcome::Applied(_)
     ));
     assert!(waiting().await.is_none(), "finished cases do not escalate");
-    assert_eq!(store.acknowledge(id, &b, "", at(80)).await.unwrap(), OwnershipOutcome::Finished("voided".into()));
+    assert_eq!(store.acknowledge(id, &b, "", at(80)).await.unwrap(), OwnershipOutcome::Finished(Status::Voided));
 }
 
 /// What centers sharing a database rely on: relayed violations recorded once by id, a place's state

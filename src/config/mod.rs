@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sharpeyes_alerting::{
     api::AuthConfig,
-    cases::{CasesConfig, DepartmentConfig, grids::Area},
+    cases::{CasesConfig, DepartmentConfig, GridConfig},
     cluster::ClusterConfig,
     notify::NotifyConfig,
     rules::{RulesConfig, ZoneConfig},
@@ -104,19 +104,6 @@ impl Default for ServerConfig {
             rate_limit_burst: default_rate_limit_burst(),
         }
     }
-}
-
-/// `[[grids]]`: a grid of any level.
-#[derive(Clone, Debug, Deserialize)]
-pub struct GridConfig {
-    /// 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid).
-    pub code: String,
-    /// Name of the grid.
-    #[serde(default)]
-    pub name: String,
-    /// Its area, from `cases.grid_polygons`.
-    #[serde(skip)]
-    pub area: Option<Area>,
 }
 
 /// `[[cameras]]`: the camera ingest's settings with the rules' zones.

@@ -2,7 +2,9 @@
 
 use sharpeyes_alerting::cases::grids::{self, Grid};
 
-use super::{Config, GridConfig, Problem};
+use sharpeyes_alerting::cases::GridConfig;
+
+use super::{Config, Problem};
 
 /// Adds the grids mapped in `cases.grid_polygons` to `[[grids]]` (a listed grid gets its area, and
 /// its name when it has none), then puts each camera and sensor that names no grid in the mapped cell

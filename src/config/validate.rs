@@ -3,7 +3,7 @@ use std::{
     net::SocketAddr,
 };
 
-use sharpeyes_alerting::cases::grids::GridLevel;
+use sharpeyes_alerting::cases::GridConfig;
 
 use sharpeyes_alerting::cases::DepartmentConfig;
 
@@ -67,21 +67,10 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         report(problem.path, problem.message);
     }
 
-    let mut grid_codes = HashSet::new();
-    for (i, grid) in config.grids.iter().enumerate() {
-        if GridLevel::of(&grid.code).is_none() {
-            report(
-                format!("grids[{i}].code"),
-                format!(
-                    "'{}' is not a grid code: 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid)",
-                    grid.code
-                ),
-            );
-        }
-        if !grid_codes.insert(grid.code.as_str()) {
-            report(format!("grids[{i}].code"), format!("'{}' is listed twice", grid.code));
-        }
+    for problem in GridConfig::validate_all(&config.grids) {
+        report(problem.path, problem.message);
     }
+    let grid_codes: HashSet<&str> = config.grids.iter().map(|grid| grid.code.as_str()).collect();
 
     let mut camera_ids = HashMap::new();
     for (i, camera) in config.cameras.iter().enumerate() {

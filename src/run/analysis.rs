@@ -17,7 +17,7 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraSource, CameraStatus, KeyframeDecoders},
+    camera::{CameraCollector, CameraFeed, CameraSource, CameraStatus, KeyframeDecoders},
     mqtt::{DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_camera_status},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -85,9 +85,10 @@ impl Analysis {
         let mut statuses = Vec::new();
         let mut camera_threads = Vec::new();
         for camera in cameras {
-            let source = CameraSource::new(camera.settings(), frames.clone(), decoders.clone());
-            statuses.push(source.status());
-            camera_threads.push(source.spawn(cameras_stop_rx.clone())?);
+            let feed: Box<dyn CameraFeed> =
+                Box::new(CameraSource::new(camera.settings(), frames.clone(), decoders.clone()));
+            statuses.push(feed.status());
+            camera_threads.push(feed.spawn(cameras_stop_rx.clone())?);
         }
         drop(cameras_stop_rx);
         registry.register(Box::new(CameraCollector::new(statuses.clone())))?;

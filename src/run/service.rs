@@ -4,16 +4,16 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::{FixedOffset, Utc};
+use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{self, ApiState},
-    cases::{deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, grids::Grid},
+    cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
     casework::{
         CameraSite, CaseEngine, EngineSettings,
         citizen::{CitizenIntake, PhotoAnalyser},
     },
-    clock,
+    clock::{self, SharedClock},
     cluster::leader,
     notify::{Escalation, Mutes, Notifier},
     rules::{CameraViews, Violation},
@@ -74,6 +74,7 @@ impl CaseService {
         shared: bool,
     ) -> anyhow::Result<Self> {
         let metrics = AlertingMetrics::register(&registry)?;
+        let clock = clock::system();
         let evidence = EvidenceStore::new(&config.server.data_dir);
         let policy = config.cases.deadline_policy().map_err(|problems| {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -95,7 +96,7 @@ impl CaseService {
             cooldown: config.cases.cooldown_s.time_delta(),
             duplicates,
             shared,
-            clock: clock::system(),
+            clock: clock.clone(),
         };
         let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
         let engine = tokio::spawn(async move {
@@ -107,10 +108,19 @@ impl CaseService {
 
         let (leader_stop, leader_stop_rx) = oneshot::channel::<()>();
         let leader = {
-            let (config, store, metrics, policy) = (config.clone(), store.clone(), metrics.clone(), policy.clone());
+            let (config, store, metrics, policy, clock) =
+                (config.clone(), store.clone(), metrics.clone(), policy.clone(), clock.clone());
             tokio::spawn(leader::lead(
                 store.clone(),
-                move |stop| lead_passes(&config, store.clone(), metrics.clone(), policy.clone(), stop),
+                move |stop| {
+                    let passes = LeaderPasses {
+                        store: store.clone(),
+                        metrics: metrics.clone(),
+                        policy: policy.clone(),
+                        clock: clock.clone(),
+                    };
+                    passes.start(&config, stop)
+                },
                 async move {
                     let _ = leader_stop_rx.await;
                 },
@@ -126,16 +136,11 @@ impl CaseService {
             sensors: seen.sensors,
             policy,
             whistles: config.cases.whistle_policy(&config.departments),
-            grids: Arc::new(
-                config
-                    .grids
-                    .iter()
-                    .map(|g| Grid { code: g.code.clone(), name: g.name.clone(), area: g.area.clone() })
-                    .collect(),
-            ),
+            grids: Arc::new(config.grids.iter().map(GridConfig::grid).collect()),
             views: seen.views,
             citizens,
             photos: seen.photos,
+            clock,
         };
         let (http_stop, http_stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(
@@ -162,34 +167,57 @@ impl CaseService {
     }
 }
 
-/// The passes only the leader runs: the notifier, and every `cases.supervise_every_s` supervision of
-/// overdue cases and escalation of unacknowledged ones; until `stop` fires.
-fn lead_passes(
-    config: &Config,
+/// What the passes only the leader runs work with.
+struct LeaderPasses {
     store: Store,
     metrics: AlertingMetrics,
     policy: DeadlinePolicy,
-    stop: oneshot::Receiver<()>,
-) -> tokio::task::JoinHandle<()> {
-    let notifier = notifier(config, store.clone(), metrics.clone(), policy.calendar().utc_offset());
-    let escalation = Escalation::new(config.notify.escalation.clone());
-    let every = config.cases.supervise_every_s.duration();
-    tokio::spawn(async move {
-        let notifier = match notifier {
-            Ok(notifier) => notifier,
-            Err(error) => {
-                warn!(error = %format!("{error:#}"), "cannot start the notifier");
-                return;
+    clock: SharedClock,
+}
+
+impl LeaderPasses {
+    /// Starts the notifier, and every `cases.supervise_every_s` the supervision of overdue cases and
+    /// the escalation of unacknowledged ones; until `stop` fires.
+    fn start(self, config: &Config, stop: oneshot::Receiver<()>) -> tokio::task::JoinHandle<()> {
+        let notifier = notifier(config, self.store.clone(), self.metrics.clone(), self.policy.calendar().utc_offset())
+            .map(|notifier| notifier.with_clock(self.clock.clone()));
+        let escalation = Escalation::new(config.notify.escalation.clone());
+        let every = config.cases.supervise_every_s.duration();
+        tokio::spawn(async move {
+            let notifier = match notifier {
+                Ok(notifier) => notifier,
+                Err(error) => {
+                    warn!(error = %format!("{error:#}"), "cannot start the notifier");
+                    return;
+                }
+            };
+            let supervision = tokio::spawn(self.supervise(escalation, every));
+            notifier
+                .run(async move {
+                    let _ = stop.await;
+                })
+                .await;
+            supervision.abort();
+        })
+    }
+
+    /// Every `every`, puts the cases past their deadline under supervision and escalates the cases
+    /// nobody acknowledged in time (until aborted).
+    async fn supervise(self, escalation: Escalation, every: Duration) {
+        let Self { store, metrics, policy, clock } = self;
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if let Err(error) =
+                sharpeyes_alerting::casework::supervise_overdue(&store, &policy, &metrics, clock.now()).await
+            {
+                warn!(%error, "looking for overdue cases failed; trying again at the next tick");
             }
-        };
-        let supervision = tokio::spawn(supervise(store, policy, escalation, metrics, every));
-        notifier
-            .run(async move {
-                let _ = stop.await;
-            })
-            .await;
-        supervision.abort();
-    })
+            if let Err(error) = escalation.pass(&store, &metrics, clock.now()).await {
+                warn!(%error, "escalating unacknowledged cases failed; trying again at the next tick");
+            }
+        }
+    }
 }
 
 /// The notifier of `[notify]`, muting each camera's maintenance windows.
@@ -207,26 +235,4 @@ fn notifier(
     let mutes = Mutes { maintenance, utc_offset };
     let mqtt = config.mqtt.as_ref().map(mqtt_settings).transpose()?;
     Ok(config.notify.build(store, metrics, mutes, mqtt.as_ref())?)
-}
-
-/// Every `every`, puts the cases past their deadline under supervision and escalates the cases nobody
-/// acknowledged in time (until aborted).
-async fn supervise(
-    store: Store,
-    policy: DeadlinePolicy,
-    escalation: Escalation,
-    metrics: AlertingMetrics,
-    every: Duration,
-) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        ticks.tick().await;
-        if let Err(error) = sharpeyes_alerting::casework::supervise_overdue(&store, &policy, &metrics, Utc::now()).await
-        {
-            warn!(%error, "looking for overdue cases failed; trying again at the next tick");
-        }
-        if let Err(error) = escalation.pass(&store, &metrics, Utc::now()).await {
-            warn!(%error, "escalating unacknowledged cases failed; trying again at the next tick");
-        }
-    }
 }

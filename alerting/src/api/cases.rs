@@ -151,7 +151,7 @@ pub async fn act(
 ) -> Result<Json<CaseView>, ApiError> {
     let Json(request) = body?;
     check_note(&request.note)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
         ActionOutcome::Applied(detail) => {
             tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = detail.case.status.as_str(), "case action");
@@ -207,7 +207,7 @@ pub async fn acknowledge(
     if !who.role.may_acknowledge() {
         return Err(ApiError::Forbidden(format!("a {} may not acknowledge cases", who.role.as_str())));
     }
-    ownership_answer(id, state.store.acknowledge(id, &who, &request.note, Utc::now()).await?)?;
+    ownership_answer(id, state.store.acknowledge(id, &who, &request.note, state.clock.now()).await?)?;
     tracing::info!(case = id, who = %who.name, "case acknowledged");
     detail(State(state), Extension(who), Path(id)).await
 }
@@ -229,7 +229,7 @@ pub async fn hand_over(
     if !state.auth.knows(&request.to) || request.to == *who.name {
         return Err(ApiError::BadRequest(format!("to: '{}' is not another configured person", request.to)));
     }
-    ownership_answer(id, state.store.hand_over(id, &who, &request.to, &request.note, Utc::now()).await?)?;
+    ownership_answer(id, state.store.hand_over(id, &who, &request.to, &request.note, state.clock.now()).await?)?;
     tracing::info!(case = id, from = %who.name, to = %request.to, "case handed over");
     detail(State(state), Extension(who), Path(id)).await
 }
@@ -266,7 +266,7 @@ pub async fn whistle(
         return Err(ApiError::BadRequest(format!("departments[{index}]: '{unknown}' is not in the directory")));
     }
     check_note(&request.note)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let due = now
         + chrono::TimeDelta::from_std(state.whistles.report_in(request.level)).unwrap_or(chrono::TimeDelta::hours(1));
     let calls: Vec<(String, chrono::DateTime<Utc>)> = request.departments.iter().map(|d| (d.clone(), due)).collect();
@@ -307,7 +307,7 @@ pub async fn report_in(
         return Err(ApiError::Forbidden(format!("this token reports in for '{own}' only")));
     }
     check_note(&request.note)?;
-    match state.store.report_in(id, whistle, &request.department, &who, &request.note, Utc::now()).await? {
+    match state.store.report_in(id, whistle, &request.department, &who, &request.note, state.clock.now()).await? {
         ReportInOutcome::Reported => detail(State(state), Extension(who), Path(id)).await,
         ReportInOutcome::NotCalled => {
             Err(ApiError::NotFound(format!("whistle {whistle} of case {id} did not call '{}'", request.department)))

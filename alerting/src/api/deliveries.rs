@@ -4,7 +4,6 @@ use axum::{
     Extension, Json,
     extract::{Path, Query, State, rejection::QueryRejection},
 };
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::{
@@ -55,7 +54,7 @@ pub async fn retry(
     if who.role != Role::Admin {
         return Err(ApiError::Forbidden(format!("{} may not retry deliveries (admin only)", who.role.as_str())));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     if !state.store.revive_delivery(id, now).await? {
         return Err(ApiError::Conflict(format!("delivery {id} is not dead")));
     }

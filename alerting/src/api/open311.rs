@@ -395,7 +395,7 @@ pub async fn post_request(
         channel: who.name.to_string(),
         photo,
         suggestion: suggestion.clone(),
-        received_at: Utc::now(),
+        received_at: state.clock.now(),
     };
     let id = state.citizens.file(report).await?;
     Ok(Json(vec![PostedRequest {

@@ -53,7 +53,7 @@ pub async fn create(
 ) -> Result<Json<Silence>, ApiError> {
     may_silence(&who)?;
     let Json(request) = body?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let starts_at = request.starts_at.unwrap_or(now);
     if request.matchers.is_empty() {
         return Err(ApiError::BadRequest("matchers: at least one list is needed (this would mute everything)".into()));
@@ -76,7 +76,7 @@ pub async fn create(
 /// `GET /api/v1/silences`: silences that have not ended, newest first.
 #[utoipa::path(get, path = "/api/v1/silences", tag = "notifications", responses((status = 200, body = Vec<Silence>), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<Silence>>, ApiError> {
-    Ok(Json(state.store.silences(Utc::now()).await?))
+    Ok(Json(state.store.silences(state.clock.now()).await?))
 }
 
 /// `DELETE /api/v1/silences/{id}` (operator, dispatcher, admin): ends it now, audited.
@@ -87,7 +87,7 @@ pub async fn expire(
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     may_silence(&who)?;
-    if !state.store.expire_silence(id, &who, Utc::now()).await? {
+    if !state.store.expire_silence(id, &who, state.clock.now()).await? {
         return Err(ApiError::NotFound(format!("no active silence {id}")));
     }
     Ok(Json(serde_json::json!({ "id": id, "expired": true })))

@@ -9,6 +9,7 @@ use super::auth::Authenticator;
 use crate::{
     cases::{deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
     casework::citizen::{CitizenIntake, PhotoAnalyser},
+    clock::SharedClock,
     rules::CameraViews,
     store::Store,
 };
@@ -40,4 +41,6 @@ pub struct ApiState {
     pub citizens: CitizenIntake,
     /// The detector that suggests a category for a citizen's photo (none: reports must name one).
     pub photos: Option<Arc<PhotoAnalyser>>,
+    /// What "now" is for the actions handlers take (the system clock in service).
+    pub clock: SharedClock,
 }

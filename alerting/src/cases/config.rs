@@ -12,6 +12,7 @@ use sharpeyes_ingest::{Problem, positive, units::Seconds};
 
 use super::{
     deadlines::DeadlinePolicy,
+    grids::{Area, Grid, GridLevel},
     taxonomy::{self, Taxonomy},
     whistles::{Department, WhistleLevel, WhistlePolicy},
 };
@@ -234,5 +235,62 @@ impl DepartmentConfig {
             }
         }
         problems
+    }
+}
+
+/// `[[grids]]`: a grid of any level.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GridConfig {
+    /// 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid).
+    pub code: String,
+    /// Name of the grid.
+    #[serde(default)]
+    pub name: String,
+    /// Its area, from `cases.grid_polygons`.
+    #[serde(skip)]
+    pub area: Option<Area>,
+}
+
+impl GridConfig {
+    /// Every problem of `[[grids]]`, by key path: codes of a grid level, listed once.
+    pub fn validate_all(grids: &[GridConfig]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut codes = HashSet::new();
+        for (i, grid) in grids.iter().enumerate() {
+            if GridLevel::of(&grid.code).is_none() {
+                problems.push(Problem::at(
+                    format!("grids[{i}].code"),
+                    format!(
+                        "'{}' is not a grid code: 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid)",
+                        grid.code
+                    ),
+                ));
+            }
+            if !codes.insert(grid.code.as_str()) {
+                problems.push(Problem::at(format!("grids[{i}].code"), format!("'{}' is listed twice", grid.code)));
+            }
+        }
+        problems
+    }
+
+    /// The grid it configures.
+    pub fn grid(&self) -> Grid {
+        Grid { code: self.code.clone(), name: self.name.clone(), area: self.area.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_problems_are_named_by_their_key_path() {
+        let grid = |code: &str| GridConfig { code: code.into(), name: String::new(), area: None };
+        let grids = [grid("110105"), grid("11010500"), grid("110105")];
+        let problems: Vec<String> = GridConfig::validate_all(&grids).iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("grids[1].code") && problems[0].contains("'11010500' is not a grid code"));
+        assert!(problems[1].starts_with("grids[2].code") && problems[1].contains("'110105' is listed twice"));
+        assert_eq!(grids[0].grid().code, "110105");
     }
 }

@@ -25,5 +25,5 @@ pub mod timeline;
 pub mod whistles;
 pub mod workflow;
 
-pub use config::{CasesConfig, DepartmentConfig, WhistleTimes};
+pub use config::{CasesConfig, DepartmentConfig, GridConfig, WhistleTimes};
 pub use people::{Principal, Role};

@@ -1,7 +1,7 @@
 //! What a case's timeline records: the [`Step`] taken and the kind of [`Actor`] that took it. Both are
 //! stored and served under their snake_case names.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use super::{people::Role, workflow::Action};
 
@@ -104,11 +104,19 @@ impl Actor {
     }
 }
 
-macro_rules! serialize_as_str {
+macro_rules! serde_as_str {
     ($($ty:ty),*) => {$(
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(deserializer)?;
+                Self::parse(&name)
+                    .ok_or_else(|| D::Error::custom(format!("'{name}' is not a known {}", stringify!($ty))))
             }
         }
 
@@ -120,7 +128,7 @@ macro_rules! serialize_as_str {
     )*};
 }
 
-serialize_as_str!(Step, Actor);
+serde_as_str!(Step, Actor);
 
 #[cfg(test)]
 mod tests {
@@ -137,5 +145,7 @@ mod tests {
         }
         assert_eq!(Step::parse("teleport"), None);
         assert_eq!(serde_json::to_string(&Step::Action(Action::ReportHandled)).unwrap(), "\"report_handled\"");
+        assert_eq!(serde_json::from_str::<Actor>("\"handler\"").unwrap(), Actor::Person(Role::Handler));
+        assert!(serde_json::from_str::<Step>("\"teleport\"").unwrap_err().to_string().contains("'teleport'"));
     }
 }

@@ -10,6 +10,7 @@ use tracing::warn;
 
 use crate::{
     AlertingMetrics, Result,
+    cases::timeline::Step,
     store::{Store, TimelineEntry, Unacknowledged},
 };
 
@@ -40,7 +41,7 @@ impl Escalation {
 
     /// The receivers of the step an `escalate` entry records (none for other entries).
     pub fn receivers_of(&self, entry: &TimelineEntry) -> &[String] {
-        let step = (entry.action == "escalate")
+        let step = (entry.action == Step::Escalate)
             .then(|| entry.actor.strip_prefix("escalation:")?.parse::<usize>().ok())
             .flatten();
         step.and_then(|n| self.steps.get(n.checked_sub(1)?)).map_or(&[], |step| &step.receivers)

@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 use crate::{
     AlertingMetrics, Result,
     calendar::in_window,
+    cases::{taxonomy::Urgency, timeline::Step},
     clock::{self, SharedClock},
     store::{Delivery, NewDelivery, Silence, Store, TimelineEntry},
 };
@@ -258,7 +259,7 @@ impl Notifier {
         if let Some(silence) = silences.iter().find(|s| s.is_active_at(now) && s.matchers.matches(entry)) {
             return Ok(Some(format!("silence {}", silence.id)));
         }
-        if entry.urgency == "normal"
+        if entry.urgency == Urgency::Normal
             && let Some(case) = self.store.urgent_whistle_in_grid(&entry.grid, entry.case_id).await?
         {
             return Ok(Some(format!("inhibited: urgent whistle on case {case} in grid {}", entry.grid)));
@@ -269,7 +270,7 @@ impl Notifier {
     async fn route_entry(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<()> {
         let muted = self.muted(entry, silences).await?;
         // A reminder goes to the receiver it reminds, and to no one else.
-        let reminded = (entry.action == "remind").then(|| entry.actor.strip_prefix("reminder:")).flatten();
+        let reminded = (entry.action == Step::Remind).then(|| entry.actor.strip_prefix("reminder:")).flatten();
         let mut targets = match reminded {
             Some(receiver) => vec![Target { receiver: receiver.to_owned(), grouping: None, repeat: None }],
             None => self.route.targets(entry),

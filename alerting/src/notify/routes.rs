@@ -232,24 +232,33 @@ pub(crate) mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::{
+        cases::{
+            taxonomy::Urgency,
+            timeline::{Actor, Step},
+            workflow::Status,
+        },
+        rules::Category,
+    };
 
+    /// A report of a case of `category` in `grid`, or another step (`action`), as the outbox reads it.
     pub(crate) fn entry(category: &str, grid: &str, urgency: &str, action: &str) -> TimelineEntry {
         TimelineEntry {
             id: 1,
             case_id: 1,
             at: Utc::now(),
             actor: "camera:cam-1".into(),
-            role: "camera".into(),
-            action: action.into(),
-            from_status: String::new(),
-            to_status: "reported".into(),
+            role: Actor::Camera,
+            action: Step::parse(action).expect("a timeline step"),
+            from_status: None,
+            to_status: Status::Reported,
             note: String::new(),
             code: "0505".into(),
-            category: category.into(),
+            category: Category::parse(category).expect("a category"),
             camera: "cam-1".into(),
             zone: "curb".into(),
             grid: grid.into(),
-            urgency: urgency.into(),
+            urgency: Urgency::parse(urgency).expect("an urgency"),
             source: "camera".into(),
             device: String::new(),
         }

@@ -9,6 +9,7 @@ use crate::{
     cases::{
         Principal, Role,
         timeline::{Actor, Step},
+        workflow::Status,
     },
 };
 
@@ -22,7 +23,7 @@ pub enum OwnershipOutcome {
     /// Nobody owns the case, so there is nothing to hand over: acknowledge it first.
     Unowned,
     /// The case is finished (its status).
-    Finished(String),
+    Finished(Status),
     /// No such case.
     NotFound,
 }
@@ -40,7 +41,7 @@ pub struct Unacknowledged {
 
 #[derive(sqlx::FromRow)]
 struct OwnerRow {
-    status: String,
+    status: Status,
     owner: String,
 }
 
@@ -54,7 +55,7 @@ impl Store {
                 .await?);
         Ok(match row {
             None => Err(OwnershipOutcome::NotFound),
-            Some(row) if is_finished(&row.status) => Err(OwnershipOutcome::Finished(row.status)),
+            Some(row) if !row.status.is_open() => Err(OwnershipOutcome::Finished(row.status)),
             Some(row) => Ok(row),
         })
     }
@@ -80,7 +81,7 @@ impl Store {
             who.name.to_string(),
             Actor::Person(who.role),
             Step::Acknowledge,
-            &row.status,
+            row.status,
             note.into(),
         );
         self.change_owner(id, &row.owner, &who.name, Some(now), &event).await
@@ -108,7 +109,7 @@ impl Store {
         }
         let note = if note.is_empty() { format!("to {to}") } else { format!("to {to}: {note}") };
         let event =
-            status_kept_step(now, who.name.to_string(), Actor::Person(who.role), Step::HandOver, &row.status, note);
+            status_kept_step(now, who.name.to_string(), Actor::Person(who.role), Step::HandOver, row.status, note);
         self.change_owner(id, &row.owner, to, None, &event).await
     }
 
@@ -182,19 +183,15 @@ impl Store {
             if changed.rows_affected() == 0 {
                 return Ok(false);
             }
-            let status: String =
+            let status: Status =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case.id).fetch_one(&mut *tx).await?;
             let note = format!("step {next}: not acknowledged for {} min", waited.num_minutes());
             let event =
-                status_kept_step(now, format!("escalation:{next}"), Actor::System, Step::Escalate, &status, note);
+                status_kept_step(now, format!("escalation:{next}"), Actor::System, Step::Escalate, status, note);
             insert_event!(tx, case.id, &event);
             tx.commit().await?;
             self.timeline_grew();
             Ok(true)
         })
     }
-}
-
-fn is_finished(status: &str) -> bool {
-    super::FINAL_STATUSES.contains(&status)
 }

@@ -113,8 +113,8 @@ impl Store {
                                         actor: who.name.to_string(),
                                         role: Actor::Person(who.role),
                                         action: Step::Action(action),
-                                        from_status: state.status.clone(),
-                                        to_status: after.status.as_str().into(),
+                                        from_status: Some(before.status),
+                                        to_status: after.status,
                                         note: note.into(),
                                     };
                                     insert_event!(tx, id, &event);

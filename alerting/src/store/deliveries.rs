@@ -1,12 +1,17 @@
 //! The notification outbox: timeline entries routed into deliveries, each sent until delivered or dead.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 use super::{BeginWrite, CaseEvent, Pool, Store, finished_statuses, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
-    cases::timeline::{Actor, Step},
+    cases::{
+        taxonomy::Urgency,
+        timeline::{Actor, Step},
+        workflow::Status,
+    },
+    rules::Category,
 };
 
 /// One step of a case's timeline with what a receiver needs to know of the case: what the event
@@ -21,20 +26,23 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// Who: a token's name, or the source that reported the case.
     pub actor: String,
-    /// In which role.
-    pub role: String,
+    /// In which role (a person's), or `system`, or the reporting source.
+    #[schema(value_type = String)]
+    pub role: Actor,
     /// `report`, `verify`, `dispatch`, ... `supervise`, `whistle`.
-    pub action: String,
-    /// Status before.
-    pub from_status: String,
+    #[schema(value_type = String)]
+    pub action: Step,
+    /// Status before (none for the report that opened the case).
+    #[serde(default, deserialize_with = "status_before")]
+    pub from_status: Option<Status>,
     /// Status after.
-    pub to_status: String,
+    pub to_status: Status,
     /// The note given with the action.
     pub note: String,
     /// The case's taxonomy code.
     pub code: String,
     /// Its category.
-    pub category: String,
+    pub category: Category,
     /// Its camera (empty for sensor cases).
     pub camera: String,
     /// Its zone (or sensor rule).
@@ -42,11 +50,22 @@ pub struct TimelineEntry {
     /// Its 15-digit grid.
     pub grid: String,
     /// Its urgency now.
-    pub urgency: String,
+    pub urgency: Urgency,
     /// `camera`, `sensor` or `citizen`.
     pub source: String,
     /// The sensor (empty for camera cases).
     pub device: String,
+}
+
+/// Reads the status before a step: none as `null` or, in delivery bodies stored before the status was
+/// typed, as `""`.
+fn status_before<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Status>, D::Error> {
+    match Option::<String>::deserialize(deserializer)?.as_deref() {
+        None | Some("") => Ok(None),
+        Some(name) => {
+            Status::parse(name).map(Some).ok_or_else(|| D::Error::custom(format!("'{name}' is not a known status")))
+        }
+    }
 }
 
 /// Where a delivery stands.
@@ -148,7 +167,8 @@ pub struct HeldGroup {
     pub last_flush: Option<DateTime<Utc>>,
 }
 
-const ENTRY_COLUMNS: &str = "e.id, e.case_id, e.at, e.actor, e.role, e.action, e.from_status, e.to_status, e.note,
+const ENTRY_COLUMNS: &str =
+    "e.id, e.case_id, e.at, e.actor, e.role, e.action, NULLIF(e.from_status, '') AS from_status, e.to_status, e.note,
      c.code, c.category, c.camera, c.zone, c.grid, c.urgency, c.source, c.device";
 
 impl Store {
@@ -200,10 +220,10 @@ impl Store {
     pub async fn remind(&self, case_id: i64, receiver: &str, note: String, now: DateTime<Utc>) -> Result<()> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let status: String =
+            let status: Status =
                 sqlx::query_scalar("SELECT status FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut *tx).await?;
             let event =
-                status_kept_step(now, format!("reminder:{receiver}"), Actor::System, Step::Remind, &status, note);
+                status_kept_step(now, format!("reminder:{receiver}"), Actor::System, Step::Remind, status, note);
             insert_event!(tx, case_id, &event);
             tx.commit().await?;
             self.timeline_grew();
@@ -405,5 +425,27 @@ impl Store {
             .await?;
             Ok(done.rows_affected() == 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_reads_back_from_its_body_old_or_new() {
+        let entry = crate::notify::routes::tests::entry("litter", "110105", "normal", "verify");
+        let entry = TimelineEntry { from_status: Some(Status::Reported), to_status: Status::Filed, ..entry };
+        let body = serde_json::to_value(&entry).unwrap();
+        assert_eq!(body["from_status"], "reported");
+        assert_eq!(serde_json::from_value::<TimelineEntry>(body.clone()).unwrap(), entry);
+
+        // A report has no status before it; bodies written before the status was typed say "".
+        let mut old = body;
+        old["from_status"] = "".into();
+        assert_eq!(serde_json::from_value::<TimelineEntry>(old.clone()).unwrap().from_status, None);
+        old["from_status"] = "lost".into();
+        let error = serde_json::from_value::<TimelineEntry>(old).unwrap_err().to_string();
+        assert!(error.contains("'lost' is not a known status"), "{error}");
     }
 }

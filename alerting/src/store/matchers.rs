@@ -30,11 +30,11 @@ impl Matchers {
     /// Whether `entry` matches.
     pub fn matches(&self, entry: &TimelineEntry) -> bool {
         let listed = |values: &[String], value: &str| values.is_empty() || values.iter().any(|v| v == value);
-        listed(&self.categories, &entry.category)
+        listed(&self.categories, entry.category.as_str())
             && (self.grids.is_empty() || self.grids.iter().any(|prefix| entry.grid.starts_with(prefix.as_str())))
             && listed(&self.cameras, &entry.camera)
-            && listed(&self.urgencies, &entry.urgency)
-            && listed(&self.actions, &entry.action)
+            && listed(&self.urgencies, entry.urgency.as_str())
+            && listed(&self.actions, entry.action.as_str())
     }
 
     /// Whether nothing is listed (everything matches).

@@ -41,6 +41,7 @@ use crate::{
         duplicates::{DuplicateRule, distance_m},
         grids::GridCaseCount,
         timeline::{Actor, Step},
+        workflow::Status,
     },
 };
 
@@ -111,7 +112,7 @@ macro_rules! insert_event {
         let event: &CaseEvent = $event;
         sqlx::query(
             "INSERT INTO case_events (case_id, at, actor, role, action, from_status, to_status, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, $5, COALESCE($6, ''), $7, $8)",
         )
         .bind($case_id)
         .bind(event.at)
@@ -134,10 +135,10 @@ pub(crate) fn status_kept_step(
     actor: impl Into<String>,
     role: Actor,
     action: Step,
-    status: &str,
+    status: Status,
     note: String,
 ) -> CaseEvent {
-    CaseEvent { at, actor: actor.into(), role, action, from_status: status.into(), to_status: status.into(), note }
+    CaseEvent { at, actor: actor.into(), role, action, from_status: Some(status), to_status: status, note }
 }
 
 /// Adds object `$idx` of a case, on an open transaction.
@@ -276,8 +277,8 @@ impl Store {
                 _ => Actor::Camera,
             },
             action: Step::Report,
-            from_status: String::new(),
-            to_status: case.status.to_string(),
+            from_status: None,
+            to_status: case.status,
             note: case.duplicate_of.map_or(String::new(), |id| format!("duplicate of case {id}")),
         };
         let (longitude, latitude) = (case.location.map(|l| l[0]), case.location.map(|l| l[1]));
@@ -413,10 +414,13 @@ impl Store {
                 .bind(id)
                 .fetch_all(pool)
                 .await?;
-            let events = sqlx::query_as::<_, CaseEvent>("SELECT * FROM case_events WHERE case_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
+            let events = sqlx::query_as::<_, CaseEvent>(
+                "SELECT at, actor, role, action, NULLIF(from_status, '') AS from_status, to_status, note
+                 FROM case_events WHERE case_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
             let whistles = self.whistles(id).await?;
             Ok(Some(CaseDetail { case, objects, evidence, events, whistles, responsible: Vec::new() }))
         })

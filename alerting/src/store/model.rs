@@ -140,10 +140,10 @@ pub struct CaseEvent {
     /// What: `report`, `verify`, `dispatch`, ..., `acknowledge`, `escalate`, `remind`.
     #[schema(value_type = String)]
     pub action: Step,
-    /// Status before.
-    pub from_status: String,
+    /// Status before (none for the report that opened the case).
+    pub from_status: Option<Status>,
     /// Status after.
-    pub to_status: String,
+    pub to_status: Status,
     /// The note given with the action.
     pub note: String,
 }

@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{BeginWrite, CaseEvent, FINAL_STATUSES, Pool, Store, insert_event, status_kept_step, with_pool};
+use super::{BeginWrite, CaseEvent, Pool, Store, insert_event, status_kept_step, with_pool};
 use crate::{
     Result,
     cases::{
         Principal, Role,
         timeline::{Actor, Step},
         whistles::WhistleLevel,
+        workflow::Status,
     },
 };
 
@@ -68,7 +69,7 @@ pub enum WhistleOutcome {
     /// No such case.
     NotFound,
     /// The case is closed, evaluated or voided: nobody is called to it.
-    Finished(String),
+    Finished(Status),
 }
 
 /// What became of a report-in.
@@ -110,14 +111,14 @@ impl Store {
         let departments: Vec<&str> = calls.iter().map(|(department, _)| department.as_str()).collect();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let status: Option<String> = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
+            let status: Option<Status> = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(status) = status else {
                 return Ok(WhistleOutcome::NotFound);
             };
-            if FINAL_STATUSES.contains(&status.as_str()) {
+            if !status.is_open() {
                 return Ok(WhistleOutcome::Finished(status));
             }
             let id: i64 = sqlx::query_scalar(
@@ -143,7 +144,7 @@ impl Store {
                 &*who.name,
                 Actor::Person(who.role),
                 Step::Whistle,
-                &status,
+                status,
                 format!("{} whistle to {}: {note}", level.as_str(), departments.join(", ")),
             );
             insert_event!(tx, case_id, &event);
@@ -165,7 +166,7 @@ impl Store {
     ) -> Result<ReportInOutcome> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let call: Option<(Option<DateTime<Utc>>, String)> = sqlx::query_as(
+            let call: Option<(Option<DateTime<Utc>>, Status)> = sqlx::query_as(
                 "SELECT c.reported_at, s.status FROM whistle_calls c
                    JOIN whistles w ON w.id = c.whistle_id JOIN cases s ON s.id = w.case_id
                   WHERE w.case_id = $1 AND c.whistle_id = $2 AND c.department = $3",
@@ -199,7 +200,7 @@ impl Store {
                 &*who.name,
                 Actor::Person(who.role),
                 Step::ReportIn,
-                &status,
+                status,
                 format!("{department}: {note}"),
             );
             insert_event!(tx, case_id, &event);
@@ -241,13 +242,13 @@ impl Store {
             if changed.rows_affected() == 0 {
                 return Ok(false);
             }
-            let status: String = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
+            let status: Status = sqlx::query_scalar("SELECT status FROM cases WHERE id = $1")
                 .bind(missed.case_id)
                 .fetch_one(&mut *tx)
                 .await?;
             let note = format!("{} did not report in by {}", missed.department, missed.due_at.to_rfc3339());
             let event =
-                status_kept_step(now, "deadline-clock", Actor::Person(Role::Admin), Step::WhistleMissed, &status, note);
+                status_kept_step(now, "deadline-clock", Actor::Person(Role::Admin), Step::WhistleMissed, status, note);
             insert_event!(tx, missed.case_id, &event);
             tx.commit().await?;
             self.timeline_grew();
