@@ -178,6 +178,28 @@ fn closed_loop(database: Option<&str>) {
     let (status, case) = act(&base, id, "dispatcher", json!({ "action": "grant_extension" }));
     assert_eq!((status, case["extension_requested"].as_bool()), (200, Some(false)));
     assert!(deadline(&case) > due + chrono::TimeDelta::seconds(5), "an extension moves the deadline: {case:#}");
+
+    // Suspension stops the clock (挂起): the working time left then is kept, and runs on from the
+    // resumption — not a fresh time limit (6 s).
+    let extended = deadline(&case);
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, case) = act(&base, id, "dispatcher", json!({ "action": "suspend", "note": "owner abroad" }));
+    assert_eq!((status, case["status"].as_str()), (200, Some("suspended")), "{case}");
+    assert!(case["deadline_at"].is_null(), "no deadline while suspended: {case:#}");
+    let step_at = |case: &Value| -> DateTime<Utc> {
+        case["events"].as_array().unwrap().last().unwrap()["at"].as_str().unwrap().parse().unwrap()
+    };
+    let left = case["deadline_left_s"].as_i64().unwrap_or_else(|| panic!("no time left kept: {case:#}"));
+    assert!(((extended - step_at(&case)).num_seconds() - left).abs() <= 1, "{left} s left at suspension: {case:#}");
+    assert!((1..=4).contains(&left), "3 of the 6 s were used: {left}");
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, case) = act(&base, id, "dispatcher", json!({ "action": "resume" }));
+    assert_eq!((status, case["status"].as_str()), (200, Some("filed")), "{case}");
+    let resumed_due = deadline(&case) - step_at(&case);
+    assert!((resumed_due.num_milliseconds() - left * 1000).abs() <= 1000, "due {resumed_due} after resuming: {case:#}");
+    assert!(case["deadline_left_s"].is_null(), "{case:#}");
+    assert_eq!(act(&base, id, "dispatcher", json!({ "action": "dispatch" })).0, 200);
+    assert_eq!(act(&base, id, "handler", json!({ "action": "accept" })).0, 200);
     only_allowed(&base, id, "report_handled", "handler");
     assert_eq!(act(&base, id, "handler", json!({ "action": "report_handled" })).0, 200);
     let (status, case) = act(&base, id, "inspector", json!({ "action": "reopen", "note": "still open" }));
@@ -204,6 +226,10 @@ fn closed_loop(database: Option<&str>) {
             ("accept", "handler-desk", "handling"),
             ("request_extension", "handler-desk", "handling"),
             ("grant_extension", "dispatcher-desk", "handling"),
+            ("suspend", "dispatcher-desk", "suspended"),
+            ("resume", "dispatcher-desk", "filed"),
+            ("dispatch", "dispatcher-desk", "dispatched"),
+            ("accept", "handler-desk", "handling"),
             ("report_handled", "handler-desk", "feedback"),
             ("reopen", "inspector-desk", "handling"),
             ("report_handled", "handler-desk", "feedback"),

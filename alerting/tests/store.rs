@@ -295,6 +295,27 @@ async fn exercise(store: &Store) {
     ));
     assert!(waiting().await.is_none(), "finished cases do not escalate");
     assert_eq!(store.acknowledge(id, &b, "", at(80)).await.unwrap(), OwnershipOutcome::Finished(Status::Voided));
+
+    // Suspension stops the deadline clock: filed at 09:30 (due 11:30), suspended at 10:30 with one
+    // working hour left, never overdue while suspended, resumed the next day at 09:00: due at 10:00.
+    let id = store.insert_case(&camera_case("cam-pause", "110105001001001", 20), None, &[]).await.unwrap();
+    let dispatcher = Principal::new("desk-d", Role::Dispatcher);
+    store.apply_action(id, &operator, Action::Verify, "", at(30), &policy).await.unwrap();
+    let ActionOutcome::Applied(suspended) =
+        store.apply_action(id, &dispatcher, Action::Suspend, "waiting for the owner", at(90), &policy).await.unwrap()
+    else {
+        panic!("suspend refused")
+    };
+    assert_eq!((suspended.case.deadline_at, suspended.case.deadline_left_s), (None, Some(3600)));
+    assert!(!store.overdue_cases(at(2000), 10).await.unwrap().contains(&id), "a suspended case is never overdue");
+    let ActionOutcome::Applied(resumed) =
+        store.apply_action(id, &dispatcher, Action::Resume, "", at(1440), &policy).await.unwrap()
+    else {
+        panic!("resume refused")
+    };
+    assert_eq!((resumed.case.deadline_at, resumed.case.deadline_left_s), (Some(at(1500)), None));
+    assert!(store.overdue_cases(at(1499), 10).await.unwrap().is_empty());
+    assert_eq!(store.overdue_cases(at(1501), 10).await.unwrap(), [id]);
 }
 
 /// What centers sharing a database rely on: relayed violations recorded once by id, a place's state
@@ -355,7 +376,7 @@ async fn the_store_on_sqlite() {
     store.close().await;
     // Reopening runs no migration twice and finds the cases.
     let store = Store::open(None, dir.path()).await.unwrap();
-    assert_eq!(open_cases(&store).await, 4);
+    assert_eq!(open_cases(&store).await, 5);
     exercise_cluster(&store, None).await;
     store.close().await;
 
@@ -383,7 +404,7 @@ async fn the_store_on_postgres() {
     exercise(&store).await;
     store.close().await;
     let store = Store::open(Some(&url), dir.path()).await.unwrap();
-    assert_eq!(open_cases(&store).await, 4);
+    assert_eq!(open_cases(&store).await, 5);
     let other = Store::open(Some(&url), dir.path()).await.unwrap();
     exercise_cluster(&store, Some(&other)).await;
     other.close().await;

@@ -1,14 +1,14 @@
 //! Workflow actions on stored cases: each applied in one transaction that checks the case's current
 //! state, moves it, sets its deadline and appends the step to its timeline.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{BeginWrite, CaseDetail, CaseEvent, Pool, Store, finished_statuses, insert_event, with_pool};
 use crate::{
     Error, Result,
     cases::{
         Principal,
-        deadlines::DeadlinePolicy,
+        deadlines::{DeadlineClock, DeadlinePolicy},
         taxonomy::Urgency,
         timeline::{Actor, Step},
         workflow::{Action, Refusal, Status, Workflow},
@@ -45,6 +45,7 @@ struct CaseState {
     category: String,
     urgency: String,
     deadline_at: Option<DateTime<Utc>>,
+    deadline_left_s: Option<i64>,
     supervised: bool,
     extension_requested: bool,
 }
@@ -74,7 +75,7 @@ impl Store {
             let attempt = with_pool!(self, |pool| {
                 let mut tx = pool.begin_write().await?;
                 let state = sqlx::query_as::<_, CaseState>(
-                    "SELECT status, category, urgency, deadline_at, supervised, extension_requested
+                    "SELECT status, category, urgency, deadline_at, deadline_left_s, supervised, extension_requested
                      FROM cases WHERE id = $1",
                 )
                 .bind(id)
@@ -87,17 +88,22 @@ impl Store {
                         match before.apply(who.role, action) {
                             Err(refusal) => Attempt::Refused(refusal),
                             Ok(after) => {
-                                let deadline = policy.after(action, category, urgency, now, state.deadline_at);
+                                let before_clock = DeadlineClock {
+                                    due: state.deadline_at,
+                                    left: state.deadline_left_s.map(TimeDelta::seconds),
+                                };
+                                let clock = policy.after(action, category, urgency, now, before_clock);
                                 // The row changes only if nobody moved the case since it was read.
                                 let changed = sqlx::query(
                                     "UPDATE cases SET status = $1, supervised = $2, extension_requested = $3,
-                                                      deadline_at = $4, updated_at = $5
-                                     WHERE id = $6 AND status = $7 AND supervised = $8 AND extension_requested = $9",
+                                                      deadline_at = $4, deadline_left_s = $5, updated_at = $6
+                                     WHERE id = $7 AND status = $8 AND supervised = $9 AND extension_requested = $10",
                                 )
                                 .bind(after.status.as_str())
                                 .bind(after.supervised)
                                 .bind(after.extension_requested)
-                                .bind(deadline)
+                                .bind(clock.due)
+                                .bind(clock.left.map(|left| left.num_seconds()))
                                 .bind(now)
                                 .bind(id)
                                 .bind(&state.status)

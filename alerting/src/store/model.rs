@@ -31,6 +31,9 @@ pub struct Case {
     pub urgency: Urgency,
     /// When it must be handled (working time from filing); none before it is filed or while suspended.
     pub deadline_at: Option<DateTime<Utc>>,
+    /// The working time (seconds) it had left when it was suspended: its deadline clock runs on from
+    /// this when it is resumed. None while the clock runs.
+    pub deadline_left_s: Option<i64>,
     /// It went overdue and is supervised (督办).
     pub supervised: bool,
     /// The handler asked for more time and the dispatcher has not answered.
