@@ -286,24 +286,56 @@ mod tests {
         assert!(!calendar.is_workday(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()));
     }
 
-    proptest! {
-        /// For any start in 2026 and any duration up to two working weeks: the deadline lies in working
-        /// time (or is the very start of a period's end minute), and the working time between start and
-        /// deadline — counted minute by minute, apart from the arithmetic — is exactly the duration.
-        #[test]
-        fn deadlines_add_exactly_the_working_time(start_minute in 0i64..525_600, minutes in 0i64..4_500) {
-            let calendar = calendar();
-            let start = local("2026-01-01 00:00") + TimeDelta::minutes(start_minute);
-            let due = calendar.add_working_time(start, TimeDelta::minutes(minutes)).unwrap();
-            prop_assert!(due >= start);
-            prop_assert_eq!(calendar.working_time_between(start, due), TimeDelta::minutes(minutes));
-            let counted = (0..(due - start).num_minutes())
-                .filter(|m| calendar.is_working_at(start + TimeDelta::minutes(*m)))
-                .count() as i64;
-            prop_assert_eq!(counted, minutes);
-            if minutes > 0 {
-                prop_assert!(calendar.is_working_at(due - TimeDelta::minutes(1)), "the last minute before {} is worked", due);
-            }
+    /// For any start in 2026 and any duration up to two working weeks: the deadline lies in working
+    /// time (or is the very start of a period's end minute), and the working time between start and
+    /// deadline — counted minute by minute, apart from the arithmetic — is exactly the duration. The
+    /// runs are counted: some must start outside working time and some must span a weekend, a holiday
+    /// and an exchanged working day, or the property would hold without reaching them.
+    #[test]
+    fn deadlines_add_exactly_the_working_time() {
+        use std::sync::Mutex;
+
+        use proptest::test_runner::{Config, TestRunner};
+
+        let calendar = calendar();
+        let reached = Mutex::new([0usize; 4]);
+        let mut runner = TestRunner::new(Config { cases: 512, ..Config::default() });
+        runner
+            .run(&(0i64..525_600, 0i64..4_500), |(start_minute, minutes)| {
+                let start = local("2026-01-01 00:00") + TimeDelta::minutes(start_minute);
+                let due = calendar.add_working_time(start, TimeDelta::minutes(minutes)).unwrap();
+                prop_assert!(due >= start);
+                prop_assert_eq!(calendar.working_time_between(start, due), TimeDelta::minutes(minutes));
+                let counted = (0..(due - start).num_minutes())
+                    .filter(|m| calendar.is_working_at(start + TimeDelta::minutes(*m)))
+                    .count() as i64;
+                prop_assert_eq!(counted, minutes);
+                if minutes > 0 {
+                    prop_assert!(
+                        calendar.is_working_at(due - TimeDelta::minutes(1)),
+                        "the last minute before {} is worked",
+                        due
+                    );
+                }
+                let days: Vec<NaiveDate> = start
+                    .with_timezone(&calendar.offset)
+                    .date_naive()
+                    .iter_days()
+                    .take_while(|day| *day <= due.with_timezone(&calendar.offset).date_naive())
+                    .collect();
+                let weekend = |day: &NaiveDate| matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+                let mut reached = reached.lock().unwrap();
+                reached[0] += usize::from(!calendar.is_working_at(start));
+                reached[1] += usize::from(days.iter().any(|day| weekend(day) && !calendar.is_workday(*day)));
+                reached[2] += usize::from(days.iter().any(|day| !weekend(day) && !calendar.is_workday(*day)));
+                reached[3] += usize::from(days.iter().any(|day| weekend(day) && calendar.is_workday(*day)));
+                Ok(())
+            })
+            .unwrap_or_else(|failure| panic!("{failure}"));
+        let reached = reached.into_inner().unwrap();
+        for (count, what) in reached.iter().zip(["off-hours starts", "weekends", "holidays", "exchanged working days"])
+        {
+            assert!(*count > 0, "no run reached {what}: {reached:?}");
         }
     }
 

@@ -344,34 +344,100 @@ mod tests {
         assert_eq!(case.apply(Role::Viewer, Action::Close).unwrap_err().to_string(), "a Viewer may not Close a case");
     }
 
-    proptest! {
-        /// Any sequence of attempts by any roles: every accepted step follows a documented edge (or
-        /// changes only the flags), by the action's own role or an admin; nothing leaves a final
-        /// status; an extension is pending only while handling; supervision is never lifted.
-        #[test]
-        fn no_illegal_transition_is_ever_accepted(attempts in prop::collection::vec((0..6usize, 0..15usize), 0..60)) {
-            let mut case = Workflow::new();
-            for (role, action) in attempts {
-                let (role, action) = (ROLES[role], ACTIONS[action]);
-                match case.apply(role, action) {
-                    Ok(next) => {
-                        prop_assert!(role == Role::Admin || role == action.role());
-                        prop_assert!(!case.status.is_final(), "{case:?} is final but accepted {action:?}");
-                        if next.status != case.status {
-                            prop_assert!(documented_edge(case.status, next.status), "{case:?} -> {next:?} by {action:?}");
-                        } else {
-                            prop_assert!(matches!(action, Action::RequestExtension | Action::GrantExtension | Action::RefuseExtension | Action::Supervise));
+    /// One attempt of a generated run: either one of the steps the case allows now (any role's), chosen
+    /// by index, or any role trying any action.
+    #[derive(Clone, Copy, Debug)]
+    enum Attempt {
+        Allowed(usize),
+        Any(usize, usize),
+    }
+
+    fn attempts() -> impl Strategy<Value = Vec<Attempt>> {
+        let attempt = prop_oneof![
+            2 => any::<usize>().prop_map(Attempt::Allowed),
+            1 => (0..ROLES.len(), 0..ACTIONS.len()).prop_map(|(role, action)| Attempt::Any(role, action)),
+        ];
+        prop::collection::vec(attempt, 0..60)
+    }
+
+    /// Any sequence of attempts by any roles: every accepted step follows a documented edge (or changes
+    /// only the flags), by the action's own role or an admin; nothing leaves a final status; an
+    /// extension is pending only while handling; supervision is never lifted. The runs are counted: every
+    /// role and every action must be drawn, and every action accepted, in some run — a generator that
+    /// never reaches a case would make the properties hold vacuously.
+    #[test]
+    fn no_illegal_transition_is_ever_accepted() {
+        use std::{collections::HashSet, sync::Mutex};
+
+        use proptest::test_runner::{Config, TestRunner};
+
+        let drawn = Mutex::new((HashSet::new(), HashSet::new()));
+        let accepted = Mutex::new(HashSet::new());
+        let mut runner = TestRunner::new(Config { cases: 512, ..Config::default() });
+        runner
+            .run(&attempts(), |attempts| {
+                let mut case = Workflow::new();
+                for attempt in attempts {
+                    let (role, action) = match attempt {
+                        Attempt::Any(role, action) => (ROLES[role], ACTIONS[action]),
+                        Attempt::Allowed(index) => {
+                            let allowed: Vec<(Role, Action)> = ROLES
+                                .into_iter()
+                                .flat_map(|role| case.allowed(role).into_iter().map(move |action| (role, action)))
+                                .collect();
+                            if allowed.is_empty() {
+                                continue;
+                            }
+                            allowed[index % allowed.len()]
                         }
-                        prop_assert!(!next.extension_requested || next.status == Status::Handling);
-                        prop_assert!(next.supervised || !case.supervised);
-                        case = next;
+                    };
+                    let mut seen = drawn.lock().unwrap();
+                    seen.0.insert(role);
+                    seen.1.insert(action);
+                    drop(seen);
+                    match case.apply(role, action) {
+                        Ok(next) => {
+                            accepted.lock().unwrap().insert(action);
+                            prop_assert!(role == Role::Admin || role == action.role());
+                            prop_assert!(!case.status.is_final(), "{case:?} is final but accepted {action:?}");
+                            if next.status != case.status {
+                                prop_assert!(
+                                    documented_edge(case.status, next.status),
+                                    "{case:?} -> {next:?} by {action:?}"
+                                );
+                            } else {
+                                prop_assert!(matches!(
+                                    action,
+                                    Action::RequestExtension
+                                        | Action::GrantExtension
+                                        | Action::RefuseExtension
+                                        | Action::Supervise
+                                ));
+                            }
+                            prop_assert!(!next.extension_requested || next.status == Status::Handling);
+                            prop_assert!(next.supervised || !case.supervised);
+                            case = next;
+                        }
+                        Err(Refusal::Role { role: refused, .. }) => {
+                            prop_assert!(refused != Role::Admin && refused != action.role());
+                        }
+                        Err(Refusal::Status { status, .. }) => prop_assert_eq!(status, case.status),
                     }
-                    Err(Refusal::Role { role: refused, .. }) => {
-                        prop_assert!(refused != Role::Admin && refused != action.role());
-                    }
-                    Err(Refusal::Status { status, .. }) => prop_assert_eq!(status, case.status),
                 }
-            }
-        }
+                Ok(())
+            })
+            .unwrap_or_else(|failure| panic!("{failure}"));
+
+        let (roles, actions) = drawn.into_inner().unwrap();
+        let accepted = accepted.into_inner().unwrap();
+        assert_eq!(
+            roles.len(),
+            ROLES.len(),
+            "roles never drawn: {:?}",
+            ROLES.iter().filter(|r| !roles.contains(r)).collect::<Vec<_>>()
+        );
+        assert_eq!(actions.len(), ACTIONS.len());
+        let never: Vec<&Action> = ACTIONS.iter().filter(|action| !accepted.contains(action)).collect();
+        assert!(never.is_empty(), "never accepted in any run: {never:?}");
     }
 }
