@@ -95,7 +95,8 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Runs `step` until it works: the live page re-renders rows and the case detail as changes stream in,
-/// so an element found a moment ago may have been replaced (stale) or not be there yet.
+/// so an element found a moment ago may have been replaced (stale), not be there yet, or not take
+/// input yet (a dialog still opening).
 async fn retry<T, F, Fut>(what: &str, step: F) -> T
 where
     F: Fn() -> Fut,
@@ -106,7 +107,10 @@ where
         match step().await {
             Ok(done) => return done,
             Err(error)
-                if started.elapsed() < WAIT && (error.is_stale_element_reference() || error.is_no_such_element()) =>
+                if started.elapsed() < WAIT
+                    && (error.is_stale_element_reference()
+                        || error.is_no_such_element()
+                        || error.is_element_not_interactable()) =>
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -131,8 +135,8 @@ async fn sign_in(client: &Client, base: &str, role: &str) {
     client.goto(&format!("{base}/")).await.unwrap();
     client.execute("sessionStorage.clear()", Vec::new()).await.unwrap();
     client.goto(&format!("{base}/")).await.unwrap();
-    let token = wait_for(client, "#token").await;
-    token.send_keys(&secret(role)).await.unwrap();
+    let secret = secret(role);
+    retry("#token", || async { client.find(Locator::Css("#token")).await?.send_keys(&secret).await }).await;
     click(client, "#signin-submit").await;
     wait_for(client, &format!("#who[data-role='{role}']")).await;
 }
