@@ -1,4 +1,4 @@
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 
 /// Metrics of the rules and the case engine, by category (a bounded label).
 #[derive(Clone, Debug)]
@@ -23,6 +23,12 @@ pub struct AlertingMetrics {
     pub whistle_report_ins_missed_total: IntCounterVec,
     /// Notification attempts by receiver and outcome (`delivered`, `failed`, `dead`).
     pub deliveries_total: IntCounterVec,
+    /// Violations parked because they could not be filed (kept, and filed again until it works).
+    pub violations_parked_total: IntCounterVec,
+    /// Violations parked now.
+    pub violations_parked: IntGauge,
+    /// Violations that could neither be filed nor parked (their frames could not be encoded).
+    pub violations_lost_total: IntCounterVec,
 }
 
 impl AlertingMetrics {
@@ -61,6 +67,15 @@ impl AlertingMetrics {
                 Opts::new("sharpeyes_deliveries_total", "Notification attempts by receiver and outcome"),
                 &["receiver", "outcome"],
             )?,
+            violations_parked_total: counter(
+                "sharpeyes_violations_parked_total",
+                "Violations parked because they could not be filed (filed again until it works)",
+            )?,
+            violations_parked: IntGauge::new("sharpeyes_violations_parked", "Violations parked now")?,
+            violations_lost_total: counter(
+                "sharpeyes_violations_lost_total",
+                "Violations that could neither be filed nor parked",
+            )?,
         };
         for collector in [
             &metrics.violations_total,
@@ -73,9 +88,12 @@ impl AlertingMetrics {
             &metrics.violations_refiled_total,
             &metrics.whistle_report_ins_missed_total,
             &metrics.deliveries_total,
+            &metrics.violations_parked_total,
+            &metrics.violations_lost_total,
         ] {
             registry.register(Box::new(collector.clone()))?;
         }
+        registry.register(Box::new(metrics.violations_parked.clone()))?;
         Ok(metrics)
     }
 }

@@ -21,7 +21,7 @@ use sharpeyes_alerting::{
 };
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::mqtt_settings;
 use crate::config::Config;
@@ -69,7 +69,7 @@ impl CaseService {
         store: Store,
         registry: prometheus::Registry,
         seen: Seen,
-        mut violations: mpsc::Receiver<Violation>,
+        violations: mpsc::Receiver<Violation>,
         listener: tokio::net::TcpListener,
         shared: bool,
     ) -> anyhow::Result<Self> {
@@ -98,13 +98,8 @@ impl CaseService {
             shared,
             clock: clock.clone(),
         };
-        let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
-        let engine = tokio::spawn(async move {
-            while let Some(violation) = violations.recv().await {
-                engine.handle_logged(violation).await;
-            }
-            info!("case engine drained and stopped");
-        });
+        let engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
+        let engine = tokio::spawn(engine.run(violations));
 
         let (leader_stop, leader_stop_rx) = oneshot::channel::<()>();
         let leader = {

@@ -15,6 +15,7 @@ pub mod health;
 mod me;
 mod open311;
 mod openapi;
+mod parked;
 mod sensors;
 mod silences;
 mod state;
@@ -60,6 +61,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/silences", get(silences::list).post(silences::create))
         .route("/silences/{id}", delete(silences::expire))
         .route("/audit", get(silences::audit))
+        .route("/parked", get(parked::list))
+        .route("/parked/retry", post(parked::retry))
         .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));

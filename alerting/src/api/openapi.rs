@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{cameras, cases, deliveries, grids, health, me, open311, sensors, silences, stream};
+use super::{cameras, cases, deliveries, grids, health, me, open311, parked, sensors, silences, stream};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -38,6 +38,8 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, sensors, sil
         stream::stream,
         deliveries::list,
         deliveries::retry,
+        parked::list,
+        parked::retry,
         silences::list,
         silences::create,
         silences::expire,
@@ -99,6 +101,7 @@ mod tests {
             "SilenceRequest",
             "GridNode",
             "CameraView",
+            "ParkedViolation",
         ] {
             assert!(schemas[schema].is_object(), "{schema} missing: {schemas:#}");
         }

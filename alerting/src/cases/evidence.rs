@@ -135,7 +135,11 @@ impl EvidenceStore {
         let parent = path.parent().expect("evidence files live in a folder");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         let temporary = path.with_extension("jpg.tmp");
-        std::fs::write(&temporary, jpeg).map_err(io(&temporary))?;
+        if let Err(source) = std::fs::write(&temporary, jpeg) {
+            // A disk that filled up mid-write leaves part of a file: none is kept.
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io(&temporary)(source));
+        }
         std::fs::rename(&temporary, &path).map_err(io(&path))?;
         Ok(sha256)
     }

@@ -6,11 +6,11 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use image::Rgb;
 use sharpeyes_inference::BBox;
-use tokio::sync::watch;
-use tracing::{info, warn};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
 
 use crate::{
-    AlertingMetrics, Result,
+    AlertingMetrics, Error, Result,
     cases::{
         Principal, Role,
         deadlines::DeadlinePolicy,
@@ -19,7 +19,7 @@ use crate::{
         workflow::{Action, Status},
     },
     clock::SharedClock,
-    rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation},
+    rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation, wire},
     store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, PlaceKey, Store},
 };
@@ -27,6 +27,16 @@ use crate::{
 /// First and longest wait before filing a violation again while the database is unreachable.
 const STORE_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(500);
 const STORE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How often the engine looks for parked violations that are due.
+const PARKED_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// A parked violation's first wait before it is filed again; each failure doubles it, up to the longest.
+const PARKED_RETRY_FIRST: TimeDelta = TimeDelta::seconds(30);
+const PARKED_RETRY_LONGEST: TimeDelta = TimeDelta::hours(1);
+/// How long a parked violation taken for a retry is held from other centers.
+const PARKED_HOLD: TimeDelta = TimeDelta::minutes(5);
+/// The node name a parked violation's message carries.
+const PARKED_BY: &str = "parked";
 
 /// Boxes overlapping this much are the same object seen again (after a restart or a long occlusion).
 const SAME_OBJECT_IOU: f32 = 0.5;
@@ -425,9 +435,34 @@ impl CaseEngine {
         Ok(())
     }
 
+    /// Files violations as they come and, every few seconds, the parked ones that are due; until
+    /// `violations` closes (then it has filed or parked every violation it was handed).
+    pub async fn run(mut self, mut violations: mpsc::Receiver<Violation>) {
+        let mut poll = tokio::time::interval(PARKED_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                violation = violations.recv() => match violation {
+                    Some(violation) => self.handle_logged(violation).await,
+                    None => break,
+                },
+                _ = poll.tick() => {
+                    if let Err(error) = self.retry_parked().await {
+                        warn!(%error, "filing parked violations failed; trying again shortly");
+                    }
+                }
+            }
+        }
+        info!("case engine drained and stopped");
+    }
+
     /// Files a violation, logging and counting a failure instead of returning it (the stage goes on).
     /// While the database is unreachable the violation is retried with backoff: the engine waits, the
-    /// violations queue up behind it (the channel blocks the rules), and none is lost.
+    /// violations queue up behind it (the channel blocks the rules), and none is lost. Any other
+    /// failure (an evidence image that cannot be written: disk full, permissions) parks the violation
+    /// with its frames in the store, filed again until it works ([`Self::retry_parked`]). The message
+    /// that brought a relayed violation is acknowledged only once it is filed or parked.
     pub async fn handle_logged(&mut self, violation: Violation) {
         let (source, category) = (violation.source_id().to_owned(), violation.category());
         self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
@@ -442,11 +477,88 @@ impl CaseEngine {
                 }
                 Err(error) => {
                     self.metrics.case_errors_total.with_label_values(&[category.as_str()]).inc();
-                    warn!(source = %source, category = category.as_str(), error = %error, "failed to file a violation");
+                    self.park(&violation, &error).await;
                     return;
                 }
             }
         }
+    }
+
+    /// Keeps `violation`, which could not be filed for `error`, in the store until a retry files it;
+    /// while even that fails (the database went away too) it is tried again with backoff.
+    async fn park(&self, violation: &Violation, error: &Error) {
+        let (source, category) = (violation.source_id().to_owned(), violation.category());
+        let encoded = {
+            let violation = violation.clone();
+            tokio::task::spawn_blocking(move || wire::encode(&violation, PARKED_BY))
+                .await
+                .expect("encoding does not panic")
+        };
+        let message = match encoded {
+            Ok(message) => message,
+            Err(encode_error) => {
+                self.metrics.violations_lost_total.with_label_values(&[category.as_str()]).inc();
+                error!(source = %source, category = category.as_str(), error = %error, %encode_error, "violation lost: it can neither be filed nor encoded to be parked");
+                return;
+            }
+        };
+        let mut delays = sharpeyes_ingest::backoff::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
+        loop {
+            let now = self.clock.now();
+            let reason = error.to_string();
+            match self
+                .store
+                .park_violation(&source, category.as_str(), &message, &reason, now, now + PARKED_RETRY_FIRST)
+                .await
+            {
+                Ok(id) => {
+                    self.metrics.violations_parked_total.with_label_values(&[category.as_str()]).inc();
+                    self.metrics.violations_parked.inc();
+                    warn!(parked = id, source = %source, category = category.as_str(), error = %reason, "violation parked: it is filed again until it works");
+                    return;
+                }
+                Err(park_error) => {
+                    let delay = delays.next().unwrap_or(STORE_RETRY_MAX);
+                    warn!(source = %source, error = %reason, park_error = %park_error, retry_in_ms = delay.as_millis() as u64, "cannot park the violation either; trying again");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Files the parked violations that are due; one that fails again waits twice as long as the
+    /// last time (up to an hour). Returns how many were filed.
+    pub async fn retry_parked(&mut self) -> Result<usize> {
+        let mut filed = 0;
+        loop {
+            let now = self.clock.now();
+            let Some(parked) = self.store.take_parked_violation(now, now + PARKED_HOLD).await? else {
+                break;
+            };
+            let decoded = {
+                let message = parked.message.clone();
+                tokio::task::spawn_blocking(move || wire::decode(&message)).await.expect("decoding does not panic")
+            };
+            let outcome = match decoded {
+                Ok((violation, _)) => self.file(violation).await.map_err(|error| error.to_string()),
+                Err(error) => Err(format!("the parked message cannot be read: {error}")),
+            };
+            match outcome {
+                Ok(outcome) => {
+                    self.store.unpark_violation(parked.id).await?;
+                    filed += 1;
+                    info!(parked = parked.id, ?outcome, "parked violation filed");
+                }
+                Err(error) => {
+                    let doubled = PARKED_RETRY_FIRST * 2i32.saturating_pow(parked.attempts.clamp(0, 16) as u32);
+                    let retry_at = now + doubled.min(PARKED_RETRY_LONGEST);
+                    self.store.parked_violation_failed(parked.id, &error, retry_at).await?;
+                    warn!(parked = parked.id, attempts = parked.attempts + 1, %error, %retry_at, "parked violation still cannot be filed");
+                }
+            }
+        }
+        self.metrics.violations_parked.set(self.store.parked_violation_count().await?);
+        Ok(filed)
     }
 
     /// The confirming frame with the zone, the zone's other objects and the violation's box drawn.

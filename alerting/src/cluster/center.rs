@@ -20,7 +20,7 @@ use sharpeyes_ingest::mqtt::{MqttSettings, Receipt};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::wire;
+use crate::rules::wire;
 use crate::{Result, rules::Violation};
 
 /// How long the broker keeps a center's session (its subscription and unacknowledged messages)

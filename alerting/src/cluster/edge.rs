@@ -18,7 +18,8 @@ use sharpeyes_ingest::mqtt::MqttSettings;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{spool::Spool, wire};
+use super::spool::Spool;
+use crate::rules::wire;
 use crate::{Result, rules::Violation};
 
 /// How long to wait for an acknowledgement before sending the message again.

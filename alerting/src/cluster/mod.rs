@@ -2,12 +2,13 @@
 //! broker and one PostgreSQL database.
 //!
 //! - [`shard`]: which edge node analyses which camera (rendezvous hashing over the node list);
-//! - [`wire`]: the violation message, with its stable id and frames;
+//! - [`crate::rules::wire`] (below the cases, where parked violations use it too): the violation
+//!   message, with its stable id and frames;
 //! - [`EdgeRelay`] (edge): spools each violation on disk, publishes it with QoS 1, forgets it when the
 //!   broker acknowledges it;
 //! - [`ViolationConsumer`] (center): a persistent MQTT v5 shared subscription; each message is
 //!   acknowledged once its violation is filed, and filed once whoever receives it (the case engine's
-//!   shared mode, see [`crate::cases::CaseEngine`]);
+//!   shared mode, see [`crate::casework::CaseEngine`]);
 //! - [`leader::lead`] (center): one center at a time sends notifications and runs supervision.
 
 mod center;
@@ -16,7 +17,6 @@ mod edge;
 pub mod leader;
 pub mod shard;
 mod spool;
-pub mod wire;
 
 pub use center::{CenterMetrics, ViolationConsumer};
 pub use config::ClusterConfig;

@@ -12,7 +12,9 @@
 //! - [`RulesStage`] runs the camera rules on the detector's output, [`SensorStage`] the sensor rules
 //!   on MQTT ingest's messages;
 //! - [`config`](ZoneConfig): the rules' and zones' configuration sections, validated and built;
-//! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view.
+//! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view;
+//! - [`wire`]: a violation as bytes, with its frames: what an edge node sends a center, and what the
+//!   case engine parks when it cannot file it.
 
 mod config;
 mod dwell;
@@ -23,6 +25,7 @@ mod stage;
 mod tracker;
 mod views;
 mod violation;
+pub mod wire;
 mod zone;
 
 pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, ZoneConfig};

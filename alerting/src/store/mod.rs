@@ -12,6 +12,7 @@ mod columns;
 mod deliveries;
 mod matchers;
 mod model;
+mod parked;
 mod silences;
 mod whistles;
 
@@ -32,6 +33,7 @@ pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use matchers::Matchers;
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
+pub use parked::{ParkedMessage, ParkedViolation};
 pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 

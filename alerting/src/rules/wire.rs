@@ -1,6 +1,7 @@
 //! The violation message an edge node publishes and a center consumes: JSON, one violation per
 //! message, its frames as plain (un-annotated) JPEGs in base64. The center draws the zone and boxes
-//! itself, so evidence looks the same whichever role confirmed the violation.
+//! itself, so evidence looks the same whichever role confirmed the violation. The case engine keeps a
+//! violation it cannot file (parks it) in the same form.
 
 use std::{io::Cursor, sync::Arc};
 
