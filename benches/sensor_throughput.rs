@@ -61,7 +61,7 @@ async fn publish(port: u16, prefix: &str, count: usize) {
 }
 
 /// A plain rumqttc subscriber counting messages: the rate the broker and client alone reach.
-async fn plain_subscriber(port: u16, prefix: &str, count: usize) -> f64 {
+async fn plain_subscriber(port: u16, prefix: &str, count: usize) -> (f64, usize) {
     let mut options = MqttOptions::new(format!("{prefix}-plain"), "127.0.0.1", port);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(options, 10_000);
@@ -90,7 +90,7 @@ async fn plain_subscriber(port: u16, prefix: &str, count: usize) -> f64 {
     }
     let rate = received as f64 / (last - started).as_secs_f64();
     publisher.await.expect("publisher");
-    rate
+    (rate, received)
 }
 
 async fn publish_owned(port: u16, prefix: String, count: usize) {
@@ -98,7 +98,7 @@ async fn publish_owned(port: u16, prefix: String, count: usize) {
 }
 
 /// The sharpeyes path: SensorSource (validation, registry, dedup, acks after hand-off) → SensorRules.
-async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize) {
+async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize, usize) {
     let url = format!("mqtt://127.0.0.1:{port}");
     let mut settings = MqttSettings::from_url(&url, &format!("{prefix}-sharpeyes"), prefix).expect("broker URL");
     settings.max_payload = 64 * 1024;
@@ -158,7 +158,7 @@ async fn sharpeyes_path(port: u16, prefix: &str, count: usize) -> (f64, usize) {
     publisher.await.expect("publisher");
     let _ = stop_tx.send(());
     source.await.expect("source");
-    (rate, violations)
+    (rate, received, violations)
 }
 
 /// A private Mosquitto on a free port, stopped when dropped.
@@ -201,11 +201,17 @@ fn main() {
     let prefix = format!("bench-{}", std::process::id());
     let broker = Broker::start();
     runtime.block_on(async {
-        let baseline = plain_subscriber(broker.port, &format!("{prefix}-a"), count).await;
-        let (rate, violations) = sharpeyes_path(broker.port, &format!("{prefix}-b"), count).await;
+        let (baseline, baseline_received) = plain_subscriber(broker.port, &format!("{prefix}-a"), count).await;
+        let (rate, received, violations) = sharpeyes_path(broker.port, &format!("{prefix}-b"), count).await;
         println!("sensor throughput through Mosquitto, {count} QoS 1 messages over {DEVICES} devices (2 cores)");
-        println!("  plain subscriber (baseline)            {baseline:>10.0} msgs/s");
-        println!("  sharpeyes validate + dedup + rules     {rate:>10.0} msgs/s  ({violations} violations)");
+        println!(
+            "  plain subscriber (baseline)            {baseline:>10.0} msgs/s  received {baseline_received}, lost {}",
+            count - baseline_received
+        );
+        println!(
+            "  sharpeyes validate + dedup + rules     {rate:>10.0} msgs/s  received {received}, lost {}  ({violations} violations)",
+            count - received
+        );
         println!("  ratio sharpeyes / baseline             {:>10.2}", rate / baseline);
         println!("  target                                 {:>10} msgs/s", 50_000);
     });
