@@ -51,8 +51,13 @@ impl Error {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(database) => database.code().is_some_and(|code| {
                 // PostgreSQL: connection exceptions (08xxx), shutting down or starting (57P01..03),
-                // too many connections (53300); SQLite: busy (5) or locked (6).
-                code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "5", "6"].contains(&&*code)
+                // too many connections (53300), serialization failure or deadlock (40001, 40P01);
+                // SQLite: busy (5) or locked (6), and their extended codes (busy recovery 261, busy
+                // snapshot 517 — a transaction that read and then wants to write —, busy timeout 773,
+                // locked shared cache 262).
+                code.starts_with("08")
+                    || ["57P01", "57P02", "57P03", "53300", "40001", "40P01", "5", "6", "261", "262", "517", "773"]
+                        .contains(&&*code)
             }),
             _ => false,
         }

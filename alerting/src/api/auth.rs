@@ -60,9 +60,10 @@ impl Authenticator {
         self
     }
 
-    /// Whether a token of this name is configured (the people a case can be handed to).
-    pub fn knows(&self, name: &str) -> bool {
-        self.by_digest.values().any(|principal| &*principal.name == name)
+    /// The role of the configured token of this name, if there is one (the people a case can be
+    /// handed to).
+    pub fn role_of(&self, name: &str) -> Option<Role> {
+        self.by_digest.values().find(|principal| &*principal.name == name).map(|principal| principal.role)
     }
 
     /// The holder of `token`, if it is one of the configured ones.

@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    error::{ApiError, ErrorBody},
+    error::{ApiError, ErrorBody, excerpt},
     state::ApiState,
 };
 use crate::{
@@ -226,8 +226,21 @@ pub async fn hand_over(
     if !who.role.may_acknowledge() {
         return Err(ApiError::Forbidden(format!("a {} may not hand cases over", who.role.as_str())));
     }
-    if !state.auth.knows(&request.to) || request.to == *who.name {
-        return Err(ApiError::BadRequest(format!("to: '{}' is not another configured person", request.to)));
+    match state.auth.role_of(&request.to) {
+        Some(role) if request.to != *who.name && role.may_acknowledge() => {}
+        Some(role) if request.to != *who.name => {
+            return Err(ApiError::BadRequest(format!(
+                "to: '{}' is a {}, who may not acknowledge (own) cases",
+                request.to,
+                role.as_str()
+            )));
+        }
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "to: '{}' is not another configured person",
+                excerpt(&request.to)
+            )));
+        }
     }
     ownership_answer(id, state.store.hand_over(id, &who, &request.to, &request.note, state.clock.now()).await?)?;
     tracing::info!(case = id, from = %who.name, to = %request.to, "case handed over");
@@ -262,8 +275,16 @@ pub async fn whistle(
     if request.departments.is_empty() {
         return Err(ApiError::BadRequest("departments: call at least one".into()));
     }
-    if let Some((index, unknown)) = request.departments.iter().enumerate().find(|(_, d)| !state.whistles.knows(d)) {
-        return Err(ApiError::BadRequest(format!("departments[{index}]: '{unknown}' is not in the directory")));
+    for (index, department) in request.departments.iter().enumerate() {
+        if !state.whistles.knows(department) {
+            return Err(ApiError::BadRequest(format!(
+                "departments[{index}]: '{}' is not in the directory",
+                excerpt(department)
+            )));
+        }
+        if request.departments[..index].contains(department) {
+            return Err(ApiError::BadRequest(format!("departments[{index}]: '{department}' is listed twice")));
+        }
     }
     check_note(&request.note)?;
     let now = state.clock.now();

@@ -4,7 +4,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use tracing::error;
+use tracing::{error, warn};
+
+/// Most characters of a client's input an error message repeats.
+const EXCERPT_CHARS: usize = 64;
+
+/// `text` as an error message may quote it: at most its first 64 characters, marked when cut, so
+/// that a refused megabyte is not sent back.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -37,7 +49,8 @@ pub enum ApiError {
     /// 429: the token's request rate is used up; retry after this many seconds.
     #[error("too many requests: retry after {0} s")]
     TooManyRequests(u64),
-    /// 500: logged in full, answered without internals.
+    /// 500: logged in full, answered without internals; 503 with `Retry-After` when the database was
+    /// busy or unreachable.
     #[error("internal error")]
     Internal(#[from] crate::Error),
 }
@@ -64,12 +77,23 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(source) if source.is_transient() || matches!(source, crate::Error::Contended(_)) => {
+                warn!(error = %source, "API request met a busy or unreachable database; the client is asked to retry");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(source) => {
                 error!(error = %source, "API request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let mut response = (status, Json(ErrorBody { error: self.to_string() })).into_response();
+        let message = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "the database is busy or unreachable: retry".into(),
+            _ => self.to_string(),
+        };
+        let mut response = (status, Json(ErrorBody { error: message })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

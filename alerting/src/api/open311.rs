@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::{self, Authenticator},
-    error::ApiError,
+    error::{ApiError, excerpt},
     state::ApiState,
 };
 use crate::{
@@ -34,6 +34,12 @@ use crate::{
 
 /// Largest citizen report (form fields and photo), in bytes.
 pub const MAX_REPORT_BYTES: usize = 10 * 1024 * 1024;
+/// Most ids one `service_request_id` list may name.
+const MAX_REQUEST_IDS: usize = 200;
+/// Longest `address_string`, in bytes.
+const MAX_ADDRESS_BYTES: usize = 500;
+/// Longest value of any other text field (names, e-mail, codes), in bytes.
+const MAX_FIELD_BYTES: usize = 200;
 /// Longest description, in bytes.
 const MAX_DESCRIPTION_BYTES: usize = 4000;
 /// Most requests in one answer (Open311's usual page).
@@ -226,11 +232,26 @@ fn with_media(state: &ApiState, detail: CaseDetail) -> ServiceRequest {
 pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>) -> Answer<Vec<ServiceRequest>> {
     let Query(query) = query;
     if let Some(ids) = &query.service_request_id {
-        let mut found = Vec::new();
+        let mut wanted: Vec<i64> = Vec::new();
         for (index, id) in ids.split(',').enumerate() {
             let id: i64 = id.trim().parse().map_err(|_| {
-                ApiError::BadRequest(format!("service_request_id[{index}]: '{}' is not a request id", id.trim()))
+                ApiError::BadRequest(format!(
+                    "service_request_id[{index}]: '{}' is not a request id",
+                    excerpt(id.trim())
+                ))
             })?;
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+            if wanted.len() > MAX_REQUEST_IDS {
+                return Err(ApiError::BadRequest(format!(
+                    "service_request_id: more than {MAX_REQUEST_IDS} different ids; ask in pages"
+                ))
+                .into());
+            }
+        }
+        let mut found = Vec::new();
+        for id in wanted {
             if let Some(detail) = state.store.case_detail(id).await? {
                 found.push(with_media(&state, detail));
             }
@@ -341,23 +362,33 @@ pub async fn post_request(
     let latitude = form.number("lat", -90.0..=90.0)?.ok_or_else(|| ApiError::BadRequest("lat: required".into()))?;
     let longitude =
         form.number("long", -180.0..=180.0)?.ok_or_else(|| ApiError::BadRequest("long: required".into()))?;
-    let description = form.fields.get("description").cloned().unwrap_or_default();
-    if description.len() > MAX_DESCRIPTION_BYTES {
-        return Err(ApiError::BadRequest(format!("description: longer than {MAX_DESCRIPTION_BYTES} bytes")).into());
+    for (name, value) in &form.fields {
+        let longest = match name.as_str() {
+            "description" => MAX_DESCRIPTION_BYTES,
+            "address_string" => MAX_ADDRESS_BYTES,
+            _ => MAX_FIELD_BYTES,
+        };
+        if value.len() > longest {
+            return Err(ApiError::BadRequest(format!("{}: longer than {longest} bytes", excerpt(name))).into());
+        }
     }
+    let description = form.fields.get("description").cloned().unwrap_or_default();
     let given = match form.fields.get("service_code").map(|code| code.trim()).filter(|code| !code.is_empty()) {
         Some(code) => Some(Category::parse(code).ok_or_else(|| {
-            ApiError::BadRequest(format!("service_code: '{code}' is not a service (see services.json)"))
+            ApiError::BadRequest(format!("service_code: '{}' is not a service (see services.json)", excerpt(code)))
         })?),
         None => None,
     };
     let grid = match cell_at(&state.grids, [longitude, latitude]) {
         Some(cell) => cell.code.clone(),
         None => match form.fields.get("grid") {
-            Some(code) if GridLevel::of(code) == Some(GridLevel::Cell) => code.clone(),
-            Some(code) => {
+            Some(code) if GridLevel::of(code) != Some(GridLevel::Cell) => {
                 return Err(ApiError::BadRequest(format!("grid: '{code}' is not a 15-digit grid code")).into());
             }
+            Some(code) if !state.grids.iter().any(|grid| grid.code == *code) => {
+                return Err(ApiError::BadRequest(format!("grid: '{code}' is not a configured grid cell")).into());
+            }
+            Some(code) => code.clone(),
             None => {
                 return Err(ApiError::BadRequest(format!(
                     "lat/long: ({latitude}, {longitude}) is in no mapped grid cell; send grid with the 15-digit code"

@@ -55,8 +55,8 @@ pub async fn create(
     let Json(request) = body?;
     let now = state.clock.now();
     let starts_at = request.starts_at.unwrap_or(now);
-    if request.matchers.is_empty() {
-        return Err(ApiError::BadRequest("matchers: at least one list is needed (this would mute everything)".into()));
+    if let Some(problem) = request.matchers.problem("matchers") {
+        return Err(ApiError::BadRequest(problem));
     }
     if request.ends_at <= starts_at.max(now) {
         return Err(ApiError::BadRequest("ends_at: must be after starts_at and in the future".into()));

@@ -1,0 +1,188 @@
+//! Hostile and careless input against the real binary: concurrent actors racing on the same cases
+//! (every action applied exactly once, the rest refused by the workflow, none a server error), matchers
+//! that would silence everything, a hand-over to someone who cannot own a case, a whistle calling a
+//! department twice, uncapped id lists, reports into grids that do not exist, oversized text — each
+//! refused with a 400 that names the field and quotes at most a short prefix of the input.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+const ROLES: [&str; 5] = ["reporter", "operator", "dispatcher", "handler", "viewer"];
+const CASES: usize = 5;
+const ACTORS: usize = 20;
+
+fn secret(role: &str) -> String {
+    format!("{role}-secret")
+}
+
+fn start() -> (Running, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for role in ROLES {
+        text.push_str(&format!(
+            "\n[[auth.tokens]]\nname = \"{role}-desk\"\nrole = \"{role}\"\nsha256 = \"{}\"\n",
+            sha256_hex(&secret(role))
+        ));
+    }
+    text.push_str(
+        "\n[[departments]]\nid = \"sanitation\"\nname = \"sanitation office\"\ncategories = [\"litter\"]\n\
+         \n[[departments]]\nid = \"roads\"\nname = \"roads office\"\ncategories = [\"litter\"]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let service = start_service(&config, &base);
+    (service, base, dir)
+}
+
+fn post_json(base: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    let response = Client::new().post(format!("{base}{path}")).bearer_auth(token).json(body).send().unwrap();
+    (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+}
+
+/// A citizen's report of litter in the test grid cell, by its code; returns the status and body.
+fn report(base: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = vec![("service_code", "litter"), ("lat", "10.0"), ("long", "10.0"), ("grid", "110105001001001")];
+    form.retain(|(name, _)| !fields.iter().any(|(given, _)| given == name));
+    form.extend_from_slice(fields);
+    let response = Client::new()
+        .post(format!("{base}/open311/v2/requests.json"))
+        .bearer_auth(secret("reporter"))
+        .form(&form)
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+}
+
+fn error_of(body: &Value) -> String {
+    body["error"].as_str().or_else(|| body[0]["description"].as_str()).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn concurrent_actors_apply_each_step_once_and_never_see_a_server_error() {
+    let (service, base, _dir) = start();
+    let cases: Vec<i64> = (0..CASES)
+        .map(|_| {
+            let (status, posted) = report(&base, &[]);
+            assert_eq!(status, 200, "{posted}\n{}", service.log());
+            posted[0]["service_request_id"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+
+    // Twenty actors at once, each taking every step of its role on every case: operators verify,
+    // dispatchers dispatch and call a department, handlers accept.
+    let answers: Vec<(String, i64, u16)> = std::thread::scope(|scope| {
+        let actors: Vec<_> = (0..ACTORS)
+            .map(|actor| {
+                let (base, cases) = (&base, &cases);
+                scope.spawn(move || {
+                    let role = ["operator", "dispatcher", "handler", "dispatcher"][actor % 4];
+                    let mut answers = Vec::new();
+                    for &case in cases {
+                        let steps: Vec<(&str, Value)> = match role {
+                            "operator" => vec![("actions", json!({ "action": "verify" }))],
+                            "dispatcher" => vec![
+                                ("actions", json!({ "action": "dispatch" })),
+                                ("whistles", json!({ "level": "ordinary", "departments": ["sanitation"] })),
+                            ],
+                            _ => vec![("actions", json!({ "action": "accept" }))],
+                        };
+                        for (path, body) in steps {
+                            let (status, answer) =
+                                post_json(base, &format!("/api/v1/cases/{case}/{path}"), &secret(role), &body);
+                            assert!(status == 200 || status == 409, "{role} {body} on case {case}: {status} {answer}");
+                            let name = body["action"].as_str().unwrap_or("whistle").to_owned();
+                            answers.push((name, case, status));
+                        }
+                    }
+                    answers
+                })
+            })
+            .collect();
+        actors.into_iter().flat_map(|actor| actor.join().unwrap()).collect()
+    });
+
+    // Per case: one verify, one dispatch, and (this run's order permitting) one accept applied; every
+    // whistle applied (a department may be called again by another dispatcher); the timeline agrees.
+    let mut applied: HashMap<(String, i64), usize> = HashMap::new();
+    for (step, case, status) in &answers {
+        if *status == 200 {
+            *applied.entry((step.clone(), *case)).or_default() += 1;
+        }
+    }
+    for &case in &cases {
+        assert_eq!(applied.get(&("verify".into(), case)), Some(&1), "case {case}: {answers:?}");
+        assert_eq!(applied.get(&("dispatch".into(), case)), Some(&1), "case {case}");
+        assert!(applied.get(&("accept".into(), case)).copied().unwrap_or(0) <= 1, "case {case}");
+        let (_, detail) = get_json(&base, &format!("/api/v1/cases/{case}"));
+        let timeline: Vec<&str> =
+            detail["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        for step in ["verify", "dispatch", "accept", "whistle"] {
+            let taken = applied.get(&(step.to_owned(), case)).copied().unwrap_or(0);
+            assert_eq!(timeline.iter().filter(|s| **s == step).count(), taken, "case {case}: {timeline:?}");
+        }
+    }
+    assert!(!service.log().contains("API request failed"), "{}", service.log());
+}
+
+#[test]
+fn careless_and_hostile_requests_are_refused_naming_the_field() {
+    let (_service, base, _dir) = start();
+    let (status, posted) = report(&base, &[]);
+    assert_eq!(status, 200, "{posted}");
+    let case: i64 = posted[0]["service_request_id"].as_str().unwrap().parse().unwrap();
+
+    // A silence whose empty grid prefix would mute every grid.
+    let silence = json!({ "matchers": { "grids": [""] }, "ends_at": "2099-01-01T00:00:00Z", "comment": "x" });
+    let (status, body) = post_json(&base, "/api/v1/silences", &secret("operator"), &silence);
+    assert_eq!(status, 400, "{body}");
+    assert!(error_of(&body).starts_with("matchers.grids[0]: empty"), "{body}");
+
+    // A hand-over to a viewer, who could never acknowledge the case; a huge name is not echoed.
+    assert_eq!(post_json(&base, &format!("/api/v1/cases/{case}/acknowledge"), &secret("operator"), &json!({})).0, 200);
+    let to_viewer = json!({ "to": "viewer-desk" });
+    let (status, body) = post_json(&base, &format!("/api/v1/cases/{case}/hand_over"), &secret("operator"), &to_viewer);
+    assert_eq!(status, 400, "{body}");
+    assert!(error_of(&body).contains("is a viewer"), "{body}");
+    let to_nobody = json!({ "to": "x".repeat(50_000) });
+    let (status, body) = post_json(&base, &format!("/api/v1/cases/{case}/hand_over"), &secret("operator"), &to_nobody);
+    assert_eq!(status, 400);
+    assert!(error_of(&body).starts_with("to: 'xxx") && error_of(&body).len() < 200, "{} bytes", error_of(&body).len());
+
+    // A whistle calling one department twice.
+    let twice = json!({ "level": "ordinary", "departments": ["sanitation", "roads", "sanitation"] });
+    let (status, body) = post_json(&base, &format!("/api/v1/cases/{case}/whistles"), &secret("dispatcher"), &twice);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_of(&body), "departments[2]: 'sanitation' is listed twice");
+
+    // Id lists: more than 200 different ids refused; the same id many times read once.
+    let many: Vec<String> = (1..=201).map(|id| id.to_string()).collect();
+    let read = |query: &str| {
+        let response =
+            Client::new().get(format!("{base}/open311/v2/requests.json?{query}")).bearer_auth(TOKEN).send().unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (status, body) = read(&format!("service_request_id={}", many.join(",")));
+    assert_eq!(status, 400, "{body}");
+    assert!(error_of(&body).contains("more than 200"), "{body}");
+    let (status, body) = read(&format!("service_request_id={}", vec![case.to_string(); 300].join(",")));
+    assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(1)), "{body}");
+
+    // A report into a grid cell nobody configured, and text over its limit.
+    let (status, body) = report(&base, &[("grid", "999999999999999")]);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_of(&body), "grid: '999999999999999' is not a configured grid cell");
+    let address = "永".repeat(200);
+    let (status, body) = report(&base, &[("address_string", &address)]);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_of(&body), "address_string: longer than 500 bytes");
+    let (status, body) = report(&base, &[("first_name", &"a".repeat(10_000))]);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_of(&body), "first_name: longer than 200 bytes");
+    let (_, cases) = get_json(&base, "/api/v1/cases");
+    assert_eq!(cases.as_array().unwrap().len(), 1, "nothing refused was filed");
+}
