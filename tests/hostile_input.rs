@@ -186,3 +186,65 @@ fn careless_and_hostile_requests_are_refused_naming_the_field() {
     let (_, cases) = get_json(&base, "/api/v1/cases");
     assert_eq!(cases.as_array().unwrap().len(), 1, "nothing refused was filed");
 }
+
+/// The service's peak resident memory so far, in MB (`VmHWM`).
+fn peak_rss_mb(service: &Running) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", service.child.id())).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::new(width, height)
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes
+}
+
+fn upload(base: &str, photo: Vec<u8>) -> (u16, Value) {
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("lat", "10.0")
+        .text("long", "10.0")
+        .text("grid", "110105001001001")
+        .text("service_code", "litter")
+        .part(
+            "media",
+            reqwest::blocking::multipart::Part::bytes(photo).file_name("p.png").mime_str("image/png").unwrap(),
+        );
+    let response = Client::new()
+        .post(format!("{base}/open311/v2/requests.json"))
+        .bearer_auth(secret("reporter"))
+        .multipart(form)
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+}
+
+/// Decompression amplification: a tiny PNG declaring 8192×8192 is refused from its header; six
+/// worst-case photos the budget allows (7680×5200, 40 MP) uploaded at once are decoded two at a time,
+/// so the service's peak memory stays bounded.
+#[test]
+fn photo_decodes_are_bounded_in_pixels_and_in_number() {
+    let (service, base, _dir) = start();
+    let bomb = png(8192, 8192);
+    let (status, body) = upload(&base, bomb);
+    assert_eq!(status, 413, "{body}");
+    assert!(error_of(&body).contains("8192x8192"), "{body}");
+
+    let before = peak_rss_mb(&service);
+    let worst = png(7680, 5200);
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let uploads: Vec<_> = (0..6).map(|_| scope.spawn(|| upload(&base, worst.clone()).0)).collect();
+        uploads.into_iter().map(|upload| upload.join().unwrap()).collect()
+    });
+    assert_eq!(answers, [200; 6], "{}", service.log());
+    let peak = peak_rss_mb(&service);
+    println!("peak RSS: {before:.0} MB before, {peak:.0} MB after six concurrent 40 MP photos");
+    assert!(peak < 1000.0, "peak RSS {peak:.0} MB (from {before:.0} MB)");
+}

@@ -34,6 +34,8 @@ use crate::{
 
 /// Largest citizen report (form fields and photo), in bytes.
 pub const MAX_REPORT_BYTES: usize = 10 * 1024 * 1024;
+/// Photos decoded and analysed at once (each may take up to 176 MB while it is decoded).
+static PHOTO_DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 /// Most ids one `service_request_id` list may name.
 const MAX_REQUEST_IDS: usize = 200;
 /// Longest `address_string`, in bytes.
@@ -440,9 +442,11 @@ pub async fn post_request(
 /// Decodes the photo and, when a detector is loaded, asks it for a category.
 async fn analyse(state: &ApiState, bytes: Vec<u8>) -> Result<(Option<image::RgbImage>, Option<Suggestion>), ApiError> {
     let analyser = state.photos.clone();
+    // A decoded photo may take up to MAX_PHOTO_PIXELS × 4 bytes: photos beyond these wait their turn.
+    let _turn = PHOTO_DECODES.acquire().await.expect("the semaphore is never closed");
     tokio::task::spawn_blocking(move || {
         let photo = decode_photo(&bytes).map_err(|error| match error {
-            PhotoError::TooLarge => ApiError::PayloadTooLarge(format!("media: {error}")),
+            PhotoError::TooLarge { .. } => ApiError::PayloadTooLarge(format!("media: {error}")),
             PhotoError::Unreadable(_) => ApiError::BadRequest(format!("media: {error}")),
         })?;
         let suggestion = match &analyser {

@@ -26,8 +26,11 @@ use crate::{
 
 /// Largest side a photo may have, in pixels; larger ones (or decompression bombs) are refused.
 pub const MAX_PHOTO_SIDE: u32 = 8192;
-/// Most memory decoding one photo may take.
-const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most pixels a photo may have (40 MP: a 7680×5200 phone photo fits); the header is read first, so a
+/// larger one is refused before anything is decoded.
+pub const MAX_PHOTO_PIXELS: u64 = 40_000_000;
+/// Most memory decoding one photo may take: the budget's pixels in RGBA, and some room.
+const MAX_DECODE_BYTES: u64 = MAX_PHOTO_PIXELS * 4 + 16 * 1024 * 1024;
 /// Photos are analysed and kept at most this wide.
 const KEPT_WIDTH: u32 = 1920;
 
@@ -37,13 +40,27 @@ pub enum PhotoError {
     /// Not an image the service reads (JPEG or PNG), or a broken one.
     #[error("not a JPEG or PNG image: {0}")]
     Unreadable(String),
-    /// Larger than [`MAX_PHOTO_SIDE`] or than the decoding memory limit.
-    #[error("the image is larger than {MAX_PHOTO_SIDE}x{MAX_PHOTO_SIDE} pixels or too large to decode")]
-    TooLarge,
+    /// Larger than [`MAX_PHOTO_SIDE`] on a side, [`MAX_PHOTO_PIXELS`] in all, or the decoding memory limit.
+    #[error(
+        "the image is {width}x{height}: more than {MAX_PHOTO_SIDE} pixels on a side or {MAX_PHOTO_PIXELS} in all, or too large to decode"
+    )]
+    TooLarge {
+        /// Its width, as its header gives it (0 when unknown).
+        width: u32,
+        /// Its height.
+        height: u32,
+    },
 }
 
 /// Decodes an uploaded photo within the size limits and scales it to at most [`KEPT_WIDTH`] wide.
 pub fn decode_photo(bytes: &[u8]) -> Result<RgbImage, PhotoError> {
+    let header = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|error| PhotoError::Unreadable(error.to_string()))?;
+    let (width, height) = header.into_dimensions().map_err(|error| PhotoError::Unreadable(error.to_string()))?;
+    if width > MAX_PHOTO_SIDE || height > MAX_PHOTO_SIDE || u64::from(width) * u64::from(height) > MAX_PHOTO_PIXELS {
+        return Err(PhotoError::TooLarge { width, height });
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|error| PhotoError::Unreadable(error.to_string()))?;
@@ -53,7 +70,7 @@ pub fn decode_photo(bytes: &[u8]) -> Result<RgbImage, PhotoError> {
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let image = reader.decode().map_err(|error| match error {
-        image::ImageError::Limits(_) => PhotoError::TooLarge,
+        image::ImageError::Limits(_) => PhotoError::TooLarge { width, height },
         other => PhotoError::Unreadable(other.to_string()),
     })?;
     let image = if image.width() > KEPT_WIDTH {
@@ -235,7 +252,10 @@ mod tests {
         let image = decode_photo(&png(3840, 2160)).unwrap();
         assert_eq!(image.dimensions(), (1920, 1080));
         assert_eq!(decode_photo(&png(640, 480)).unwrap().dimensions(), (640, 480));
-        assert!(matches!(decode_photo(&png(9000, 10)), Err(PhotoError::TooLarge)), "wider than the limit");
+        assert!(matches!(decode_photo(&png(9000, 10)), Err(PhotoError::TooLarge { .. })), "wider than the limit");
+        let over_budget = decode_photo(&png(8000, 5001)).unwrap_err();
+        assert!(matches!(over_budget, PhotoError::TooLarge { width: 8000, height: 5001 }), "40 MP at most");
+        assert!(over_budget.to_string().contains("8000x5001"), "{over_budget}");
         assert!(matches!(decode_photo(b"GIF89a not really"), Err(PhotoError::Unreadable(_))));
     }
 
@@ -245,6 +265,6 @@ mod tests {
         let mut bytes = png(1, 1);
         bytes[16..20].copy_from_slice(&60000u32.to_be_bytes());
         bytes[20..24].copy_from_slice(&60000u32.to_be_bytes());
-        assert!(matches!(decode_photo(&bytes), Err(PhotoError::TooLarge | PhotoError::Unreadable(_))));
+        assert!(matches!(decode_photo(&bytes), Err(PhotoError::TooLarge { width: 60000, height: 60000 })));
     }
 }

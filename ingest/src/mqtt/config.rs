@@ -20,9 +20,14 @@ pub struct MqttConfig {
     /// Topic prefix: `{prefix}/sensors/{device_id}/{kind}`, `{prefix}/deadletter/{device_id}`.
     #[serde(default = "default_prefix")]
     pub prefix: String,
-    /// Larger payloads are refused as oversized (and dead-lettered).
+    /// Larger payloads are refused as oversized (acknowledged and dead-lettered with their size).
     #[serde(default = "default_max_payload_bytes")]
     pub max_payload_bytes: usize,
+    /// The largest packet the client reads (default: MQTT's maximum, 268,435,455). Keep it above the
+    /// broker's `max_packet_size` (Mosquitto): a larger message would break the connection, and the
+    /// broker would deliver it again on every reconnect.
+    #[serde(default = "default_max_packet_bytes")]
+    pub max_packet_bytes: usize,
     /// PEM file of the CA of an `mqtts://` broker (default: the system's roots).
     pub ca_file: Option<PathBuf>,
 }
@@ -35,6 +40,9 @@ fn default_prefix() -> String {
 }
 const fn default_max_payload_bytes() -> usize {
     64 * 1024
+}
+const fn default_max_packet_bytes() -> usize {
+    super::settings::MQTT_MAX_PACKET
 }
 
 /// `[[sensors]]`.
@@ -61,6 +69,16 @@ impl MqttConfig {
         if self.prefix.is_empty() || self.prefix.contains(['+', '#']) {
             problems.push(Problem::at("mqtt.prefix", "must be a non-empty topic without wildcards"));
         }
+        if !(self.max_payload_bytes..=super::settings::MQTT_MAX_PACKET).contains(&self.max_packet_bytes) {
+            problems.push(Problem::at(
+                "mqtt.max_packet_bytes",
+                format!(
+                    "must be at least mqtt.max_payload_bytes ({}) and at most MQTT's {}",
+                    self.max_payload_bytes,
+                    super::settings::MQTT_MAX_PACKET
+                ),
+            ));
+        }
         problems
     }
 
@@ -69,6 +87,7 @@ impl MqttConfig {
         let mut settings = MqttSettings::from_url(&self.url, &self.client_id, &self.prefix)
             .map_err(|message| Problem::at("mqtt.url", message))?;
         settings.max_payload = self.max_payload_bytes;
+        settings.max_packet = self.max_packet_bytes;
         settings.ca_file = self.ca_file.clone();
         Ok(settings)
     }

@@ -24,11 +24,17 @@ pub struct MqttSettings {
     pub prefix: String,
     /// Payloads larger than this are rejected as oversized (and dead-lettered).
     pub max_payload: usize,
+    /// The largest packet the client reads: above the broker's own limit, so that no message the
+    /// broker delivers can break the connection (it is read, refused and acknowledged instead).
+    pub max_packet: usize,
     /// First delay before reconnecting; doubles up to `backoff_max`.
     pub backoff_min: Duration,
     /// Longest delay between reconnection attempts.
     pub backoff_max: Duration,
 }
+
+/// The largest packet MQTT can carry (its remaining length is at most 268,435,455 bytes).
+pub const MQTT_MAX_PACKET: usize = 268_435_455;
 
 impl MqttSettings {
     /// Parses `mqtt://[user:password@]host[:port]` (port 1883) or `mqtts://...` (TLS, port 8883);
@@ -54,6 +60,7 @@ impl MqttSettings {
             credentials,
             prefix: prefix.trim_end_matches('/').to_owned(),
             max_payload: 64 * 1024,
+            max_packet: MQTT_MAX_PACKET,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
         })

@@ -127,6 +127,9 @@ struct DeadLetter<'a> {
     detail: String,
     topic: &'a str,
     received_at: DateTime<Utc>,
+    /// The payload's size in bytes.
+    size: usize,
+    /// The payload, unless it was refused for its size.
     payload_base64: String,
 }
 
@@ -183,6 +186,9 @@ struct Handler {
     owned: Option<std::collections::HashSet<String>>,
 }
 
+/// How long a connection must hold before a later failure starts the reconnection backoff afresh.
+const STABLE_CONNECTION: Duration = Duration::from_secs(10);
+
 impl SensorSource {
     /// A source handing valid events to `events_tx` (sending waits when the rules are behind). Fails
     /// only when the TLS CA file cannot be read; the connection is made by [`SensorSource::run`].
@@ -195,9 +201,10 @@ impl SensorSource {
         let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
         options.set_clean_session(false).set_keep_alive(Duration::from_secs(15)).set_manual_acks(true);
         options.set_transport(settings.transport()?);
-        // The broker's packets may be large; our own limit (max_payload) is applied per message so that
-        // an oversized payload is refused and dead-lettered rather than dropping the connection.
-        options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
+        // Every packet the broker may send is read (max_packet is above the broker's limit): our own
+        // limit (max_payload) is applied per message, so an oversized payload is refused, acknowledged
+        // and dead-lettered rather than breaking the connection and coming back on every reconnect.
+        options.set_max_packet_size(settings.max_packet, settings.max_packet);
         if let Some((user, password)) = &settings.credentials {
             options.set_credentials(user, password);
         }
@@ -241,13 +248,14 @@ impl SensorSource {
         let mut outbox = Outbox::default();
         tokio::pin!(shutdown);
         let mut delays = crate::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
+        let mut connected_at: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(publish) = acks_rx.recv() => outbox.push(Outgoing::Ack(publish)),
                 polled = eventloop.poll() => match polled {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        delays = crate::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
+                        connected_at = Some(std::time::Instant::now());
                         info!(broker = %settings.host, port = settings.port, tls = settings.tls, session_present = ack.session_present, "MQTT connected");
                         let subscriptions = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
                         if !filters.is_empty() && let Err(err) = client.try_subscribe_many(subscriptions) {
@@ -261,6 +269,11 @@ impl SensorSource {
                     }
                     Ok(_) => {}
                     Err(err) => {
+                        // Only a connection that held for a while starts the backoff afresh: one that
+                        // breaks at once (a broker that keeps refusing us) backs off further each time.
+                        if connected_at.take().is_some_and(|at| at.elapsed() >= STABLE_CONNECTION) {
+                            delays = crate::backoff::retry_delays(settings.backoff_min, settings.backoff_max);
+                        }
                         let delay = delays.next().unwrap_or(settings.backoff_max);
                         warn!(broker = %settings.host, port = settings.port, error = %err, retry_in_ms = delay.as_millis() as u64, "MQTT connection failed; retrying");
                         tokio::select! {
@@ -413,7 +426,11 @@ impl Handler {
             detail: rejection.to_string(),
             topic: &publish.topic,
             received_at: Utc::now(),
-            payload_base64: base64::engine::general_purpose::STANDARD.encode(&publish.payload),
+            size: publish.payload.len(),
+            payload_base64: match rejection {
+                Rejection::Oversized { .. } => String::new(),
+                _ => base64::engine::general_purpose::STANDARD.encode(&publish.payload),
+            },
         };
         let topic = format!("{}/deadletter/{device}", self.settings.prefix);
         warn!(topic = %publish.topic, reason = rejection.reason(), detail = %rejection, "sensor message refused; dead-lettered");

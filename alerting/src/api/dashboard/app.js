@@ -480,5 +480,9 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#filter-clear').addEventListener('click', () => { $('#filter-status').value = ''; $('#filter-grid').value = ''; loadCases(); });
   $('#more').addEventListener('click', () => loadCases(true));
   $('#tuning-camera').addEventListener('change', drawTuning);
-  if (state.token) signIn(state.token).catch(() => signOut());
+  // A token kept in this tab signs in again; the form stays hidden while it is checked.
+  if (state.token) {
+    $('#signin-view').hidden = true;
+    signIn(state.token).catch(() => signOut());
+  }
 });
