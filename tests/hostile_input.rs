@@ -185,6 +185,18 @@ fn careless_and_hostile_requests_are_refused_naming_the_field() {
     assert_eq!(error_of(&body), "first_name: longer than 200 bytes");
     let (_, cases) = get_json(&base, "/api/v1/cases");
     assert_eq!(cases.as_array().unwrap().len(), 1, "nothing refused was filed");
+
+    // The scheme of Authorization is case-insensitive; every answer forbids content sniffing.
+    let lowercase =
+        Client::new().get(format!("{base}/api/v1/cases")).header("authorization", format!("bearer {TOKEN}"));
+    let response = lowercase.send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let refused = Client::new().get(format!("{base}/api/v1/cases")).send().unwrap();
+    assert_eq!(
+        (refused.status().as_u16(), &refused.headers()["x-content-type-options"]),
+        (401, &"nosniff".parse().unwrap())
+    );
 }
 
 /// The service's peak resident memory so far, in MB (`VmHWM`).
@@ -244,6 +256,13 @@ fn photo_decodes_are_bounded_in_pixels_and_in_number() {
         uploads.into_iter().map(|upload| upload.join().unwrap()).collect()
     });
     assert_eq!(answers, [200; 6], "{}", service.log());
+    // Evidence is not kept in browser caches (a shared desk), and never sniffed.
+    let (_, cases) = get_json(&base, "/api/v1/cases");
+    let id = cases[0]["id"].as_i64().unwrap();
+    let evidence = Client::new().get(format!("{base}/api/v1/cases/{id}/evidence/0")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(evidence.status().as_u16(), 200);
+    assert_eq!(evidence.headers()["cache-control"], "no-store");
+    assert_eq!(evidence.headers()["x-content-type-options"], "nosniff");
     let peak = peak_rss_mb(&service);
     println!("peak RSS: {before:.0} MB before, {peak:.0} MB after six concurrent 40 MP photos");
     assert!(peak < 1000.0, "peak RSS {peak:.0} MB (from {before:.0} MB)");

@@ -183,7 +183,7 @@ fn citizens_report_with_a_photo_and_cases_read_as_service_requests() {
             "a photo over 8192 pixels wide",
             report(Some(huge), &[("lat", LAT), ("long", LONG)]),
             413,
-            "media: the image is larger",
+            "media: the image is 9000x8: more than 8192 pixels on a side",
         ),
     ];
     for (what, form, expected, message) in cases {

@@ -79,10 +79,13 @@ fn bearer_token(request: &Request) -> Result<String, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
+    // The scheme's name is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
     let token = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or(ApiError::Unauthorized("Authorization must be 'Bearer <token>'"))?;
     Ok(token.trim().to_owned())
 }

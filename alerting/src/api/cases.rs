@@ -136,7 +136,7 @@ pub async fn evidence(
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|source| ApiError::Internal(crate::Error::Io { path: path.clone(), source }))?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400, immutable")], bytes))
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], bytes))
 }
 
 /// `POST /api/v1/cases/{id}/actions`: the caller takes a workflow action on the case. 403 when the

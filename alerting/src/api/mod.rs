@@ -83,5 +83,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .nest("/open311/v2", open311)
+        .layer(middleware::map_response(no_sniffing))
         .with_state(state)
+}
+
+/// Every answer says what it is and browsers must not guess otherwise (a JSON error or an evidence
+/// image is never run as a script or a page).
+async fn no_sniffing(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    response
 }
