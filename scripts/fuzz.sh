@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 60) with cargo-fuzz on the nightly toolchain, and
-# prints the inputs run and the crashes found per target. Crashes are kept in fuzz/artifacts/<target>/.
+# prints the inputs run and the crashes found by this run per target (older crash files in
+# fuzz/artifacts/<target>/ are not counted again). Exits 1 when a target found a crash or stopped with
+# an error, naming it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,15 +26,23 @@ printf '{"action": "dispatch", "note": "to the street office"}' >fuzz/corpus/api
 printf '{"matchers": {"camera": "cam-01"}, "starts_at": "2026-11-24T00:00:00Z", "ends_at": "2026-11-25T00:00:00Z", "comment": "x"}' >fuzz/corpus/api_json/silence
 mkdir -p target/fuzz-logs
 printf '%-16s %12s %8s\n' target inputs crashes
+failed=()
 for target in "${targets[@]}"; do
     log="target/fuzz-logs/$target.log"
+    known=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort)
     status=0
     cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    crashes=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | wc -l)
+    found=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort)
+    crashes=$(comm -13 <(printf '%s\n' "$known") <(printf '%s\n' "$found") | grep -c . || true)
     printf '%-16s %12s %8s\n' "$target" "${runs:-?}" "$crashes"
-    if [ "$status" -ne 0 ]; then
-        echo "  $target stopped with status $status: see $log" >&2
+    if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+        echo "  $target: status $status, $crashes new crash file(s): see $log and fuzz/artifacts/$target/" >&2
+        failed+=("$target")
     fi
 done
+if [ "${#failed[@]}" -ne 0 ]; then
+    echo "fuzzing failed: ${failed[*]}" >&2
+    exit 1
+fi
