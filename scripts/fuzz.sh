@@ -29,12 +29,12 @@ printf '%-16s %12s %8s\n' target inputs crashes
 failed=()
 for target in "${targets[@]}"; do
     log="target/fuzz-logs/$target.log"
-    known=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort)
+    known=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort || true)
     status=0
     cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    found=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort)
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+    found=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | sort || true)
     crashes=$(comm -13 <(printf '%s\n' "$known") <(printf '%s\n' "$found") | grep -c . || true)
     printf '%-16s %12s %8s\n' "$target" "${runs:-?}" "$crashes"
     if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then

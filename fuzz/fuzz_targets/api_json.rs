@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sharpeyes_alerting::{api, cluster::wire};
+use sharpeyes_alerting::{api, rules::wire};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<api::ActionRequest>(data);
