@@ -73,6 +73,15 @@ impl Authenticator {
     }
 }
 
+/// Refuses anyone but an admin to `what` (403 naming the role).
+pub(super) fn admin_only(who: &Principal, what: &str) -> Result<(), ApiError> {
+    if who.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("{} may not {what} (admin only)", who.role.as_str())))
+    }
+}
+
 /// The bearer token of the request's `Authorization` header.
 fn bearer_token(request: &Request) -> Result<String, ApiError> {
     let header = request

@@ -226,21 +226,16 @@ pub async fn hand_over(
     if !who.role.may_acknowledge() {
         return Err(ApiError::Forbidden(format!("a {} may not hand cases over", who.role.as_str())));
     }
-    match state.auth.role_of(&request.to) {
-        Some(role) if request.to != *who.name && role.may_acknowledge() => {}
-        Some(role) if request.to != *who.name => {
-            return Err(ApiError::BadRequest(format!(
-                "to: '{}' is a {}, who may not acknowledge (own) cases",
-                request.to,
-                role.as_str()
-            )));
+    match state.auth.role_of(&request.to).filter(|_| request.to != *who.name) {
+        None => {
+            let to = excerpt(&request.to);
+            return Err(ApiError::BadRequest(format!("to: '{to}' is not another configured person")));
         }
-        _ => {
-            return Err(ApiError::BadRequest(format!(
-                "to: '{}' is not another configured person",
-                excerpt(&request.to)
-            )));
+        Some(role) if !role.may_acknowledge() => {
+            let (to, role) = (&request.to, role.as_str());
+            return Err(ApiError::BadRequest(format!("to: '{to}' is a {role}, who may not acknowledge (own) cases")));
         }
+        Some(_) => {}
     }
     ownership_answer(id, state.store.hand_over(id, &who, &request.to, &request.note, state.clock.now()).await?)?;
     tracing::info!(case = id, from = %who.name, to = %request.to, "case handed over");

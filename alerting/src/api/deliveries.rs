@@ -7,11 +7,12 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    auth::admin_only,
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
 use crate::{
-    cases::{Principal, Role},
+    cases::Principal,
     store::{Delivery, DeliveryState},
 };
 
@@ -51,9 +52,7 @@ pub async fn retry(
     Extension(who): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if who.role != Role::Admin {
-        return Err(ApiError::Forbidden(format!("{} may not retry deliveries (admin only)", who.role.as_str())));
-    }
+    admin_only(&who, "retry deliveries")?;
     let now = state.clock.now();
     if !state.store.revive_delivery(id, now).await? {
         return Err(ApiError::Conflict(format!("delivery {id} is not dead")));

@@ -5,24 +5,14 @@
 use axum::{Extension, Json, extract::State};
 
 use super::{
+    auth::admin_only,
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
-use crate::{
-    cases::{Principal, Role},
-    store::ParkedViolation,
-};
+use crate::{cases::Principal, store::ParkedViolation};
 
 /// Most parked violations listed.
 const LIST_LIMIT: i64 = 500;
-
-fn admin_only(who: &Principal, what: &str) -> Result<(), ApiError> {
-    if who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!("{} may not {what} (admin only)", who.role.as_str())))
-    }
-}
 
 /// `GET /api/v1/parked` (admin): the parked violations, oldest first, with why the last attempt
 /// failed and when the next one is.

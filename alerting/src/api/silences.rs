@@ -8,11 +8,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
 use super::{
+    auth::admin_only,
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
 use crate::{
-    cases::{Principal, Role},
+    cases::Principal,
     store::Matchers,
     store::{AuditRecord, Silence},
 };
@@ -100,8 +101,6 @@ pub async fn audit(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    if who.role != Role::Admin {
-        return Err(ApiError::Forbidden(format!("{} may not read the audit log (admin only)", who.role.as_str())));
-    }
+    admin_only(&who, "read the audit log")?;
     Ok(Json(state.store.audit_log(500).await?))
 }

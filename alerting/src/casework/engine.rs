@@ -502,10 +502,10 @@ impl CaseEngine {
                 return;
             }
         };
+        let reason = error.to_string();
         let mut delays = sharpeyes_ingest::backoff::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
         loop {
             let now = self.clock.now();
-            let reason = error.to_string();
             match self
                 .store
                 .park_violation(&source, category.as_str(), &message, &reason, now, now + PARKED_RETRY_FIRST)
