@@ -1,6 +1,8 @@
 //! The authorisation matrix: every role × every write, allowed or refused as designed — the table
-//! below is written out here, not derived from the code it checks. Refusals are 403 and change
-//! nothing; a case's detail offers each role exactly the actions it may take; every role may read.
+//! below is written out here, not derived from the code it checks. Refusals are 403 (404 where the
+//! role cannot read the case at all) and change nothing; a case's detail offers each role exactly the
+//! actions it may take. Reads: each role reads what fits it — a reporter its own reports, a handler
+//! bound to a department that department's cases, everyone else every case.
 
 mod common;
 
@@ -51,9 +53,14 @@ fn act(base: &str, case: i64, role: &str, action: &str) -> u16 {
     call(base, Method::POST, &format!("/api/v1/cases/{case}/actions"), role, Some(json!({ "action": action }))).0
 }
 
-/// The actions the case's detail offers to `role` (what the dashboard shows as buttons).
+/// The actions the case's detail offers to `role` (what the dashboard shows as buttons); none to a
+/// role that cannot read the case (a reporter reads only its own reports: 404).
 fn offered_actions(base: &str, case: i64, role: &str) -> Vec<String> {
-    let (_, detail) = call(base, Method::GET, &format!("/api/v1/cases/{case}"), role, None);
+    let (status, detail) = call(base, Method::GET, &format!("/api/v1/cases/{case}"), role, None);
+    if status == 404 {
+        assert_eq!(role, "reporter", "only a reporter is refused a sensor's case");
+        return Vec::new();
+    }
     detail["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
 }
 
@@ -115,7 +122,9 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
                 assert_eq!(offered.iter().any(|a| a == action), may, "{action} offered to {role}: {offered:?}");
             }
             for refused in ROLES.iter().filter(|r| **r != designated && **r != "admin") {
-                assert_eq!(act(&base, case, refused, action), 403, "{refused} may not {action}");
+                // A reporter cannot even see a sensor's case: the same 404 as a case that is not there.
+                let expected = if *refused == "reporter" { 404 } else { 403 };
+                assert_eq!(act(&base, case, refused, action), expected, "{refused} may not {action}");
             }
             assert_eq!(status_of(&base, case), before, "refusals change nothing");
             assert_eq!(act(&base, case, actor, action), 200, "{actor} may {action}");
@@ -190,18 +199,169 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(retry, if admin { 409 } else { 403 }, "{role} retrying a delivery");
     }
 
-    // Every role reads.
+    // Every role reads; a reporter (a citizen app) reads only what it filed and sees no camera or
+    // sensor (the read scopes have their own test below).
     for role in ROLES {
-        for path in [
-            "/api/v1/cases",
-            "/api/v1/cameras",
-            "/api/v1/sensors",
-            "/api/v1/grids",
-            "/api/v1/deliveries",
-            "/api/v1/silences",
+        let reporter = role == "reporter";
+        for (path, everyone) in [
+            ("/api/v1/cases", true),
+            ("/api/v1/grids", true),
+            ("/api/v1/silences", true),
+            ("/api/v1/cameras", false),
+            ("/api/v1/sensors", false),
+            ("/api/v1/deliveries", false),
         ] {
-            assert_eq!(call(&base, Method::GET, path, role, None).0, 200, "{role} reading {path}");
+            let expected = if everyone || !reporter { 200 } else { 403 };
+            assert_eq!(call(&base, Method::GET, path, role, None).0, expected, "{role} reading {path}");
         }
-        assert_eq!(call(&base, Method::GET, &format!("/api/v1/cases/{case}"), role, None).0, 200);
+        let expected = if reporter { 404 } else { 200 };
+        assert_eq!(call(&base, Method::GET, &format!("/api/v1/cases/{case}"), role, None).0, expected, "{role}");
     }
+}
+
+/// The ids of the cases `token` lists.
+fn listed(base: &str, token: &str) -> Vec<i64> {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}/api/v1/cases?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cases: Value = response.json().unwrap();
+    let mut ids: Vec<i64> = cases.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn status_for(base: &str, token: &str, path: &str) -> u16 {
+    reqwest::blocking::Client::new().get(format!("{base}{path}")).bearer_auth(token).send().unwrap().status().as_u16()
+}
+
+/// The case ids of the `case` events a stream from the first entry on sends `token` within 3 s.
+fn streamed(base: &str, token: &str) -> Vec<i64> {
+    use std::io::BufRead;
+    let response = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap()
+        .get(format!("{base}/api/v1/stream"))
+        .bearer_auth(token)
+        .header("Last-Event-ID", "0")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut ids: Vec<i64> = std::io::BufReader::new(response)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| line.strip_prefix("data:").map(|data| serde_json::from_str::<Value>(data.trim()).unwrap()))
+        .map(|entry| entry["case_id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn each_role_reads_what_fits_it_a_reporter_its_own_reports_a_bound_handler_its_department() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("se-scopes-{}", nanos_since_epoch());
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let mut more = manhole_sensor("mh-scope", None);
+    more.push_str(
+        "\n[[departments]]\nid = \"water\"\ncategories = [\"manhole_cover\"]\ngrids = [\"110105\"]\n\
+         \n[[departments]]\nid = \"parks\"\ncategories = [\"litter\"]\ngrids = [\"110105\"]\n",
+    );
+    let tokens = [
+        ("viewer", "viewer", None),
+        ("app-a", "reporter", None),
+        ("app-b", "reporter", None),
+        ("water-desk", "handler", Some("water")),
+        ("parks-desk", "handler", Some("parks")),
+        ("any-handler", "handler", None),
+        ("dispatcher", "dispatcher", None),
+    ];
+    for (name, role, department) in tokens {
+        let department = department.map_or(String::new(), |d| format!("department = \"{d}\"\n"));
+        more.push_str(&format!(
+            "\n[[auth.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n{department}",
+            sha256_hex(&secret(name))
+        ));
+    }
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", &prefix, &more);
+    let service = start_service(&config, &base);
+    wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
+
+    // A sensor's manhole case (water's), and one litter report from each citizen app (parks').
+    let open = r#"{"open": true, "tilt_deg": 80.0, "ts": "2026-11-24T09:00:00Z"}"#.to_owned();
+    publish_lines(1883, &format!("{prefix}/sensors/mh-scope/manhole_cover"), &[open], None);
+    let file = |app: &str| -> i64 {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/open311/v2/requests.json"))
+            .bearer_auth(secret(app))
+            .form(&[("service_code", "litter"), ("lat", "39.91"), ("long", "116.455"), ("grid", "110105001001001")])
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let posted: Value = response.json().unwrap();
+        posted[0]["service_request_id"].as_str().unwrap().parse().unwrap()
+    };
+    let (by_a, by_b) = (file("app-a"), file("app-b"));
+    wait_for(Duration::from_secs(30), || service.log(), || listed(&base, &secret("viewer")).len() == 3);
+    let all = listed(&base, &secret("viewer"));
+    let sensor_case = *all.iter().find(|id| ![by_a, by_b].contains(id)).unwrap();
+
+    // Viewers and unbound handlers read every case.
+    assert_eq!(listed(&base, &secret("any-handler")), all);
+
+    // A reporter: its own report, in the list, in detail, through Open311, on the stream; nothing else.
+    let token_a = secret("app-a");
+    assert_eq!(listed(&base, &token_a), [by_a]);
+    assert_eq!(status_for(&base, &token_a, &format!("/api/v1/cases/{by_a}")), 200);
+    for other in [by_b, sensor_case] {
+        for path in [
+            format!("/api/v1/cases/{other}"),
+            format!("/api/v1/cases/{other}/evidence/0"),
+            format!("/open311/v2/requests/{other}.json"),
+        ] {
+            assert_eq!(status_for(&base, &token_a, &path), 404, "app-a reading {path}");
+        }
+    }
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}/open311/v2/requests.json?service_request_id={by_a},{by_b},{sensor_case}"))
+        .bearer_auth(&token_a)
+        .send()
+        .unwrap();
+    let requests: Value = response.json().unwrap();
+    let ids: Vec<&str> =
+        requests.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [by_a.to_string()], "asking by id reveals no other report");
+    let response =
+        reqwest::blocking::Client::new().get(format!("{base}/open311/v2/requests.json")).bearer_auth(&token_a).send();
+    let requests: Value = response.unwrap().json().unwrap();
+    assert_eq!(requests.as_array().unwrap().len(), 1, "the request list holds its own report only");
+    assert_eq!(streamed(&base, &token_a), [by_a], "the stream carries its own report only");
+    for path in ["/api/v1/cameras", "/api/v1/sensors", "/api/v1/cameras/any/frame", "/api/v1/deliveries"] {
+        assert_eq!(status_for(&base, &token_a, path), 403, "app-a reading {path}");
+    }
+
+    // A handler bound to a department: the cases of its categories in its grids.
+    let water = secret("water-desk");
+    let parks = secret("parks-desk");
+    assert_eq!(listed(&base, &water), [sensor_case]);
+    let mut litter = vec![by_a, by_b];
+    litter.sort_unstable();
+    assert_eq!(listed(&base, &parks), litter);
+    assert_eq!(status_for(&base, &water, &format!("/api/v1/cases/{by_a}")), 404);
+    assert_eq!(streamed(&base, &water), [sensor_case]);
+    // Writes on a case out of scope find no case.
+    assert_eq!(act(&base, by_a, "water-desk", "accept"), 404, "water may not act on parks' case");
+
+    // Called to a case by a whistle, the department reads it too.
+    let whistle = json!({ "level": "ordinary", "departments": ["water"] });
+    let (status, _) = call(&base, Method::POST, &format!("/api/v1/cases/{by_a}/whistles"), "dispatcher", Some(whistle));
+    assert_eq!(status, 200);
+    let mut called = vec![sensor_case, by_a];
+    called.sort_unstable();
+    assert_eq!(listed(&base, &water), called);
+    assert_eq!(status_for(&base, &water, &format!("/api/v1/cases/{by_a}")), 200);
 }

@@ -267,3 +267,104 @@ fn photo_decodes_are_bounded_in_pixels_and_in_number() {
     println!("peak RSS: {before:.0} MB before, {peak:.0} MB after six concurrent 40 MP photos");
     assert!(peak < 1000.0, "peak RSS {peak:.0} MB (from {before:.0} MB)");
 }
+
+/// Reads from `socket` until the service closes it (true) or `within` passes (false).
+fn closed_within(mut socket: std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read;
+    socket.set_read_timeout(Some(within)).unwrap();
+    let mut bytes = Vec::new();
+    socket.read_to_end(&mut bytes).is_ok()
+}
+
+/// Slow clients and guessers against the real binary: a socket that sends nothing and one that
+/// dribbles its headers are closed by the header timeout, an idle kept-alive one by the idle timeout;
+/// a token holds at most its cap of event streams; an address that guessed too many tokens is refused
+/// even with a good one; a path or query the framework cannot parse, an unknown route and a wrong
+/// method are answered in the API's JSON (Open311's list under /open311/).
+#[test]
+fn slow_clients_stream_hoarders_and_guessers_are_cut_off() {
+    use std::{io::Write, net::TcpStream, time::Duration};
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) = write_config(dir.path(), &[], 300.0);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "failed_logins_per_minute = 100000\n",
+        "failed_logins_per_minute = 5\nheader_timeout_s = 1.0\nidle_timeout_s = 2.0\nstreams_per_token = 2\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let service = start_service(&config, &base);
+    let address = base.trim_start_matches("http://").to_owned();
+
+    // Silent, dribbling and idle sockets are closed; none of them is ever answered 200.
+    let silent = TcpStream::connect(&address).unwrap();
+    let dribbling = TcpStream::connect(&address).unwrap();
+    let dribbler = dribbling.try_clone().unwrap();
+    let dribble = std::thread::spawn(move || {
+        let mut writer = dribbler;
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\n" {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    // Headers complete, then a body announced that never comes: idle, not slow headers.
+    let mut idle = TcpStream::connect(&address).unwrap();
+    let post = format!(
+        "POST /api/v1/silences HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    idle.write_all(post.as_bytes()).unwrap();
+    assert!(closed_within(silent, Duration::from_secs(5)), "a silent socket stays open");
+    assert!(closed_within(dribbling.try_clone().unwrap(), Duration::from_secs(5)), "a dribbling socket stays open");
+    assert!(closed_within(idle, Duration::from_secs(8)), "an idle socket stays open");
+    dribbling.shutdown(std::net::Shutdown::Both).ok();
+    dribble.join().unwrap();
+    let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
+    assert!(metric(&metrics, "sharpeyes_http_connections_timed_out_total{timeout=\"header\"}") >= 2.0, "{metrics}");
+    assert!(metric(&metrics, "sharpeyes_http_connections_timed_out_total{timeout=\"idle\"}") >= 1.0, "{metrics}");
+
+    // Event streams: two per token, a third refused naming the cap; another token has its own.
+    let stream = |token: &str| Client::new().get(format!("{base}/api/v1/stream")).bearer_auth(token).send().unwrap();
+    let (first, second) = (stream(TOKEN), stream(TOKEN));
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let third = stream(TOKEN);
+    assert_eq!(third.status().as_u16(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    let refusal: Value = third.json().unwrap();
+    assert!(error_of(&refusal).contains("2 event streams open"), "{refusal}");
+    drop(first);
+    // The closed stream's place comes free once the service notices (its next keep-alive at the latest).
+    wait_for(Duration::from_secs(40), || service.log(), || stream(TOKEN).status().as_u16() == 200);
+    drop(second);
+
+    // Paths and queries the framework refuses, unknown routes and wrong methods: JSON errors.
+    for (path, status, expected) in [
+        ("/api/v1/cases/abc", 400, "Invalid URL"),
+        ("/api/v1/cases?limit=many", 400, "limit"),
+        ("/api/v1/no-such-thing", 404, "no such endpoint: GET /api/v1/no-such-thing"),
+    ] {
+        let response = Client::new().get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/json", "{path}");
+        let body: Value = response.json().unwrap();
+        assert!(error_of(&body).contains(expected), "{path}: {body}");
+    }
+    let response = Client::new().delete(format!("{base}/api/v1/cases")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert!(error_of(&response.json().unwrap()).contains("method not allowed"));
+    let response = Client::new().get(format!("{base}/open311/v2/nothing.json")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body[0]["code"], 404, "Open311's error list: {body}");
+
+    // Guessing tokens: five unknown ones, then even the right token is refused for the minute.
+    for n in 0..5 {
+        let response = Client::new().get(format!("{base}/api/v1/cases")).bearer_auth(format!("guess-{n}")).send();
+        assert_eq!(response.unwrap().status().as_u16(), 401, "guess {n}");
+    }
+    let response = Client::new().get(format!("{base}/api/v1/cases")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(response.status().as_u16(), 429, "the address is refused before its token is checked");
+    let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(get_bytes(&base, "/healthz").0, 200, "health stays open");
+}

@@ -1,6 +1,7 @@
 //! A poison MQTT message cannot wedge sensor ingest: a 17 MiB message on a sensor topic (QoS 1, on a
 //! persistent session) is acknowledged and dead-lettered with its size — not its bytes — and the
-//! readings published after it are evaluated; the service stays connected.
+//! readings published after it are evaluated; the service stays connected. A message on a topic with a
+//! level too many is counted and dead-lettered too, not dropped unseen.
 
 mod common;
 
@@ -26,7 +27,7 @@ fn an_oversized_message_is_dead_lettered_and_ingest_goes_on() {
     wait_for(Duration::from_secs(30), || service.log(), || service.log().contains("MQTT connected"));
 
     let mut dead_letters = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-C", "1", "-W", "60"])
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-C", "2", "-W", "60"])
         .args(["-t", &format!("{prefix}/deadletter/#")])
         .stdout(Stdio::piped())
         .spawn()
@@ -43,6 +44,7 @@ fn an_oversized_message_is_dead_lettered_and_ingest_goes_on() {
         .unwrap();
     assert!(published.success());
     let open = r#"{"tilt_deg": 80.0, "open": true, "ts": "2026-11-23T10:00:00Z"}"#.to_owned();
+    publish_lines(broker.port, &format!("{topic}/extra"), std::slice::from_ref(&open), None);
     publish_lines(broker.port, &topic, &[open], None);
 
     // The reading after the poison is evaluated: a manhole case.
@@ -54,14 +56,22 @@ fn an_oversized_message_is_dead_lettered_and_ingest_goes_on() {
             cases.as_array().is_some_and(|cases| cases.len() == 1)
         },
     );
-    let mut letter = String::new();
-    dead_letters.stdout.take().unwrap().read_to_string(&mut letter).unwrap();
+    let mut letters = String::new();
+    dead_letters.stdout.take().unwrap().read_to_string(&mut letters).unwrap();
     let _ = dead_letters.wait();
-    let letter: serde_json::Value = serde_json::from_str(&letter).unwrap_or_else(|e| panic!("{e}: {letter:.200}"));
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|letter| serde_json::from_str(letter).unwrap_or_else(|e| panic!("{e}: {letter:.200}")))
+        .collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let letter = &letters[0];
     assert_eq!(letter["reason"], "oversized");
     assert_eq!(letter["size"].as_u64(), Some((17 << 20) + 9), "{letter}");
     assert_eq!(letter["payload_base64"], "", "the bytes of an oversized message are not sent back");
     let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
     assert_eq!(metric(&metrics, "sharpeyes_sensor_rejected_total{reason=\"oversized\"}"), 1.0);
+    assert_eq!(letters[1]["reason"], "bad_topic");
+    assert_eq!(letters[1]["topic"], format!("{topic}/extra"));
+    assert_eq!(metric(&metrics, "sharpeyes_sensor_rejected_total{reason=\"bad_topic\"}"), 1.0);
     assert_eq!(service.log().matches("MQTT connected").count(), 1, "never disconnected:\n{}", service.log());
 }

@@ -7,11 +7,14 @@ mod validate;
 pub use sharpeyes_alerting::calendar::parse_window;
 pub use sharpeyes_ingest::Problem;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde::Deserialize;
 use sharpeyes_alerting::{
-    api::AuthConfig,
+    api::{AuthConfig, server::ConnectionLimits},
     cases::{CasesConfig, DepartmentConfig, GridConfig},
     cluster::ClusterConfig,
     notify::NotifyConfig,
@@ -78,6 +81,51 @@ pub struct ServerConfig {
     /// API requests a token may make at once before the average applies.
     #[serde(default = "default_rate_limit_burst")]
     pub rate_limit_burst: u32,
+    /// Seconds within which a request's headers must arrive, counted from the connection's opening or
+    /// its previous answer; a connection that is slower is closed.
+    #[serde(default = "default_header_timeout_s")]
+    pub header_timeout_s: f64,
+    /// Seconds without a byte moving either way after which a connection is closed.
+    #[serde(default = "default_idle_timeout_s")]
+    pub idle_timeout_s: f64,
+    /// HTTP connections open at once; one more is answered 503 and closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Event streams (`/api/v1/stream`) one token may hold open at once; one more is answered 429.
+    #[serde(default = "default_streams_per_token")]
+    pub streams_per_token: usize,
+    /// Unknown tokens one client address may present in a minute; beyond it the address is answered
+    /// 429 for the rest of the minute, whatever token it sends.
+    #[serde(default = "default_failed_logins_per_minute")]
+    pub failed_logins_per_minute: u32,
+}
+
+const fn default_failed_logins_per_minute() -> u32 {
+    10
+}
+
+const fn default_header_timeout_s() -> f64 {
+    10.0
+}
+const fn default_idle_timeout_s() -> f64 {
+    60.0
+}
+const fn default_max_connections() -> usize {
+    512
+}
+const fn default_streams_per_token() -> usize {
+    8
+}
+
+impl ServerConfig {
+    /// The HTTP server's limits on each connection.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs_f64(self.header_timeout_s),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout_s),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 const fn default_rate_limit_per_s() -> u32 {
@@ -102,6 +150,11 @@ impl Default for ServerConfig {
             database: None,
             rate_limit_per_s: default_rate_limit_per_s(),
             rate_limit_burst: default_rate_limit_burst(),
+            header_timeout_s: default_header_timeout_s(),
+            idle_timeout_s: default_idle_timeout_s(),
+            max_connections: default_max_connections(),
+            streams_per_token: default_streams_per_token(),
+            failed_logins_per_minute: default_failed_logins_per_minute(),
         }
     }
 }

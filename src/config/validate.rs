@@ -42,8 +42,27 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     for problem in config.cluster.validate() {
         report(problem.path, problem.message);
     }
+    if config.server.failed_logins_per_minute == 0 {
+        report("server.failed_logins_per_minute".into(), "must be at least 1".into());
+    }
     if config.server.rate_limit_per_s == 0 || config.server.rate_limit_burst == 0 {
         report("server.rate_limit_per_s".into(), "the rate and the burst must be at least 1".into());
+    }
+    for (key, seconds) in [
+        ("server.header_timeout_s", config.server.header_timeout_s),
+        ("server.idle_timeout_s", config.server.idle_timeout_s),
+    ] {
+        if !(seconds.is_finite() && (0.1..=86_400.0).contains(&seconds)) {
+            report(key.into(), format!("{seconds} is outside 0.1..=86400 seconds"));
+        }
+    }
+    for (key, count) in [
+        ("server.max_connections", config.server.max_connections),
+        ("server.streams_per_token", config.server.streams_per_token),
+    ] {
+        if count == 0 {
+            report(key.into(), "must be at least 1".into());
+        }
     }
     for problem in config.detector.validate() {
         report(problem.path, problem.message);

@@ -17,6 +17,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{Router, routing::get};
 use sharpeyes_alerting::{
+    api::server::{self, ConnectionLimits, ConnectionMetrics},
     casework::citizen::PhotoAnalyser,
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
     rules::CameraViews,
@@ -187,7 +188,7 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
     let analysis =
         Analysis::start(&node_config, config_path, &cameras, Some(sensors), &registry, violations_tx, detector)?;
     let relay = tokio::spawn(relay.run(violations_rx));
-    let (http_stop, http) = serve_health(listener, registry);
+    let (http_stop, http) = serve_health(listener, registry, config.server.connection_limits())?;
     info!(listen = %config.server.listen, node, "sharpeyes edge running");
 
     crate::shutdown::first_signal().await;
@@ -229,22 +230,21 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `/healthz` and `/metrics` of an edge node (it keeps no cases: the API lives on the centers).
+/// `/healthz` and `/metrics` of an edge node (it keeps no cases: the API lives on the centers), within
+/// the same connection limits as a center's API.
 fn serve_health(
     listener: tokio::net::TcpListener,
     registry: prometheus::Registry,
-) -> (oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    limits: ConnectionLimits,
+) -> anyhow::Result<(oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let connections = ConnectionMetrics::register(&registry)?;
     let router = Router::new()
         .route("/healthz", get(sharpeyes_alerting::api::health::healthz))
         .route("/metrics", get(sharpeyes_alerting::api::health::registry_metrics))
         .with_state(registry);
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let http = tokio::spawn(
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
-    );
-    (stop, http)
+    let http = tokio::spawn(server::serve(listener, router, limits, Some(connections), async move {
+        let _ = stop_rx.await;
+    }));
+    Ok((stop, http))
 }

@@ -7,7 +7,10 @@ use anyhow::Context;
 use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics,
-    api::{self, ApiState},
+    api::{
+        self, ApiState, StreamLimit,
+        server::{self, ConnectionMetrics},
+    },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
     casework::{
         CameraSite, CaseEngine, EngineSettings,
@@ -122,10 +125,16 @@ impl CaseService {
             ))
         };
 
+        let connections = ConnectionMetrics::register(&registry)?;
         let state = ApiState {
             store: store.clone(),
             evidence,
-            auth: Arc::new(config.auth.authenticator(config.server.rate_limit_per_s, config.server.rate_limit_burst)),
+            auth: Arc::new(
+                config
+                    .auth
+                    .authenticator(config.server.rate_limit_per_s, config.server.rate_limit_burst)
+                    .with_failed_login_limit(config.server.failed_logins_per_minute),
+            ),
             registry,
             cameras: Arc::new(seen.statuses),
             sensors: seen.sensors,
@@ -136,15 +145,18 @@ impl CaseService {
             citizens,
             photos: seen.photos,
             clock,
+            streams: Arc::new(StreamLimit::new(config.server.streams_per_token)),
         };
         let (http_stop, http_stop_rx) = oneshot::channel::<()>();
-        let http = tokio::spawn(
-            axum::serve(listener, api::router(state))
-                .with_graceful_shutdown(async move {
-                    let _ = http_stop_rx.await;
-                })
-                .into_future(),
-        );
+        let http = tokio::spawn(server::serve(
+            listener,
+            api::router(state),
+            config.server.connection_limits(),
+            Some(connections),
+            async move {
+                let _ = http_stop_rx.await;
+            },
+        ));
         Ok(Self { store, engine, leader_stop, leader, http_stop, http })
     }
 

@@ -168,6 +168,7 @@ data_dir = "{data}"
 # The tests poll the API faster than a person; the limiter has its own unit test.
 rate_limit_per_s = 100000
 rate_limit_burst = 100000
+failed_logins_per_minute = 100000
 
 [detector]
 manifest = "{manifest}"

@@ -1,7 +1,12 @@
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::header,
     middleware::Next,
     response::Response,
@@ -28,11 +33,63 @@ pub struct ApiToken {
 /// Requests per token: each token gets its own bucket.
 type TokenLimiter = governor::DefaultKeyedRateLimiter<Arc<str>>;
 
-/// Checks bearer tokens against the configured digests, and each token's request rate.
+/// Checks bearer tokens against the configured digests, each token's request rate, and how often each
+/// client address presents an unknown token.
 #[derive(Debug, Default)]
 pub struct Authenticator {
     by_digest: HashMap<[u8; 32], Principal>,
     limiter: Option<TokenLimiter>,
+    failures: Option<FailedLogins>,
+}
+
+/// How long a client address that presented too many unknown tokens is refused.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses remembered before the expired ones are swept out.
+const FAILURE_ADDRESSES: usize = 10_000;
+
+/// Unknown tokens per client address, counted in windows of [`FAILURE_WINDOW`] from the first
+/// failure: an address at `per_window` failures is refused (429) until its window ends, before its
+/// token is even checked, so guessing goes no faster than `per_window` a minute.
+///
+/// Written here rather than with `governor` (which limits each token's rate): a guess must be
+/// refused before it is checked, and a governor limiter cannot be asked whether a key is limited
+/// without spending from it.
+#[derive(Debug)]
+struct FailedLogins {
+    per_window: u32,
+    by_address: Mutex<HashMap<IpAddr, Strikes>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Strikes {
+    since: Instant,
+    count: u32,
+}
+
+impl FailedLogins {
+    /// How long `address` is still refused at `now`, if it is.
+    fn refused_for(&self, address: IpAddr, now: Instant) -> Option<Duration> {
+        let by_address = self.by_address.lock().expect("the failure counts are never poisoned");
+        let strikes = by_address.get(&address)?;
+        let ends = strikes.since + FAILURE_WINDOW;
+        (strikes.count >= self.per_window && now < ends).then(|| ends - now)
+    }
+
+    /// Counts one unknown token from `address` at `now`.
+    fn strike(&self, address: IpAddr, now: Instant) {
+        let mut by_address = self.by_address.lock().expect("the failure counts are never poisoned");
+        if by_address.len() >= FAILURE_ADDRESSES {
+            by_address.retain(|_, strikes| now < strikes.since + FAILURE_WINDOW);
+        }
+        let strikes = by_address.entry(address).or_insert(Strikes { since: now, count: 0 });
+        if now >= strikes.since + FAILURE_WINDOW {
+            *strikes = Strikes { since: now, count: 0 };
+        }
+        strikes.count += 1;
+        if strikes.count == self.per_window {
+            tracing::warn!(%address, failures = strikes.count, "too many unknown tokens from one address: refused for a minute");
+        }
+    }
 }
 
 impl Authenticator {
@@ -48,7 +105,14 @@ impl Authenticator {
                 Some((digest, Principal { name: token.name.as_str().into(), role: token.role, department }))
             })
             .collect();
-        Self { by_digest, limiter: None }
+        Self { by_digest, limiter: None, failures: None }
+    }
+
+    /// Refuses (429) a client address for the rest of a minute once it has presented `per_minute`
+    /// unknown tokens within it.
+    pub fn with_failed_login_limit(mut self, per_minute: u32) -> Self {
+        self.failures = Some(FailedLogins { per_window: per_minute.max(1), by_address: Mutex::default() });
+        self
     }
 
     /// Limits each token to `per_second` requests on average, `burst` at once; beyond it the API
@@ -128,9 +192,22 @@ pub async fn require_token_or_api_key(
     admit(&auth, &token, request, next).await
 }
 
-/// Lets the request on as the token's holder, within the token's rate.
+/// Lets the request on as the token's holder, within the token's rate; an address that presented
+/// too many unknown tokens is refused before its token is checked.
 async fn admit(auth: &Authenticator, token: &str, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let principal = auth.authenticate(token).ok_or(ApiError::Unauthorized("unknown token"))?.clone();
+    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
+    let failures = auth.failures.as_ref().zip(address);
+    if let Some((failures, address)) = failures
+        && let Some(wait) = failures.refused_for(address, Instant::now())
+    {
+        return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
+    }
+    let Some(principal) = auth.authenticate(token).cloned() else {
+        if let Some((failures, address)) = failures {
+            failures.strike(address, Instant::now());
+        }
+        return Err(ApiError::Unauthorized("unknown token"));
+    };
     if let Some(limiter) = &auth.limiter
         && let Err(not_until) = limiter.check_key(&principal.name)
     {
@@ -144,6 +221,22 @@ async fn admit(auth: &Authenticator, token: &str, mut request: Request, next: Ne
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_is_refused_after_its_failures_until_the_window_ends() {
+        let failures = FailedLogins { per_window: 3, by_address: Mutex::default() };
+        let (guesser, other): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let start = Instant::now();
+        for n in 0..3 {
+            assert_eq!(failures.refused_for(guesser, start), None, "{n} failures are allowed");
+            failures.strike(guesser, start + Duration::from_secs(n));
+        }
+        assert_eq!(failures.refused_for(guesser, start + Duration::from_secs(10)), Some(Duration::from_secs(50)));
+        assert_eq!(failures.refused_for(other, start + Duration::from_secs(10)), None, "another address goes on");
+        assert_eq!(failures.refused_for(guesser, start + FAILURE_WINDOW), None, "the window ended");
+        failures.strike(guesser, start + FAILURE_WINDOW);
+        assert_eq!(failures.refused_for(guesser, start + FAILURE_WINDOW), None, "a new window counts from one");
+    }
 
     #[test]
     fn tokens_are_matched_by_digest_only() {

@@ -1,5 +1,5 @@
 use axum::{
-    Json,
+    Extension, Json,
     extract::{Path, State},
     http::header,
     response::IntoResponse,
@@ -14,14 +14,18 @@ use super::{
     state::ApiState,
 };
 use crate::{
-    cases::evidence::encode_jpeg,
+    cases::{Principal, evidence::encode_jpeg},
     rules::{Zone, ZoneKind},
 };
 
 /// `GET /api/v1/cameras`: every camera's status (URLs with credentials redacted).
-#[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = Vec<StatusSnapshot>), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
-pub async fn list(State(state): State<ApiState>) -> Json<Vec<StatusSnapshot>> {
-    Json(state.cameras.iter().map(|camera| camera.snapshot()).collect())
+#[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = Vec<StatusSnapshot>), (status = 403, description = "a reporter", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Vec<StatusSnapshot>>, ApiError> {
+    state.check_may_watch(&who)?;
+    Ok(Json(state.cameras.iter().map(|camera| camera.snapshot()).collect()))
 }
 
 /// A camera's zones and what the detector found in its latest analysed frame.
@@ -107,8 +111,13 @@ fn known(state: &ApiState, id: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view).
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
-pub async fn view(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<CameraView>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn view(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<CameraView>, ApiError> {
+    state.check_may_watch(&who)?;
     known(&state, &id)?;
     let latest = state.views.latest(&id);
     Ok(Json(CameraView {
@@ -132,8 +141,13 @@ pub async fn view(State(state): State<ApiState>, Path(id): Path<String>) -> Resu
 }
 
 /// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first).
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
-pub async fn frame(State(state): State<ApiState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn frame(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.check_may_watch(&who)?;
     known(&state, &id)?;
     let analysed =
         state.views.latest(&id).ok_or_else(|| ApiError::NotFound(format!("camera '{id}' has no frame yet")))?;

@@ -52,6 +52,7 @@ pub struct ActionRequest {
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseFilter), responses((status = 200, body = Vec<Case>), (status = 400, description = "a bad filter, named", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
     filter: Result<Query<CaseFilter>, QueryRejection>,
 ) -> Result<Json<Vec<Case>>, ApiError> {
     let Query(filter) = filter.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
@@ -63,7 +64,7 @@ pub async fn list(
     if !(1..=1000).contains(&filter.limit) {
         return Err(ApiError::BadRequest(format!("limit: {} is outside 1..=1000", filter.limit)));
     }
-    Ok(Json(state.store.list_cases(&filter).await?))
+    Ok(Json(state.store.list_cases_in(&filter, &state.read_scope(&who)).await?))
 }
 
 /// A case as one person sees it: the case with its objects, evidence, timeline and whistles, and
@@ -120,6 +121,7 @@ pub async fn detail(
     Extension(who): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> Result<Json<CaseView>, ApiError> {
+    state.check_visible(&who, id).await?;
     let detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
     Ok(Json(CaseView::new(&state, &who, detail)))
 }
@@ -128,8 +130,10 @@ pub async fn detail(
 #[utoipa::path(get, path = "/api/v1/cases/{id}/evidence/{index}", tag = "cases", params(("id" = i64, Path, description = "case id"), ("index" = i64, Path, description = "evidence index within the case")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn evidence(
     State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
     Path((id, index)): Path<(i64, i64)>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.check_visible(&who, id).await?;
     let not_found = || ApiError::NotFound(format!("no evidence {index} for case {id}"));
     let info = state.store.evidence(id, index).await?.ok_or_else(not_found)?;
     let path = state.evidence.path_of(&info.sha256).ok_or_else(not_found)?;
@@ -151,6 +155,7 @@ pub async fn act(
 ) -> Result<Json<CaseView>, ApiError> {
     let Json(request) = body?;
     check_note(&request.note)?;
+    state.check_visible(&who, id).await?;
     let now = state.clock.now();
     match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
         ActionOutcome::Applied(detail) => {
@@ -207,6 +212,7 @@ pub async fn acknowledge(
     if !who.role.may_acknowledge() {
         return Err(ApiError::Forbidden(format!("a {} may not acknowledge cases", who.role.as_str())));
     }
+    state.check_visible(&who, id).await?;
     ownership_answer(id, state.store.acknowledge(id, &who, &request.note, state.clock.now()).await?)?;
     tracing::info!(case = id, who = %who.name, "case acknowledged");
     detail(State(state), Extension(who), Path(id)).await
@@ -226,6 +232,7 @@ pub async fn hand_over(
     if !who.role.may_acknowledge() {
         return Err(ApiError::Forbidden(format!("a {} may not hand cases over", who.role.as_str())));
     }
+    state.check_visible(&who, id).await?;
     match state.auth.role_of(&request.to).filter(|_| request.to != *who.name) {
         None => {
             let to = excerpt(&request.to);
@@ -267,6 +274,7 @@ pub async fn whistle(
     if !who.role.may_blow_whistles() {
         return Err(ApiError::Forbidden(format!("a {:?} may not blow a whistle", who.role)));
     }
+    state.check_visible(&who, id).await?;
     if request.departments.is_empty() {
         return Err(ApiError::BadRequest("departments: call at least one".into()));
     }
@@ -322,6 +330,7 @@ pub async fn report_in(
     if let Some(own) = who.department.as_deref().filter(|own| **own != *request.department) {
         return Err(ApiError::Forbidden(format!("this token reports in for '{own}' only")));
     }
+    state.check_visible(&who, id).await?;
     check_note(&request.note)?;
     match state.store.report_in(id, whistle, &request.department, &who, &request.note, state.clock.now()).await? {
         ReportInOutcome::Reported => detail(State(state), Extension(who), Path(id)).await,

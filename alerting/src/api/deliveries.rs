@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     cases::Principal,
-    store::{Delivery, DeliveryState},
+    store::{Delivery, DeliveryState, ReadScope},
 };
 
 /// Most deliveries per page.
@@ -32,11 +32,19 @@ pub struct DeliveryQuery {
 }
 
 /// `GET /api/v1/deliveries`: deliveries newest first, with their attempts and last error.
-#[utoipa::path(get, path = "/api/v1/deliveries", tag = "notifications", params(DeliveryQuery), responses((status = 200, body = Vec<Delivery>), (status = 400, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "notifications", params(DeliveryQuery), responses((status = 200, body = Vec<Delivery>), (status = 400, body = ErrorBody), (status = 403, description = "a token that reads only some cases", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
     query: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
+    // Deliveries carry every case's timeline entries: only readers of every case see them.
+    if state.read_scope(&who) != ReadScope::All {
+        return Err(ApiError::Forbidden(format!(
+            "this {} token reads only some cases, not the outbox",
+            who.role.as_str()
+        )));
+    }
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -1,6 +1,9 @@
 use axum::{
     Json,
+    body::Body,
+    extract::Request,
     http::{HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -12,10 +15,61 @@ const EXCERPT_CHARS: usize = 64;
 /// `text` as an error message may quote it: at most its first 64 characters, marked when cut, so
 /// that a refused megabyte is not sent back.
 pub fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(EXCERPT_CHARS) {
+    first_chars(text, EXCERPT_CHARS)
+}
+
+/// The first `count` characters of `text`, marked when cut.
+fn first_chars(text: &str, count: usize) -> String {
+    match text.char_indices().nth(count) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
+}
+
+/// Most characters of a framework error's text an answer repeats (it may quote the input too).
+const FRAMEWORK_TEXT_CHARS: usize = 300;
+
+/// When a token at its cap of event streams is asked to try again (a closed browser tab's stream ends
+/// within one keep-alive).
+const STREAM_RETRY_AFTER_S: u64 = 15;
+
+/// Most bytes of a framework error's text (a path or query it could not parse) that are read.
+const FRAMEWORK_TEXT_BYTES: usize = 16 * 1024;
+
+/// Middleware: an error answer that is not JSON — axum's own refusals of a path or query it could
+/// not parse (`text/plain`), an unknown route or method (empty) — is rewritten into the API's format:
+/// `{"error": "..."}`, or Open311's list `[{"code": 400, "description": "..."}]` under `/open311/`.
+pub async fn json_error_bodies(request: Request, next: Next) -> Response {
+    let open311 = request.uri().path().starts_with("/open311/");
+    let asked = format!("{} {}", request.method(), excerpt(request.uri().path()));
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, FRAMEWORK_TEXT_BYTES)
+        .await
+        .map(|bytes| first_chars(String::from_utf8_lossy(&bytes).trim(), FRAMEWORK_TEXT_CHARS))
+        .unwrap_or_default();
+    let message = match (text.is_empty(), status) {
+        (false, _) => text,
+        (true, StatusCode::NOT_FOUND) => format!("no such endpoint: {asked}"),
+        (true, StatusCode::METHOD_NOT_ALLOWED) => format!("method not allowed: {asked}"),
+        (true, _) => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let body = if open311 {
+        serde_json::json!([{ "code": status.as_u16(), "description": message }])
+    } else {
+        serde_json::json!({ "error": message })
+    };
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body.to_string()))
 }
 
 /// The body of every error answer.
@@ -49,6 +103,9 @@ pub enum ApiError {
     /// 429: the token's request rate is used up; retry after this many seconds.
     #[error("too many requests: retry after {0} s")]
     TooManyRequests(u64),
+    /// 429: the token has this many event streams open already, its cap.
+    #[error("this token has {0} event streams open already (the most it may): close one first")]
+    TooManyStreams(usize),
     /// 500: logged in full, answered without internals; 503 with `Retry-After` when the database was
     /// busy or unreachable.
     #[error("internal error")]
@@ -76,7 +133,7 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(source) if source.is_transient() || matches!(source, crate::Error::Contended(_)) => {
                 warn!(error = %source, "API request met a busy or unreachable database; the client is asked to retry");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -97,8 +154,14 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Self::TooManyRequests(seconds) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        match self {
+            Self::TooManyRequests(seconds) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Self::TooManyStreams(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(STREAM_RETRY_AFTER_S));
+            }
+            _ => {}
         }
         response
     }

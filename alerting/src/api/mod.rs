@@ -17,9 +17,11 @@ mod open311;
 mod openapi;
 mod parked;
 mod sensors;
+pub mod server;
 mod silences;
 mod state;
 mod stream;
+mod stream_limit;
 
 pub use auth::{ApiToken, Authenticator};
 use axum::{
@@ -34,6 +36,7 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
 pub use state::ApiState;
+pub use stream_limit::StreamLimit;
 
 /// Largest request body the JSON endpoints take (a 413 beyond it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -83,6 +86,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
         .nest("/open311/v2", open311)
+        .layer(middleware::from_fn(error::json_error_bodies))
         .layer(middleware::map_response(no_sniffing))
         .with_state(state)
 }

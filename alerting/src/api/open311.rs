@@ -231,8 +231,13 @@ fn with_media(state: &ApiState, detail: CaseDetail) -> ServiceRequest {
 
 /// `GET /open311/v2/requests.json`: cases as service requests, newest first (at most 1000).
 #[utoipa::path(get, path = "/open311/v2/requests.json", tag = "open311", params(RequestQuery), responses((status = 200, body = Vec<ServiceRequest>), (status = 400, description = "`[{\"code\": 400, \"description\": ...}]`")))]
-pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>) -> Answer<Vec<ServiceRequest>> {
+pub async fn requests(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    query: Query<RequestQuery>,
+) -> Answer<Vec<ServiceRequest>> {
     let Query(query) = query;
+    let scope = state.read_scope(&who);
     if let Some(ids) = &query.service_request_id {
         let mut wanted: Vec<i64> = Vec::new();
         for (index, id) in ids.split(',').enumerate() {
@@ -254,6 +259,9 @@ pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>)
         }
         let mut found = Vec::new();
         for id in wanted {
+            if !state.store.case_in_scope(id, &scope).await? {
+                continue;
+            }
             if let Some(detail) = state.store.case_detail(id).await? {
                 found.push(with_media(&state, detail));
             }
@@ -276,18 +284,25 @@ pub async fn requests(State(state): State<ApiState>, query: Query<RequestQuery>)
         limit: MAX_REQUESTS,
         ..CaseFilter::default()
     };
-    let cases = state.store.list_cases(&filter).await?;
+    let cases = state.store.list_cases_in(&filter, &scope).await?;
     let wanted = cases.into_iter().filter(|case| open.is_none_or(|open| case.status.is_open() == open));
     Ok(Json(wanted.map(|case| request_of(case, &state, None)).collect()))
 }
 
 /// `GET /open311/v2/requests/{id}.json`: one case as a service request (a list of one, as Open311 has it).
 #[utoipa::path(get, path = "/open311/v2/requests/{id}.json", tag = "open311", params(("id" = i64, Path, description = "case id")), responses((status = 200, body = Vec<ServiceRequest>), (status = 404, description = "no such request")))]
-pub async fn request(State(state): State<ApiState>, Path(file): Path<String>) -> Answer<Vec<ServiceRequest>> {
+pub async fn request(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(file): Path<String>,
+) -> Answer<Vec<ServiceRequest>> {
     let id: i64 = file
         .strip_suffix(".json")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::NotFound(format!("no request '{file}' (ask for <id>.json)")))?;
+    if !state.store.case_in_scope(id, &state.read_scope(&who)).await? {
+        return Err(ApiError::NotFound(format!("no request {id}")).into());
+    }
     let detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no request {id}")))?;
     Ok(Json(vec![with_media(&state, detail)]))
 }

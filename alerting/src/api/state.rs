@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
-use super::auth::Authenticator;
+use super::{auth::Authenticator, error::ApiError, stream_limit::StreamLimit};
 use crate::{
-    cases::{deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy},
+    cases::{
+        Principal, Role, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy,
+    },
     casework::citizen::{CitizenIntake, PhotoAnalyser},
     clock::SharedClock,
     rules::CameraViews,
-    store::Store,
+    store::{ReadScope, Store},
 };
 
 /// What the handlers share.
@@ -43,4 +45,45 @@ pub struct ApiState {
     pub photos: Option<Arc<PhotoAnalyser>>,
     /// What "now" is for the actions handlers take (the system clock in service).
     pub clock: SharedClock,
+    /// The event streams each token holds open, capped.
+    pub streams: Arc<StreamLimit>,
+}
+
+impl ApiState {
+    /// The cases `who` may read: a reporter its own citizen reports, a handler bound to a department
+    /// that department's cases, everyone else every case.
+    pub fn read_scope(&self, who: &Principal) -> ReadScope {
+        match (who.role, who.department.as_deref()) {
+            (Role::Reporter, _) => ReadScope::FiledBy(who.name.to_string()),
+            (Role::Handler, Some(id)) => {
+                let department = self.whistles.department(id);
+                ReadScope::Department {
+                    id: id.to_owned(),
+                    categories: department.map(|d| d.categories.clone()).unwrap_or_default(),
+                    grids: department.map(|d| d.grids.clone()).unwrap_or_default(),
+                }
+            }
+            _ => ReadScope::All,
+        }
+    }
+
+    /// Refuses case `id` to `who` unless it is within their read scope, with the same 404 as a case
+    /// that does not exist (a case out of scope is not revealed).
+    pub async fn check_visible(&self, who: &Principal, id: i64) -> Result<(), ApiError> {
+        let scope = self.read_scope(who);
+        if scope == ReadScope::All || self.store.case_in_scope(id, &scope).await? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no case {id}")))
+        }
+    }
+
+    /// Refuses cameras and sensors to roles that may not watch them (403 naming the role).
+    pub fn check_may_watch(&self, who: &Principal) -> Result<(), ApiError> {
+        if who.role.may_watch_cameras() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("a {} may not see cameras or sensors", who.role.as_str())))
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/stream`: every case change as Server-Sent Events, resumable.
+//! `GET /api/v1/stream`: every case change the caller may read as Server-Sent Events, resumable.
 
 use std::{
     convert::Infallible,
@@ -6,6 +6,7 @@ use std::{
 };
 
 use axum::{
+    Extension,
     extract::State,
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
@@ -16,7 +17,16 @@ use super::{
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
-use crate::store::TimelineEntry;
+use crate::{
+    cases::Principal,
+    store::{ReadScope, Store, TimelineEntry},
+};
+
+/// Whether `entry` belongs to a case within `scope`; a store error counts as no (the entry is not
+/// sent; the client still sees it if it reconnects and the case is its).
+async fn within(store: &Store, scope: &ReadScope, entry: &TimelineEntry) -> bool {
+    *scope == ReadScope::All || store.case_in_scope(entry.case_id, scope).await.unwrap_or(false)
+}
 
 /// Entries read per database round trip.
 const BATCH: i64 = 200;
@@ -40,12 +50,16 @@ fn sendable(last: i64, entries: Vec<TimelineEntry>, hole_waited_out: bool) -> Ve
 /// `GET /api/v1/stream`: timeline entries as events of type `case` with the entry's id as the event
 /// id and the entry as JSON data. A client that sends `Last-Event-ID` (as browsers do when they
 /// reconnect) gets every entry after it first; without it, the stream starts with the next change.
-/// Entries go out in id order, none skipped while its transaction may still commit ([`GAP_GRACE`]).
-#[utoipa::path(get, path = "/api/v1/stream", tag = "cases", params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this entry")), responses((status = 200, description = "Server-Sent Events `case`, data a TimelineEntry", content_type = "text/event-stream", body = TimelineEntry), (status = 400, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+/// Entries go out in id order, none skipped while its transaction may still commit ([`GAP_GRACE`]);
+/// only those of cases the caller may read. 429 when the token has its cap of streams open.
+#[utoipa::path(get, path = "/api/v1/stream", tag = "cases", params(("Last-Event-ID" = Option<i64>, Header, description = "resume after this entry")), responses((status = 200, description = "Server-Sent Events `case`, data a TimelineEntry", content_type = "text/event-stream", body = TimelineEntry), (status = 400, body = ErrorBody), (status = 429, description = "the token has its cap of streams open", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn stream(
     State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = state.streams.take(&who.name).ok_or(ApiError::TooManyStreams(state.streams.per_token))?;
+    let scope = state.read_scope(&who);
     let last = match headers.get("last-event-id") {
         Some(value) => value
             .to_str()
@@ -57,14 +71,17 @@ pub async fn stream(
     let changes = state.store.timeline_changes();
     let store = state.store.clone();
     let events = stream::unfold(
-        (store, changes, last, Vec::<TimelineEntry>::new().into_iter(), None::<Instant>),
-        |(store, mut changes, mut last, mut pending, mut hole_since)| async move {
+        (store, changes, last, Vec::<TimelineEntry>::new().into_iter(), None::<Instant>, (scope, slot)),
+        |(store, mut changes, mut last, mut pending, mut hole_since, reader)| async move {
             loop {
                 if let Some(entry) = pending.next() {
                     last = entry.id;
+                    if !within(&store, &reader.0, &entry).await {
+                        continue;
+                    }
                     let event = Event::default().id(entry.id.to_string()).event("case").json_data(&entry);
                     let event = event.expect("a timeline entry serialises");
-                    return Some((Ok(event), (store, changes, last, pending, hole_since)));
+                    return Some((Ok(event), (store, changes, last, pending, hole_since, reader)));
                 }
                 let entries = store.entries_after(last, BATCH).await.unwrap_or_default();
                 let found = !entries.is_empty();

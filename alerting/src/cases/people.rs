@@ -63,6 +63,12 @@ impl Role {
         matches!(self, Self::Reporter | Self::Operator | Self::Admin)
     }
 
+    /// Whether the role sees cameras and sensors (their list, zones and live frames): everyone but
+    /// reporters, whose applications serve citizens.
+    pub const fn may_watch_cameras(self) -> bool {
+        !matches!(self, Self::Reporter)
+    }
+
     /// Whether the role creates and expires silences: operators, dispatchers and admins.
     pub const fn may_silence(self) -> bool {
         matches!(self, Self::Operator | Self::Dispatcher | Self::Admin)

@@ -63,6 +63,11 @@ impl WhistlePolicy {
         self.departments.iter().any(|d| d.id == id)
     }
 
+    /// The department `id` of the directory, if there is one.
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+
     /// How long a department called at `level` has to report in.
     pub fn report_in(&self, level: WhistleLevel) -> Duration {
         self.report_in.get(&level).copied().unwrap_or(Duration::from_secs(3600))

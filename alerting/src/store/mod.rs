@@ -13,6 +13,7 @@ mod deliveries;
 mod matchers;
 mod model;
 mod parked;
+mod scope;
 mod silences;
 mod whistles;
 
@@ -34,6 +35,7 @@ pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase,
 pub use matchers::Matchers;
 pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
 pub use parked::{ParkedMessage, ParkedViolation};
+pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
@@ -364,8 +366,15 @@ impl Store {
 
     /// Cases matching `filter`, newest first.
     pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+        self.list_cases_in(filter, &ReadScope::All).await
+    }
+
+    /// Cases matching `filter` within `scope`, newest first: the scope is a condition of the query, so
+    /// a page is full whenever enough cases in scope match.
+    pub async fn list_cases_in(&self, filter: &CaseFilter, scope: &ReadScope) -> Result<Vec<Case>> {
         with_pool!(self, |pool| {
             let mut query = QueryBuilder::new("SELECT * FROM cases WHERE 1 = 1");
+            scope.push_condition(&mut query);
             for (column, value) in [
                 ("status", &filter.status),
                 ("category", &filter.category),

@@ -229,8 +229,10 @@ impl SensorSource {
     fn filters(&self) -> Vec<String> {
         let prefix = &self.handler.settings.prefix;
         match &self.handler.owned {
-            None => vec![format!("{prefix}/sensors/+/+")],
-            Some(devices) => devices.iter().map(|device| format!("{prefix}/sensors/{device}/+")).collect(),
+            // Every level below `sensors/`, so that a topic with a level too many or too few arrives, is
+            // counted and dead-lettered, instead of being dropped unseen by the broker.
+            None => vec![format!("{prefix}/sensors/#")],
+            Some(devices) => devices.iter().map(|device| format!("{prefix}/sensors/{device}/#")).collect(),
         }
     }
 
