@@ -21,7 +21,7 @@ seed manifest models/*.toml
 seed open311_photo media/images/000000009769.jpg media/images/000000000285.jpg
 mkdir -p fuzz/corpus/sensor_payload fuzz/corpus/api_json
 printf '\000{"open": true, "tilt_deg": 30.0, "ts": "2026-11-23T10:00:00Z"}' >fuzz/corpus/sensor_payload/manhole
-printf '\003{"level_cm": 120.5}' >fuzz/corpus/sensor_payload/water
+printf '\002{"level_cm": 120.5}' >fuzz/corpus/sensor_payload/water
 printf '{"action": "dispatch", "note": "to the street office"}' >fuzz/corpus/api_json/action
 printf '{"matchers": {"camera": "cam-01"}, "starts_at": "2026-11-24T00:00:00Z", "ends_at": "2026-11-25T00:00:00Z", "comment": "x"}' >fuzz/corpus/api_json/silence
 mkdir -p target/fuzz-logs

@@ -1,15 +1,14 @@
 //! Configuration text: parsed and validated, or a list of problems with key paths, never a panic.
+//! The work is `entry_points::configuration`, which the stable smoke test (`tests/fuzz_smoke.rs`) runs too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/config/mod.rs"]
-mod config;
+// Each target compiles every entry point and uses one.
+#[allow(dead_code)]
+#[path = "../entry_points.rs"]
+mod entry_points;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Err(problems) = config::Config::parse(text) {
-        assert!(!problems.is_empty(), "a refusal names at least one problem");
-    }
+    entry_points::configuration(data);
 });
