@@ -1,6 +1,7 @@
 //! Grouping, reminders and escalation on a simulated clock: the notifier over a real SQLite store,
 //! delivering signed webhooks to a real HTTP receiver on loopback; time moves only when the test moves
 //! it, so every boundary (one second before, one second after) is checked exactly, without sleeping.
+//! A camera's maintenance window mutes its entries while it lasts, and only its own.
 
 use std::{
     collections::HashMap,
@@ -54,8 +55,19 @@ fn start_time() -> DateTime<Utc> {
 
 /// A notifier on `clock` sending along `route` (TOML of `[notify.route]`) to the receiver "desk".
 async fn notifier(store: &Store, clock: &ManualClock, route: &str, url: reqwest::Url) -> Notifier {
+    notifier_with_maintenance(store, clock, route, url, HashMap::new()).await
+}
+
+/// [`notifier`] with daily maintenance windows (local time, UTC+8) by camera.
+async fn notifier_with_maintenance(
+    store: &Store,
+    clock: &ManualClock,
+    route: &str,
+    url: reqwest::Url,
+    maintenance: HashMap<String, Vec<(chrono::NaiveTime, chrono::NaiveTime)>>,
+) -> Notifier {
     let route: Route = toml::from_str(route).unwrap();
-    let mutes = Mutes { maintenance: HashMap::new(), utc_offset: FixedOffset::east_opt(8 * 3600).unwrap() };
+    let mutes = Mutes { maintenance, utc_offset: FixedOffset::east_opt(8 * 3600).unwrap() };
     let webhook = Webhook { url, secret: "k".into(), timeout: Duration::from_secs(5) };
     let receivers = HashMap::from([("desk".to_owned(), Receiver::Webhook(webhook))]);
     let retry = RetryPolicy { max_attempts: 3, min_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) };
@@ -65,17 +77,22 @@ async fn notifier(store: &Store, clock: &ManualClock, route: &str, url: reqwest:
 
 /// A sensor case opened now in `grid`.
 async fn open_case(store: &Store, clock: &ManualClock, device: &str, grid: &str) -> i64 {
+    open_case_from(store, clock, "", device, grid).await
+}
+
+/// A case opened now in `grid` by `camera` (a sensor's when `camera` is empty, then by `device`).
+async fn open_case_from(store: &Store, clock: &ManualClock, camera: &str, device: &str, grid: &str) -> i64 {
     use chrono::TimeZone;
     let now = sharpeyes_alerting::clock::Clock::now(clock);
     let case = NewCase {
         code: "0101".into(),
         category: Category::ManholeCover,
-        camera: String::new(),
+        camera: camera.into(),
         zone: "cover".into(),
         grid: grid.into(),
         status: Status::Reported,
         urgency: Urgency::Urgent,
-        source: "sensor".into(),
+        source: if camera.is_empty() { "sensor" } else { "camera" }.into(),
         device: device.into(),
         detail: None,
         location: None,
@@ -217,5 +234,37 @@ async fn unacknowledged_cases_escalate_step_by_step_and_acknowledged_ones_stop()
     assert_eq!(steps, ["escalation:1", "escalation:2"]);
     let acked = store.case_detail(acked).await.unwrap().unwrap();
     assert!(acked.events.iter().all(|e| e.action != Step::Escalate), "acknowledged at once: never escalated");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_in_its_maintenance_window_is_muted_and_no_other_and_not_after_the_window() {
+    use chrono::NaiveTime;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    // 09:00 local; cam-9 is serviced daily 08:30–09:30.
+    let clock = ManualClock::starting_at(start_time());
+    let (url, taken) = start_receiver().await;
+    let window = (NaiveTime::from_hms_opt(8, 30, 0).unwrap(), NaiveTime::from_hms_opt(9, 30, 0).unwrap());
+    let maintenance = HashMap::from([("cam-9".to_owned(), vec![window])]);
+    let notifier = notifier_with_maintenance(&store, &clock, "receivers = [\"desk\"]\n", url, maintenance).await;
+    let cameras_sent = || -> Vec<String> {
+        taken.lock().unwrap().iter().map(|b| b["entry"]["camera"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let serviced = open_case_from(&store, &clock, "cam-9", "", G1).await;
+    open_case_from(&store, &clock, "cam-1", "", G1).await;
+    rounds(&notifier).await;
+    assert_eq!(cameras_sent(), ["cam-1"], "cam-9 is in its window");
+    let muted = store.deliveries(None, None, 100).await.unwrap();
+    let muted = muted.iter().find(|d| d.case_id == serviced).expect("the muted entry is recorded");
+    assert_eq!(muted.state, "silenced");
+    assert!(muted.last_error.contains("maintenance window"), "{}", muted.last_error);
+
+    // 09:30 local: the window has ended; cam-9's next entry goes out.
+    clock.advance(TimeDelta::minutes(30));
+    open_case_from(&store, &clock, "cam-9", "", G2).await;
+    rounds(&notifier).await;
+    assert_eq!(cameras_sent(), ["cam-1", "cam-9"]);
     store.close().await;
 }
