@@ -1,5 +1,6 @@
 //! The first real path: an RTSP camera (simcam) → GStreamer → YOLOX-nano through ONNX Runtime → a
-//! no-parking zone with a dwell rule → one grid case in SQLite → the API with its evidence image.
+//! no-parking zone with a dwell rule → one grid case in SQLite → the API with its evidence image; in
+//! key-frame mode and in sampled mode (frames decoded at `sample_fps`) alike.
 
 mod common;
 
@@ -23,6 +24,7 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
         &[
             TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" },
             TestCamera { id: "traffic-cam", url: &urls[1], decode: "sampled" },
+            TestCamera { id: "truck-sampled", url: &urls[0], decode: "sampled" },
         ],
         6.0,
     );
@@ -46,6 +48,15 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     let truck_cases = cases_of(&cases, "truck-cam");
     assert_eq!(truck_cases.len(), 1, "one case per camera, zone and category: {cases:#}");
     assert!(cases_of(&cases, "traffic-cam").is_empty(), "moving traffic opened a case: {cases:#}\n{}", service.log());
+    // Sampled mode analyses frames and files the truck as key-frame mode does.
+    let sampled = cases_of(&cases, "truck-sampled");
+    assert_eq!(sampled.len(), 1, "the sampled camera's case: {cases:#}\n{}", service.log());
+    assert_eq!(sampled[0]["category"], "illegal_parking");
+    let cameras = cameras_by_id(&base);
+    for camera in ["traffic-cam", "truck-sampled"] {
+        let frames = cameras[camera]["frames"].as_u64().unwrap();
+        assert!(frames >= 10, "{camera} analysed {frames} frames in over 25 s at 2 fps");
+    }
 
     let case = &truck_cases[0];
     assert_eq!(case["id"], first["id"], "the first case stays the only one");
