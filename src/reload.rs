@@ -1,11 +1,13 @@
 //! Loading the detector, and SIGHUP: re-read the configuration and the model's manifest, then hand the
 //! inference stage new thresholds and class mappings — or, when the model itself changed, a freshly
-//! loaded detector — and the rules their vehicle classes, without touching the cameras.
+//! loaded detector — and the rules the classes of each category (parking, litter, construction),
+//! without touching the cameras.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
+use sharpeyes_alerting::rules::{Category, ClassMapping, DwellConfig};
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use sharpeyes_ingest::units::Score;
 use tokio::signal::unix::{SignalKind, signal};
@@ -33,6 +35,20 @@ pub fn vehicle_classes(config: &Config, manifest: &Manifest) -> Vec<String> {
     }
 }
 
+/// The detector classes each camera category watches for.
+pub fn category_classes(config: &Config, manifest: &Manifest) -> [(Category, Vec<String>); 3] {
+    let from_rule = |rule: &DwellConfig, category: &str| {
+        rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
+    };
+    // For litter the shipped COCO manifest maps stand-ins (marked as proxies); it maps nothing for
+    // construction, so that rule stays idle until a site-trained model's manifest names its classes.
+    [
+        (Category::IllegalParking, vehicle_classes(config, manifest)),
+        (Category::Litter, from_rule(&config.rules.litter, "litter")),
+        (Category::IllegalConstruction, from_rule(&config.rules.illegal_construction, "illegal_construction")),
+    ]
+}
+
 /// Whether two manifests describe the same model file with the same input and output layout.
 fn same_model(a: &Manifest, b: &Manifest) -> bool {
     a.model_path() == b.model_path()
@@ -47,7 +63,7 @@ pub async fn on_sighup(
     config_path: PathBuf,
     mut current: Manifest,
     reload_tx: Sender<Reload>,
-    vehicle_classes_tx: Sender<Vec<String>>,
+    classes_tx: Sender<ClassMapping>,
 ) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reloading is off");
@@ -81,9 +97,9 @@ pub async fn on_sighup(
                 }
             }
         };
-        let classes = vehicle_classes(&config, &manifest);
+        let classes = category_classes(&config, &manifest).to_vec();
         current = manifest;
-        if reload_tx.send(reload).is_err() || vehicle_classes_tx.send(classes).is_err() {
+        if reload_tx.send(reload).is_err() || classes_tx.send(classes).is_err() {
             return;
         }
     }

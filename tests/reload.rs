@@ -1,4 +1,5 @@
-//! SIGHUP: new thresholds, then another model, while the camera keeps streaming on its connection.
+//! SIGHUP: new thresholds, then another model, while the camera keeps streaming on its connection; new
+//! litter classes, and a construction rule that had no classes at start switched on.
 
 mod common;
 
@@ -36,7 +37,7 @@ fn sighup_reloads_thresholds_and_swaps_the_model_without_touching_cameras() {
     std::fs::write(&config, text.replace("[detector]", "[detector]\nconfidence = 0.5")).unwrap();
     hangup(&service);
     wait_for_log(&service, "thresholds and class mappings reloaded", 1);
-    wait_for_log(&service, "vehicle classes reloaded", 1);
+    wait_for_log(&service, "classes reloaded", 3);
 
     // 2. Another model file: a new detector is loaded beside the running one, then swapped in.
     let other = dir.path().join("other.onnx");
@@ -86,4 +87,53 @@ fn an_unavailable_execution_provider_falls_back_to_cpu_with_a_log_line() {
     assert!(stderr.contains("provider") && stderr.contains("cuda") && stderr.contains("running on CPU"), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["000000009769.jpg"][0]["class"], "truck");
+}
+
+/// The cases of one category.
+fn cases_of(base: &str, category: &str) -> Vec<serde_json::Value> {
+    let (_, cases) = get_json(base, &format!("/api/v1/cases?category={category}"));
+    cases.as_array().unwrap().clone()
+}
+
+#[test]
+fn sighup_gives_litter_new_classes_and_switches_on_a_rule_idle_at_start() {
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "cam", url: &urls[0], decode: "keyframes" }], 300.0);
+    // The camera watches for dumping and for construction over the whole frame; the litter rule
+    // follows the manifest's stand-ins (bottles, bags: none in the photo), and the construction rule
+    // has no classes at all (the COCO manifest maps none): idle.
+    let text = std::fs::read_to_string(&config).unwrap().replace("kind = \"no_parking\"", "kind = \"no_dumping\"");
+    let zones = "\n  [[cameras.zones]]\n  id = \"build\"\n  kind = \"construction_watch\"\n  \
+                 polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n";
+    let rules = "\n[rules.litter]\nmin_dwell_s = 2.0\n\n[rules.illegal_construction]\nmin_dwell_s = 2.0\n";
+    std::fs::write(&config, format!("{text}{zones}{rules}")).unwrap();
+    let service = start_service(&config, &base);
+    wait_for_log(&service, "inference started", 1);
+    // Well past the dwell time on a still picture: nothing the rules follow is in it.
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(cases_of(&base, "litter").is_empty(), "{}", service.log());
+    assert!(cases_of(&base, "illegal_construction").is_empty(), "{}", service.log());
+
+    // Both rules now follow trucks (a site's mapping of its own model, say).
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("min_dwell_s = 2.0\n", "min_dwell_s = 2.0\nclasses = [\"truck\"]\n");
+    std::fs::write(&config, text).unwrap();
+    hangup(&service);
+    wait_for_log(&service, "classes reloaded", 3);
+    let started = Instant::now();
+    while cases_of(&base, "litter").is_empty() || cases_of(&base, "illegal_construction").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no litter and construction cases:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for (category, zone) in [("litter", "all"), ("illegal_construction", "build")] {
+        let cases = cases_of(&base, category);
+        assert_eq!(cases.len(), 1, "{category}: {cases:?}");
+        assert_eq!(cases[0]["zone"], zone);
+    }
+    let (_, cameras) = get_json(&base, "/api/v1/cameras");
+    assert_eq!(cameras[0]["restarts"], 0, "the camera never reconnected: {}", cameras[0]);
 }

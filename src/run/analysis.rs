@@ -10,11 +10,11 @@ use chrono::FixedOffset;
 use sharpeyes_alerting::{
     clock,
     rules::{
-        CameraRules, CameraViews, Category, DwellConfig, DwellRule, RulesStage, SceneChangeRule, SensorStage,
-        Violation, Zone, ZoneConfig, ZoneKind,
+        CameraRules, CameraViews, DwellRule, RulesStage, SceneChangeRule, SensorStage, Violation, Zone, ZoneConfig,
+        ZoneKind,
     },
 };
-use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage, Manifest};
+use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
     camera::{CameraCollector, CameraFeed, CameraSource, CameraStatus, KeyframeDecoders},
@@ -52,20 +52,6 @@ struct AnalysisStop {
     rules: std::thread::JoinHandle<()>,
 }
 
-/// The detector classes each camera category watches for.
-pub fn category_classes(config: &Config, manifest: &Manifest) -> [(Category, Vec<String>); 3] {
-    let from_rule = |rule: &DwellConfig, category: &str| {
-        rule.classes.clone().unwrap_or_else(|| manifest.category_classes(category).to_vec())
-    };
-    // For litter the shipped COCO manifest maps stand-ins (marked as proxies); it maps nothing for
-    // construction, so that rule stays idle until a site-trained model's manifest names its classes.
-    [
-        (Category::IllegalParking, crate::reload::vehicle_classes(config, manifest)),
-        (Category::Litter, from_rule(&config.rules.litter, "litter")),
-        (Category::IllegalConstruction, from_rule(&config.rules.illegal_construction, "illegal_construction")),
-    ]
-}
-
 impl Analysis {
     /// Starts `cameras` (this node's share of the configuration's), the detector, the rules and, with
     /// `[mqtt]`, the sensor ingest of `sensors` (the node's share of the devices; `None`: all);
@@ -95,7 +81,7 @@ impl Analysis {
 
         let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
         let [(_, vehicle_classes), (_, litter_classes), (_, construction_classes)] =
-            category_classes(config, detector.manifest());
+            crate::reload::category_classes(config, detector.manifest());
         let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
         let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
         let reloader = tokio::spawn(crate::reload::on_sighup(
@@ -128,7 +114,7 @@ impl Analysis {
                 let dwell = kinds.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones)).collect();
                 (camera, CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
             })
-            .filter(|(_, rules)| rules.is_active())
+            .filter(|(_, rules)| rules.watches_any_zone())
             .collect();
 
         let (sensors_stop, sensors_stop_rx) = oneshot::channel::<()>();

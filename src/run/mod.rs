@@ -126,7 +126,7 @@ async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
 /// The detector for citizen photos (its own instance, so that a report never waits behind cameras).
 async fn photo_analyser(config: &Config) -> anyhow::Result<Arc<PhotoAnalyser>> {
     let detector = crate::reload::load_detector(config.detector.clone()).await?;
-    let classes = analysis::category_classes(config, detector.manifest()).to_vec();
+    let classes = crate::reload::category_classes(config, detector.manifest()).to_vec();
     Ok(Arc::new(PhotoAnalyser::new(detector, classes)))
 }
 

@@ -33,7 +33,7 @@ pub use dwell::{DwellRule, DwellRuleConfig};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use sensor_stage::SensorStage;
-pub use stage::{CameraRules, RulesStage};
+pub use stage::{CameraRules, ClassMapping, RulesStage};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::CameraViews;
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};

@@ -5,7 +5,7 @@ use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{CameraViews, CameraViolation, DwellRule, SceneChangeRule, Violation, ZoneKind};
+use super::{CameraViews, CameraViolation, Category, DwellRule, SceneChangeRule, Violation};
 
 /// Every rule of one camera: a dwell rule per zone kind it has, and the scene-change analyser of its
 /// `construction_watch` zones.
@@ -21,19 +21,28 @@ impl CameraRules {
     /// The active rules among `dwell` and `scene`.
     pub fn new(dwell: Vec<DwellRule>, scene: SceneChangeRule) -> Self {
         Self {
-            dwell: dwell.into_iter().filter(DwellRule::is_active).collect(),
+            // A rule with zones but no classes yet is kept: a reloaded class mapping can switch it on.
+            dwell: dwell.into_iter().filter(|rule| rule.kind().is_some()).collect(),
             scene: scene.is_active().then_some(scene),
         }
     }
 
-    /// Whether any rule watches a zone.
-    pub fn is_active(&self) -> bool {
+    /// Whether any rule has a zone to watch (some may still wait for classes).
+    pub fn watches_any_zone(&self) -> bool {
         !self.dwell.is_empty() || self.scene.is_some()
+    }
+
+    /// Gives each dwell rule of `category`'s zones the classes `classes` (a reloaded class mapping).
+    fn set_classes(&mut self, category: Category, classes: &[String]) {
+        self.dwell
+            .iter_mut()
+            .filter(|rule| rule.kind().is_some_and(|kind| kind.category() == category))
+            .for_each(|rule| rule.set_classes(classes.to_vec()));
     }
 
     fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
         let mut violations: Vec<CameraViolation> =
-            self.dwell.iter_mut().flat_map(|rule| rule.observe(analysed)).collect();
+            self.dwell.iter_mut().filter(|rule| rule.is_active()).flat_map(|rule| rule.observe(analysed)).collect();
         if let Some(scene) = &mut self.scene {
             violations.extend(scene.observe(analysed));
         }
@@ -48,22 +57,26 @@ pub struct RulesStage {
     rules: HashMap<Arc<str>, CameraRules>,
     detections_rx: Receiver<FrameDetections>,
     violations_tx: mpsc::Sender<Violation>,
-    vehicle_classes_rx: Receiver<Vec<String>>,
+    classes_rx: Receiver<ClassMapping>,
     views: Arc<CameraViews>,
 }
 
+/// The detector classes each camera category follows (parking, litter, construction), as a reloaded
+/// configuration or manifest maps them.
+pub type ClassMapping = Vec<(Category, Vec<String>)>;
+
 impl RulesStage {
-    /// The stage with the rules of each camera. New vehicle classes (a reloaded class mapping)
-    /// arriving on `vehicle_classes_rx` apply to the parking rules from the next frame. Every analysed
-    /// frame becomes its camera's latest view in `views`.
+    /// The stage with the rules of each camera. A class mapping arriving on `classes_rx` (SIGHUP)
+    /// applies to the rules of each category from the next frame — a rule that had no classes starts
+    /// watching. Every analysed frame becomes its camera's latest view in `views`.
     pub fn new(
         rules: HashMap<Arc<str>, CameraRules>,
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
-        vehicle_classes_rx: Receiver<Vec<String>>,
+        classes_rx: Receiver<ClassMapping>,
         views: Arc<CameraViews>,
     ) -> Self {
-        Self { rules, detections_rx, violations_tx, vehicle_classes_rx, views }
+        Self { rules, detections_rx, violations_tx, classes_rx, views }
     }
 
     /// Runs on its own thread.
@@ -73,13 +86,11 @@ impl RulesStage {
 
     fn run(mut self) {
         for analysed in &self.detections_rx {
-            while let Ok(classes) = self.vehicle_classes_rx.try_recv() {
-                info!(classes = ?classes, "vehicle classes reloaded");
-                self.rules
-                    .values_mut()
-                    .flat_map(|rules| rules.dwell.iter_mut())
-                    .filter(|rule| rule.kind() == Some(ZoneKind::NoParking))
-                    .for_each(|rule| rule.set_classes(classes.clone()));
+            while let Ok(mapping) = self.classes_rx.try_recv() {
+                for (category, classes) in &mapping {
+                    info!(category = category.as_str(), classes = ?classes, "classes reloaded");
+                    self.rules.values_mut().for_each(|rules| rules.set_classes(*category, classes));
+                }
             }
             self.views.record(&analysed);
             let Some(rules) = self.rules.get_mut(&analysed.frame.camera) else {
