@@ -311,6 +311,55 @@ mod tests {
     }
 
     #[test]
+    fn a_creeping_shadow_uneven_light_and_sweeping_headlights_on_the_street_photo_are_no_change() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../media/images/000000009769.jpg");
+        let Ok(image) = image::open(path) else {
+            panic!("{path}: the shared media (scripts/setup.sh links it)");
+        };
+        let street = image.to_rgb8();
+        let (width, height) = street.dimensions();
+        let view = |minute: i64, gain: &dyn Fn(u32, u32) -> f32| {
+            let rgb: Vec<u8> = street
+                .as_raw()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let pixel = (i / 3) as u32;
+                    (f32::from(v) * gain(pixel % width, pixel / width)).clamp(0.0, 255.0) as u8
+                })
+                .collect();
+            let frame = Frame::from_rgb("cam".into(), at(minute), width, height, Bytes::from(rgb));
+            FrameDetections { frame, detections: Vec::new() }
+        };
+        let mut rule = rule();
+        rule.observe(&view(0, &|_, _| 1.0));
+        // A building's shadow creeping across the zone over two hours (its edge soft over 12 px),
+        // each view a minute apart: every block under the edge sees it pass, none keeps it.
+        for minute in 1..=120 {
+            let edge = width as f32 * minute as f32 / 120.0;
+            let shadow = move |x: u32, _| {
+                let inside = ((edge - x as f32) / 12.0).clamp(0.0, 1.0);
+                1.0 - 0.55 * inside
+            };
+            assert!(rule.observe(&view(minute, &shadow)).is_empty(), "shadow at minute {minute}");
+        }
+        // Uneven light across the zone for an hour: dim on the left, bright on the right.
+        let uneven = |x: u32, _| 0.4 + 0.9 * x as f32 / width as f32;
+        for minute in 121..=180 {
+            assert!(rule.observe(&view(minute, &uneven)).is_empty(), "uneven light at minute {minute}");
+        }
+        // Headlights: a bright ellipse sweeping across the ground, a new place every minute.
+        for minute in 181..=260 {
+            let centre = (width as f32 * ((minute - 181) as f32 / 80.0), height as f32 * 0.75);
+            let lights = move |x: u32, y: u32| {
+                let (dx, dy) = ((x as f32 - centre.0) / 60.0, (y as f32 - centre.1) / 25.0);
+                if dx * dx + dy * dy < 1.0 { 1.8 } else { 1.0 }
+            };
+            assert!(rule.observe(&view(minute, &lights)).is_empty(), "headlights at minute {minute}");
+        }
+    }
+
+    #[test]
     fn the_shipped_street_photo_darkened_is_no_change_but_a_pasted_building_is() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../media/images/000000009769.jpg");
         let Ok(image) = image::open(path) else {
