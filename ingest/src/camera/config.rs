@@ -53,6 +53,9 @@ pub struct CameraConfig<Z> {
     pub decode: DecodeKind,
     /// Frames per second analysed in `sampled` mode.
     pub sample_fps: Option<f64>,
+    /// In `keyframes` mode, seconds between analysed key-frames (the key-frame nearest to each is
+    /// taken; the others are not decoded); unset: every key-frame.
+    pub analyse_every_s: Option<Seconds>,
     /// RTP transport.
     #[serde(default)]
     pub transport: TransportKind,
@@ -109,6 +112,12 @@ impl<Z> CameraConfig<Z> {
             _ => {}
         }
         problems.extend(self.stall_timeout_s.check_positive(&at("stall_timeout_s")));
+        if let Some(every) = self.analyse_every_s {
+            problems.extend(every.check_positive(&at("analyse_every_s")));
+            if self.decode == DecodeKind::Sampled {
+                problems.push(Problem::at(at("analyse_every_s"), "only applies to decode = \"keyframes\""));
+            }
+        }
         if !(64..=7680).contains(&self.max_width) {
             problems.push(Problem::at(at("max_width"), format!("{} is outside 64..=7680", self.max_width)));
         }
@@ -131,6 +140,7 @@ impl<Z> CameraConfig<Z> {
         settings.max_width = self.max_width;
         settings.latency = Duration::from_millis(self.latency_ms);
         settings.stall_timeout = self.stall_timeout_s.duration();
+        settings.analyse_every = self.analyse_every_s.map(Seconds::duration);
         settings
     }
 }

@@ -23,6 +23,7 @@ struct Families {
     frames: IntCounterVec,
     dropped: IntCounterVec,
     restarts: IntCounterVec,
+    skipped: IntCounterVec,
 }
 
 impl Families {
@@ -39,11 +40,15 @@ impl Families {
             frames: counter("sharpeyes_camera_frames_total", "Decoded frames handed toward the detector"),
             dropped: counter("sharpeyes_camera_frames_dropped_total", "Frames dropped because the detector was behind"),
             restarts: counter("sharpeyes_camera_restarts_total", "Pipeline restarts"),
+            skipped: counter(
+                "sharpeyes_camera_frames_skipped_total",
+                "Key-frames not decoded nor analysed, by the camera's analyse_every_s",
+            ),
         }
     }
 
-    fn collectors(&self) -> [&dyn Collector; 4] {
-        [&self.state, &self.frames, &self.dropped, &self.restarts]
+    fn collectors(&self) -> [&dyn Collector; 5] {
+        [&self.state, &self.frames, &self.dropped, &self.restarts, &self.skipped]
     }
 }
 
@@ -71,6 +76,7 @@ impl Collector for CameraCollector {
             families.frames.with_label_values(&[camera]).inc_by(snapshot.frames);
             families.dropped.with_label_values(&[camera]).inc_by(snapshot.frames_dropped);
             families.restarts.with_label_values(&[camera]).inc_by(snapshot.restarts);
+            families.skipped.with_label_values(&[camera]).inc_by(snapshot.frames_skipped);
         }
         families.collectors().iter().flat_map(|c| c.collect()).collect()
     }

@@ -13,6 +13,7 @@
 
 mod config;
 mod feed;
+mod interval;
 mod keyframes;
 mod metrics;
 pub mod pipeline;

@@ -74,11 +74,14 @@ pub struct CameraSettings {
     pub backoff_min: Duration,
     /// Longest delay between restarts.
     pub backoff_max: Duration,
+    /// In key-frame mode, analyse the key-frame nearest to one every this long instead of every one
+    /// (the others are not decoded); `None`: every key-frame.
+    pub analyse_every: Option<Duration>,
 }
 
 impl CameraSettings {
     /// Settings with the defaults: TCP, H.264, software decoding of key-frames only, frames at most
-    /// 1280 pixels wide, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s.
+    /// 1280 pixels wide, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s, every key-frame analysed.
     pub fn new(id: impl Into<Arc<str>>, url: impl Into<String>) -> Self {
         Self {
             id: id.into(),
@@ -92,6 +95,7 @@ impl CameraSettings {
             stall_timeout: Duration::from_secs(20),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            analyse_every: None,
         }
     }
 }

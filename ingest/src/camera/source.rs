@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::{
     CameraSettings, CameraState, CameraStatus, KeyframeDecoders,
+    interval::AnalysisInterval,
     keyframes::{self, Keyframe, Target},
     pipeline,
 };
@@ -175,6 +176,7 @@ impl CameraSource {
         // Capture times never go backwards within a camera, whatever the sender's clock does.
         let mut latest = status.snapshot().last_frame_at;
         let mut on_sender_clock = false;
+        let mut interval = AnalysisInterval::new(self.settings.analyse_every);
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -196,6 +198,10 @@ impl CameraSource {
                     let captured_at = latest.map_or(captured_at, |latest| latest.max(captured_at));
                     latest = Some(captured_at);
                     *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                    if decoders.is_some() && !interval.take(captured_at) {
+                        status.frame_skipped(captured_at);
+                        return Ok(gst::FlowSuccess::Ok);
+                    }
                     status.frame_arrived(captured_at);
                     if let Some(decoders) = &decoders {
                         let length_size = keyframes::length_size(sample.caps(), target.codec);

@@ -43,6 +43,7 @@ pub struct CameraStatus {
     inner: Mutex<StatusSnapshot>,
     frames: AtomicU64,
     dropped: AtomicU64,
+    skipped: AtomicU64,
     changes: watch::Sender<StatusSnapshot>,
 }
 
@@ -63,6 +64,8 @@ pub struct StatusSnapshot {
     pub frames: u64,
     /// Frames dropped (oldest first) because the detector was behind.
     pub frames_dropped: u64,
+    /// Key-frames received but not decoded nor analysed, by the camera's `analyse_every_s`.
+    pub frames_skipped: u64,
     /// Pipeline restarts since start.
     pub restarts: u64,
     /// Capture time of the latest frame.
@@ -80,6 +83,7 @@ impl CameraStatus {
             last_error: None,
             frames: 0,
             frames_dropped: 0,
+            frames_skipped: 0,
             restarts: 0,
             last_frame_at: None,
         };
@@ -88,6 +92,7 @@ impl CameraStatus {
             inner: Mutex::new(snapshot),
             frames: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
         }
     }
 
@@ -120,6 +125,17 @@ impl CameraStatus {
     /// Records a frame captured at `at`; called from GStreamer's streaming thread.
     pub fn frame_arrived(&self, at: DateTime<Utc>) {
         self.frames.fetch_add(1, Ordering::Relaxed);
+        self.alive(at);
+    }
+
+    /// A key-frame captured at `at` arrived and is left out by the camera's analysis interval: the
+    /// camera is streaming, the frame is not counted as handed on.
+    pub fn frame_skipped(&self, at: DateTime<Utc>) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.alive(at);
+    }
+
+    fn alive(&self, at: DateTime<Utc>) {
         let mut inner = self.lock();
         inner.last_frame_at = Some(at);
         if inner.state != CameraState::Streaming {
@@ -148,6 +164,7 @@ impl CameraStatus {
         let mut snapshot = inner.clone();
         snapshot.frames = self.frames.load(Ordering::Relaxed);
         snapshot.frames_dropped = self.dropped.load(Ordering::Relaxed);
+        snapshot.frames_skipped = self.skipped.load(Ordering::Relaxed);
         snapshot
     }
 
