@@ -25,7 +25,7 @@ use crate::{
 /// Whether `entry` belongs to a case within `scope`; a store error counts as no (the entry is not
 /// sent; the client still sees it if it reconnects and the case is its).
 async fn within(store: &Store, scope: &ReadScope, entry: &TimelineEntry) -> bool {
-    *scope == ReadScope::All || store.case_in_scope(entry.case_id, scope).await.unwrap_or(false)
+    store.case_in_scope(entry.case_id, scope).await.unwrap_or(false)
 }
 
 /// Entries read per database round trip.

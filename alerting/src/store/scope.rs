@@ -69,8 +69,13 @@ impl ReadScope {
 }
 
 impl Store {
-    /// Whether case `id` exists and lies within `scope`.
+    /// Whether case `id` lies within `scope`: for [`ReadScope::All`] yes without a look at the
+    /// database (whether the case exists is the caller's next question); otherwise whether it exists
+    /// and its row meets the scope's condition.
     pub async fn case_in_scope(&self, id: i64, scope: &ReadScope) -> Result<bool> {
+        if *scope == ReadScope::All {
+            return Ok(true);
+        }
         with_pool!(self, |pool| {
             let mut query = QueryBuilder::new("SELECT id FROM cases WHERE id = ");
             query.push_bind(id);
