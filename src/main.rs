@@ -3,6 +3,7 @@
 
 mod config;
 mod detect;
+mod plates;
 mod reload;
 mod run;
 mod shutdown;
@@ -46,6 +47,8 @@ enum Command {
     },
     /// Detect objects in image files; print JSON keyed by file name.
     Detect(detect::DetectArgs),
+    /// Read licence plates in image files: text, score and corners of each.
+    Plates(plates::PlatesArgs),
     /// Serve video files (looped) and still images as live H.264 RTSP cameras.
     Simcam(simcam::SimcamArgs),
 }
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run { config, role, node } => run::run(&config, role, node),
         Command::CheckConfig { file } => return check_config(&file),
         Command::Detect(args) => detect::detect(&args),
+        Command::Plates(args) => plates::plates(&args),
         Command::Simcam(args) => simcam::simcam(&args),
     };
     match result {

@@ -243,7 +243,11 @@ impl Detector {
     }
 }
 
-/// Reads an image file (JPEG, PNG) as RGB.
+/// Reads an image file (JPEG, PNG) as RGB; the format is told from the content, not the file name (a
+/// PNG named `.jpg` is still read).
 pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
-    Ok(image::open(path).map_err(|source| Error::Image { path: path.into(), source })?.to_rgb8())
+    let image_error = |source| Error::Image { path: path.into(), source };
+    let reader = image::ImageReader::open(path).map_err(|err| image_error(image::ImageError::IoError(err)))?;
+    let reader = reader.with_guessed_format().map_err(|err| image_error(image::ImageError::IoError(err)))?;
+    Ok(reader.decode().map_err(image_error)?.to_rgb8())
 }

@@ -22,6 +22,7 @@ mod files;
 mod manifest;
 mod metrics;
 pub mod nms;
+pub mod plate;
 pub mod preprocess;
 pub mod runtime;
 mod stage;

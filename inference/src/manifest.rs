@@ -165,16 +165,7 @@ impl Manifest {
 
     /// Parses and checks manifest text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|err| Error::ManifestParse {
-            path: path.into(),
-            key: "(document)".into(),
-            message: err.to_string(),
-        })?;
-        let manifest: Self = serde_path_to_error::deserialize(deserializer).map_err(|err| Error::ManifestParse {
-            path: path.into(),
-            key: err.path().to_string(),
-            message: err.inner().message().to_owned(),
-        })?;
+        let manifest: Self = parse_toml(text, path)?;
         manifest.check(path)?;
         Ok(manifest)
     }
@@ -242,6 +233,20 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// Deserialises TOML text; errors name `path` and the key (`a.b[2]`) that is wrong.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|err| Error::ManifestParse {
+        path: path.into(),
+        key: "(document)".into(),
+        message: err.to_string(),
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|err| Error::ManifestParse {
+        path: path.into(),
+        key: err.path().to_string(),
+        message: err.inner().message().to_owned(),
+    })
 }
 
 #[cfg(test)]

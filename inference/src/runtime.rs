@@ -1,7 +1,7 @@
 //! ONNX Runtime: the shared library (loaded once per process from `ORT_DYLIB_PATH`), execution
 //! providers with a CPU fallback, and sessions checked against their manifest.
 
-use std::sync::Mutex;
+use std::{path::Path, sync::Mutex};
 
 use ort::{
     environment::Environment,
@@ -107,24 +107,7 @@ pub fn environment() -> Result<Environment> {
 /// Opens the manifest's model and checks that its input and output shapes match the manifest.
 pub fn load_session(manifest: &Manifest, options: SessionOptions) -> Result<LoadedSession> {
     let path = manifest.model_path();
-    if !path.is_file() {
-        return Err(Error::ModelFile { model: manifest.name.clone(), path, reason: "no such file".into() });
-    }
-    let environment = environment()?;
-    let model = manifest.name.clone();
-    let ort_error = |source: ort::Error| Error::Ort { model: model.clone(), source };
-    // Builder errors carry the builder back; only the error itself is kept.
-    let builder_error = |err: ort::Error<SessionBuilder>| ort_error(ort::Error::from(err));
-    let builder = Session::builder(&environment).map_err(ort_error)?;
-    let builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(builder_error)?;
-    let builder = builder.with_intra_threads(options.threads.intra).map_err(builder_error)?;
-    let builder = builder.with_inter_threads(options.threads.inter).map_err(builder_error)?;
-    let (mut builder, provider) = with_provider(builder, options.provider, &manifest.name);
-    let session = builder.commit_from_file(&path).map_err(|source| Error::ModelFile {
-        model: model.clone(),
-        path: path.clone(),
-        reason: source.to_string(),
-    })?;
+    let (session, provider) = open_session(&manifest.name, &path, options)?;
     let fixed_batch = check_shapes(manifest, &session)?;
     info!(
         model = %manifest.name, file = %path.display(), provider = provider.as_str(),
@@ -132,6 +115,29 @@ pub fn load_session(manifest: &Manifest, options: SessionOptions) -> Result<Load
         batch = fixed_batch.map_or("dynamic".to_owned(), |b| b.to_string()), "model loaded"
     );
     Ok(LoadedSession { session, fixed_batch, provider })
+}
+
+/// Opens the ONNX file at `path` as model `model` (the name errors and logs use), on the provider asked
+/// for or the CPU; its shapes are the caller's to check.
+pub fn open_session(model: &str, path: &Path, options: SessionOptions) -> Result<(Session, Provider)> {
+    if !path.is_file() {
+        return Err(Error::ModelFile { model: model.to_owned(), path: path.into(), reason: "no such file".into() });
+    }
+    let environment = environment()?;
+    let ort_error = |source: ort::Error| Error::Ort { model: model.to_owned(), source };
+    // Builder errors carry the builder back; only the error itself is kept.
+    let builder_error = |err: ort::Error<SessionBuilder>| ort_error(ort::Error::from(err));
+    let builder = Session::builder(&environment).map_err(ort_error)?;
+    let builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(builder_error)?;
+    let builder = builder.with_intra_threads(options.threads.intra).map_err(builder_error)?;
+    let builder = builder.with_inter_threads(options.threads.inter).map_err(builder_error)?;
+    let (mut builder, provider) = with_provider(builder, options.provider, model);
+    let session = builder.commit_from_file(path).map_err(|source| Error::ModelFile {
+        model: model.to_owned(),
+        path: path.into(),
+        reason: source.to_string(),
+    })?;
+    Ok((session, provider))
 }
 
 /// Registers the provider asked for, or says why the session stays on the CPU.

