@@ -27,6 +27,9 @@ pub struct SimcamArgs {
     /// Frames between key-frames.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     gop: u32,
+    /// Encoder bitrate, kbit/s.
+    #[arg(long, default_value_t = sharpeyes_ingest::simcam::DEFAULT_BITRATE_KBPS, value_parser = clap::value_parser!(u32).range(64..=100_000))]
+    bitrate: u32,
     /// Codec: h264 or h265.
     #[arg(long, default_value = "h264", value_parser = parse_codec)]
     codec: Codec,
@@ -45,6 +48,7 @@ pub fn simcam(args: &SimcamArgs) -> anyhow::Result<()> {
         height: args.height,
         fps: args.fps,
         gop: args.gop,
+        bitrate_kbps: args.bitrate,
         codec: args.codec,
         passthrough: args.passthrough,
     };

@@ -23,6 +23,10 @@ pub enum Error {
     #[error("contended: {0}")]
     Contended(String),
 
+    /// The plate reader failed on a vehicle.
+    #[error("plate reader: {0}")]
+    Plate(String),
+
     /// An evidence image could not be encoded.
     #[error("evidence image for case {case}: {source}")]
     Evidence { case: i64, source: image::ImageError },

@@ -367,6 +367,45 @@ async fn exercise_cluster(store: &Store, other: Option<&Store>) {
     second.expect("the place is free once released").unwrap().release().await;
 }
 
+/// Plates: a better reading replaces a worse one (timeline and crop recorded), a later case of the same
+/// plate lists the earlier one, the list filters by plate and prefix, and a finished case's plate is
+/// erased after retention, with its crop no longer in use.
+async fn exercise_plates(store: &Store) {
+    let admin = Principal::new("admin", Role::Admin);
+    let first = store.insert_case(&camera_case("cam-plate", "110105001001001", 200), None, &[]).await.unwrap();
+    assert!(store.record_plate(first, "苏EB1234", 0.7, &evidence(20, 200), at(200)).await.unwrap());
+    assert!(!store.record_plate(first, "苏EB1235", 0.6, &evidence(21, 200), at(201)).await.unwrap(), "worse");
+    assert!(store.record_plate(first, "苏ED1234", 0.9, &evidence(22, 202), at(202)).await.unwrap(), "better");
+    let detail = store.case_detail(first).await.unwrap().unwrap();
+    assert_eq!((detail.case.plate.as_deref(), detail.case.plate_score), (Some("苏ED1234"), Some(0.9)));
+    assert_eq!(detail.case.plate_evidence, Some(1));
+    assert_eq!(detail.evidence.len(), 2, "one crop per recorded reading");
+    let notes: Vec<&str> =
+        detail.events.iter().filter(|e| e.action.as_str() == "plate_read").map(|e| e.note.as_str()).collect();
+    assert_eq!(notes.len(), 2);
+    assert!(notes[1].contains("苏ED1234") && notes[1].contains("better than 苏EB1234"), "{notes:?}");
+
+    let second = store.insert_case(&camera_case("cam-plate-2", "110105001001001", 210), None, &[]).await.unwrap();
+    store.record_plate(second, "苏ED1234", 0.8, &evidence(23, 210), at(210)).await.unwrap();
+    let detail = store.case_detail(second).await.unwrap().unwrap();
+    assert_eq!(detail.same_plate.iter().map(|c| c.id).collect::<Vec<_>>(), [first]);
+    for (plate, found) in [("苏ED1234", 2), ("苏E", 2), ("苏EB", 0), ("京", 0)] {
+        let filter = CaseFilter { plate: Some(plate.into()), ..CaseFilter::default() };
+        assert_eq!(store.list_cases(&filter).await.unwrap().len(), found, "?plate={plate}");
+    }
+
+    store.apply_action(first, &admin, Action::Void, "", at(220), &policy()).await.unwrap();
+    let erased = store.erase_plates(at(230), 30, at(231)).await.unwrap();
+    assert_eq!(erased.iter().map(|e| e.case_id).collect::<Vec<_>>(), [first], "only the finished case");
+    assert_eq!(erased[0].crop_sha256.as_deref(), Some(evidence(22, 0).sha256.as_str()));
+    assert!(!store.evidence_in_use(&evidence(22, 0).sha256).await.unwrap());
+    assert!(store.evidence_in_use(&evidence(23, 0).sha256).await.unwrap(), "the open case's crop stays");
+    let detail = store.case_detail(first).await.unwrap().unwrap();
+    assert_eq!((detail.case.plate, detail.case.plate_score), (None, None));
+    assert!(detail.events.iter().any(|e| e.action.as_str() == "plate_erased"));
+    assert!(store.erase_plates(at(230), 30, at(232)).await.unwrap().is_empty(), "erased once");
+}
+
 #[tokio::test]
 async fn the_store_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,6 +417,7 @@ async fn the_store_on_sqlite() {
     let store = Store::open(None, dir.path()).await.unwrap();
     assert_eq!(open_cases(&store).await, 5);
     exercise_cluster(&store, None).await;
+    exercise_plates(&store).await;
     store.close().await;
 
     // A status the code does not know (written by a newer version, or by hand) is an error naming it.
@@ -407,6 +447,7 @@ async fn the_store_on_postgres() {
     assert_eq!(open_cases(&store).await, 5);
     let other = Store::open(Some(&url), dir.path()).await.unwrap();
     exercise_cluster(&store, Some(&other)).await;
+    exercise_plates(&store).await;
     other.close().await;
     store.close().await;
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sharpeyes_alerting::{
     api::{AuthConfig, server::ConnectionLimits},
     cases::{CasesConfig, DepartmentConfig, GridConfig},
+    casework::plates::PlatesConfig,
     cluster::ClusterConfig,
     notify::NotifyConfig,
     rules::{RulesConfig, ZoneConfig},
@@ -61,6 +62,9 @@ pub struct Config {
     /// Edge and center nodes (`run --role edge|center`).
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// Licence plates of parking cases.
+    #[serde(default)]
+    pub plates: PlatesConfig,
 }
 
 /// `[server]`.

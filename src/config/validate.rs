@@ -39,7 +39,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
         );
     }
-    for problem in config.cluster.validate() {
+    for problem in config.cluster.validate().into_iter().chain(config.plates.validate()) {
         report(problem.path, problem.message);
     }
     if config.server.failed_logins_per_minute == 0 {

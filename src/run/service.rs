@@ -15,6 +15,7 @@ use sharpeyes_alerting::{
     casework::{
         CameraSite, CaseEngine, EngineSettings,
         citizen::{CitizenIntake, PhotoAnalyser},
+        plates::{PlateMetrics, PlateQueue, PlateWorker, erase_expired_plates},
     },
     clock::{self, SharedClock},
     cluster::leader,
@@ -22,6 +23,7 @@ use sharpeyes_alerting::{
     rules::{CameraViews, Violation},
     store::Store,
 };
+use sharpeyes_inference::{plate::PlateReader, runtime::SessionOptions};
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -101,21 +103,26 @@ impl CaseService {
             shared,
             clock: clock.clone(),
         };
-        let engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
+        let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
+        if config.plates.enabled {
+            engine = engine.with_plates(plate_queue(config, &store, &evidence, &registry)?);
+        }
         let engine = tokio::spawn(engine.run(violations));
 
         let (leader_stop, leader_stop_rx) = oneshot::channel::<()>();
         let leader = {
-            let (config, store, metrics, policy, clock) =
-                (config.clone(), store.clone(), metrics.clone(), policy.clone(), clock.clone());
+            let (config, store, evidence, metrics, policy, clock) =
+                (config.clone(), store.clone(), evidence.clone(), metrics.clone(), policy.clone(), clock.clone());
             tokio::spawn(leader::lead(
                 store.clone(),
                 move |stop| {
                     let passes = LeaderPasses {
                         store: store.clone(),
+                        evidence: evidence.clone(),
                         metrics: metrics.clone(),
                         policy: policy.clone(),
                         clock: clock.clone(),
+                        plate_retention_days: config.plates.enabled.then_some(config.plates.retention_days),
                     };
                     passes.start(&config, stop)
                 },
@@ -177,9 +184,12 @@ impl CaseService {
 /// What the passes only the leader runs work with.
 struct LeaderPasses {
     store: Store,
+    evidence: EvidenceStore,
     metrics: AlertingMetrics,
     policy: DeadlinePolicy,
     clock: SharedClock,
+    /// `[plates] retention_days` when plates are read.
+    plate_retention_days: Option<u32>,
 }
 
 impl LeaderPasses {
@@ -208,10 +218,10 @@ impl LeaderPasses {
         })
     }
 
-    /// Every `every`, puts the cases past their deadline under supervision and escalates the cases
-    /// nobody acknowledged in time (until aborted).
+    /// Every `every`, puts the cases past their deadline under supervision, escalates the cases
+    /// nobody acknowledged in time and erases the plates past their retention (until aborted).
     async fn supervise(self, escalation: Escalation, every: Duration) {
-        let Self { store, metrics, policy, clock } = self;
+        let Self { store, evidence, metrics, policy, clock, plate_retention_days } = self;
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
@@ -223,8 +233,29 @@ impl LeaderPasses {
             if let Err(error) = escalation.pass(&store, &metrics, clock.now()).await {
                 warn!(%error, "escalating unacknowledged cases failed; trying again at the next tick");
             }
+            if let Some(days) = plate_retention_days
+                && let Err(error) = erase_expired_plates(&store, &evidence, days, clock.now()).await
+            {
+                warn!(%error, "erasing expired plates failed; trying again at the next tick");
+            }
         }
     }
+}
+
+/// Opens the plate reader of `[plates]` and starts its worker; returns the queue that feeds it.
+fn plate_queue(
+    config: &Config,
+    store: &Store,
+    evidence: &EvidenceStore,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<PlateQueue> {
+    let plates = &config.plates;
+    let reader = PlateReader::open(&plates.detector, &plates.recogniser, SessionOptions::default())
+        .context("[plates]: opening the plate reader (set plates.enabled = false to run without it)")?
+        .with_min_score(plates.min_score);
+    let metrics = PlateMetrics::register(registry)?;
+    let runtime = tokio::runtime::Handle::current();
+    Ok(PlateWorker::spawn(reader, store.clone(), evidence.clone(), metrics, plates.queue, runtime)?)
 }
 
 /// The notifier of `[notify]`, muting each camera's maintenance windows.

@@ -61,6 +61,13 @@ pub async fn list(
     {
         return Err(ApiError::BadRequest(format!("grid: '{grid}' is not a grid code or prefix (1 to 15 digits)")));
     }
+    if let Some(plate) = filter.plate.as_ref().filter(|p| {
+        p.is_empty() || p.chars().count() > 8 || !p.chars().all(sharpeyes_inference::plate::is_plate_character)
+    }) {
+        return Err(ApiError::BadRequest(format!(
+            "plate: '{plate}' is not a licence plate or the start of one (1 to 8 plate characters, e.g. 苏ED51712)"
+        )));
+    }
     if !(1..=1000).contains(&filter.limit) {
         return Err(ApiError::BadRequest(format!("limit: {} is outside 1..=1000", filter.limit)));
     }
@@ -122,7 +129,16 @@ pub async fn detail(
     Path(id): Path<i64>,
 ) -> Result<Json<CaseView>, ApiError> {
     state.check_visible(&who, id).await?;
-    let detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    let mut detail = state.store.case_detail(id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    // Earlier cases of the same plate are listed only where the caller may read them.
+    let scope = state.read_scope(&who);
+    let mut visible = Vec::with_capacity(detail.same_plate.len());
+    for earlier in std::mem::take(&mut detail.same_plate) {
+        if state.store.case_in_scope(earlier.id, &scope).await? {
+            visible.push(earlier);
+        }
+    }
+    detail.same_plate = visible;
     Ok(Json(CaseView::new(&state, &who, detail)))
 }
 

@@ -144,6 +144,17 @@ impl EvidenceStore {
         Ok(sha256)
     }
 
+    /// Deletes the file with this SHA-256 (erasure after a retention period); a file already gone is
+    /// no error.
+    pub fn remove(&self, sha256: &str) -> Result<()> {
+        let Some(path) = self.path_of(sha256) else { return Ok(()) };
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
     /// Path of the file with this SHA-256; `None` unless `sha256` is 64 lowercase hex digits, so no
     /// stored value can ever name a path outside the evidence folder.
     pub fn path_of(&self, sha256: &str) -> Option<PathBuf> {

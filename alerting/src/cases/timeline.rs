@@ -26,11 +26,15 @@ pub enum Step {
     Escalate,
     /// A receiver was reminded of the still-open case.
     Remind,
+    /// The vehicle's plate was read, or read better than before.
+    PlateRead,
+    /// The plate text and its crop were erased (retention).
+    PlateErased,
 }
 
 impl Step {
     /// The steps that are not workflow actions.
-    const OTHERS: [Self; 8] = [
+    const OTHERS: [Self; 10] = [
         Self::Report,
         Self::Whistle,
         Self::ReportIn,
@@ -39,6 +43,8 @@ impl Step {
         Self::HandOver,
         Self::Escalate,
         Self::Remind,
+        Self::PlateRead,
+        Self::PlateErased,
     ];
 
     /// The snake_case name used in the database and the API.
@@ -53,6 +59,8 @@ impl Step {
             Self::HandOver => "hand_over",
             Self::Escalate => "escalate",
             Self::Remind => "remind",
+            Self::PlateRead => "plate_read",
+            Self::PlateErased => "plate_erased",
         }
     }
 

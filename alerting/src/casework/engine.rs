@@ -9,6 +9,7 @@ use sharpeyes_inference::BBox;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
+use super::plates::{PlateOffer, PlateQueue};
 use crate::{
     AlertingMetrics, Error, Result,
     cases::{
@@ -129,7 +130,16 @@ pub struct CaseEngine {
     changes: watch::Receiver<u64>,
     shared: bool,
     clock: SharedClock,
+    /// Where parking cases' vehicles go to have their plates read, and when each (case, track) last
+    /// went.
+    plates: Option<(PlateQueue, OfferedPlates)>,
 }
+
+/// When each vehicle (case, track) was last offered to the plate reader.
+type OfferedPlates = HashMap<(i64, u64), DateTime<Utc>>;
+
+/// Each vehicle (track) of a parking case is offered to the plate reader at most this often.
+const PLATE_OFFER_EVERY: TimeDelta = TimeDelta::seconds(10);
 
 /// Where a camera is.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -191,7 +201,29 @@ impl CaseEngine {
             cooling: HashMap::new(),
             shared,
             clock,
+            plates: None,
         })
+    }
+
+    /// Hands the vehicles of parking cases to `queue` to have their plates read.
+    pub fn with_plates(mut self, queue: PlateQueue) -> Self {
+        self.plates = Some((queue, HashMap::new()));
+        self
+    }
+
+    /// Offers the vehicle of parking case `case_id` to the plate reader, unless it was offered lately.
+    fn offer_plate(&mut self, case_id: i64, violation: &CameraViolation) {
+        let now = self.clock.now();
+        let Some((queue, offered)) = &mut self.plates else { return };
+        let key = (case_id, violation.track_id);
+        if violation.category != Category::IllegalParking
+            || offered.get(&key).is_some_and(|at| now - *at < PLATE_OFFER_EVERY)
+        {
+            return;
+        }
+        offered.retain(|_, at| now - *at < PLATE_OFFER_EVERY);
+        offered.insert(key, now);
+        queue.offer(PlateOffer { case_id, frame: violation.frame.clone(), bbox: violation.bbox });
     }
 
     /// Whether `place` has no open case and its last one closed less than the cooldown ago.
@@ -325,7 +357,9 @@ impl CaseEngine {
         if let Some(case) = self.open.get(&place)
             && case.objects.iter().any(|known| known.iou(&violation.bbox) > SAME_OBJECT_IOU)
         {
-            return Ok(CaseOutcome::AlreadyKnown(case.id));
+            let id = case.id;
+            self.offer_plate(id, &violation);
+            return Ok(CaseOutcome::AlreadyKnown(id));
         }
         if self.cooling_down(&place, category) {
             return Ok(CaseOutcome::CoolingDown);
@@ -395,6 +429,9 @@ impl CaseEngine {
                 CaseOutcome::Opened(id)
             }
         };
+        if let CaseOutcome::Opened(id) | CaseOutcome::Added(id) = outcome {
+            self.offer_plate(id, &violation);
+        }
         let case = self.open.get_mut(&place).expect("the case was just found or opened");
         case.objects.push(violation.bbox);
         match outcome {

@@ -3,10 +3,12 @@
 //!
 //! - [`CaseEngine`]: turns violations into cases, one open case per camera, zone and category;
 //! - [`citizen`]: citizen reports (Open311) with a photo, the category suggested by the detector;
+//! - [`plates`]: licence plates of parking cases, read off the camera path, erased after retention;
 //! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办).
 
 pub mod citizen;
 mod engine;
+pub mod plates;
 mod supervision;
 
 pub use engine::{CameraSite, CaseEngine, CaseOutcome, EngineSettings};

@@ -261,6 +261,7 @@ pub(crate) mod tests {
             urgency: Urgency::parse(urgency).expect("an urgency"),
             source: "camera".into(),
             device: String::new(),
+            plate: None,
         }
     }
 

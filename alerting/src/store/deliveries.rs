@@ -55,6 +55,9 @@ pub struct TimelineEntry {
     pub source: String,
     /// The sensor (empty for camera cases).
     pub device: String,
+    /// The vehicle's licence plate, when one has been read.
+    #[serde(default)]
+    pub plate: Option<String>,
 }
 
 /// Reads the status before a step: none as `null` or, in delivery bodies stored before the status was
@@ -169,7 +172,7 @@ pub struct HeldGroup {
 
 const ENTRY_COLUMNS: &str =
     "e.id, e.case_id, e.at, e.actor, e.role, e.action, NULLIF(e.from_status, '') AS from_status, e.to_status, e.note,
-     c.code, c.category, c.camera, c.zone, c.grid, c.urgency, c.source, c.device";
+     c.code, c.category, c.camera, c.zone, c.grid, c.urgency, c.source, c.device, c.plate";
 
 impl Store {
     /// Timeline entries not routed yet, oldest first.

@@ -13,6 +13,7 @@ mod deliveries;
 mod matchers;
 mod model;
 mod parked;
+mod plates;
 mod scope;
 mod silences;
 mod whistles;
@@ -33,8 +34,11 @@ pub use actions::ActionOutcome;
 pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use matchers::Matchers;
-pub use model::{Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject};
+pub use model::{
+    Case, CaseDetail, CaseEvent, CaseFilter, CaseObject, EvidenceInfo, NewCase, NewEvidence, NewObject, PlateCase,
+};
 pub use parked::{ParkedMessage, ParkedViolation};
+pub use plates::ErasedPlate;
 pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
@@ -185,6 +189,7 @@ macro_rules! insert_evidence {
         .await?;
     }};
 }
+pub(crate) use insert_evidence;
 
 /// Records that a relayed violation was filed into a case, on an open transaction.
 macro_rules! record_violation {
@@ -395,6 +400,10 @@ impl Store {
                     query.push(" AND grid < ").push_bind(format!("{grid}:"));
                 }
             }
+            if let Some(plate) = &filter.plate {
+                // The API lets through plate characters only, so LIKE's wildcards cannot occur.
+                query.push(" AND plate LIKE ").push_bind(format!("{plate}%"));
+            }
             if let Some(since) = filter.since {
                 query.push(" AND opened_at >= ").push_bind(since);
             }
@@ -433,7 +442,11 @@ impl Store {
             .fetch_all(pool)
             .await?;
             let whistles = self.whistles(id).await?;
-            Ok(Some(CaseDetail { case, objects, evidence, events, whistles, responsible: Vec::new() }))
+            let same_plate = match &case.plate {
+                Some(plate) => self.cases_of_plate(plate, case.id, 50).await?,
+                None => Vec::new(),
+            };
+            Ok(Some(CaseDetail { case, objects, evidence, events, whistles, responsible: Vec::new(), same_plate }))
         })
     }
 

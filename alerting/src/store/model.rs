@@ -70,6 +70,12 @@ pub struct Case {
     pub alerted_at: Option<DateTime<Utc>>,
     /// Escalation steps taken because nobody acknowledged it.
     pub escalation_level: i64,
+    /// The vehicle's licence plate (parking cases), the best reading so far; none when unread or erased.
+    pub plate: Option<String>,
+    /// Confidence of the plate reading, 0..1.
+    pub plate_score: Option<f64>,
+    /// Index of the evidence image holding the plate's crop.
+    pub plate_evidence: Option<i64>,
 }
 
 /// One object of a case.
@@ -128,6 +134,23 @@ pub struct CaseDetail {
     pub whistles: Vec<super::Whistle>,
     /// Departments of the directory that handle its category in its grid (filled by the API).
     pub responsible: Vec<String>,
+    /// Earlier cases of the same plate (repeat offences), newest first.
+    pub same_plate: Vec<PlateCase>,
+}
+
+/// An earlier case of the same plate.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct PlateCase {
+    /// Case id.
+    pub id: i64,
+    /// Taxonomy code.
+    pub code: String,
+    /// Camera id.
+    pub camera: String,
+    /// Workflow status.
+    pub status: Status,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
 }
 
 /// One step of a case's timeline.
@@ -235,6 +258,8 @@ pub struct CaseFilter {
     pub since: Option<DateTime<Utc>>,
     /// Opened before.
     pub until: Option<DateTime<Utc>>,
+    /// Licence plate, or the start of one (`苏E` finds every plate of 苏E).
+    pub plate: Option<String>,
     /// Only cases with a smaller id: the next page starts before the last id of the previous one.
     pub before: Option<i64>,
     /// At most this many (1..=1000, default 100).
@@ -256,6 +281,7 @@ impl Default for CaseFilter {
             zone: None,
             since: None,
             until: None,
+            plate: None,
             before: None,
             limit: default_limit(),
         }

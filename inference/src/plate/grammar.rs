@@ -21,6 +21,11 @@ const ENERGY: &str = "DABCEFGHJK";
 /// The last character of special plates: trailer, coach, police, Hong Kong, Macau, consulate.
 const SUFFIXES: &str = "挂学警港澳领";
 
+/// Whether `c` occurs on any plate layout (a search by plate may hold only these).
+pub fn is_plate_character(c: char) -> bool {
+    SINGLE_ROW.iter().chain(BOTTOM_ROW).any(|format| format.positions.iter().any(|allowed| allowed.contains(c)))
+}
+
 /// One plate layout: the characters allowed at each position.
 #[derive(Clone, Copy, Debug)]
 pub struct Format {
@@ -399,6 +404,12 @@ mod tests {
         assert_eq!(read(&plate("苏E", 0.9), TOP_ROW).unwrap().text, "苏E");
         assert_eq!(read(&plate("12345", 0.9), BOTTOM_ROW).unwrap().text, "12345");
         assert_eq!(read(&plate("1234挂", 0.9), BOTTOM_ROW).unwrap().text, "1234挂");
+    }
+
+    #[test]
+    fn plate_characters_are_those_of_the_layouts() {
+        assert!("苏ED51712使警WJ民航".chars().all(is_plate_character));
+        assert!(!"IO中%_a ".chars().any(is_plate_character));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use std::path::Path;
 
 use image::RgbImage;
 
-pub use grammar::{BOTTOM_ROW, Format, Grammar, LineProbabilities, PROVINCES, Reading, SINGLE_ROW, TOP_ROW};
+pub use grammar::{
+    BOTTOM_ROW, Format, Grammar, LineProbabilities, PROVINCES, Reading, SINGLE_ROW, TOP_ROW, is_plate_character,
+};
 pub use models::{RecogniserManifest, TextDetectorManifest};
 pub use quad::Quad;
 pub use recogniser::Recogniser;

@@ -53,6 +53,9 @@ impl StreamSpec {
     }
 }
 
+/// The encoders' own default bitrate (x264enc's and x265enc's), kbit/s.
+pub const DEFAULT_BITRATE_KBPS: u32 = 2048;
+
 /// Encoding options shared by every stream of a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodeOptions {
@@ -64,6 +67,9 @@ pub struct EncodeOptions {
     pub fps: u32,
     /// Frames between key-frames (GOP length).
     pub gop: u32,
+    /// Encoder bitrate in kbit/s (cameras stream 1080p at 2 to 8 Mbit/s; small detail such as a
+    /// licence plate needs the upper end).
+    pub bitrate_kbps: u32,
     /// Codec of every stream.
     pub codec: Codec,
     /// Serve MP4 files already encoded in `codec` as they are: no decoding or re-encoding (the file's
@@ -74,7 +80,15 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { width: None, height: None, fps: 25, gop: 50, codec: Codec::H264, passthrough: false }
+        Self {
+            width: None,
+            height: None,
+            fps: 25,
+            gop: 50,
+            bitrate_kbps: DEFAULT_BITRATE_KBPS,
+            codec: Codec::H264,
+            passthrough: false,
+        }
     }
 }
 
@@ -93,13 +107,14 @@ impl EncodeOptions {
     /// The encoder and payloader of the RTSP media (fast presets, no B-frames: a camera's stream).
     fn encoder(&self) -> String {
         let gop = self.gop.max(1);
+        let bitrate = self.bitrate_kbps.max(1);
         match self.codec {
             Codec::H264 => format!(
-                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0 \
+                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0 bitrate={bitrate} \
                  ! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval=-1"
             ),
             Codec::H265 => format!(
-                "x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} \
+                "x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={bitrate} \
                  ! rtph265pay name=pay0 pt=96 config-interval=-1"
             ),
         }
