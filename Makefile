@@ -27,3 +27,4 @@ bench: setup
 	source .env.sh && cargo bench --bench case_engine
 	source .env.sh && cargo bench --bench case_list
 	source .env.sh && cargo bench --bench alert_latency
+	bash benches/plates_vs_python.sh

@@ -165,7 +165,12 @@ fn configurations() {
 
 #[test]
 fn model_manifests() {
-    smoke("manifest", files("models", "toml"), CASES, entry_points::manifest);
+    // The detectors' manifests (the plate reader's, models/plate_*.toml, have another format).
+    let seeds = files("models", "toml")
+        .into_iter()
+        .filter(|text| String::from_utf8_lossy(text).contains("family = "))
+        .collect();
+    smoke("manifest", seeds, CASES, entry_points::manifest);
 }
 
 #[test]
