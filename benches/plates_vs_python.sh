@@ -4,8 +4,8 @@
 # - the shared plate photos and plate crops (media/plates, 8 files);
 # - vehicle crops: the largest vehicle box `sharpeyes detect` finds in each shared plate photo, cut
 #   with an 8 % margin as the plate worker does.
-# Prints the median ms per image of each (Rust's includes decoding the file, Python's does not), the
-# ratio, and what each read. Never asserted: `make bench` runs it.
+# Prints the median ms per image of each (reading only: decoding the file is not counted in either),
+# the ratio, and what each read. Never asserted: `make bench` runs it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

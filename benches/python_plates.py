@@ -41,6 +41,8 @@ FORMATS = [
     ["民", "航"] + [ALNUM] * 5,
 ]
 TOP_ROW = [PROVINCES, LETTERS]
+# The recogniser's narrowest input (models/plate_rec.toml min_width; PaddleOCR's own default is 320).
+REC_MIN_WIDTH = 192
 BOTTOM_ROWS = [[ALNUM] * 5, [ALNUM] * 4 + ["挂学"]]
 
 
@@ -177,7 +179,7 @@ def crop_quad(img, quad):
 
 def rec_input(crop):
     h, w = crop.shape[:2]
-    width = max(320, int(math.ceil(48 * w / h)))
+    width = max(REC_MIN_WIDTH, int(math.ceil(48 * w / h)))
     rw = min(width, int(math.ceil(48 * w / h)))
     x = np.zeros((3, 48, width), np.float32)
     resized = cv2.resize(crop, (rw, 48)).astype(np.float32).transpose(2, 0, 1) / 255.0
