@@ -20,6 +20,8 @@ const ROLES: [&str; 4] = ["operator", "dispatcher", "handler", "inspector"];
 /// Long enough that the case cannot open before the operator has signed in.
 const MIN_DWELL_S: f64 = 15.0;
 const WAIT: Duration = Duration::from_secs(20);
+/// One browser test at a time: each runs a service, a camera and Chromium on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn secret(role: &str) -> String {
     format!("{role}-browser-secret")
@@ -175,6 +177,7 @@ async fn act(client: &Client, case: i64, expected: &[&str], action: &str, status
 
 #[test]
 fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_dashboard() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let truck = media("images/000000009769.jpg");
     let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
     let dir = tempfile::tempdir().unwrap();
@@ -300,4 +303,60 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
     for name in ["01-operator-live-case", "05-inspector-closed", "09-tuning"] {
         assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
     }
+}
+
+/// A parked car's plate, read by the service, shows in the case list and detail, and the list is
+/// searched by plate and prefix.
+#[test]
+fn the_plate_of_a_parking_case_is_shown_and_searched() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let photo = media("plates/hyperlpr_test_img.jpg");
+    let (_simcam, urls) = start_simcam_on("127.0.0.1:0", &[("car", &photo)], &["--bitrate", "8000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "car-cam", url: &urls[0], decode: "keyframes" }], 4.0);
+    let mut text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("decode = \"keyframes\"", "decode = \"keyframes\"\nmax_width = 1920");
+    text.push_str(&format!(
+        "\n[[auth.tokens]]\nname = \"operator-desk\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
+        sha256_hex(&secret("operator"))
+    ));
+    std::fs::write(&config, text).unwrap();
+    let service = start_service(&config, &base);
+    let chromedriver = Chromedriver::start();
+    let shots = artifacts();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = browser(&chromedriver.url).await;
+        sign_in(&client, &base, "operator").await;
+        // The plate arrives after the case (read off the camera path): the row shows it live.
+        let row = client
+            .wait()
+            .at_most(Duration::from_secs(90))
+            .for_element(Locator::XPath("//table[@id='case-list']//tr[td[@class='plate' and text()='苏ED51712']]"))
+            .await
+            .unwrap_or_else(|e| panic!("no row with the plate appeared: {e}\n{}", service.log()));
+        let case: i64 = retry("the plate's row", || row.attr("data-case")).await.unwrap().parse().unwrap();
+        click(&client, &format!("#case-list tr[data-case='{case}']")).await;
+        let plate = wait_for(&client, "#detail-plate").await;
+        assert!(retry("#detail-plate", || plate.text()).await.starts_with("苏ED51712 ("));
+        screenshot(&client, &shots, "10-plate").await;
+
+        // Searching: a prefix finds the case, another plate finds nothing.
+        let search = "const input = document.querySelector('#filter-plate'); input.value = arguments[0];
+                      input.dispatchEvent(new Event('change'));";
+        for (query, rows) in [("京A", 0), ("苏ed", 1)] {
+            client.execute(search, vec![json!(query)]).await.unwrap();
+            let started = Instant::now();
+            while texts(&client, "#case-list tbody tr[data-case]").await.len() != rows {
+                assert!(started.elapsed() < WAIT, "searching {query}: {rows} rows expected");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        assert_eq!(texts(&client, "#case-list tbody td.plate").await, ["苏ED51712"]);
+        screenshot(&client, &shots, "11-plate-search").await;
+        client.close().await.unwrap();
+    });
 }

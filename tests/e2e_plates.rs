@@ -73,6 +73,11 @@ fn a_parked_car_opens_a_case_that_carries_its_plate() {
     );
     assert!(detail["same_plate"].as_array().unwrap().is_empty(), "no earlier case of this plate");
 
+    // Open311 requests carry it too (an extension field).
+    let (status, request) = get_json(&base, &format!("/open311/v2/requests/{id}.json"));
+    assert_eq!(status, 200);
+    assert_eq!(request[0]["plate"], "苏ED51712", "{request:#}");
+
     let metrics = reqwest::blocking::get(format!("{base}/metrics")).unwrap().text().unwrap();
     assert!(metric(&metrics, "sharpeyes_plate_reads_total{outcome=\"recorded\"}") >= 1.0, "{metrics}");
 }

@@ -135,6 +135,9 @@ pub struct ServiceRequest {
     pub grid: String,
     /// Where it came from: `camera`, `sensor` or `citizen` (an extension).
     pub source: String,
+    /// The vehicle's licence plate, when one was read (an extension; parking cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
 }
 
 /// The answer to a posted report.
@@ -216,6 +219,7 @@ fn request_of(case: Case, state: &ApiState, latest_note: Option<String>) -> Serv
         media_url: None,
         grid: case.grid,
         source: case.source,
+        plate: case.plate,
     }
 }
 

@@ -23,6 +23,7 @@ const LABELS = {
     'tuning.none': '尚无分析帧', 'supervised': '督办', 'extension': '申请延期中', 'role': '角色',
     'detail.owner': '负责人', 'detail.unowned': '无人认领', 'detail.unacknowledged': '待确认', 'detail.escalation': '升级',
     'ack': '认领', 'hand_over': '移交', 'hand_over.to': '移交给（令牌名）',
+    'filter.plate': '车牌', 'col.plate': '车牌', 'detail.plate': '车牌', 'detail.same_plate': '同车牌事项',
   },
   en: {
     'title': 'Sharp Eyes · grid cases', 'tab.cases': 'Cases', 'tab.grids': 'Grids', 'tab.cameras': 'Cameras', 'tab.tuning': 'Tuning',
@@ -44,6 +45,7 @@ const LABELS = {
     'supervised': 'supervised', 'extension': 'extension requested', 'role': 'role',
     'detail.owner': 'Owner', 'detail.unowned': 'nobody', 'detail.unacknowledged': 'not acknowledged yet',
     'detail.escalation': 'Escalation', 'ack': 'Acknowledge', 'hand_over': 'Hand over', 'hand_over.to': 'hand over to (token name)',
+    'filter.plate': 'Plate', 'col.plate': 'Plate', 'detail.plate': 'Plate', 'detail.same_plate': 'Same plate',
   },
 };
 const TERMS = {
@@ -54,6 +56,7 @@ const TERMS = {
     grant_extension: '批准延期', refuse_extension: '驳回延期', suspend: '挂账', resume: '恢复', report_handled: '处置反馈',
     close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
     acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
+    plate_read: '读取车牌', plate_erased: '车牌已删除',
     illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
     ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
@@ -184,8 +187,10 @@ function caseQuery(before) {
   const query = new URLSearchParams({ limit: '50' });
   const status = $('#filter-status').value;
   const grid = $('#filter-grid').value.trim();
+  const plate = $('#filter-plate').value.trim().toUpperCase();
   if (status) query.set('status', status);
   if (grid) query.set('grid', grid);
+  if (plate) query.set('plate', plate);
   if (before) query.set('before', before);
   return query;
 }
@@ -193,7 +198,9 @@ function caseQuery(before) {
 function matchesFilter(item) {
   const status = $('#filter-status').value;
   const grid = $('#filter-grid').value.trim();
-  return (!status || item.status === status) && (!grid || item.grid.startsWith(grid));
+  const plate = $('#filter-plate').value.trim().toUpperCase();
+  return (!status || item.status === status) && (!grid || item.grid.startsWith(grid))
+    && (!plate || (item.plate ?? '').startsWith(plate));
 }
 
 async function loadCases(more = false) {
@@ -213,6 +220,7 @@ function caseRow(item) {
   el('td', {}, `${item.code} ${term(item.category)}`),
   el('td', {}, item.grid),
   el('td', {}, item.camera || item.device || term(item.source)),
+  el('td', { class: 'plate' }, item.plate ?? ''),
   el('td', {}, el('span', { class: `badge ${item.status}` }, term(item.status)), item.supervised ? el('span', { class: 'badge supervised' }, text('supervised')) : null),
   el('td', {}, el('span', { class: `badge ${item.urgency}` }, term(item.urgency))),
   el('td', {}, when(item.opened_at)),
@@ -267,7 +275,10 @@ function renderDetail(d) {
       field('detail.deadline', when(d.deadline_at)), field('detail.responsible', d.responsible.join(', ') || '—'),
       field('detail.owner', d.owner ? `${d.owner}${d.acknowledged_at ? ` · ${when(d.acknowledged_at)}` : ` (${text('detail.unacknowledged')})`}` : text('detail.unowned')),
       d.escalation_level ? field('detail.escalation', d.escalation_level) : [],
-      d.duplicate_of ? field('detail.duplicate_of', `#${d.duplicate_of}`) : []),
+      d.duplicate_of ? field('detail.duplicate_of', `#${d.duplicate_of}`) : [],
+      d.plate ? field('detail.plate', el('span', { class: 'plate', id: 'detail-plate' }, `${d.plate} (${d.plate_score.toFixed(2)})`)) : [],
+      d.same_plate?.length ? field('detail.same_plate', d.same_plate.map((c) => el('a', { href: '#', 'data-case': c.id,
+        onclick: (event) => { event.preventDefault(); selectCase(c.id); } }, `#${c.id} ${term(c.status)} ${when(c.opened_at)} `))) : []),
     actions, ownership, error, whistle,
     el('h3', {}, text('detail.evidence')), evidence,
     d.whistles.length ? [el('h3', {}, text('detail.whistles')), el('ul', {}, d.whistles.map((w) => el('li', {},
@@ -477,7 +488,10 @@ document.addEventListener('DOMContentLoaded', () => {
   for (const button of document.querySelectorAll('#tabs button')) button.addEventListener('click', () => showView(button.dataset.view));
   $('#filter-status').addEventListener('change', () => loadCases());
   $('#filter-grid').addEventListener('change', () => loadCases());
-  $('#filter-clear').addEventListener('click', () => { $('#filter-status').value = ''; $('#filter-grid').value = ''; loadCases(); });
+  $('#filter-plate').addEventListener('change', () => loadCases());
+  $('#filter-clear').addEventListener('click', () => {
+    $('#filter-status').value = ''; $('#filter-grid').value = ''; $('#filter-plate').value = ''; loadCases();
+  });
   $('#more').addEventListener('click', () => loadCases(true));
   $('#tuning-camera').addEventListener('change', drawTuning);
   // A token kept in this tab signs in again; the form stays hidden while it is checked.
