@@ -10,9 +10,11 @@ use sharpeyes_alerting::{
         Principal, Role,
         deadlines::DeadlinePolicy,
         duplicates::DuplicateRule,
+        evidence::{EvidenceStore, encode_jpeg},
         taxonomy::{Taxonomy, Urgency},
         workflow::{Action, Status},
     },
+    casework::plates::erase_expired_plates,
     rules::Category,
     store::{
         ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome,
@@ -451,4 +453,35 @@ async fn the_store_on_postgres() {
     other.close().await;
     store.close().await;
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+}
+
+/// The retention pass: a finished case's plate text goes, and its crop file with it, once the case is
+/// older than the retention; an open case's plate and crop stay.
+#[tokio::test]
+async fn expired_plates_are_erased_with_their_crop_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    let files = EvidenceStore::new(dir.path());
+    let mut crops = Vec::new();
+    for shade in [40u8, 200] {
+        let jpeg = encode_jpeg(&image::RgbImage::from_pixel(64, 20, image::Rgb([shade, shade, shade]))).unwrap();
+        crops.push(NewEvidence { sha256: files.save(&jpeg).unwrap(), width: 64, height: 20, captured_at: at(0) });
+    }
+    let finished = store.insert_case(&camera_case("cam-a", "110105001001001", 0), None, &[]).await.unwrap();
+    let open = store.insert_case(&camera_case("cam-b", "110105001001001", 0), None, &[]).await.unwrap();
+    store.record_plate(finished, "京A12345", 0.9, &crops[0], at(1)).await.unwrap();
+    store.record_plate(open, "京A67890", 0.9, &crops[1], at(1)).await.unwrap();
+    let admin = Principal::new("admin", Role::Admin);
+    store.apply_action(finished, &admin, Action::Void, "", at(2), &policy()).await.unwrap();
+
+    // Within the retention nothing goes.
+    assert_eq!(erase_expired_plates(&store, &files, 30, at(60 * 24 * 29)).await.unwrap(), 0);
+    assert!(files.path_of(&crops[0].sha256).unwrap().exists());
+    // After it the finished case's plate and crop go, the open case keeps both.
+    assert_eq!(erase_expired_plates(&store, &files, 30, at(60 * 24 * 31)).await.unwrap(), 1);
+    assert!(!files.path_of(&crops[0].sha256).unwrap().exists(), "the crop file is deleted");
+    assert!(files.path_of(&crops[1].sha256).unwrap().exists());
+    assert_eq!(store.case_detail(finished).await.unwrap().unwrap().case.plate, None);
+    assert_eq!(store.case_detail(open).await.unwrap().unwrap().case.plate.as_deref(), Some("京A67890"));
+    store.close().await;
 }
