@@ -417,6 +417,45 @@ mod tests {
         assert!(read(&plate("京A", 0.9)[..3], SINGLE_ROW).is_none());
     }
 
+    proptest::proptest! {
+        /// Whatever the recogniser outputs, a reading spells a plate of one of the layouts, character
+        /// by character, with a score in 0..=1.
+        #[test]
+        fn every_reading_spells_a_layout(
+            frames in 0usize..30,
+            seed in proptest::collection::vec(0.0f32..1.0, 30 * 8),
+            hot in proptest::collection::vec(0usize..200, 30),
+        ) {
+            let dictionary = dictionary();
+            let classes = dictionary.len() + 2;
+            let grammar = Grammar::new(&dictionary).unwrap();
+            // Each frame: small noise everywhere, a few random classes strong, normalised.
+            let mut values = vec![0.0f32; frames * classes];
+            for t in 0..frames {
+                let row = &mut values[t * classes..(t + 1) * classes];
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = 0.001 + seed[(t * 8 + i % 8) % seed.len()] * 0.001;
+                }
+                row[hot[t] % classes] += 1.0;
+                row[(hot[t] * 7 + 3) % classes] += seed[t];
+                let sum: f32 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= sum);
+            }
+            let line = LineProbabilities { values: &values, classes };
+            for formats in [SINGLE_ROW, TOP_ROW, BOTTOM_ROW] {
+                let Some(reading) = grammar.read(line, formats) else { continue };
+                let characters: Vec<char> = reading.text.chars().collect();
+                let fits = |format: &Format| {
+                    format.positions.len() == characters.len()
+                        && format.positions.iter().zip(&characters).all(|(allowed, c)| allowed.contains(*c))
+                };
+                proptest::prop_assert!(formats.iter().any(fits), "{} fits no layout", reading.text);
+                proptest::prop_assert!((0.0..=1.0).contains(&reading.score), "{reading:?}");
+                proptest::prop_assert!(frames >= characters.len());
+            }
+        }
+    }
+
     #[test]
     fn a_dictionary_without_plate_characters_is_refused() {
         let error = Grammar::new(&["a".to_owned()]).unwrap_err();
