@@ -20,20 +20,25 @@ fn labels() -> Vec<(String, String)> {
         .collect()
 }
 
+/// `sharpeyes plates --json` on `files`: its document, keyed by file.
+fn plates_json(files: &[String]) -> Value {
+    let out = Command::new(binary())
+        .current_dir(root())
+        .args(["--log", "warn", "plates", "--json"])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn every_shared_plate_is_read_as_its_label() {
     let labels = labels();
     assert_eq!(labels.len(), 8, "labels.csv rows");
     let files: Vec<String> =
         labels.iter().map(|(file, _)| media(&format!("plates/{file}")).display().to_string()).collect();
-    let out = Command::new(binary())
-        .current_dir(root())
-        .args(["--log", "warn", "plates", "--json"])
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = plates_json(&files);
     let mut wrong = Vec::new();
     for ((file, plate), path) in labels.iter().zip(&files) {
         let read = results[path].as_array().unwrap_or_else(|| panic!("no entry for {path}: {results}"));
@@ -108,14 +113,7 @@ fn a_two_row_plate_is_read_as_one_plate() {
         assert!(status.success(), "rendering {top}/{bottom}");
         files.push(path.display().to_string());
     }
-    let out = Command::new(binary())
-        .current_dir(root())
-        .args(["--log", "warn", "plates", "--json"])
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = plates_json(&files);
     for ((top, bottom, _), file) in cases.iter().zip(&files) {
         let best = &results[file][0];
         assert_eq!(best["text"], format!("{top}{bottom}"), "{results:#}");

@@ -18,7 +18,10 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use image::RgbImage;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 use serde::Deserialize;
-use sharpeyes_inference::{BBox, plate::PlateReader};
+use sharpeyes_inference::{
+    BBox,
+    plate::{PlateReader, quad_bounds},
+};
 use sharpeyes_ingest::{Frame, Problem};
 use tracing::{info, warn};
 
@@ -214,7 +217,8 @@ impl PlateWorker {
 
     fn read(&mut self, offer: &PlateOffer) -> crate::Result<&'static str> {
         let frame = &offer.frame;
-        let Some(image) = RgbImage::from_raw(frame.width, frame.height, frame.rgb.to_vec()) else {
+        // A view of the frame's own pixels: only the crops are copied.
+        let Some(image) = FrameView::from_raw(frame.width, frame.height, &frame.rgb[..]) else {
             return Ok("failed");
         };
         let b = offer.bbox;
@@ -222,10 +226,9 @@ impl PlateWorker {
         let vehicle = crop(&image, [b.x1 - mx, b.y1 - my, b.x2 + mx, b.y2 + my]);
         let plates = self.reader.read(&vehicle.image).map_err(|err| crate::Error::Plate(err.to_string()))?;
         let Some(plate) = plates.into_iter().next() else { return Ok("none") };
-        let xs = plate.quad.map(|p| p[0] + vehicle.left as f32);
-        let ys = plate.quad.map(|p| p[1] + vehicle.top as f32);
-        let (x0, x1) = (xs.iter().copied().fold(f32::MAX, f32::min), xs.iter().copied().fold(f32::MIN, f32::max));
-        let (y0, y1) = (ys.iter().copied().fold(f32::MAX, f32::min), ys.iter().copied().fold(f32::MIN, f32::max));
+        let [x0, y0, x1, y1] = quad_bounds(&plate.quad);
+        let (x0, x1) = (x0 + vehicle.left as f32, x1 + vehicle.left as f32);
+        let (y0, y1) = (y0 + vehicle.top as f32, y1 + vehicle.top as f32);
         let (px, py) = ((x1 - x0) * PLATE_MARGIN, (y1 - y0) * PLATE_MARGIN);
         let plate_crop = crop(&image, [x0 - px, y0 - py, x1 + px, y1 + py]).image;
         let jpeg = encode_jpeg(&plate_crop).map_err(|source| crate::Error::Evidence { case: offer.case_id, source })?;
@@ -250,6 +253,9 @@ impl PlateWorker {
     }
 }
 
+/// A frame's pixels, borrowed.
+type FrameView<'a> = image::ImageBuffer<image::Rgb<u8>, &'a [u8]>;
+
 /// A region cut from an image, with where it was.
 struct Cut {
     image: RgbImage,
@@ -258,13 +264,13 @@ struct Cut {
 }
 
 /// The part of `image` inside `[x0, y0, x1, y1]`, clipped to it (at least one pixel).
-fn crop(image: &RgbImage, [x0, y0, x1, y1]: [f32; 4]) -> Cut {
+fn crop(image: &FrameView<'_>, [x0, y0, x1, y1]: [f32; 4]) -> Cut {
     let (w, h) = image.dimensions();
     let left = (x0.max(0.0) as u32).min(w.saturating_sub(1));
     let top = (y0.max(0.0) as u32).min(h.saturating_sub(1));
     let right = (x1.ceil().max(0.0) as u32).clamp(left + 1, w);
     let bottom = (y1.ceil().max(0.0) as u32).clamp(top + 1, h);
-    let image = image::imageops::crop_imm(image, left, top, right - left, bottom - top).to_image();
+    let image = RgbImage::from_fn(right - left, bottom - top, |x, y| *image.get_pixel(left + x, top + y));
     Cut { image, left, top }
 }
 
@@ -297,7 +303,8 @@ mod tests {
 
     #[test]
     fn crops_are_clipped_to_the_image() {
-        let image = RgbImage::new(100, 50);
+        let pixels = vec![0u8; 100 * 50 * 3];
+        let image = FrameView::from_raw(100, 50, &pixels[..]).unwrap();
         let cut = crop(&image, [-10.0, 40.0, 30.0, 80.0]);
         assert_eq!((cut.left, cut.top, cut.image.width(), cut.image.height()), (0, 40, 30, 10));
         let outside = crop(&image, [200.0, 200.0, 300.0, 300.0]);

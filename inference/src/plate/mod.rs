@@ -21,7 +21,7 @@ pub use grammar::{
     BOTTOM_ROW, Format, Grammar, LineProbabilities, PROVINCES, Reading, SINGLE_ROW, TOP_ROW, is_plate_character,
 };
 pub use models::{RecogniserManifest, TextDetectorManifest};
-pub use quad::Quad;
+pub use quad::{Quad, bounds as quad_bounds};
 pub use recogniser::Recogniser;
 pub use text_detector::{TextDetector, TextLine};
 
