@@ -57,7 +57,8 @@ fi
 # The virtualenv: onnxruntime provides libonnxruntime.so for `ort` (load-dynamic); numpy, Pillow and onnx
 # are used by the tests to compute reference detections and build tiny test graphs.
 # opencv-python-headless, shapely and pyclipper run the Python plate pipeline of benches/python_plates.py.
-python_packages=(onnxruntime==1.31.1 numpy pillow onnx opencv-python-headless shapely pyclipper)
+# georeport is a published GeoReport v2 client that tests/open311_clients.rs drives unmodified.
+python_packages=(onnxruntime==1.31.1 numpy pillow onnx opencv-python-headless shapely pyclipper georeport==0.3.1)
 venv="$root/.venv"
 stamp="$venv/.sharpeyes-packages"
 wanted="${python_packages[*]}"

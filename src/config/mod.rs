@@ -14,6 +14,7 @@ use std::{
 
 use serde::Deserialize;
 use sharpeyes_alerting::{
+    api::Open311Config,
     api::{AuthConfig, server::ConnectionLimits},
     cases::{CasesConfig, DepartmentConfig, GridConfig},
     casework::plates::PlatesConfig,
@@ -65,6 +66,9 @@ pub struct Config {
     /// Licence plates of parking cases.
     #[serde(default)]
     pub plates: PlatesConfig,
+    /// Open311: the public view, media links, CORS.
+    #[serde(default)]
+    pub open311: Open311Config,
 }
 
 /// `[server]`.

@@ -39,7 +39,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "must be a postgres:// URL (SQLite needs no setting: it lives in data_dir)".into(),
         );
     }
-    for problem in config.cluster.validate().into_iter().chain(config.plates.validate()) {
+    let cells: Vec<&str> = config.grids.iter().map(|grid| grid.code.as_str()).filter(|code| code.len() == 15).collect();
+    let open311 = config.open311.validate(&cells);
+    for problem in config.cluster.validate().into_iter().chain(config.plates.validate()).chain(open311) {
         report(problem.path, problem.message);
     }
     if config.server.failed_logins_per_minute == 0 {

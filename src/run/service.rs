@@ -8,7 +8,7 @@ use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics,
     api::{
-        self, ApiState, StreamLimit,
+        self, ApiState, Open311Settings, PublicBlur, StreamLimit,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
@@ -153,6 +153,11 @@ impl CaseService {
             photos: seen.photos,
             clock,
             streams: Arc::new(StreamLimit::new(config.server.streams_per_token)),
+            open311: Arc::new(Open311Settings {
+                config: config.open311.clone(),
+                started_at: chrono::Utc::now(),
+                blur: public_blur(&config)?,
+            }),
         };
         let (http_stop, http_stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(server::serve(
@@ -240,6 +245,22 @@ impl LeaderPasses {
             }
         }
     }
+}
+
+/// The plate text detector that blurs the text of the images the public sees through Open311; none
+/// when the public sees none.
+fn public_blur(config: &Config) -> anyhow::Result<Option<Arc<PublicBlur>>> {
+    if !config.open311.public_read || config.open311.public_media == 0 {
+        return Ok(None);
+    }
+    let blur = PublicBlur::open(&config.plates.detector, SessionOptions::default()).with_context(|| {
+        format!(
+            "[open311] public_media: opening the plate text detector '{}' that blurs plates in public images \
+             (set open311.public_media = 0 to show the public no images)",
+            config.plates.detector.display()
+        )
+    })?;
+    Ok(Some(Arc::new(blur)))
 }
 
 /// Opens the plate reader of `[plates]` and starts its worker; returns the queue that feeds it.

@@ -173,49 +173,58 @@ pub async fn require_token(
     admit(&auth, &token, request, next).await
 }
 
-/// Middleware for Open311: the bearer header, or else Open311's `api_key` query parameter.
-pub async fn require_token_or_api_key(
-    State(auth): State<Arc<Authenticator>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let api_key = request.uri().query().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == "api_key")
-            .map(|(_, value)| value.into_owned())
-    });
-    let token = match (bearer_token(&request), api_key) {
-        (Ok(token), _) => token,
-        (Err(_), Some(key)) => key,
-        (Err(error), None) => return Err(error),
-    };
-    admit(&auth, &token, request, next).await
+/// Open311's `api_key` in a query string, if one is there.
+pub fn api_key_in_query(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == "api_key")
+        .map(|(_, value)| value.into_owned())
 }
 
-/// Lets the request on as the token's holder, within the token's rate; an address that presented
-/// too many unknown tokens is refused before its token is checked.
+/// The token a request presents: its bearer header, or else Open311's `api_key` query parameter;
+/// `None` when it presents neither (a malformed `Authorization` header is an error).
+pub fn presented_token(request: &Request) -> Result<Option<String>, ApiError> {
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return bearer_token(request).map(Some);
+    }
+    Ok(api_key_in_query(request.uri().query()))
+}
+
+/// The address a request came from, when the server recorded it.
+pub fn peer_of(request: &Request) -> Option<IpAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip())
+}
+
+/// Lets the request on as the token's holder, within the token's rate.
 async fn admit(auth: &Authenticator, token: &str, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
-    let failures = auth.failures.as_ref().zip(address);
-    if let Some((failures, address)) = failures
-        && let Some(wait) = failures.refused_for(address, Instant::now())
-    {
-        return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
-    }
-    let Some(principal) = auth.authenticate(token).cloned() else {
-        if let Some((failures, address)) = failures {
-            failures.strike(address, Instant::now());
-        }
-        return Err(ApiError::Unauthorized("unknown token"));
-    };
-    if let Some(limiter) = &auth.limiter
-        && let Err(not_until) = limiter.check_key(&principal.name)
-    {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
-    }
+    let principal = auth.admit(token, peer_of(&request))?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+impl Authenticator {
+    /// The holder of `token`, within the token's rate; an address that presented too many unknown
+    /// tokens is refused before its token is checked.
+    pub fn admit(&self, token: &str, address: Option<IpAddr>) -> Result<Principal, ApiError> {
+        let failures = self.failures.as_ref().zip(address);
+        if let Some((failures, address)) = failures
+            && let Some(wait) = failures.refused_for(address, Instant::now())
+        {
+            return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
+        }
+        let Some(principal) = self.authenticate(token).cloned() else {
+            if let Some((failures, address)) = failures {
+                failures.strike(address, Instant::now());
+            }
+            return Err(ApiError::Unauthorized("unknown token"));
+        };
+        if let Some(limiter) = &self.limiter
+            && let Err(not_until) = limiter.check_key(&principal.name)
+        {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            return Err(ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64));
+        }
+        Ok(principal)
+    }
 }
 
 #[cfg(test)]

@@ -37,22 +37,39 @@ const STREAM_RETRY_AFTER_S: u64 = 15;
 const FRAMEWORK_TEXT_BYTES: usize = 16 * 1024;
 
 /// Middleware: an error answer that is not JSON — axum's own refusals of a path or query it could
-/// not parse (`text/plain`), an unknown route or method (empty) — is rewritten into the API's format:
-/// `{"error": "..."}`, or Open311's list `[{"code": 400, "description": "..."}]` under `/open311/`.
+/// not parse (`text/plain`), an unknown route or method (empty) — is rewritten into the API's format,
+/// `{"error": "..."}`. Open311 (`/open311/`) writes its own errors in its own format.
 pub async fn json_error_bodies(request: Request, next: Next) -> Response {
-    let open311 = request.uri().path().starts_with("/open311/");
+    if request.uri().path().starts_with("/open311/") {
+        return next.run(request).await;
+    }
     let asked = format!("{} {}", request.method(), excerpt(request.uri().path()));
     let response = next.run(request).await;
+    rewrite_framework_error(response, &asked, "application/json", |_, message| {
+        ("application/json", serde_json::json!({ "error": message }).to_string())
+    })
+    .await
+}
+
+/// Rewrites `response` when it is an error the framework wrote (not of content type `written`, nor
+/// JSON): `body` makes the new content type and body from the status and a message — the framework's
+/// text, or for an empty 404 or 405 one naming `asked` (`GET /path`).
+pub async fn rewrite_framework_error(
+    response: Response,
+    asked: &str,
+    written: &str,
+    body: impl FnOnce(StatusCode, &str) -> (&'static str, String),
+) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    let is_written = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
+        let value = value.as_bytes();
+        value.starts_with(b"application/json") || value.starts_with(written.as_bytes())
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_written {
         return response;
     }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, FRAMEWORK_TEXT_BYTES)
+    let (mut parts, framework_body) = response.into_parts();
+    let text = axum::body::to_bytes(framework_body, FRAMEWORK_TEXT_BYTES)
         .await
         .map(|bytes| first_chars(String::from_utf8_lossy(&bytes).trim(), FRAMEWORK_TEXT_CHARS))
         .unwrap_or_default();
@@ -62,14 +79,10 @@ pub async fn json_error_bodies(request: Request, next: Next) -> Response {
         (true, StatusCode::METHOD_NOT_ALLOWED) => format!("method not allowed: {asked}"),
         (true, _) => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    let body = if open311 {
-        serde_json::json!([{ "code": status.as_u16(), "description": message }])
-    } else {
-        serde_json::json!({ "error": message })
-    };
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (content_type, body) = body(status, &message);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body.to_string()))
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// The body of every error answer.

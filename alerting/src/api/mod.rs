@@ -33,6 +33,7 @@ use axum::{
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use config::AuthConfig;
 pub use error::{ApiError, ErrorBody};
+pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
 pub use state::ApiState;
@@ -69,14 +70,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_token));
-    let open311 = Router::new()
-        .route("/services.json", get(open311::services))
-        .route(
-            "/requests.json",
-            get(open311::requests).post(open311::post_request).layer(DefaultBodyLimit::max(open311::MAX_REPORT_BYTES)),
-        )
-        .route("/requests/{id}", get(open311::request))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), open311::require_token));
+    let open311 = open311::router(&state);
     Router::new()
         .route("/", get(dashboard::index))
         .route("/dashboard/app.js", get(dashboard::script))

@@ -44,10 +44,14 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, parked, sens
         silences::create,
         silences::expire,
         silences::audit,
-        open311::services,
-        open311::requests,
-        open311::request,
-        open311::post_request,
+        open311::services::discovery,
+        open311::services::services,
+        open311::services::definition,
+        open311::requests::requests,
+        open311::requests::request,
+        open311::requests::token,
+        open311::report::post_request,
+        open311::media::media,
         document,
     ),
     modifiers(&BearerToken),
@@ -57,7 +61,9 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, parked, sens
         (name = "cameras", description = "Camera status, zones and latest detections"),
         (name = "notifications", description = "Deliveries, silences and the audit log"),
         (name = "open311", description = "Open311 GeoReport v2: categories as services, cases as requests, \
-                                          citizen reports with a photo; `api_key` may replace the bearer header"),
+                                          citizen reports with a photo; JSON or XML by the path's extension; \
+                                          `api_key` (query, or the form of a POST) may replace the bearer header; \
+                                          with `[open311] public_read` reads need no token (the public view)"),
     )
 )]
 pub struct ApiDoc;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
-use super::{auth::Authenticator, error::ApiError, stream_limit::StreamLimit};
+use super::{auth::Authenticator, error::ApiError, open311::config::Open311Settings, stream_limit::StreamLimit};
 use crate::{
     cases::{
         Principal, Role, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy,
@@ -47,6 +47,8 @@ pub struct ApiState {
     pub clock: SharedClock,
     /// The event streams each token holds open, capped.
     pub streams: Arc<StreamLimit>,
+    /// Open311's settings: the public view, media links, CORS.
+    pub open311: Arc<Open311Settings>,
 }
 
 impl ApiState {

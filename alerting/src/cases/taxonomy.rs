@@ -79,6 +79,65 @@ pub struct TaxonomyEntry {
     /// it (or without it) the case waits for an operator to verify or void it.
     #[serde(default)]
     pub auto_file_score: Option<f32>,
+    /// What a citizen reporting this category may be asked (Open311's service attributes).
+    #[serde(default)]
+    pub questions: Vec<Question>,
+}
+
+/// A question a citizen's report may answer (an Open311 service attribute).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// Its code, as reports send it (`attribute[<code>]`).
+    pub code: String,
+    /// The question, as the citizen reads it.
+    pub description: String,
+    /// `string`, `number`, `text` or `singlevaluelist`.
+    pub datatype: QuestionType,
+    /// Whether a report must answer it.
+    #[serde(default)]
+    pub required: bool,
+    /// The answers a `singlevaluelist` allows.
+    #[serde(default)]
+    pub values: Vec<Answer>,
+}
+
+/// The kind of answer a question takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionType {
+    /// A short text.
+    String,
+    /// A number.
+    Number,
+    /// A longer text.
+    Text,
+    /// One of `values`.
+    Singlevaluelist,
+}
+
+/// One allowed answer of a `singlevaluelist` question.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// What a report sends.
+    pub key: String,
+    /// What the citizen reads.
+    pub name: String,
+}
+
+impl Question {
+    /// Checks `answer`, naming what is wrong.
+    pub fn check(&self, answer: &str) -> Result<(), String> {
+        match self.datatype {
+            QuestionType::Number if answer.trim().parse::<f64>().is_err() => Err(format!("'{answer}' is not a number")),
+            QuestionType::Singlevaluelist if !self.values.iter().any(|value| value.key == answer) => {
+                let keys: Vec<&str> = self.values.iter().map(|value| value.key.as_str()).collect();
+                Err(format!("'{answer}' is not one of {}", keys.join(", ")))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl TaxonomyEntry {
@@ -132,6 +191,15 @@ impl Taxonomy {
             }
             if let Some(score) = entry.auto_file_score.filter(|s| !(0.0..=1.0).contains(s)) {
                 problems.push(format!("{key}.auto_file_score: {score} is not between 0 and 1"));
+            }
+            for (index, question) in entry.questions.iter().enumerate() {
+                let at = format!("{key}.questions[{index}]");
+                if question.code.is_empty() || !question.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    problems.push(format!("{at}.code: '{}' is not a code of letters, digits and _", question.code));
+                }
+                if (question.datatype == QuestionType::Singlevaluelist) == question.values.is_empty() {
+                    problems.push(format!("{at}.values: a singlevaluelist needs values, other types none"));
+                }
             }
             entries.insert(category, entry);
         }

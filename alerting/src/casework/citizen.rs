@@ -144,8 +144,8 @@ pub struct CitizenReport {
     pub category: Category,
     /// The 15-digit grid it lies in.
     pub grid: String,
-    /// `[longitude, latitude]`.
-    pub location: [f64; 2],
+    /// `[longitude, latitude]`, when the report came with one (else it is placed by its grid only).
+    pub location: Option<[f64; 2]>,
     /// What the citizen wrote, the address, the suggestion: kept as the case's detail.
     pub detail: serde_json::Value,
     /// Who filed it (the reporting application's token name).
@@ -176,8 +176,10 @@ impl CitizenIntake {
     pub async fn file(&self, report: CitizenReport) -> Result<i64> {
         let category = report.category;
         let since = report.received_at - self.duplicates.window;
-        let duplicate_of =
-            self.store.nearby_open_case(category.as_str(), report.location, since, &self.duplicates).await?;
+        let duplicate_of = match report.location {
+            Some(location) => self.store.nearby_open_case(category.as_str(), location, since, &self.duplicates).await?,
+            None => None,
+        };
         let evidence = match report.photo.clone() {
             Some(photo) => vec![self.save_photo(photo, report.suggestion.clone(), report.received_at).await?],
             None => Vec::new(),
@@ -201,7 +203,7 @@ impl CitizenIntake {
             source: "citizen".into(),
             device: report.channel.clone(),
             detail: Some(report.detail.to_string()),
-            location: Some(report.location),
+            location: report.location,
             duplicate_of,
             first_seen_at: report.received_at,
             confirmed_at: report.received_at,

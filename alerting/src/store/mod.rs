@@ -14,6 +14,7 @@ mod matchers;
 mod model;
 mod parked;
 mod plates;
+mod requests;
 mod scope;
 mod silences;
 mod whistles;
@@ -39,6 +40,7 @@ pub use model::{
 };
 pub use parked::{ParkedMessage, ParkedViolation};
 pub use plates::ErasedPlate;
+pub use requests::{RequestFilter, RequestRow};
 pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};

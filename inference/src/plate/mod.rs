@@ -74,8 +74,7 @@ impl PlateReader {
             key: "dictionary".into(),
             message,
         })?;
-        let (session, _) = open_session(&detector.name, &detector.model_path(), options)?;
-        let detector = TextDetector::new(Box::new(OrtEngine::new(&detector.name, session, Some(1))), detector);
+        let detector = TextDetector::from_manifest(detector, options)?;
         let (session, _) = open_session(&recogniser.name, &recogniser.model_path(), options)?;
         // Blank, the dictionary, and a space.
         let classes = dictionary.len() + 2;

@@ -13,7 +13,11 @@ use super::{
     models::TextDetectorManifest,
     quad::{self, Quad, Rect},
 };
-use crate::{ChannelOrder, Result, engine::Engine};
+use crate::{
+    ChannelOrder, Result,
+    engine::{Engine, OrtEngine},
+    runtime::{SessionOptions, open_session},
+};
 
 /// Regions looked at per image, at most (PaddleOCR's `max_candidates`).
 const MAX_REGIONS: usize = 3000;
@@ -40,6 +44,17 @@ impl TextDetector {
     /// The detector of `manifest`, run by `engine`.
     pub fn new(engine: Box<dyn Engine>, manifest: TextDetectorManifest) -> Self {
         Self { engine, manifest, input: Vec::new() }
+    }
+
+    /// Opens the model of the manifest at `path`.
+    pub fn open(path: &std::path::Path, options: SessionOptions) -> Result<Self> {
+        Self::from_manifest(TextDetectorManifest::load(path)?, options)
+    }
+
+    /// Opens the model `manifest` describes.
+    pub fn from_manifest(manifest: TextDetectorManifest, options: SessionOptions) -> Result<Self> {
+        let (session, _) = open_session(&manifest.name, &manifest.model_path(), options)?;
+        Ok(Self::new(Box::new(OrtEngine::new(&manifest.name, session, Some(1))), manifest))
     }
 
     /// The model's input size for an image of `width` × `height` whose short side is brought up to
