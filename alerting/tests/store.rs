@@ -18,7 +18,7 @@ use sharpeyes_alerting::{
     rules::Category,
     store::{
         ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome,
-        PlaceKey, Store,
+        PlaceKey, ReadScope, RequestFilter, Store,
     },
 };
 use sqlx::{Connection, Executor, PgConnection};
@@ -406,6 +406,70 @@ async fn exercise_plates(store: &Store) {
     assert_eq!((detail.case.plate, detail.case.plate_score), (None, None));
     assert!(detail.events.iter().any(|e| e.action.as_str() == "plate_erased"));
     assert!(store.erase_plates(at(230), 30, at(232)).await.unwrap().is_empty(), "erased once");
+}
+
+/// Cases as Open311 requests: every filter runs in the query (categories, open or finished, the time
+/// window, ids, the reader's scope) and pages count the filtered cases; each row has its latest note
+/// and its number of evidence images.
+async fn exercise_requests(store: &Store) {
+    let admin = Principal::new("admin", Role::Admin);
+    let case = |category: Category, grid: &str, minute: i64| NewCase {
+        category,
+        code: if category == Category::Litter { "0102".into() } else { "0505".into() },
+        ..camera_case("cam-requests", grid, minute)
+    };
+    let cell = "110105001001001";
+    let a = store.insert_case(&case(Category::IllegalParking, cell, 0), None, &[evidence(30, 0)]).await.unwrap();
+    let b = store.insert_case(&case(Category::Litter, cell, 10), None, &[]).await.unwrap();
+    let c = store.insert_case(&case(Category::IllegalParking, cell, 20), None, &[]).await.unwrap();
+    let d = store.insert_case(&case(Category::ManholeCover, "110105001001002", 30), None, &[]).await.unwrap();
+    let e = store.insert_case(&case(Category::IllegalParking, cell, 40), None, &[]).await.unwrap();
+    store.apply_action(c, &admin, Action::Void, "gone when checked", at(50), &policy()).await.unwrap();
+
+    let page = |filter: RequestFilter, scope: ReadScope| async move {
+        let rows = store.service_requests(&RequestFilter { limit: 100, ..filter }, &scope).await.unwrap();
+        rows.iter().map(|row| row.case.id).collect::<Vec<_>>()
+    };
+    let all = RequestFilter::default;
+    assert_eq!(page(all(), ReadScope::All).await, [e, d, c, b, a]);
+    let parking_and_manholes = vec!["illegal_parking".to_owned(), "manhole_cover".to_owned()];
+    assert_eq!(page(RequestFilter { categories: parking_and_manholes, ..all() }, ReadScope::All).await, [e, d, c, a]);
+    assert_eq!(page(RequestFilter { open: Some(false), ..all() }, ReadScope::All).await, [c]);
+    assert_eq!(page(RequestFilter { open: Some(true), ..all() }, ReadScope::All).await, [e, d, b, a]);
+    let window = RequestFilter { since: Some(at(10)), until: Some(at(30)), ..all() };
+    assert_eq!(page(window, ReadScope::All).await, [c, b], "since inclusive, until exclusive");
+    assert_eq!(page(RequestFilter { ids: vec![a, c], ..all() }, ReadScope::All).await, [c, a]);
+    let litter_desk =
+        ReadScope::Department { id: "sanitation".into(), categories: vec!["litter".into()], grids: vec![cell.into()] };
+    assert_eq!(page(all(), litter_desk).await, [b]);
+    let second_page = RequestFilter { offset: 1, limit: 2, ..all() };
+    let rows = store.service_requests(&second_page, &ReadScope::All).await.unwrap();
+    assert_eq!(rows.iter().map(|row| row.case.id).collect::<Vec<_>>(), [d, c], "a page of the filtered cases");
+    assert_eq!(rows[1].latest_note.as_deref(), Some("gone when checked"));
+    let first = store.service_requests(&RequestFilter { ids: vec![a], limit: 1, ..all() }, &ReadScope::All).await;
+    assert_eq!(first.unwrap()[0].evidence_count, 1);
+}
+
+#[tokio::test]
+async fn requests_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    exercise_requests(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn requests_on_postgres() {
+    let name = format!("sharpeyes_requests_{}", std::process::id());
+    let mut admin =
+        PgConnection::connect(ADMIN_URL).await.expect("PostgreSQL at 127.0.0.1:5432 (scripts/setup.sh starts it)");
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(&format!("postgres://postgres@127.0.0.1:5432/{name}")), dir.path()).await.unwrap();
+    exercise_requests(&store).await;
+    store.close().await;
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
 }
 
 #[tokio::test]
