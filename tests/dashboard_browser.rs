@@ -218,6 +218,10 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
         click(&client, &format!("#case-list tr[data-case='{case}']")).await;
         click(&client, "button[data-ownership='acknowledge']").await;
         wait_for(&client, "button[data-ownership='hand_over']").await;
+        // Voiding asks why (the zone's precision counts it).
+        let script = "return [...document.querySelectorAll('#void-reason option')].map(o => o.value)";
+        let reasons: Vec<String> = serde_json::from_value(client.execute(script, Vec::new()).await.unwrap()).unwrap();
+        assert_eq!(reasons, ["false_detection", "not_a_violation", "duplicate", "other"]);
         act(&client, case, &["verify", "void"], "verify", "filed").await;
         // The evidence JPEG, fetched through the case with the token, decoded by the browser.
         let script = "const img = document.querySelector(\"#case-detail img[data-evidence='0']\");

@@ -1,6 +1,7 @@
 //! The first real path: an RTSP camera (simcam) → GStreamer → YOLOX-nano through ONNX Runtime → a
 //! no-parking zone with a dwell rule → one grid case in SQLite → the API with its evidence image; in
-//! key-frame mode and in sampled mode (frames decoded at `sample_fps`) alike.
+//! key-frame mode and in sampled mode (frames decoded at `sample_fps`) alike; operators' verify and void
+//! decisions (a void takes a reason) become each zone's precision in `/api/v1/quality` and `/metrics`.
 
 mod common;
 
@@ -100,6 +101,48 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
         assert!(matches!(status, 400 | 404), "{probe}: {status}");
         assert!(!String::from_utf8_lossy(&body).contains("root:"), "{probe}");
     }
+
+    // Operators' decisions feed each zone's precision: the keyframe camera's case is verified, the
+    // sampled camera's is voided as a false detection, which takes a reason.
+    let act = |id: &Value, body: Value| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/v1/cases/{id}/actions"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap_or_default())
+    };
+    let (status, refused) = act(&sampled[0]["id"], serde_json::json!({ "action": "void", "note": "a shadow" }));
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().starts_with("reason: voiding a camera case takes one of"), "{refused}");
+    let (status, refused) = act(&case["id"], serde_json::json!({ "action": "verify", "reason": "duplicate" }));
+    assert_eq!(status, 400, "only void takes a reason: {refused}");
+    let (status, _) = act(&case["id"], serde_json::json!({ "action": "verify" }));
+    assert_eq!(status, 200);
+    let (status, voided) = act(
+        &sampled[0]["id"],
+        serde_json::json!({ "action": "void", "reason": "false_detection", "note": "a shadow" }),
+    );
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(voided["void_reason"], "false_detection");
+    let (status, quality) = get_json(&base, "/api/v1/quality");
+    assert_eq!(status, 200, "{quality}");
+    let zones = quality["zones"].as_array().unwrap();
+    let zone = |camera: &str| zones.iter().find(|z| z["camera"] == camera).unwrap_or_else(|| panic!("{quality:#}"));
+    assert_eq!(zones[0]["camera"], "truck-sampled", "worst precision first: {quality:#}");
+    assert_eq!(
+        (zone("truck-sampled")["precision"].as_f64(), zone("truck-sampled")["voided"]["false_detection"].as_u64()),
+        (Some(0.0), Some(1))
+    );
+    assert_eq!((zone("truck-cam")["precision"].as_f64(), zone("truck-cam")["verified"].as_u64()), (Some(1.0), Some(1)));
+    assert!(zone("truck-cam")["median_verify_s"].as_f64().unwrap() > 0.0, "{quality:#}");
+    let metrics = reqwest::blocking::get(format!("{base}/metrics")).unwrap().text().unwrap();
+    let voided_line = "sharpeyes_cases_voided_total{camera=\"truck-sampled\",category=\"illegal_parking\",reason=\"false_detection\",zone=\"all\"}";
+    assert_eq!(metric(&metrics, voided_line), 1.0, "{metrics}");
+    let verified_line =
+        "sharpeyes_cases_verified_total{camera=\"truck-cam\",category=\"illegal_parking\",zone=\"all\"}";
+    assert_eq!(metric(&metrics, verified_line), 1.0);
 
     let (exit, took) = service.interrupt();
     assert!(exit.success(), "exit status {exit:?}:\n{}", service.log());

@@ -24,4 +24,4 @@ pub mod rules;
 pub mod store;
 
 pub use error::{Error, Result};
-pub use metrics::AlertingMetrics;
+pub use metrics::{AlertingMetrics, QualityMetrics};

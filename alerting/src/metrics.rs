@@ -97,3 +97,31 @@ impl AlertingMetrics {
         Ok(metrics)
     }
 }
+
+/// Operators' decisions on camera cases, as counters.
+#[derive(Clone)]
+pub struct QualityMetrics {
+    /// Camera cases verified, by camera, zone and category.
+    pub verified_total: IntCounterVec,
+    /// Camera cases voided, by camera, zone, category and reason.
+    pub voided_total: IntCounterVec,
+}
+
+impl QualityMetrics {
+    /// Creates the counters and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let metrics = Self {
+            verified_total: IntCounterVec::new(
+                Opts::new("sharpeyes_cases_verified_total", "Camera cases an operator verified"),
+                &["camera", "zone", "category"],
+            )?,
+            voided_total: IntCounterVec::new(
+                Opts::new("sharpeyes_cases_voided_total", "Camera cases an operator voided, by reason"),
+                &["camera", "zone", "category", "reason"],
+            )?,
+        };
+        registry.register(Box::new(metrics.verified_total.clone()))?;
+        registry.register(Box::new(metrics.voided_total.clone()))?;
+        Ok(metrics)
+    }
+}

@@ -11,6 +11,7 @@ use sharpeyes_alerting::{
         deadlines::DeadlinePolicy,
         duplicates::DuplicateRule,
         evidence::{EvidenceStore, encode_jpeg},
+        quality::VoidReason,
         taxonomy::{Taxonomy, Urgency},
         workflow::{Action, Status},
     },
@@ -424,7 +425,12 @@ async fn exercise_requests(store: &Store) {
     let c = store.insert_case(&case(Category::IllegalParking, cell, 20), None, &[]).await.unwrap();
     let d = store.insert_case(&case(Category::ManholeCover, "110105001001002", 30), None, &[]).await.unwrap();
     let e = store.insert_case(&case(Category::IllegalParking, cell, 40), None, &[]).await.unwrap();
-    store.apply_action(c, &admin, Action::Void, "gone when checked", at(50), &policy()).await.unwrap();
+    let false_detection = Some(VoidReason::FalseDetection);
+    store
+        .apply_action_for(c, &admin, Action::Void, false_detection, "gone when checked", at(50), &policy())
+        .await
+        .unwrap();
+    store.apply_action(a, &admin, Action::Verify, "", at(3), &policy()).await.unwrap();
 
     let page = |filter: RequestFilter, scope: ReadScope| async move {
         let rows = store.service_requests(&RequestFilter { limit: 100, ..filter }, &scope).await.unwrap();
@@ -448,6 +454,19 @@ async fn exercise_requests(store: &Store) {
     assert_eq!(rows[1].latest_note.as_deref(), Some("gone when checked"));
     let first = store.service_requests(&RequestFilter { ids: vec![a], limit: 1, ..all() }, &ReadScope::All).await;
     assert_eq!(first.unwrap()[0].evidence_count, 1);
+
+    // What became of them, for the quality figures.
+    let outcomes = store.camera_case_outcomes(at(0), at(41)).await.unwrap();
+    assert_eq!(outcomes.len(), 5);
+    let of = |category: &str, minute: i64| {
+        outcomes.iter().find(|o| o.category == category && o.opened_at == at(minute)).unwrap()
+    };
+    assert_eq!(of("illegal_parking", 0).verified_at, Some(at(3)));
+    assert_eq!(of("illegal_parking", 20).void_reason.as_deref(), Some("false_detection"));
+    assert_eq!(of("litter", 10).verified_at, None);
+    assert_eq!(store.camera_case_outcomes(at(1), at(20)).await.unwrap().len(), 1, "the window counts");
+    let detail = store.case_detail(c).await.unwrap().unwrap();
+    assert_eq!(detail.case.void_reason.as_deref(), Some("false_detection"));
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use chrono::FixedOffset;
 use sharpeyes_alerting::{
-    AlertingMetrics,
+    AlertingMetrics, QualityMetrics,
     api::{
         self, ApiState, Open311Settings, PublicBlur, StreamLimit,
         server::{self, ConnectionMetrics},
@@ -133,6 +133,7 @@ impl CaseService {
         };
 
         let connections = ConnectionMetrics::register(&registry)?;
+        let quality = QualityMetrics::register(&registry)?;
         let state = ApiState {
             store: store.clone(),
             evidence,
@@ -158,6 +159,7 @@ impl CaseService {
                 started_at: chrono::Utc::now(),
                 blur: public_blur(&config)?,
             }),
+            quality,
         };
         let (http_stop, http_stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(server::serve(

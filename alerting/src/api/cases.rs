@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     error::{ApiError, ErrorBody, excerpt},
+    quality::check_reason,
     state::ApiState,
 };
 use crate::{
     cases::{
         Principal, Role,
+        quality::VoidReason,
         whistles::WhistleLevel,
         workflow::{Action, Refusal, Status, Workflow},
     },
@@ -45,6 +47,10 @@ pub struct ActionRequest {
     /// Why, for the case's timeline.
     #[serde(default)]
     pub note: String,
+    /// Why a case is voided: `false_detection`, `not_a_violation`, `duplicate` or `other` (required to
+    /// void a camera case; only void takes one).
+    #[serde(default)]
+    pub reason: Option<VoidReason>,
 }
 
 /// `GET /api/v1/cases`: cases matching the query's filters, newest first, a page of `limit`; the next
@@ -172,15 +178,38 @@ pub async fn act(
     let Json(request) = body?;
     check_note(&request.note)?;
     state.check_visible(&who, id).await?;
+    let source = state.store.case_detail(id).await?.map(|detail| detail.case.source).unwrap_or_default();
+    check_reason(request.action, request.reason, &source)?;
     let now = state.clock.now();
-    match state.store.apply_action(id, &who, request.action, &request.note, now, &state.policy).await? {
+    let outcome = state
+        .store
+        .apply_action_for(id, &who, request.action, request.reason, &request.note, now, &state.policy)
+        .await?;
+    match outcome {
         ActionOutcome::Applied(detail) => {
             tracing::info!(case = id, who = %who.name, action = request.action.as_str(), status = detail.case.status.as_str(), "case action");
+            count_decision(&state, &detail.case, request.action, request.reason);
             Ok(Json(CaseView::new(&state, &who, *detail)))
         }
         ActionOutcome::Refused(refusal @ Refusal::Role { .. }) => Err(ApiError::Forbidden(refusal.to_string())),
         ActionOutcome::Refused(refusal) => Err(ApiError::Conflict(refusal.to_string())),
         ActionOutcome::NotFound => Err(ApiError::NotFound(format!("no case {id}"))),
+    }
+}
+
+/// Counts an operator's verify or void of a camera case in `/metrics`.
+fn count_decision(state: &ApiState, case: &Case, action: Action, reason: Option<VoidReason>) {
+    if case.source != "camera" {
+        return;
+    }
+    let labels = [case.camera.as_str(), case.zone.as_str(), case.category.as_str()];
+    match (action, reason) {
+        (Action::Verify, _) => state.quality.verified_total.with_label_values(&labels).inc(),
+        (Action::Void, Some(reason)) => {
+            let [camera, zone, category] = labels;
+            state.quality.voided_total.with_label_values(&[camera, zone, category, reason.as_str()]).inc();
+        }
+        _ => {}
     }
 }
 

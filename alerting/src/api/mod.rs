@@ -16,6 +16,7 @@ mod me;
 mod open311;
 mod openapi;
 mod parked;
+mod quality;
 mod sensors;
 pub mod server;
 mod silences;
@@ -65,6 +66,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/silences", get(silences::list).post(silences::create))
         .route("/silences/{id}", delete(silences::expire))
         .route("/audit", get(silences::audit))
+        .route("/quality", get(quality::report))
         .route("/parked", get(parked::list))
         .route("/parked/retry", post(parked::retry))
         .route("/openapi.json", get(openapi::document))

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{cameras, cases, deliveries, grids, health, me, open311, parked, sensors, silences, stream};
+use super::{cameras, cases, deliveries, grids, health, me, open311, parked, quality, sensors, silences, stream};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, parked, sens
         deliveries::list,
         deliveries::retry,
         parked::list,
+        quality::report,
         parked::retry,
         silences::list,
         silences::create,

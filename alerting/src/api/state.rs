@@ -12,6 +12,7 @@ use crate::{
     },
     casework::citizen::{CitizenIntake, PhotoAnalyser},
     clock::SharedClock,
+    metrics::QualityMetrics,
     rules::CameraViews,
     store::{ReadScope, Store},
 };
@@ -49,6 +50,8 @@ pub struct ApiState {
     pub streams: Arc<StreamLimit>,
     /// Open311's settings: the public view, media links, CORS.
     pub open311: Arc<Open311Settings>,
+    /// Operators' decisions on camera cases, counted.
+    pub quality: QualityMetrics,
 }
 
 impl ApiState {

@@ -20,6 +20,7 @@ pub mod duplicates;
 pub mod evidence;
 pub mod grids;
 pub mod people;
+pub mod quality;
 pub mod taxonomy;
 pub mod timeline;
 pub mod whistles;

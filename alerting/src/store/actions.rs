@@ -9,6 +9,7 @@ use crate::{
     cases::{
         Principal,
         deadlines::{DeadlineClock, DeadlinePolicy},
+        quality::VoidReason,
         taxonomy::Urgency,
         timeline::{Actor, Step},
         workflow::{Action, Refusal, Status, Workflow},
@@ -71,6 +72,22 @@ impl Store {
         now: DateTime<Utc>,
         policy: &DeadlinePolicy,
     ) -> Result<ActionOutcome> {
+        self.apply_action_for(id, who, action, None, note, now, policy).await
+    }
+
+    /// [`Store::apply_action`], recording `void_reason` with the case when it is given (a void's
+    /// reason, for the quality figures).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_action_for(
+        &self,
+        id: i64,
+        who: &Principal,
+        action: Action,
+        void_reason: Option<VoidReason>,
+        note: &str,
+        now: DateTime<Utc>,
+        policy: &DeadlinePolicy,
+    ) -> Result<ActionOutcome> {
         for _ in 0..ATTEMPTS {
             let attempt = with_pool!(self, |pool| {
                 let mut tx = pool.begin_write().await?;
@@ -96,7 +113,8 @@ impl Store {
                                 // The row changes only if nobody moved the case since it was read.
                                 let changed = sqlx::query(
                                     "UPDATE cases SET status = $1, supervised = $2, extension_requested = $3,
-                                                      deadline_at = $4, deadline_left_s = $5, updated_at = $6
+                                                      deadline_at = $4, deadline_left_s = $5, updated_at = $6,
+                                                      void_reason = COALESCE($11, void_reason)
                                      WHERE id = $7 AND status = $8 AND supervised = $9 AND extension_requested = $10",
                                 )
                                 .bind(after.status.as_str())
@@ -109,6 +127,7 @@ impl Store {
                                 .bind(&state.status)
                                 .bind(state.supervised)
                                 .bind(state.extension_requested)
+                                .bind(void_reason.map(VoidReason::as_str))
                                 .execute(&mut *tx)
                                 .await?;
                                 if changed.rows_affected() == 0 {

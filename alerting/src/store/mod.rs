@@ -14,6 +14,7 @@ mod matchers;
 mod model;
 mod parked;
 mod plates;
+mod quality;
 mod requests;
 mod scope;
 mod silences;

@@ -76,6 +76,8 @@ pub struct Case {
     pub plate_score: Option<f64>,
     /// Index of the evidence image holding the plate's crop.
     pub plate_evidence: Option<i64>,
+    /// Why it was voided (`false_detection`, `not_a_violation`, `duplicate`, `other`), if it was with one.
+    pub void_reason: Option<String>,
 }
 
 /// One object of a case.

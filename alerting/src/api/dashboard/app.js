@@ -57,6 +57,7 @@ const TERMS = {
     close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
     acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
     plate_read: '读取车牌', plate_erased: '车牌已删除',
+    false_detection: '误报', not_a_violation: '非违规', duplicate: '重复上报', other: '其他原因',
     illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
     ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
@@ -258,10 +259,14 @@ function renderDetail(d) {
   const typed = $('#case-detail h2')?.dataset.case === String(d.id) ? $('#action-note')?.value ?? '' : '';
   const note = el('input', { id: 'action-note', placeholder: text('detail.note'), maxlength: 4000, value: typed });
   const error = el('p', { class: 'error', role: 'alert', id: 'action-error' });
+  // Voiding takes a reason (required for camera cases): it feeds each zone's precision.
+  const reason = d.actions.includes('void')
+    ? el('select', { id: 'void-reason' }, ...['false_detection', 'not_a_violation', 'duplicate', 'other'].map((r) => el('option', { value: r }, term(r))))
+    : null;
   const actions = el('div', { class: 'actions' },
-    d.actions.length ? d.actions.map((action) => el('button', { 'data-action': action, onclick: () => act(d.id, action, note.value, error) }, term(action)))
+    d.actions.length ? d.actions.map((action) => el('button', { 'data-action': action, onclick: () => act(d.id, action, note.value, error, action === 'void' ? reason.value : undefined) }, term(action)))
       : el('span', { class: 'hint' }, text('detail.no_actions')),
-    d.actions.length ? note : null);
+    d.actions.length ? note : null, reason);
   const whistle = d.may_whistle && d.responsible.length ? whistleForm(d, error) : null;
   const ownership = ownershipForm(d, error);
   pane.replaceChildren(...[
@@ -316,10 +321,10 @@ function whistleForm(d, error) {
     } }, `${text('whistle.blow')} → ${d.responsible.join(', ')}`));
 }
 
-async function act(id, action, note, error) {
+async function act(id, action, note, error, reason) {
   error.textContent = '';
   try {
-    await api(`/api/v1/cases/${id}/actions`, { method: 'POST', body: JSON.stringify({ action, note }) });
+    await api(`/api/v1/cases/${id}/actions`, { method: 'POST', body: JSON.stringify({ action, note, reason }) });
     await selectCase(id);
   } catch (e) { error.textContent = e.message; }
 }

@@ -4,7 +4,7 @@
 //! - [`requests`]: cases as service `requests`, one request, and `tokens`;
 //! - [`report`]: `POST requests` for citizen reports with a photo, which the detector looks at to
 //!   suggest the category;
-//! - [`media`]: a request's evidence images by index.
+//! - [`media`]: a request's evidence images by index, the public's blurred by [`blur`].
 //!
 //! [`access`] decides who reads: staff with a token see the staff view; with `[open311] public_read`
 //! anyone else sees the public view (no plate, no internal notes, no names, only the first
@@ -22,8 +22,7 @@ pub mod services;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
-    extract::{OriginalUri, Request},
+    extract::{DefaultBodyLimit, OriginalUri, Request},
     handler::Handler,
     http::{HeaderValue, Method},
     middleware,
