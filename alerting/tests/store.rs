@@ -65,6 +65,18 @@ fn evidence(n: u8, minute: i64) -> NewEvidence {
     NewEvidence { sha256: format!("{n:02x}").repeat(32), width: 640, height: 480, captured_at: at(minute) }
 }
 
+/// A new, empty PostgreSQL database `sharpeyes_<label>_<pid>`: the admin connection that drops it
+/// afterwards, its name and its URL.
+async fn fresh_database(label: &str) -> (PgConnection, String, String) {
+    let name = format!("sharpeyes_{label}_{}", std::process::id());
+    let mut admin =
+        PgConnection::connect(ADMIN_URL).await.expect("PostgreSQL at 127.0.0.1:5432 (scripts/setup.sh starts it)");
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    (admin, name, url)
+}
+
 /// A policy with working time every day 09:00–17:00 in the city (+08:00: 01:00–09:00 UTC).
 fn policy() -> DeadlinePolicy {
     let calendar =
@@ -479,13 +491,9 @@ async fn requests_on_sqlite() {
 
 #[tokio::test]
 async fn requests_on_postgres() {
-    let name = format!("sharpeyes_requests_{}", std::process::id());
-    let mut admin =
-        PgConnection::connect(ADMIN_URL).await.expect("PostgreSQL at 127.0.0.1:5432 (scripts/setup.sh starts it)");
-    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let (mut admin, name, url) = fresh_database("requests").await;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(Some(&format!("postgres://postgres@127.0.0.1:5432/{name}")), dir.path()).await.unwrap();
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
     exercise_requests(&store).await;
     store.close().await;
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
@@ -517,12 +525,7 @@ async fn the_store_on_sqlite() {
 
 #[tokio::test]
 async fn the_store_on_postgres() {
-    let name = format!("sharpeyes_store_{}", std::process::id());
-    let mut admin =
-        PgConnection::connect(ADMIN_URL).await.expect("PostgreSQL at 127.0.0.1:5432 (scripts/setup.sh starts it)");
-    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let (mut admin, name, url) = fresh_database("store").await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(Some(&url), dir.path()).await.unwrap();
     assert_eq!(store.backend(), "postgres");

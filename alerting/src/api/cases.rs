@@ -178,8 +178,12 @@ pub async fn act(
     let Json(request) = body?;
     check_note(&request.note)?;
     state.check_visible(&who, id).await?;
-    let source = state.store.case_detail(id).await?.map(|detail| detail.case.source).unwrap_or_default();
-    check_reason(request.action, request.reason, &source)?;
+    // Only a void without a reason needs to know where the case came from.
+    let camera_case = match (request.action, request.reason) {
+        (Action::Void, None) => state.store.case_detail(id).await?.is_some_and(|detail| detail.case.source == "camera"),
+        _ => false,
+    };
+    check_reason(request.action, request.reason, camera_case)?;
     let now = state.clock.now();
     let outcome = state
         .store

@@ -61,15 +61,15 @@ pub async fn report(
     Ok(Json(QualityReport { since, until, zones: zone_quality(&outcomes) }))
 }
 
-/// Refuses a void of a camera case without a reason, and a reason with any other action.
+/// Refuses a void of a camera case (`camera_case`) without a reason, and a reason with any other action.
 pub fn check_reason(
     action: crate::cases::workflow::Action,
     reason: Option<VoidReason>,
-    source: &str,
+    camera_case: bool,
 ) -> Result<(), ApiError> {
     use crate::cases::workflow::Action;
     match (action, reason) {
-        (Action::Void, None) if source == "camera" => Err(ApiError::BadRequest(
+        (Action::Void, None) if camera_case => Err(ApiError::BadRequest(
             "reason: voiding a camera case takes one of false_detection, not_a_violation, duplicate, other".into(),
         )),
         (Action::Void, _) | (_, None) => Ok(()),

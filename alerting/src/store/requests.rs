@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{Case, FINAL_STATUSES, Pool, ReadScope, Store, with_pool};
+use super::{Case, Pool, ReadScope, Store, finished_statuses, with_pool};
 use crate::Result;
 
 /// Which requests a page holds; every part optional.
@@ -68,12 +68,7 @@ impl Store {
                 query.push(")");
             }
             if let Some(open) = filter.open {
-                query.push(if open { " AND status NOT IN (" } else { " AND status IN (" });
-                let mut list = query.separated(", ");
-                for status in FINAL_STATUSES {
-                    list.push_bind(status);
-                }
-                query.push(")");
+                query.push(if open { " AND status NOT IN " } else { " AND status IN " }).push(finished_statuses!());
             }
             if let Some(since) = filter.since {
                 query.push(" AND opened_at >= ").push_bind(since);

@@ -248,7 +248,7 @@ pub async fn post_request(
     request: Request,
 ) -> Result<Reply, Open311Error> {
     let fail = |error: ApiError| Open311Error::new(format, error);
-    let (who, form) = reporter(&state, request).await.map_err(fail)?;
+    let (who, mut form) = reporter(&state, request).await.map_err(fail)?;
     if !who.role.may_report() {
         return Err(fail(ApiError::Forbidden(format!("a {} may not file reports", who.role.as_str()))));
     }
@@ -285,11 +285,10 @@ pub async fn post_request(
         })?),
         None => None,
     };
-    if let Some(category) = given {
-        answers_of(&form, category, &state).map_err(fail)?;
-    }
-    let (photo, suggestion) = match form.photo {
-        Some(ref bytes) => analyse(&state, bytes.clone()).await.map_err(fail)?,
+    // A named service's answers are checked before the photo is analysed; a suggested one's after.
+    let given_answers = given.map(|category| answers_of(&form, category, &state)).transpose().map_err(fail)?;
+    let (photo, suggestion) = match form.photo.take() {
+        Some(bytes) => analyse(&state, bytes).await.map_err(fail)?,
         None => (None, None),
     };
     let category = given.or(suggestion.as_ref().map(|s| s.category)).ok_or_else(|| {
@@ -297,7 +296,10 @@ pub async fn post_request(
             "service_code: required (no photo, or nothing in the photo that the detectors know)".into(),
         ))
     })?;
-    let answers = answers_of(&form, category, &state).map_err(fail)?;
+    let answers = match given_answers {
+        Some(answers) => answers,
+        None => answers_of(&form, category, &state).map_err(fail)?,
+    };
     let notice = match &suggestion {
         Some(s) => format!("the detector suggests {} ({} {:.2})", s.category.as_str(), s.class, s.score),
         None if photo.is_some() => "the detector found nothing it knows in the photo".to_owned(),
