@@ -164,8 +164,11 @@ fn closed_loop(database: Option<&str>) {
     let (_, case) = get_json(&base, &format!("/api/v1/cases/{id}"));
     let supervise = case["events"].as_array().unwrap().iter().find(|e| e["action"] == "supervise").unwrap();
     assert_eq!((supervise["actor"].as_str(), supervise["role"].as_str()), (Some("deadline-clock"), Some("admin")));
-    let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
-    assert_eq!(metric(&metrics, "sharpeyes_cases_supervised_total{category=\"manhole_cover\"}"), 1.0);
+    // The counter follows the database write that the case shows: wait for it to be published.
+    let supervised = "sharpeyes_cases_supervised_total{category=\"manhole_cover\"}";
+    let metrics = || String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
+    wait_for(Duration::from_secs(5), metrics, || metrics().lines().any(|line| line.starts_with(supervised)));
+    assert_eq!(metric(&metrics(), supervised), 1.0);
 
     // 任务派遣 → 任务处理, an extension, 处理反馈, back to handling once, then 核查结案 and 综合评价.
     only_allowed(&base, id, "dispatch", "dispatcher");
