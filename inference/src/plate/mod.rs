@@ -33,6 +33,13 @@ use crate::{
 
 /// Readings whose score is below this are not plates (see [`Reading::score`]).
 pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+/// A line whose reading scores this much but less than the minimum spells most of a plate: the text
+/// detector may have cut it short (its box stops before the last characters, or at the separator dot),
+/// so it is read again with its ends grown. Other text scores about 0 (see [`Reading::score`]).
+const NEARLY_A_PLATE: f32 = 0.1;
+/// How far a nearly-a-plate line's ends grow along it, in its heights (a plate character is about half
+/// its line's height wide).
+const GROW_ENDS: f32 = 1.0;
 
 /// A plate read in an image.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,7 +105,11 @@ impl PlateReader {
             if crop.height() < 8 || crop.width() < crop.height() {
                 continue;
             }
-            lines.push(self.read_line(line.quad, &crop)?);
+            let mut read = self.read_line(line.quad, &crop)?;
+            if read.single.as_ref().is_some_and(|r| (NEARLY_A_PLATE..self.min_score).contains(&r.score)) {
+                read = self.read_grown(image, read)?;
+            }
+            lines.push(read);
         }
         // An image that is itself a plate (a crop to its edges) is read as a whole too: the detector's
         // lines stop short of characters cut by the image's edge.
@@ -125,6 +136,15 @@ impl PlateReader {
             }
         }
         Ok(kept)
+    }
+
+    /// `line` read again with its ends grown by [`GROW_ENDS`] of its height, kept when it reads better.
+    fn read_grown(&mut self, image: &RgbImage, line: ReadLine) -> Result<ReadLine> {
+        let grown = quad::extend_along(&line.quad, GROW_ENDS * quad::quad_size(&line.quad).1);
+        let Some(crop) = quad::crop(image, &grown) else { return Ok(line) };
+        let again = self.read_line(grown, &crop)?;
+        let score = |read: &ReadLine| read.single.as_ref().map_or(0.0, |r| r.score);
+        Ok(if score(&again) > score(&line) { again } else { line })
     }
 
     fn read_line(&mut self, quad: Quad, crop: &RgbImage) -> Result<ReadLine> {

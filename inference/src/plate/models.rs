@@ -21,8 +21,10 @@ pub struct TextDetectorManifest {
     pub mean: [f32; 3],
     /// Per-channel standard deviation, in the model's channel order.
     pub std: [f32; 3],
-    /// Images whose short side is below this are scaled up to it.
+    /// Images whose short side is below this are scaled up to it ...
     pub short_side: u32,
+    /// ... but by this factor at most.
+    pub max_upscale: f32,
     /// Both input sides are rounded to a multiple of this.
     pub multiple: u32,
     /// Pixels whose probability exceeds this are text.
@@ -87,6 +89,13 @@ impl TextDetectorManifest {
             }
         }
         positive(path, "short_side", manifest.short_side as f32)?;
+        if !(manifest.max_upscale >= 1.0 && manifest.max_upscale.is_finite()) {
+            return Err(Error::ManifestValue {
+                path: path.into(),
+                key: "max_upscale".into(),
+                message: format!("{} must be at least 1", manifest.max_upscale),
+            });
+        }
         positive(path, "multiple", manifest.multiple as f32)?;
         positive(path, "unclip_ratio", manifest.unclip_ratio)?;
         for (key, value) in [("binary_threshold", manifest.binary_threshold), ("box_threshold", manifest.box_threshold)]

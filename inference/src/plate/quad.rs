@@ -94,6 +94,26 @@ pub fn quad_size(quad: &Quad) -> (f32, f32) {
     (width, height)
 }
 
+/// The quad with its left edge moved back and its right edge moved on by `by` pixels, along its top and
+/// bottom edges.
+pub fn extend_along(quad: &Quad, by: f32) -> Quad {
+    let moved = |from: [f32; 2], to: [f32; 2], sign: f32| {
+        let length = distance(from, to);
+        if length <= 0.0 {
+            return if sign < 0.0 { from } else { to };
+        }
+        let unit = [(to[0] - from[0]) / length, (to[1] - from[1]) / length];
+        let at = if sign < 0.0 { from } else { to };
+        [at[0] + sign * by * unit[0], at[1] + sign * by * unit[1]]
+    };
+    [
+        moved(quad[0], quad[1], -1.0),
+        moved(quad[0], quad[1], 1.0),
+        moved(quad[3], quad[2], 1.0),
+        moved(quad[3], quad[2], -1.0),
+    ]
+}
+
 /// Axis-aligned bounds `[x0, y0, x1, y1]`.
 pub fn bounds(quad: &Quad) -> [f32; 4] {
     let xs = quad.map(|p| p[0]);
@@ -182,6 +202,17 @@ mod tests {
         let quad = rect.grown(2.0).quad();
         assert_eq!(quad, [[-2.0, -2.0], [32.0, -2.0], [32.0, 12.0], [-2.0, 12.0]]);
         assert_eq!(rect.short_side(), 10.0);
+    }
+
+    #[test]
+    fn extending_along_moves_both_ends_along_a_tilted_line() {
+        // A line rising by 3 in 4 (a 3-4-5 slope), 10 long and 5 high.
+        let quad = [[0.0, 0.0], [8.0, -6.0], [11.0, -2.0], [3.0, 4.0]];
+        let grown = extend_along(&quad, 5.0);
+        let expected = [[-4.0, 3.0], [12.0, -9.0], [15.0, -5.0], [-1.0, 7.0]];
+        for (got, want) in grown.iter().zip(expected) {
+            assert!(distance(*got, want) < 1e-4, "{grown:?}");
+        }
     }
 
     #[test]

