@@ -207,6 +207,7 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
             ("/api/v1/cases", true),
             ("/api/v1/grids", true),
             ("/api/v1/silences", true),
+            ("/api/v1/stats", true),
             ("/api/v1/cameras", false),
             ("/api/v1/sensors", false),
             ("/api/v1/deliveries", false),
@@ -353,6 +354,28 @@ fn each_role_reads_what_fits_it_a_reporter_its_own_reports_a_bound_handler_its_d
     assert_eq!(listed(&base, &parks), litter);
     assert_eq!(status_for(&base, &water, &format!("/api/v1/cases/{by_a}")), 404);
     assert_eq!(streamed(&base, &water), [sensor_case]);
+
+    // The statistics count within the same scopes, and come as CSV by department.
+    let stats = |token: &str, query: &str| {
+        let response = reqwest::blocking::Client::new().get(format!("{base}/api/v1/stats?{query}")).bearer_auth(token);
+        response.send().unwrap()
+    };
+    let opened = |token: &str| -> i64 {
+        let body: Value = stats(token, "group_by=category").json().unwrap();
+        body["rows"].as_array().unwrap().iter().map(|row| row["opened"].as_i64().unwrap()).sum()
+    };
+    assert_eq!([opened(&secret("viewer")), opened(&token_a), opened(&water), opened(&parks)], [3, 1, 1, 2]);
+    let csv = stats(&secret("viewer"), "group_by=department&format=csv");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("department,opened,filed,dispatched,closed,voided,open_at_end"), "{csv}");
+    assert!(lines[1].starts_with("parks,2,0,0,0,0,2,") && lines[2].starts_with("water,1,0,0,0,0,1,"), "{csv}");
+    for (query, names) in [("group_by=week", "group_by"), ("grid=11a", "grid"), ("format=xlsx", "format")] {
+        let response = stats(&secret("viewer"), query);
+        assert_eq!(response.status(), 400, "{query}");
+        assert!(response.text().unwrap().contains(names), "the error names {names}");
+    }
     // Writes on a case out of scope find no case.
     assert_eq!(act(&base, by_a, "water-desk", "accept"), 404, "water may not act on parks' case");
 

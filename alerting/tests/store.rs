@@ -18,8 +18,8 @@ use sharpeyes_alerting::{
     casework::plates::erase_expired_plates,
     rules::Category,
     store::{
-        ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome,
-        PlaceKey, ReadScope, RequestFilter, Store,
+        ActionOutcome, CaseFilter, DeliveryState, DepartmentScope, NewCase, NewDelivery, NewEvidence, NewObject,
+        OwnershipOutcome, PlaceKey, ReadScope, RequestFilter, StatsGroup, StatsQuery, StatsRow, Store,
     },
 };
 use sqlx::{Connection, Executor, PgConnection};
@@ -479,6 +479,195 @@ async fn exercise_requests(store: &Store) {
     assert_eq!(store.camera_case_outcomes(at(1), at(20)).await.unwrap().len(), 1, "the window counts");
     let detail = store.case_detail(c).await.unwrap().unwrap();
     assert_eq!(detail.case.void_reason.as_deref(), Some("false_detection"));
+}
+
+/// Scripted cases with known timings, and each figure of the statistics checked.
+async fn exercise_stats(store: &Store) {
+    let admin = Principal::new("admin", Role::Admin);
+    let (cell_a, cell_b) = ("110105001001001", "110105001002001");
+    let case = |category: Category, grid: &str, minute: i64| NewCase {
+        category,
+        code: if category == Category::Litter { "0102".into() } else { "0505".into() },
+        ..camera_case("cam-stats", grid, minute)
+    };
+    let act = |id: i64, steps: Vec<(Action, i64)>| {
+        let admin = &admin;
+        async move {
+            for (action, minute) in steps {
+                let reason = (action == Action::Void).then_some(VoidReason::FalseDetection);
+                let outcome = store.apply_action_for(id, admin, action, reason, "", at(minute), &policy()).await;
+                assert!(matches!(outcome.unwrap(), ActionOutcome::Applied(_)), "{action:?} at {minute} on {id}");
+            }
+        }
+    };
+    use Action::*;
+    // Parking in cell A: filed after 10 min, dispatched after 20, closed after 60.
+    let a = store.insert_case(&case(Category::IllegalParking, cell_a, 0), None, &[]).await.unwrap();
+    act(a, vec![(Verify, 10), (Dispatch, 20), (Accept, 25), (ReportHandled, 40), (Close, 60)]).await;
+    // Parking in cell A, sent back once by the inspector: filed after 30, dispatched after 60, closed after 120.
+    let b = store.insert_case(&case(Category::IllegalParking, cell_a, 30), None, &[]).await.unwrap();
+    let steps = vec![(Verify, 60), (Dispatch, 90), (Accept, 95), (ReportHandled, 100), (Reopen, 110)];
+    act(b, steps).await;
+    act(b, vec![(ReportHandled, 120), (Close, 150)]).await;
+    // Litter in cell B, filed after 2 min and left open (its 4 working hours run out at minute 302).
+    let c = store.insert_case(&case(Category::Litter, cell_b, 60), None, &[]).await.unwrap();
+    act(c, vec![(Verify, 62)]).await;
+    // Parking in cell B, voided.
+    let d = store.insert_case(&case(Category::IllegalParking, cell_b, 70), None, &[]).await.unwrap();
+    act(d, vec![(Void, 75)]).await;
+    // Parking reported the evening before the window, supervised (overdue), closed inside the window.
+    let e = store.insert_case(&case(Category::IllegalParking, cell_a, -600), None, &[]).await.unwrap();
+    act(
+        e,
+        vec![(Verify, -590), (Dispatch, -580), (Accept, -570), (Supervise, 121), (ReportHandled, 190), (Close, 200)],
+    )
+    .await;
+    // Litter in cell A at 17:00 UTC: already the next day in the city (+08:00).
+    store.insert_case(&case(Category::Litter, cell_a, 960), None, &[]).await.unwrap();
+    // Closed before the window: never counted.
+    let g = store.insert_case(&case(Category::IllegalParking, cell_a, -900), None, &[]).await.unwrap();
+    act(g, vec![(Void, -890)]).await;
+
+    let query = |until: i64, group_by: Vec<StatsGroup>| StatsQuery {
+        since: at(0),
+        until: at(until),
+        grid: None,
+        group_by,
+        utc_offset_minutes: 480,
+    };
+    let stats = |query: StatsQuery, scope: ReadScope| async move {
+        let departments = [
+            DepartmentScope {
+                id: "traffic".into(),
+                scope: ReadScope::Department {
+                    id: "traffic".into(),
+                    categories: vec!["illegal_parking".into()],
+                    grids: vec!["110105".into()],
+                },
+            },
+            DepartmentScope {
+                id: "sanitation".into(),
+                scope: ReadScope::Department {
+                    id: "sanitation".into(),
+                    categories: vec!["litter".into()],
+                    grids: vec!["110105001002".into()],
+                },
+            },
+        ];
+        store.case_stats(&query, &scope, &departments).await.unwrap()
+    };
+    let by_category = stats(query(1000, vec![StatsGroup::Category]), ReadScope::All).await;
+    let keys: Vec<Vec<String>> = by_category.iter().map(|row| row.key.clone()).collect();
+    assert_eq!(keys, [vec!["illegal_parking".to_owned()], vec!["litter".to_owned()]]);
+    let parking = &by_category[0];
+    let expected = StatsRow {
+        key: vec!["illegal_parking".into()],
+        opened: 3,
+        filed: 2,
+        dispatched: 2,
+        closed: 3,
+        voided: 1,
+        open_at_end: 0,
+        overdue_at_end: 0,
+        to_filing_p50_s: Some(600.0),
+        to_filing_p90_s: Some(1800.0),
+        to_dispatch_p50_s: Some(1200.0),
+        to_dispatch_p90_s: Some(3600.0),
+        to_close_p50_s: Some(7200.0),
+        to_close_p90_s: Some(48000.0),
+        on_time_rate: Some(2.0 / 3.0),
+        reopened_rate: Some(1.0 / 3.0),
+    };
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 0.01,
+        (a, b) => a == b,
+    };
+    let same = |got: &StatsRow, want: &StatsRow| {
+        let counts = |r: &StatsRow| {
+            (r.key.clone(), r.opened, r.filed, r.dispatched, r.closed, r.voided, r.open_at_end, r.overdue_at_end)
+        };
+        let measured = |r: &StatsRow| {
+            [
+                r.to_filing_p50_s,
+                r.to_filing_p90_s,
+                r.to_dispatch_p50_s,
+                r.to_dispatch_p90_s,
+                r.to_close_p50_s,
+                r.to_close_p90_s,
+                r.on_time_rate,
+                r.reopened_rate,
+            ]
+        };
+        counts(got) == counts(want) && measured(got).into_iter().zip(measured(want)).all(|(a, b)| close(a, b))
+    };
+    assert!(same(parking, &expected), "{parking:?}");
+    let litter = &by_category[1];
+    let expected_litter = StatsRow {
+        key: vec!["litter".into()],
+        opened: 2,
+        filed: 1,
+        open_at_end: 2,
+        overdue_at_end: 1,
+        to_filing_p50_s: Some(120.0),
+        to_filing_p90_s: Some(120.0),
+        ..StatsRow::default()
+    };
+    assert!(same(litter, &expected_litter), "{litter:?}");
+
+    // Open and overdue are counted at `until`: before the litter case's deadline it is not overdue,
+    // and before the parking cases closed they were open.
+    let earlier = stats(query(100, vec![StatsGroup::Category]), ReadScope::All).await;
+    assert_eq!((earlier[0].open_at_end, earlier[0].closed, earlier[0].voided), (2, 1, 1), "{:?}", earlier[0]);
+    assert_eq!((earlier[1].open_at_end, earlier[1].overdue_at_end), (1, 0), "{:?}", earlier[1]);
+
+    // Days are the city's: the litter case reported at 17:00 UTC falls on the next day.
+    let by_day = stats(query(1000, vec![StatsGroup::Day, StatsGroup::Category]), ReadScope::All).await;
+    let opened: Vec<(Vec<String>, i64)> = by_day.iter().map(|row| (row.key.clone(), row.opened)).collect();
+    let key = |day: &str, category: &str| vec![day.to_owned(), category.to_owned()];
+    assert_eq!(
+        opened,
+        [(key("2026-11-23", "illegal_parking"), 3), (key("2026-11-23", "litter"), 1), (key("2026-11-24", "litter"), 1)],
+        "open at the end counts on until's day (2026-11-24 in the city)"
+    );
+    assert_eq!(by_day[2].open_at_end, 2);
+
+    // Departments: each counts the cases of its categories in its grids.
+    let by_department = stats(query(1000, vec![StatsGroup::Department]), ReadScope::All).await;
+    let rows: Vec<(Vec<String>, i64, i64)> =
+        by_department.iter().map(|row| (row.key.clone(), row.opened, row.closed)).collect();
+    assert_eq!(rows, [(vec!["sanitation".to_owned()], 1, 0), (vec!["traffic".to_owned()], 3, 3)]);
+
+    // A grid prefix and a reader's scope narrow the cases.
+    let in_b = StatsQuery { grid: Some("110105001002".into()), ..query(1000, vec![StatsGroup::Grid]) };
+    let rows = stats(in_b, ReadScope::All).await;
+    let rows: Vec<(Vec<String>, i64, i64)> = rows.iter().map(|row| (row.key.clone(), row.opened, row.voided)).collect();
+    assert_eq!(rows, [(vec![cell_b.to_owned()], 2, 1)]);
+    let sanitation = ReadScope::Department {
+        id: "sanitation".into(),
+        categories: vec!["litter".into()],
+        grids: vec!["110105001002".into()],
+    };
+    let scoped = stats(query(1000, vec![StatsGroup::Category]), sanitation).await;
+    assert_eq!(scoped.len(), 1);
+    assert_eq!((scoped[0].key.clone(), scoped[0].opened), (vec!["litter".to_owned()], 1));
+}
+
+#[tokio::test]
+async fn stats_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    exercise_stats(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn stats_on_postgres() {
+    let (mut admin, name, url) = fresh_database("stats").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
+    exercise_stats(&store).await;
+    store.close().await;
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ mod sensors;
 pub mod server;
 mod silences;
 mod state;
+mod stats;
 mod stream;
 mod stream_limit;
 
@@ -67,6 +68,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/silences/{id}", delete(silences::expire))
         .route("/audit", get(silences::audit))
         .route("/quality", get(quality::report))
+        .route("/stats", get(stats::report))
         .route("/parked", get(parked::list))
         .route("/parked/retry", post(parked::retry))
         .route("/openapi.json", get(openapi::document))

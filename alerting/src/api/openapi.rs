@@ -7,7 +7,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{cameras, cases, deliveries, grids, health, me, open311, parked, quality, sensors, silences, stream};
+use super::{
+    cameras, cases, deliveries, grids, health, me, open311, parked, quality, sensors, silences, stats, stream,
+};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -40,6 +42,7 @@ use super::{cameras, cases, deliveries, grids, health, me, open311, parked, qual
         deliveries::retry,
         parked::list,
         quality::report,
+        stats::report,
         parked::retry,
         silences::list,
         silences::create,

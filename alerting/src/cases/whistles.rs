@@ -58,6 +58,11 @@ impl WhistlePolicy {
         Self { departments, report_in }
     }
 
+    /// Every department of the directory.
+    pub fn departments(&self) -> &[Department] {
+        &self.departments
+    }
+
     /// Whether `id` is in the directory.
     pub fn knows(&self, id: &str) -> bool {
         self.departments.iter().any(|d| d.id == id)

@@ -18,6 +18,7 @@ mod quality;
 mod requests;
 mod scope;
 mod silences;
+mod stats;
 mod whistles;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -44,6 +45,7 @@ pub use plates::ErasedPlate;
 pub use requests::{RequestFilter, RequestRow};
 pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
+pub use stats::{DepartmentScope, StatsGroup, StatsQuery, StatsRow};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
 use crate::{
