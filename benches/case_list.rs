@@ -1,8 +1,11 @@
 //! `GET /api/v1/cases` with 1,000,000 cases, on SQLite and on PostgreSQL, through the real binary over
 //! loopback HTTP: p50 and p99 of the queries a command center makes (newest page, work queue,
 //! category, street and cell, camera, a day's window, a deep page, combined filters), against the
-//! 20 ms p99 target. Of the cases 1 % each are reported, filed and dispatched (30,000 open cases,
-//! which the case engine reloads at start), the rest closed or evaluated.
+//! 20 ms p99 target; then `GET /api/v1/stats` over the same cases (the last week, a day, a week by day
+//! and category, a month by grid; 10 samples each), beside them. Of the cases 1 % each are reported, filed and dispatched (30,000 open
+//! cases, which the case engine reloads at start), the rest closed or evaluated; each filed case has
+//! its verify event 10 minutes after the report, each dispatched or finished one a dispatch after 20,
+//! each closed or evaluated one a close after 60.
 //!
 //! `cargo bench --bench case_list [-- CASES]` (default 1,000,000); prints figures, asserts nothing
 //! about speed.
@@ -18,6 +21,8 @@ use support::{TOKEN, percentile, start_service};
 const TARGET_P99_MS: f64 = 20.0;
 const WARM_UP: usize = 20;
 const SAMPLES: usize = 300;
+/// The statistics take longer per request: fewer samples (and 2 to warm up) keep the run bounded.
+const STATS_SAMPLES: usize = 10;
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// 2026-01-01T00:00:00Z; case i opens 30 s after case i - 1.
 const EPOCH: i64 = 1_767_225_600;
@@ -57,18 +62,37 @@ fn load_sql(postgres: bool) -> String {
     }
 }
 
-/// p50 and p99 in milliseconds of `SAMPLES` GETs of `path`, and the rows of the last answer.
-fn measure(client: &reqwest::blocking::Client, base: &str, path: &str) -> (f64, f64, usize) {
+/// The workflow events of the loaded cases (see the module's description), for the statistics.
+const EVENTS: &str = "INSERT INTO case_events (case_id, at, actor, role, action, from_status, to_status)
+    SELECT id, {at}, 'bench', 'admin', a.action, 'x', 'y' FROM cases
+    JOIN (SELECT 'verify' AS action, 600 AS after UNION ALL SELECT 'dispatch', 1200 UNION ALL SELECT 'close', 3600) a
+      ON (a.action = 'verify' AND status <> 'reported')
+      OR (a.action = 'dispatch' AND status NOT IN ('reported', 'filed'))
+      OR (a.action = 'close' AND status IN ('closed', 'evaluated'))";
+
+fn events_sql(postgres: bool) -> String {
+    let at = if postgres {
+        "opened_at + make_interval(secs => a.after)"
+    } else {
+        "strftime('%Y-%m-%dT%H:%M:%S+00:00', opened_at, '+' || a.after || ' seconds')"
+    };
+    EVENTS.replace("{at}", at)
+}
+
+/// p50 and p99 in milliseconds of `SAMPLES` GETs of `path`, and the rows of the last answer (a list's
+/// items, or the `rows` of a statistics report).
+fn measure(client: &reqwest::blocking::Client, base: &str, path: &str, samples: usize) -> (f64, f64, usize) {
     let get = || {
         let response = client.get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
-        response.json::<Vec<serde_json::Value>>().unwrap().len()
+        let body = response.json::<serde_json::Value>().unwrap();
+        body.as_array().or_else(|| body["rows"].as_array()).map_or(0, Vec::len)
     };
-    for _ in 0..WARM_UP {
+    for _ in 0..if samples < SAMPLES { 2 } else { WARM_UP } {
         get();
     }
     let mut rows = 0;
-    let mut times: Vec<f64> = (0..SAMPLES)
+    let mut times: Vec<f64> = (0..samples)
         .map(|_| {
             let started = Instant::now();
             rows = get();
@@ -96,6 +120,21 @@ fn queries(cases: i64) -> Vec<(&'static str, String)> {
     ]
 }
 
+fn stats_queries(cases: i64) -> Vec<(&'static str, String)> {
+    let day = |n: i64| chrono::DateTime::from_timestamp(EPOCH + n * 86_400, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ");
+    let middle_day = cases * 30 / 86_400 / 2;
+    let window = |days: i64| format!("since={}&until={}", day(middle_day), day(middle_day + days));
+    let last_day = cases * 30 / 86_400 + 1;
+    let recent = format!("since={}&until={}", day(last_day - 7), day(last_day));
+    vec![
+        ("stats: last 7 days by category", format!("/api/v1/stats?{recent}&group_by=category")),
+        ("stats: a day by category", format!("/api/v1/stats?{}&group_by=category", window(1))),
+        ("stats: a week by day, category", format!("/api/v1/stats?{}&group_by=day,category", window(7))),
+        ("stats: 30 days by grid", format!("/api/v1/stats?{}&group_by=grid", window(30))),
+        ("stats: 30 days of a street", format!("/api/v1/stats?{}&grid=110105001007", window(30))),
+    ]
+}
+
 async fn prepare(postgres: bool, cases: i64, dir: &std::path::Path) -> Option<String> {
     let url = if postgres {
         let name = format!("sharpeyes_case_list_{}", std::process::id());
@@ -113,16 +152,18 @@ async fn prepare(postgres: bool, cases: i64, dir: &std::path::Path) -> Option<St
         Some(url) => {
             let mut db = sqlx::PgConnection::connect(url).await.unwrap();
             sqlx::query(&sql).bind(cases).execute(&mut db).await.unwrap();
+            db.execute(events_sql(true).as_str()).await.unwrap();
             db.execute("ANALYZE").await.unwrap();
         }
         None => {
             let path = dir.join("sharpeyes.db");
             let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
             sqlx::query(&sql).bind(cases).execute(&mut db).await.unwrap();
+            db.execute(events_sql(false).as_str()).await.unwrap();
             db.execute("ANALYZE").await.unwrap();
         }
     }
-    println!("  loaded {cases} cases in {:.1} s", started.elapsed().as_secs_f64());
+    println!("  loaded {cases} cases and their events in {:.1} s", started.elapsed().as_secs_f64());
     url
 }
 
@@ -141,11 +182,18 @@ fn main() {
         let mut worst: f64 = 0.0;
         println!("  {:<36} {:>8} {:>8} {:>5}", "query", "p50 ms", "p99 ms", "rows");
         for (name, path) in queries(cases) {
-            let (p50, p99, rows) = measure(&client, &base, &path);
+            let (p50, p99, rows) = measure(&client, &base, &path, SAMPLES);
             worst = worst.max(p99);
             println!("  {name:<36} {p50:>8.2} {p99:>8.2} {rows:>5}");
         }
         println!("  worst p99 {worst:.2} ms = {:.2} x the {TARGET_P99_MS} ms target", worst / TARGET_P99_MS);
+        let mut worst_stats: f64 = 0.0;
+        for (name, path) in stats_queries(cases) {
+            let (p50, p99, rows) = measure(&client, &base, &path, STATS_SAMPLES);
+            worst_stats = worst_stats.max(p99);
+            println!("  {name:<36} {p50:>8.2} {p99:>8.2} {rows:>5}");
+        }
+        println!("  statistics: worst p99 {worst_stats:.2} ms = {:.2} x the case list's worst p99", worst_stats / worst);
         let _ = service.kill();
         let _ = service.wait();
         if let Some(url) = url {

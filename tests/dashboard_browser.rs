@@ -190,6 +190,7 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
             sha256_hex(&secret(role))
         ));
     }
+    tokens.push_str("\n[[departments]]\nid = \"traffic\"\ncategories = [\"illegal_parking\"]\ngrids = [\"110105\"]\n");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&tokens);
     std::fs::write(&config, text).unwrap();
@@ -280,6 +281,22 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
         assert_eq!(width, json!(640), "the canvas takes the frame's size");
         screenshot(&client, &shots, "09-tuning").await;
 
+        // Statistics: the day's line of the case's category, the department's closed case on time, and
+        // the camera zone's precision, whose row leads back to its tuning view.
+        click(&client, "#tabs button[data-view='stats']").await;
+        wait_for(&client, "#stats-trend polyline[data-category='illegal_parking']").await;
+        wait_for(&client, "#stats-departments tr[data-department='traffic']").await;
+        let cells = texts(&client, "#stats-departments tr[data-department='traffic'] td").await;
+        assert_eq!(cells[..4], ["traffic", "1", "100%", "0%"], "closed 1, on time, never re-opened");
+        wait_for(&client, "#stats-quality tr[data-camera='truck-cam']").await;
+        let cells = texts(&client, "#stats-quality tr[data-camera='truck-cam'] td").await;
+        assert_eq!(cells[3..], ["1", "1", "0", "100%"], "one case, verified, no false detection");
+        screenshot(&client, &shots, "10-statistics").await;
+        click(&client, "#stats-quality tr[data-camera='truck-cam']").await;
+        wait_for(&client, "#tuning-view:not([hidden]) #tuning-zones tbody td").await;
+        let chosen = client.execute("return document.querySelector('#tuning-camera').value", Vec::new()).await.unwrap();
+        assert_eq!(chosen, json!("truck-cam"));
+
         client.close().await.unwrap();
         case
     });
@@ -304,7 +321,7 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
     ];
     assert_eq!(steps, expected.map(|(a, b)| (a.to_owned(), b.to_owned())), "{detail:#}");
     assert!(detail["events"].as_array().unwrap().iter().any(|e| e["note"] == "close in the browser"));
-    for name in ["01-operator-live-case", "05-inspector-closed", "09-tuning"] {
+    for name in ["01-operator-live-case", "05-inspector-closed", "09-tuning", "10-statistics"] {
         assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
     }
 }

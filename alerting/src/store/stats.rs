@@ -3,8 +3,8 @@
 //! on time or had work sent back — each computed by one SQL query on either database.
 //!
 //! The query looks only at the cases the window can touch: those still open, and those closed or voided
-//! since the window began (an index on `case_events (action, at)` finds them), so a window costs what
-//! it holds, not the whole table. Each case gives one row per figure it counts for, placed at the moment
+//! since the window began (an index on `case_events (action, at)` finds them), so a recent window costs
+//! what it holds, not the whole table (a window far in the past still walks every later closing). Each case gives one row per figure it counts for, placed at the moment
 //! that counts (opened: when reported; filing, dispatch, closing: when that step first happened; open at
 //! the end: `until`); rows are grouped by the keys asked for, and the medians and 90th percentiles are
 //! nearest-rank percentiles over window functions (`ROW_NUMBER` within each group), which both SQLite
@@ -180,23 +180,29 @@ fn build<'args, DB>(
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
     DateTime<Utc>: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
 {
-    let first = |action: &str| {
-        format!("(SELECT MIN(at) FROM case_events e WHERE e.case_id = cases.id AND e.action = '{action}')")
-    };
-    sql.push(format!(
-        "WITH c AS (SELECT category, grid, opened_at, deadline_at, supervised, {} AS filed_at, {} AS dispatched_at,
-           {} AS closed_at, {} AS voided_at,
-           CASE WHEN EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = cases.id AND e.action = 'reopen')
-             THEN 1 ELSE 0 END AS reopened
-         FROM cases WHERE opened_at < ",
-        first("verify"),
-        first("dispatch"),
-        first("close"),
-        first("void"),
-    ));
+    // The cases the window can touch: still open, or closed or voided since it began (found by their
+    // events: a join rather than `IN (subquery)`, which PostgreSQL runs once per row when the subquery's
+    // ids outgrow work_mem); reported before it ended.
+    sql.push("WITH rel AS (SELECT id AS rel_id FROM cases WHERE opened_at < ");
     sql.push_bind(query.until);
-    sql.push(concat!(" AND (status NOT IN ", finished_statuses!(), " OR id IN (SELECT case_id FROM case_events "));
-    sql.push("WHERE action IN ('close', 'void') AND at >= ").push_bind(query.since).push("))");
+    sql.push(concat!(" AND status NOT IN ", finished_statuses!()));
+    sql.push(" UNION SELECT cases.id FROM case_events e JOIN cases ON cases.id = e.case_id");
+    sql.push(" WHERE e.action IN ('close', 'void') AND e.at >= ").push_bind(query.since);
+    sql.push(" AND cases.opened_at < ").push_bind(query.until);
+    // Each case's first filing, dispatch, closing and voiding, and whether it was ever sent back: one
+    // pass over its events.
+    sql.push(
+        "), ev AS (SELECT case_id,
+           MIN(CASE WHEN action = 'verify' THEN at END) AS filed_at,
+           MIN(CASE WHEN action = 'dispatch' THEN at END) AS dispatched_at,
+           MIN(CASE WHEN action = 'close' THEN at END) AS closed_at,
+           MIN(CASE WHEN action = 'void' THEN at END) AS voided_at,
+           MAX(CASE WHEN action = 'reopen' THEN 1 ELSE 0 END) AS reopened
+         FROM case_events JOIN rel ON rel.rel_id = case_events.case_id GROUP BY case_id),
+         c AS (SELECT category, grid, opened_at, deadline_at, supervised, filed_at, dispatched_at, closed_at,
+           voided_at, COALESCE(reopened, 0) AS reopened
+         FROM cases JOIN rel ON rel.rel_id = cases.id LEFT JOIN ev ON ev.case_id = cases.id WHERE 1 = 1",
+    );
     if let Some(grid) = &query.grid {
         sql.push(" AND grid >= ").push_bind(grid.clone());
         sql.push(" AND grid < ").push_bind(format!("{grid}:"));

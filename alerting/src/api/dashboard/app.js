@@ -24,6 +24,11 @@ const LABELS = {
     'detail.owner': '负责人', 'detail.unowned': '无人认领', 'detail.unacknowledged': '待确认', 'detail.escalation': '升级',
     'ack': '认领', 'hand_over': '移交', 'hand_over.to': '移交给（令牌名）',
     'filter.plate': '车牌', 'col.plate': '车牌', 'detail.plate': '车牌', 'detail.same_plate': '同车牌事项',
+    'tab.stats': '统计', 'stats.days': '最近天数', 'stats.csv': '导出 CSV', 'stats.per_day': '每日新增事项（按类别）',
+    'stats.overdue': '各街道在办超期事项', 'stats.departments': '部门处置（按期处置率从低到高）', 'stats.department': '部门',
+    'stats.closed': '结案', 'stats.on_time': '按期处置率', 'stats.reopened': '返工率', 'stats.close_p50': '结案用时中位数',
+    'stats.open': '在办', 'stats.overdue_now': '超期', 'stats.quality': '摄像头区域准确率（从低到高，点击调参）',
+    'stats.cases': '事项', 'stats.verified': '核实', 'stats.false': '误报', 'stats.precision': '准确率', 'stats.none': '无数据',
   },
   en: {
     'title': 'Sharp Eyes · grid cases', 'tab.cases': 'Cases', 'tab.grids': 'Grids', 'tab.cameras': 'Cameras', 'tab.tuning': 'Tuning',
@@ -46,6 +51,12 @@ const LABELS = {
     'detail.owner': 'Owner', 'detail.unowned': 'nobody', 'detail.unacknowledged': 'not acknowledged yet',
     'detail.escalation': 'Escalation', 'ack': 'Acknowledge', 'hand_over': 'Hand over', 'hand_over.to': 'hand over to (token name)',
     'filter.plate': 'Plate', 'col.plate': 'Plate', 'detail.plate': 'Plate', 'detail.same_plate': 'Same plate',
+    'tab.stats': 'Statistics', 'stats.days': 'Last days', 'stats.csv': 'Export CSV', 'stats.per_day': 'Cases reported per day, by category',
+    'stats.overdue': 'Open cases past their deadline, per street', 'stats.departments': 'Departments (on-time rate, worst first)',
+    'stats.department': 'Department', 'stats.closed': 'Closed', 'stats.on_time': 'On time', 'stats.reopened': 'Re-opened',
+    'stats.close_p50': 'Median time to close', 'stats.open': 'Open', 'stats.overdue_now': 'Overdue',
+    'stats.quality': 'Camera zone precision (worst first; click to tune)', 'stats.cases': 'Cases', 'stats.verified': 'Verified',
+    'stats.false': 'False detections', 'stats.precision': 'Precision', 'stats.none': 'no data',
   },
 };
 const TERMS = {
@@ -180,6 +191,7 @@ function showView(view) {
   if (view === 'grids') every(10000, loadGrids);
   if (view === 'cameras') every(5000, loadCameras);
   if (view === 'tuning') loadTuningCameras().then(() => every(2000, drawTuning));
+  if (view === 'stats') every(30000, loadStats);
 }
 
 // ---- cases ----
@@ -420,6 +432,111 @@ async function loadCameras() {
   wall.replaceChildren(...cards);
 }
 
+// ---- statistics ----
+
+const SVG = 'http://www.w3.org/2000/svg';
+const CATEGORY_COLORS = ['#3a8ee6', '#e6a23a', '#4fbf7a', '#e65a4f', '#b45ae6', '#5ac8e6'];
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function statsQuery(groupBy, format) {
+  const until = new Date();
+  const since = new Date(until.getTime() - Number($('#stats-days').value) * 86400000);
+  const query = new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: groupBy });
+  const grid = $('#stats-grid').value.trim();
+  if (grid) query.set('grid', grid);
+  if (format) query.set('format', format);
+  return `/api/v1/stats?${query}`;
+}
+
+const percent = (share) => (share === null || share === undefined ? '—' : `${Math.round(share * 100)}%`);
+const hours = (seconds) => (seconds === null || seconds === undefined ? '—' : `${(seconds / 3600).toFixed(1)} h`);
+
+// A line per category of the cases reported each day, on one time axis.
+function drawTrend(rows) {
+  const chart = $('#stats-trend');
+  const days = [...new Set(rows.map((r) => r.key[0]))].sort();
+  const categories = [...new Set(rows.map((r) => r.key[1]))].sort();
+  if (!days.length) { chart.replaceChildren(svg('text', { x: 20, y: 40, class: 'hint' }, text('stats.none'))); return; }
+  const count = (day, category) => rows.find((r) => r.key[0] === day && r.key[1] === category)?.opened ?? 0;
+  const top = Math.max(1, ...rows.map((r) => r.opened));
+  const [left, right, y0, y1] = [40, 600, 190, 20];
+  const x = (i) => left + (days.length === 1 ? 0 : (i * (right - left)) / (days.length - 1));
+  const y = (v) => y0 - (v * (y0 - y1)) / top;
+  const parts = [svg('line', { x1: left, y1: y0, x2: right, y2: y0, class: 'axis' }),
+    svg('text', { x: 4, y: y1 + 4, class: 'tick' }, top), svg('text', { x: 4, y: y0, class: 'tick' }, 0),
+    svg('text', { x: left, y: 212, class: 'tick' }, days[0]),
+    svg('text', { x: right, y: 212, class: 'tick', 'text-anchor': 'end' }, days[days.length - 1])];
+  categories.forEach((category, n) => {
+    const color = CATEGORY_COLORS[n % CATEGORY_COLORS.length];
+    const points = days.map((day, i) => `${x(i)},${y(count(day, category))}`).join(' ');
+    parts.push(svg('polyline', { points, fill: 'none', stroke: color, 'stroke-width': 2, 'data-category': category }));
+    // A dot per day, so that a single day shows too.
+    days.forEach((day, i) => parts.push(svg('circle', { cx: x(i), cy: y(count(day, category)), r: 3, fill: color },
+      svg('title', {}, `${day} ${term(category)}: ${count(day, category)}`))));
+    parts.push(svg('text', { x: 610, y: 30 + n * 18, fill: color, class: 'legend' }, term(category)));
+  });
+  chart.replaceChildren(...parts);
+}
+
+// Bars of the open cases past their deadline at the end of the window, per street (9-digit prefix).
+function drawOverdue(rows) {
+  const chart = $('#stats-overdue');
+  const streets = new Map();
+  for (const r of rows) streets.set(r.key[0].slice(0, 9), (streets.get(r.key[0].slice(0, 9)) ?? 0) + r.overdue_at_end);
+  const bars = [...streets].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 12);
+  if (!bars.length) { chart.replaceChildren(svg('text', { x: 20, y: 40, class: 'hint' }, text('stats.none'))); return; }
+  const top = Math.max(...bars.map(([, n]) => n));
+  const names = new Map(state.gridNames ?? []);
+  chart.replaceChildren(...bars.flatMap(([street, n], i) => {
+    const width = (n * 480) / top;
+    const yy = 10 + i * 15;
+    return [svg('text', { x: 4, y: yy + 10, class: 'tick' }, names.get(street) ?? street),
+      svg('rect', { x: 200, y: yy, width, height: 11, class: 'bar', 'data-street': street }),
+      svg('text', { x: 206 + width, y: yy + 10, class: 'tick' }, n)];
+  }));
+}
+
+async function loadStats() {
+  $('#stats-error').textContent = '';
+  try {
+    if (!state.gridNames) state.gridNames = (await getJson('/api/v1/grids')).map((g) => [g.code, g.name]);
+    const [trend, grids, departments] = await Promise.all(['day,category', 'grid', 'department']
+      .map((groupBy) => getJson(statsQuery(groupBy))));
+    drawTrend(trend.rows);
+    drawOverdue(grids.rows);
+    const worst = (r) => (r.on_time_rate ?? 2);
+    $('#stats-departments tbody').replaceChildren(...departments.rows.sort((a, b) => worst(a) - worst(b)).map((r) =>
+      el('tr', { 'data-department': r.key[0] }, el('td', {}, r.key[0]), el('td', {}, r.closed),
+        el('td', { class: r.on_time_rate !== null && r.on_time_rate < 0.9 ? 'overdue' : '' }, percent(r.on_time_rate)),
+        el('td', {}, percent(r.reopened_rate)), el('td', {}, hours(r.to_close_p50_s)), el('td', {}, r.open_at_end),
+        el('td', { class: r.overdue_at_end ? 'overdue' : '' }, r.overdue_at_end))));
+  } catch (e) { $('#stats-error').textContent = e.message; }
+  // Camera zones' precision: roles that see cameras only.
+  const quality = await getJson(`/api/v1/quality?since=${new Date(Date.now() - Number($('#stats-days').value) * 86400000).toISOString()}`)
+    .catch(() => null);
+  $('#stats-quality').hidden = !quality;
+  if (!quality) return;
+  $('#stats-quality tbody').replaceChildren(...quality.zones.map((z) => el('tr', { 'data-camera': z.camera, 'data-zone': z.zone,
+    onclick: async () => { showView('tuning'); await loadTuningCameras(); $('#tuning-camera').value = z.camera; drawTuning(); } },
+  el('td', {}, z.camera), el('td', {}, z.zone), el('td', {}, term(z.category)), el('td', {}, z.cases), el('td', {}, z.verified),
+  el('td', {}, z.voided?.false_detection ?? 0), el('td', { class: z.precision !== null && z.precision < 0.8 ? 'overdue' : '' }, percent(z.precision)))));
+}
+
+async function downloadStats() {
+  const blob = await (await api(statsQuery('day,category', 'csv'))).blob();
+  const link = el('a', { href: URL.createObjectURL(blob), download: `sharpeyes-stats-${new Date().toISOString().slice(0, 10)}.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
 // ---- tuning ----
 
 const ZONE_COLORS = { no_parking: '#e65a4f', no_dumping: '#e6a23a', construction_watch: '#b45ae6' };
@@ -499,6 +616,9 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('#more').addEventListener('click', () => loadCases(true));
   $('#tuning-camera').addEventListener('change', drawTuning);
+  $('#stats-days').addEventListener('change', loadStats);
+  $('#stats-grid').addEventListener('change', loadStats);
+  $('#stats-csv').addEventListener('click', () => downloadStats().catch((e) => { $('#stats-error').textContent = e.message; }));
   // A token kept in this tab signs in again; the form stays hidden while it is checked.
   if (state.token) {
     $('#signin-view').hidden = true;
