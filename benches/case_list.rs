@@ -193,7 +193,10 @@ fn main() {
             worst_stats = worst_stats.max(p99);
             println!("  {name:<36} {p50:>8.2} {p99:>8.2} {rows:>5}");
         }
-        println!("  statistics: worst p99 {worst_stats:.2} ms = {:.2} x the case list's worst p99", worst_stats / worst);
+        println!(
+            "  statistics: worst p99 {worst_stats:.2} ms = {:.2} x the case list's worst p99",
+            worst_stats / worst
+        );
         let _ = service.kill();
         let _ = service.wait();
         if let Some(url) = url {

@@ -376,6 +376,29 @@ fn each_role_reads_what_fits_it_a_reporter_its_own_reports_a_bound_handler_its_d
         assert_eq!(response.status(), 400, "{query}");
         assert!(response.text().unwrap().contains(names), "the error names {names}");
     }
+
+    // The case export holds what the list holds, in the reader's scope: CSV, and XLSX read back by calamine.
+    let export = |token: &str, format: &str| {
+        let url = format!("{base}/api/v1/cases/export?format={format}");
+        reqwest::blocking::Client::new().get(url).bearer_auth(token).send().unwrap()
+    };
+    let csv = export(&parks, "csv").text().unwrap();
+    assert!(csv.starts_with("id,code,category,grid,status,urgency,source,camera,zone,plate,opened,deadline"), "{csv}");
+    let mut exported: Vec<i64> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    exported.sort_unstable();
+    assert_eq!(exported, litter, "parks exports its own cases");
+    let xlsx = export(&secret("viewer"), "xlsx");
+    assert_eq!(xlsx.status(), 200);
+    let bytes = std::io::Cursor::new(xlsx.bytes().unwrap().to_vec());
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(bytes).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "cases").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows[0][0].to_string(), "id");
+    assert_eq!(rows[0][10].to_string(), "opened");
+    let mut ids: Vec<i64> = rows[1..].iter().map(|row| row[0].to_string().parse().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, all, "the viewer's workbook holds every case");
+    assert_eq!(export(&secret("viewer"), "pdf").status(), 400);
     // Writes on a case out of scope find no case.
     assert_eq!(act(&base, by_a, "water-desk", "accept"), 404, "water may not act on parks' case");
 

@@ -42,6 +42,10 @@ pub enum Error {
     /// The MQTT connection of the violation relay could not be set up.
     #[error("mqtt: {0}")]
     Mqtt(String),
+
+    /// A spreadsheet export could not be written.
+    #[error("spreadsheet: {0}")]
+    Spreadsheet(#[from] rust_xlsxwriter::XlsxError),
 }
 
 impl Error {

@@ -62,6 +62,13 @@ pub async fn list(
     filter: Result<Query<CaseFilter>, QueryRejection>,
 ) -> Result<Json<Vec<Case>>, ApiError> {
     let Query(filter) = filter.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    check_filter(&filter)?;
+    Ok(Json(state.store.list_cases_in(&filter, &state.read_scope(&who)).await?))
+}
+
+/// Refuses a case filter with a malformed grid prefix or plate, or a page size outside 1..=1000,
+/// naming the field.
+pub fn check_filter(filter: &CaseFilter) -> Result<(), ApiError> {
     if let Some(grid) =
         filter.grid.as_ref().filter(|g| g.is_empty() || g.len() > 15 || !g.bytes().all(|b| b.is_ascii_digit()))
     {
@@ -77,7 +84,7 @@ pub async fn list(
     if !(1..=1000).contains(&filter.limit) {
         return Err(ApiError::BadRequest(format!("limit: {} is outside 1..=1000", filter.limit)));
     }
-    Ok(Json(state.store.list_cases_in(&filter, &state.read_scope(&who)).await?))
+    Ok(())
 }
 
 /// A case as one person sees it: the case with its objects, evidence, timeline and whistles, and

@@ -10,6 +10,7 @@ mod config;
 mod dashboard;
 mod deliveries;
 mod error;
+mod export;
 mod grids;
 pub mod health;
 mod me;
@@ -55,6 +56,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/whistles", post(cases::whistle))
         .route("/cases/{id}/whistles/{whistle}/report", post(cases::report_in))
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
+        .route("/cases/export", get(export::cases))
         .route("/me", get(me::me))
         .route("/cameras", get(cameras::list))
         .route("/cameras/{id}/view", get(cameras::view))

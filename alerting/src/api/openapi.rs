@@ -8,7 +8,7 @@ use utoipa::{
 };
 
 use super::{
-    cameras, cases, deliveries, grids, health, me, open311, parked, quality, sensors, silences, stats, stream,
+    cameras, cases, deliveries, export, grids, health, me, open311, parked, quality, sensors, silences, stats, stream,
 };
 
 /// The API's OpenAPI description.
@@ -43,6 +43,7 @@ use super::{
         parked::list,
         quality::report,
         stats::report,
+        export::cases,
         parked::retry,
         silences::list,
         silences::create,

@@ -528,13 +528,25 @@ async function loadStats() {
   el('td', {}, z.voided?.false_detection ?? 0), el('td', { class: z.precision !== null && z.precision < 0.8 ? 'overdue' : '' }, percent(z.precision)))));
 }
 
-async function downloadStats() {
-  const blob = await (await api(statsQuery('day,category', 'csv'))).blob();
-  const link = el('a', { href: URL.createObjectURL(blob), download: `sharpeyes-stats-${new Date().toISOString().slice(0, 10)}.csv` });
+// Fetches `path` with the token and hands it to the browser as the file `name`.
+async function download(path, name) {
+  const blob = await (await api(path)).blob();
+  const link = el('a', { href: URL.createObjectURL(blob), download: name });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+const downloadStats = () => download(statsQuery('day,category', 'csv'), `sharpeyes-stats-${today()}.csv`);
+
+// The case list's filters, every matching case, as a CSV or XLSX file.
+function downloadCases(format) {
+  const query = caseQuery();
+  query.delete('limit');
+  query.set('format', format);
+  return download(`/api/v1/cases/export?${query}`, `sharpeyes-cases-${today()}.${format}`);
 }
 
 // ---- tuning ----
@@ -615,6 +627,7 @@ document.addEventListener('DOMContentLoaded', () => {
     $('#filter-status').value = ''; $('#filter-grid').value = ''; $('#filter-plate').value = ''; loadCases();
   });
   $('#more').addEventListener('click', () => loadCases(true));
+  for (const format of ['csv', 'xlsx']) $(`#export-${format}`).addEventListener('click', () => downloadCases(format).catch(() => {}));
   $('#tuning-camera').addEventListener('change', drawTuning);
   $('#stats-days').addEventListener('change', loadStats);
   $('#stats-grid').addEventListener('change', loadStats);
