@@ -2,13 +2,14 @@
 //! overdue at its end, how long filing, dispatch and closing took, and how often departments finished
 //! on time or had work sent back — each computed by one SQL query on either database.
 //!
-//! The query looks only at the cases the window can touch: those still open, and those closed or voided
-//! since the window began (an index on `case_events (action, at)` finds them), so a recent window costs
-//! what it holds, not the whole table (a window far in the past still walks every later closing). Each case gives one row per figure it counts for, placed at the moment
-//! that counts (opened: when reported; filing, dispatch, closing: when that step first happened; open at
-//! the end: `until`); rows are grouped by the keys asked for, and the medians and 90th percentiles are
-//! nearest-rank percentiles over window functions (`ROW_NUMBER` within each group), which both SQLite
-//! and PostgreSQL run.
+//! The query starts from what happened in the window: the cases reported in it (the index on
+//! `opened_at`) and the filing, dispatch, voiding and closing events in it (the index on
+//! `case_events (action, at)`), each joined to its case; the cases open at its end are the open ones (by
+//! status) and those finished since (a window far in the past walks every later closing). Each case
+//! gives one row per figure it counts for, placed at the moment that counts (opened: when reported;
+//! filing, dispatch, closing: when that step first happened; open at the end: `until`); rows are
+//! grouped by the keys asked for, and the medians and 90th percentiles are nearest-rank percentiles
+//! over window functions (`ROW_NUMBER` within each group), which both SQLite and PostgreSQL run.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -180,74 +181,74 @@ fn build<'args, DB>(
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
     DateTime<Utc>: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
 {
-    // The cases the window can touch: still open, or closed or voided since it began (found by their
-    // events: a join rather than `IN (subquery)`, which PostgreSQL runs once per row when the subquery's
-    // ids outgrow work_mem); reported before it ended.
-    sql.push("WITH rel AS (SELECT id AS rel_id FROM cases WHERE opened_at < ");
-    sql.push_bind(query.until);
-    sql.push(concat!(" AND status NOT IN ", finished_statuses!()));
-    sql.push(" UNION SELECT cases.id FROM case_events e JOIN cases ON cases.id = e.case_id");
-    sql.push(" WHERE e.action IN ('close', 'void') AND e.at >= ").push_bind(query.since);
-    sql.push(" AND cases.opened_at < ").push_bind(query.until);
-    // Each case's first filing, dispatch, closing and voiding, and whether it was ever sent back: one
-    // pass over its events.
-    sql.push(
-        "), ev AS (SELECT case_id,
-           MIN(CASE WHEN action = 'verify' THEN at END) AS filed_at,
-           MIN(CASE WHEN action = 'dispatch' THEN at END) AS dispatched_at,
-           MIN(CASE WHEN action = 'close' THEN at END) AS closed_at,
-           MIN(CASE WHEN action = 'void' THEN at END) AS voided_at,
-           MAX(CASE WHEN action = 'reopen' THEN 1 ELSE 0 END) AS reopened
-         FROM case_events JOIN rel ON rel.rel_id = case_events.case_id GROUP BY case_id),
-         c AS (SELECT category, grid, opened_at, deadline_at, supervised, filed_at, dispatched_at, closed_at,
-           voided_at, COALESCE(reopened, 0) AS reopened
-         FROM cases JOIN rel ON rel.rel_id = cases.id LEFT JOIN ev ON ev.case_id = cases.id WHERE 1 = 1",
-    );
-    if let Some(grid) = &query.grid {
-        sql.push(" AND grid >= ").push_bind(grid.clone());
-        sql.push(" AND grid < ").push_bind(format!("{grid}:"));
-    }
-    scope.push_condition(sql);
-    if let Some(department) = department {
-        department.scope.push_condition(sql);
-    }
-    sql.push("), m AS (");
-    // One row per (case, figure): the moment that places it, seconds for the durations, and two flags.
-    let branch = |sql: &mut QueryBuilder<'args, DB>, measure: &str, at: &str, seconds: &str, flags: &str| {
-        sql.push(format!(
-            "SELECT category, grid, '{measure}' AS measure, {at} AS at, {seconds} AS s, {flags} FROM c WHERE "
-        ));
+    let cases_within = |sql: &mut QueryBuilder<'args, DB>| {
+        if let Some(grid) = &query.grid {
+            sql.push(" AND grid >= ").push_bind(grid.clone());
+            sql.push(" AND grid < ").push_bind(format!("{grid}:"));
+        }
+        scope.push_condition(sql);
+        if let Some(department) = department {
+            department.scope.push_condition(sql);
+        }
     };
     let none = "CAST(NULL AS DOUBLE PRECISION)";
-    let in_window = |sql: &mut QueryBuilder<'args, DB>, at: &str| {
-        sql.push(format!("{at} >= ")).push_bind(query.since);
-        sql.push(format!(" AND {at} < ")).push_bind(query.until);
-    };
-    branch(sql, "opened", "opened_at", none, "0 AS flagged, 0 AS reworked");
-    in_window(sql, "opened_at");
-    for (measure, at) in [("filed", "filed_at"), ("dispatched", "dispatched_at"), ("voided", "voided_at")] {
-        sql.push(" UNION ALL ");
-        branch(sql, measure, at, &dialect.seconds_between(at, "opened_at"), "0, 0");
-        in_window(sql, at);
+    // One row per (case, figure): the moment that places it, seconds for the durations, and two flags.
+    // Opened: the cases reported in the window (the index on opened_at).
+    sql.push(format!(
+        "WITH m AS (SELECT category, grid, 'opened' AS measure, opened_at AS at, {none} AS s, 0 AS flagged,
+           0 AS reworked FROM cases WHERE opened_at >= "
+    ));
+    sql.push_bind(query.since).push(" AND opened_at < ").push_bind(query.until);
+    cases_within(sql);
+    // Filed, dispatched (the first dispatch), voided, closed: that step's events in the window (the index
+    // on case_events (action, at)), each with its case. A case is verified, voided and closed once.
+    let steps = [
+        ("filed", "verify", "0, 0", ""),
+        (
+            "dispatched",
+            "dispatch",
+            "0, 0",
+            " AND NOT EXISTS (SELECT 1 FROM case_events p WHERE p.case_id = d.case_id AND p.action = 'dispatch' AND p.at < d.at)",
+        ),
+        ("voided", "void", "0, 0", ""),
+        (
+            "closed",
+            "close",
+            "CASE WHEN supervised THEN 0 ELSE 1 END, CASE WHEN EXISTS (SELECT 1 FROM case_events r
+               WHERE r.case_id = cases.id AND r.action = 'reopen') THEN 1 ELSE 0 END",
+            "",
+        ),
+    ];
+    for (measure, action, flags, first) in steps {
+        sql.push(format!(
+            " UNION ALL SELECT category, grid, '{measure}', step_at, {}, {flags}
+             FROM (SELECT case_id AS step_case, at AS step_at FROM case_events d WHERE d.action = '{action}'
+               AND d.at >= ",
+            dialect.seconds_between("step_at", "opened_at"),
+        ));
+        sql.push_bind(query.since).push(" AND d.at < ").push_bind(query.until);
+        sql.push(format!("{first}) steps JOIN cases ON cases.id = steps.step_case WHERE 1 = 1"));
+        cases_within(sql);
     }
-    sql.push(" UNION ALL ");
-    branch(
-        sql,
-        "closed",
-        "closed_at",
-        &dialect.seconds_between("closed_at", "opened_at"),
-        "CASE WHEN supervised THEN 0 ELSE 1 END, reopened",
-    );
-    in_window(sql, "closed_at");
-    sql.push(" UNION ALL SELECT category, grid, 'open_at_end', ");
+    // Open at the end: reported before it and not finished by then — open now, or finished since.
+    let open_at_end = |sql: &mut QueryBuilder<'args, DB>| {
+        sql.push(" UNION ALL SELECT category, grid, 'open_at_end', ");
+        sql.push_bind(query.until);
+        sql.push(format!(", {none}, CASE WHEN deadline_at < "));
+        sql.push_bind(query.until);
+        sql.push(" THEN 1 ELSE 0 END, 0");
+    };
+    open_at_end(sql);
+    sql.push(concat!(" FROM cases WHERE status NOT IN ", finished_statuses!(), " AND opened_at < "));
     sql.push_bind(query.until);
-    sql.push(format!(", {none}, CASE WHEN deadline_at < "));
+    cases_within(sql);
+    open_at_end(sql);
+    sql.push(" FROM (SELECT case_id AS step_case FROM case_events d WHERE d.action IN ('close', 'void') AND d.at >= ");
     sql.push_bind(query.until);
-    sql.push(" THEN 1 ELSE 0 END, 0 FROM c WHERE (closed_at IS NULL OR closed_at >= ");
+    sql.push(") steps JOIN cases ON cases.id = steps.step_case WHERE opened_at < ");
     sql.push_bind(query.until);
-    sql.push(") AND (voided_at IS NULL OR voided_at >= ");
-    sql.push_bind(query.until);
-    sql.push(")), k AS (SELECT ");
+    cases_within(sql);
+    sql.push("), k AS (SELECT ");
     for (n, group) in [query.group_by.first(), query.group_by.get(1)].into_iter().enumerate() {
         match (group, department) {
             (Some(StatsGroup::Department), Some(department)) => {
