@@ -13,13 +13,14 @@ use sharpeyes_alerting::{
         evidence::{EvidenceStore, encode_jpeg},
         quality::VoidReason,
         taxonomy::{Taxonomy, Urgency},
+        whistles::Department,
         workflow::{Action, Status},
     },
     casework::plates::erase_expired_plates,
     rules::Category,
     store::{
-        ActionOutcome, CaseFilter, DeliveryState, DepartmentScope, NewCase, NewDelivery, NewEvidence, NewObject,
-        OwnershipOutcome, PlaceKey, ReadScope, RequestFilter, StatsGroup, StatsQuery, StatsRow, Store,
+        ActionOutcome, CaseFilter, DeliveryState, NewCase, NewDelivery, NewEvidence, NewObject, OwnershipOutcome,
+        PlaceKey, ReadScope, RequestFilter, StatsGroup, StatsQuery, StatsRow, Store,
     },
 };
 use sqlx::{Connection, Executor, PgConnection};
@@ -536,24 +537,14 @@ async fn exercise_stats(store: &Store) {
         utc_offset_minutes: 480,
     };
     let stats = |query: StatsQuery, scope: ReadScope| async move {
-        let departments = [
-            DepartmentScope {
-                id: "traffic".into(),
-                scope: ReadScope::Department {
-                    id: "traffic".into(),
-                    categories: vec!["illegal_parking".into()],
-                    grids: vec!["110105".into()],
-                },
-            },
-            DepartmentScope {
-                id: "sanitation".into(),
-                scope: ReadScope::Department {
-                    id: "sanitation".into(),
-                    categories: vec!["litter".into()],
-                    grids: vec!["110105001002".into()],
-                },
-            },
-        ];
+        let department = |id: &str, category: &str, grid: &str| Department {
+            id: id.into(),
+            name: String::new(),
+            categories: vec![category.into()],
+            grids: vec![grid.into()],
+        };
+        let departments =
+            [department("traffic", "illegal_parking", "110105"), department("sanitation", "litter", "110105001002")];
         store.case_stats(&query, &scope, &departments).await.unwrap()
     };
     let by_category = stats(query(1000, vec![StatsGroup::Category]), ReadScope::All).await;

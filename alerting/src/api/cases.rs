@@ -66,13 +66,19 @@ pub async fn list(
     Ok(Json(state.store.list_cases_in(&filter, &state.read_scope(&who)).await?))
 }
 
+/// Refuses a `grid` filter that is not a grid code or the start of one (1 to 15 digits).
+pub fn check_grid_prefix(grid: &str) -> Result<(), ApiError> {
+    if grid.is_empty() || grid.len() > 15 || !grid.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(format!("grid: '{grid}' is not a grid code or prefix (1 to 15 digits)")));
+    }
+    Ok(())
+}
+
 /// Refuses a case filter with a malformed grid prefix or plate, or a page size outside 1..=1000,
 /// naming the field.
 pub fn check_filter(filter: &CaseFilter) -> Result<(), ApiError> {
-    if let Some(grid) =
-        filter.grid.as_ref().filter(|g| g.is_empty() || g.len() > 15 || !g.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(ApiError::BadRequest(format!("grid: '{grid}' is not a grid code or prefix (1 to 15 digits)")));
+    if let Some(grid) = &filter.grid {
+        check_grid_prefix(grid)?;
     }
     if let Some(plate) = filter.plate.as_ref().filter(|p| {
         p.is_empty() || p.chars().count() > 8 || !p.chars().all(sharpeyes_inference::plate::is_plate_character)

@@ -7,13 +7,17 @@
 use axum::{
     Extension,
     extract::{Query, State, rejection::QueryRejection},
-    http::header,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
-use super::{cases::check_filter, error::ApiError, state::ApiState};
+use super::{
+    cases::check_filter,
+    download::{attachment, csv_bytes},
+    error::ApiError,
+    state::ApiState,
+};
 use crate::{
     cases::Principal,
     store::{Case, CaseFilter},
@@ -122,14 +126,13 @@ pub async fn cases(
     let offset = state.policy.calendar().utc_offset();
     let rows: Vec<[Cell; 16]> = found.iter().map(|case| row(case, offset)).collect();
     let stamp = state.clock.now().with_timezone(&offset).format("%Y%m%d-%H%M");
-    let (kind, extension, body) = if xlsx {
+    Ok(if xlsx {
         let body = to_xlsx(&rows).map_err(crate::Error::from)?;
-        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", body)
+        let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        attachment(kind, &format!("sharpeyes-cases-{stamp}.xlsx"), body)
     } else {
-        ("text/csv; charset=utf-8", "csv", to_csv(&rows))
-    };
-    let disposition = format!("attachment; filename=\"sharpeyes-cases-{stamp}.{extension}\"");
-    Ok(([(header::CONTENT_TYPE, kind.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+        attachment("text/csv; charset=utf-8", &format!("sharpeyes-cases-{stamp}.csv"), to_csv(&rows))
+    })
 }
 
 /// A case's cells, in [`COLUMNS`]' order.
@@ -159,19 +162,14 @@ fn row(case: &Case, offset: FixedOffset) -> [Cell; 16] {
 }
 
 fn to_csv(rows: &[[Cell; 16]]) -> Vec<u8> {
-    // Into memory, every record as long as the header: the writer has nothing that can fail.
-    const INFALLIBLE: &str = "a CSV of equal-length records into a Vec";
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(COLUMNS).expect(INFALLIBLE);
-    for row in rows {
-        let record = row.iter().map(|cell| match cell {
+    let records = rows.iter().map(|row| {
+        row.iter().map(|cell| match cell {
             Cell::Text(text) => text.clone(),
             Cell::Number(n) => n.to_string(),
             Cell::Empty => String::new(),
-        });
-        out.write_record(record).expect(INFALLIBLE);
-    }
-    out.into_inner().expect(INFALLIBLE)
+        })
+    });
+    csv_bytes(COLUMNS, records)
 }
 
 fn to_xlsx(rows: &[[Cell; 16]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {

@@ -9,6 +9,7 @@ mod cases;
 mod config;
 mod dashboard;
 mod deliveries;
+mod download;
 mod error;
 mod export;
 mod grids;

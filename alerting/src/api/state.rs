@@ -60,14 +60,11 @@ impl ApiState {
     pub fn read_scope(&self, who: &Principal) -> ReadScope {
         match (who.role, who.department.as_deref()) {
             (Role::Reporter, _) => ReadScope::FiledBy(who.name.to_string()),
-            (Role::Handler, Some(id)) => {
-                let department = self.whistles.department(id);
-                ReadScope::Department {
-                    id: id.to_owned(),
-                    categories: department.map(|d| d.categories.clone()).unwrap_or_default(),
-                    grids: department.map(|d| d.grids.clone()).unwrap_or_default(),
-                }
-            }
+            (Role::Handler, Some(id)) => match self.whistles.department(id) {
+                Some(department) => ReadScope::of_department(department),
+                // A department no longer configured: nothing but the cases it was called to.
+                None => ReadScope::Department { id: id.to_owned(), categories: Vec::new(), grids: Vec::new() },
+            },
             _ => ReadScope::All,
         }
     }

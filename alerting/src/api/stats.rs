@@ -4,19 +4,20 @@
 use axum::{
     Extension, Json,
     extract::{Query, State, rejection::QueryRejection},
-    http::header,
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    cases::check_grid_prefix,
+    download::{attachment, csv_bytes},
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
 use crate::{
     cases::Principal,
-    store::{DepartmentScope, ReadScope, StatsGroup, StatsQuery, StatsRow},
+    store::{StatsGroup, StatsQuery, StatsRow},
 };
 
 /// The window when the query names none.
@@ -73,10 +74,8 @@ pub async fn report(
     if until - since > TimeDelta::days(MAX_DAYS) {
         return Err(ApiError::BadRequest(format!("since, until: the window is over {MAX_DAYS} days")));
     }
-    if let Some(grid) = &params.grid
-        && (grid.is_empty() || grid.len() > 15 || !grid.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(ApiError::BadRequest(format!("grid: '{grid}' is not 1 to 15 digits of a grid code")));
+    if let Some(grid) = &params.grid {
+        check_grid_prefix(grid)?;
     }
     let group_by = parse_groups(params.group_by.as_deref().unwrap_or("category"))?;
     let csv = match params.format.as_deref() {
@@ -91,25 +90,11 @@ pub async fn report(
         group_by: group_by.clone(),
         utc_offset_minutes: state.policy.calendar().utc_offset().local_minus_utc() / 60,
     };
-    let departments: Vec<DepartmentScope> = state
-        .whistles
-        .departments()
-        .iter()
-        .map(|d| DepartmentScope {
-            id: d.id.clone(),
-            scope: ReadScope::Department { id: d.id.clone(), categories: d.categories.clone(), grids: d.grids.clone() },
-        })
-        .collect();
-    let rows = state.store.case_stats(&query, &state.read_scope(&who), &departments).await?;
+    let rows = state.store.case_stats(&query, &state.read_scope(&who), state.whistles.departments()).await?;
     let report = StatsReport { since, until, group_by, rows };
     if csv {
-        let body = to_csv(&report);
-        let name = format!("attachment; filename=\"sharpeyes-stats-{}.csv\"", until.format("%Y%m%d"));
-        return Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)],
-            body,
-        )
-            .into_response());
+        let name = format!("sharpeyes-stats-{}.csv", until.format("%Y%m%d"));
+        return Ok(attachment("text/csv; charset=utf-8", &name, to_csv(&report)));
     }
     Ok(Json(report).into_response())
 }
@@ -142,9 +127,6 @@ fn parse_groups(text: &str) -> Result<Vec<StatsGroup>, ApiError> {
 
 /// The report's rows as CSV: one column per key, then the figures (empty where there is none).
 fn to_csv(report: &StatsReport) -> Vec<u8> {
-    // Into memory, every record as long as the header: the writer has nothing that can fail.
-    const INFALLIBLE: &str = "a CSV of equal-length records into a Vec";
-    let mut out = csv::Writer::from_writer(Vec::new());
     let keys = report.group_by.iter().map(|g| match g {
         StatsGroup::Day => "day",
         StatsGroup::Category => "category",
@@ -168,9 +150,8 @@ fn to_csv(report: &StatsReport) -> Vec<u8> {
         "on_time_rate",
         "reopened_rate",
     ];
-    out.write_record(keys.chain(figures)).expect(INFALLIBLE);
     let number = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
-    for row in &report.rows {
+    let records = report.rows.iter().map(|row| {
         let counts =
             [row.opened, row.filed, row.dispatched, row.closed, row.voided, row.open_at_end, row.overdue_at_end];
         let measured = [
@@ -183,11 +164,9 @@ fn to_csv(report: &StatsReport) -> Vec<u8> {
             row.on_time_rate,
             row.reopened_rate,
         ];
-        let record =
-            row.key.iter().cloned().chain(counts.iter().map(i64::to_string)).chain(measured.into_iter().map(number));
-        out.write_record(record).expect(INFALLIBLE);
-    }
-    out.into_inner().expect(INFALLIBLE)
+        row.key.iter().cloned().chain(counts.map(|n| n.to_string())).chain(measured.map(number))
+    });
+    csv_bytes(keys.chain(figures), records)
 }
 
 #[cfg(test)]

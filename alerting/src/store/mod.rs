@@ -45,7 +45,7 @@ pub use plates::ErasedPlate;
 pub use requests::{RequestFilter, RequestRow};
 pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
-pub use stats::{DepartmentScope, StatsGroup, StatsQuery, StatsRow};
+pub use stats::{StatsGroup, StatsQuery, StatsRow};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
 
 use crate::{

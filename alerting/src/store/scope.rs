@@ -3,6 +3,7 @@
 use sqlx::{Database, QueryBuilder};
 
 use super::{Pool, Result, Store, with_pool};
+use crate::cases::whistles::Department;
 
 /// The cases a reader may see: every case, the citizen reports one channel filed, or one
 /// department's cases.
@@ -26,6 +27,16 @@ pub enum ReadScope {
 }
 
 impl ReadScope {
+    /// The cases `department` is responsible for: those of its categories in its grids (and those it
+    /// was called to).
+    pub fn of_department(department: &Department) -> Self {
+        Self::Department {
+            id: department.id.clone(),
+            categories: department.categories.clone(),
+            grids: department.grids.clone(),
+        }
+    }
+
     /// Adds ` AND <the scope's condition>` to a query over `cases` (its columns unqualified).
     pub(crate) fn push_condition<'args, DB>(&self, query: &mut QueryBuilder<'args, DB>)
     where

@@ -11,12 +11,14 @@
 //! grouped by the keys asked for, and the medians and 90th percentiles are nearest-rank percentiles
 //! over window functions (`ROW_NUMBER` within each group), which both SQLite and PostgreSQL run.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Database, QueryBuilder};
 
 use super::{Pool, ReadScope, Store, finished_statuses, with_pool};
-use crate::Result;
+use crate::{Result, cases::whistles::Department};
 
 /// What the figures are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -45,15 +47,6 @@ pub struct StatsQuery {
     pub group_by: Vec<StatsGroup>,
     /// The city's offset from UTC in minutes, for calendar days.
     pub utc_offset_minutes: i32,
-}
-
-/// One department, for grouping by department: its id and the cases it is responsible for.
-#[derive(Clone, Debug)]
-pub struct DepartmentScope {
-    /// The department's id, the key its rows carry.
-    pub id: String,
-    /// Its cases.
-    pub scope: ReadScope,
 }
 
 /// The figures of one group.
@@ -133,12 +126,13 @@ impl Dialect {
 
 impl Store {
     /// The figures of `query` over the cases of `scope`, one row per group, in key order. Grouped by
-    /// department, `departments` gives each department's cases (within `scope` too).
+    /// department, each of `departments` counts the cases of its categories in its grids (within
+    /// `scope` too), its id the key.
     pub async fn case_stats(
         &self,
         query: &StatsQuery,
         scope: &ReadScope,
-        departments: &[DepartmentScope],
+        departments: &[Department],
     ) -> Result<Vec<StatsRow>> {
         let mut figures = Vec::new();
         if query.group_by.contains(&StatsGroup::Department) {
@@ -155,7 +149,7 @@ impl Store {
         &self,
         query: &StatsQuery,
         scope: &ReadScope,
-        department: Option<&DepartmentScope>,
+        department: Option<&Department>,
     ) -> Result<Vec<FigureRow>> {
         with_pool!(self, |pool| {
             let dialect = match &self.pool {
@@ -175,7 +169,7 @@ fn build<'args, DB>(
     dialect: Dialect,
     query: &StatsQuery,
     scope: &ReadScope,
-    department: Option<&DepartmentScope>,
+    department: Option<&Department>,
 ) where
     DB: Database,
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
@@ -188,7 +182,7 @@ fn build<'args, DB>(
         }
         scope.push_condition(sql);
         if let Some(department) = department {
-            department.scope.push_condition(sql);
+            ReadScope::of_department(department).push_condition(sql);
         }
     };
     let none = "CAST(NULL AS DOUBLE PRECISION)";
@@ -282,16 +276,10 @@ fn build<'args, DB>(
 
 /// The query's (group, figure) rows folded into one [`StatsRow`] per group.
 fn fold(figures: Vec<FigureRow>) -> Vec<StatsRow> {
-    let mut rows: Vec<StatsRow> = Vec::new();
+    let mut rows: BTreeMap<Vec<String>, StatsRow> = BTreeMap::new();
     for figure in figures {
         let key: Vec<String> = [figure.k1, figure.k2].into_iter().flatten().collect();
-        let row = match rows.iter_mut().position(|row| row.key == key) {
-            Some(at) => &mut rows[at],
-            None => {
-                rows.push(StatsRow { key, ..StatsRow::default() });
-                rows.last_mut().expect("just pushed")
-            }
-        };
+        let row = rows.entry(key.clone()).or_insert_with(|| StatsRow { key, ..StatsRow::default() });
         let share = |part: i64| (figure.count > 0).then(|| part as f64 / figure.count as f64);
         match figure.measure.as_str() {
             "opened" => row.opened = figure.count,
@@ -307,6 +295,5 @@ fn fold(figures: Vec<FigureRow>) -> Vec<StatsRow> {
             _ => (row.open_at_end, row.overdue_at_end) = (figure.count, figure.flagged),
         }
     }
-    rows.sort_by(|a, b| a.key.cmp(&b.key));
-    rows
+    rows.into_values().collect()
 }

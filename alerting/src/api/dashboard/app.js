@@ -444,9 +444,14 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-function statsQuery(groupBy, format) {
+// The window the statistics view shows: the chosen number of days up to now.
+function statsWindow() {
   const until = new Date();
-  const since = new Date(until.getTime() - Number($('#stats-days').value) * 86400000);
+  return { since: new Date(until.getTime() - Number($('#stats-days').value) * 86400000), until };
+}
+
+function statsQuery(groupBy, format) {
+  const { since, until } = statsWindow();
   const query = new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: groupBy });
   const grid = $('#stats-grid').value.trim();
   if (grid) query.set('grid', grid);
@@ -518,8 +523,8 @@ async function loadStats() {
         el('td', { class: r.overdue_at_end ? 'overdue' : '' }, r.overdue_at_end))));
   } catch (e) { $('#stats-error').textContent = e.message; }
   // Camera zones' precision: roles that see cameras only.
-  const quality = await getJson(`/api/v1/quality?since=${new Date(Date.now() - Number($('#stats-days').value) * 86400000).toISOString()}`)
-    .catch(() => null);
+  const { since, until } = statsWindow();
+  const quality = await getJson(`/api/v1/quality?since=${since.toISOString()}&until=${until.toISOString()}`).catch(() => null);
   $('#stats-quality').hidden = !quality;
   if (!quality) return;
   $('#stats-quality tbody').replaceChildren(...quality.zones.map((z) => el('tr', { 'data-camera': z.camera, 'data-zone': z.zone,
