@@ -13,7 +13,7 @@ fn status(base: &str, path: &str, authorization: Option<&str>) -> u16 {
 }
 
 /// Every API path (with ids filled in) that needs a token.
-const PROTECTED: [&str; 13] = [
+const PROTECTED: [&str; 14] = [
     "/api/v1/cases",
     "/api/v1/cases/1",
     "/api/v1/cases/1/evidence/0",
@@ -23,6 +23,7 @@ const PROTECTED: [&str; 13] = [
     "/api/v1/me",
     "/api/v1/sensors",
     "/api/v1/grids",
+    "/api/v1/map",
     "/api/v1/stream",
     "/api/v1/deliveries",
     "/api/v1/silences",

@@ -215,6 +215,11 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
             let expected = if everyone || !reporter { 200 } else { 403 };
             assert_eq!(call(&base, Method::GET, path, role, None).0, expected, "{role} reading {path}");
         }
+        // The map draws the grids for everyone; its cameras and sensors only for those who may see them.
+        let (status, map) = call(&base, Method::GET, "/api/v1/map", role, None);
+        assert_eq!(status, 200, "{role} reading the map");
+        let sensors = map["sensors"].as_array().unwrap().len();
+        assert_eq!(sensors == 0, reporter, "{role} sees {sensors} sensors on the map");
         let expected = if reporter { 404 } else { 200 };
         assert_eq!(call(&base, Method::GET, &format!("/api/v1/cases/{case}"), role, None).0, expected, "{role}");
     }

@@ -175,14 +175,21 @@ async fn act(client: &Client, case: i64, expected: &[&str], action: &str, status
     wait_for(client, &format!("#detail-status[data-status='{status}']")).await;
 }
 
+/// simcam serving the shared truck photo, and a service configuration (in `dir`) that watches it as
+/// `truck-cam` with one no-parking zone over the whole picture.
+fn truck_camera(dir: &Path) -> (Running, PathBuf, String) {
+    let truck = media("images/000000009769.jpg");
+    let (simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let (config, base) =
+        write_config(dir, &[TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" }], MIN_DWELL_S);
+    (simcam, config, base)
+}
+
 #[test]
 fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_dashboard() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let truck = media("images/000000009769.jpg");
-    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
     let dir = tempfile::tempdir().unwrap();
-    let (config, base) =
-        write_config(dir.path(), &[TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" }], MIN_DWELL_S);
+    let (_simcam, config, base) = truck_camera(dir.path());
     let mut tokens = String::new();
     for role in ROLES {
         tokens.push_str(&format!(
@@ -380,4 +387,163 @@ fn the_plate_of_a_parking_case_is_shown_and_searched() {
         screenshot(&client, &shots, "11-plate-search").await;
         client.close().await.unwrap();
     });
+}
+
+/// Waits until `script` (run in the page) returns `expected`, failing with `what`.
+async fn wait_until(client: &Client, what: &str, script: &str, expected: Value) -> Value {
+    let started = Instant::now();
+    loop {
+        let found = client.execute(script, Vec::new()).await.unwrap();
+        if found == expected {
+            return found;
+        }
+        assert!(started.elapsed() < WAIT, "{what}: expected {expected}, the page gave {found}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Whether the case marker lies inside grid `grid`'s polygon, as the browser draws them.
+const MARKER_IN_GRID: &str = "const mark = document.querySelector(arguments[0]);
+     const cell = document.querySelector(arguments[1]);
+     if (!mark || !cell) return null;
+     const m = mark.transform.baseVal.consolidate().matrix;
+     return cell.isPointInFill(new DOMPoint(m.e, m.f));";
+
+/// The command-center map and the wall screen: the grid polygons of `config/grids.geojson` are the base
+/// map, a camera placed by its location in the second cell opens a case that appears live as a
+/// marker inside that cell (on the wall, signed in with only a viewer token from the address's
+/// fragment, and on the dashboard's map, where clicking it opens the case); the wall shows the trends
+/// and the newest cases, says "offline" with the time of its last update when the service stops and
+/// comes back live by itself when it returns. Screenshots under `target/test-artifacts/dashboard/`.
+#[test]
+fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connection() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (_simcam, config, base) = truck_camera(dir.path());
+    // The camera names no grid: its location puts it in the second cell of the shared polygons.
+    let mut text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("grid = \"110105001001001\"\ndecode", "location = [116.468, 39.913]\ndecode");
+    let polygons = root().join("config/grids.geojson");
+    text.push_str(&format!(
+        "\n[[auth.tokens]]\nname = \"wall\"\nrole = \"viewer\"\nsha256 = \"{}\"\n\
+         \n[[auth.tokens]]\nname = \"operator-desk\"\nrole = \"operator\"\nsha256 = \"{}\"\n\
+         \n[cases]\ngrid_polygons = \"{}\"\n\
+         \n[map]\ntiles = \"http://127.0.0.1:9/tiles/{{z}}/{{x}}/{{y}}.png\"\n",
+        sha256_hex("wall-secret"),
+        sha256_hex(&secret("operator")),
+        polygons.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    add_mqtt(&config, "mqtt://127.0.0.1:1883", "map-test", &manhole_sensor("cover-7", Some([116.452, 39.907])));
+    let mut service = start_service(&config, &base);
+    let chromedriver = Chromedriver::start();
+    let shots = artifacts();
+
+    // The dashboard's pages let the tile server's images in, nothing else from elsewhere.
+    let page = reqwest::blocking::get(format!("{base}/wall")).unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("img-src 'self' blob: http://127.0.0.1:9;"), "{policy}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = browser(&chromedriver.url).await;
+
+        // The wall, set up with one address: the token is taken from the fragment and kept.
+        client.goto(&format!("{base}/wall?panel=map#token=wall-secret")).await.unwrap();
+        wait_for(&client, "#wall-map path.grid[data-grid='110105001001002']").await;
+        wait_for(&client, "#live[data-state='on']").await;
+        let kept = client
+            .execute("return [location.hash, localStorage.getItem('sharpeyes.wall.token')]", Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(kept, json!(["", "wall-secret"]), "the token left the address and stayed in the browser");
+        wait_for(&client, "#wall-map g.camera-mark[data-camera='truck-cam']").await;
+        wait_for(&client, "#wall-map g.sensor-mark.stale[data-sensor='cover-7']").await;
+        let tiles: Vec<String> = serde_json::from_value(
+            client
+                .execute(
+                    "return [...document.querySelectorAll('#wall-map image')].map(i => i.getAttribute('href'))",
+                    Vec::new(),
+                )
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(!tiles.is_empty() && tiles.iter().all(|t| t.starts_with("http://127.0.0.1:9/tiles/")), "{tiles:?}");
+        let no_case = texts(&client, "#wall-map g.case-mark").await;
+        assert!(no_case.is_empty(), "no case yet {MIN_DWELL_S} s into the dwell time");
+
+        // The case opens: its marker appears live, pulsing, inside the camera's cell and not the other.
+        let marker = "#wall-map g.case-mark.fresh[data-grid='110105001001002']";
+        client
+            .wait()
+            .at_most(Duration::from_secs(90))
+            .for_element(Locator::Css(marker))
+            .await
+            .unwrap_or_else(|e| panic!("no marker appeared live: {e}\n{}", service.log()));
+        let case =
+            client.execute("return document.querySelector(arguments[0]).dataset.case", vec![json!(marker)]).await;
+        let case: i64 = case.unwrap().as_str().unwrap().parse().unwrap();
+        for (cell, inside) in [("110105001001002", true), ("110105001001001", false)] {
+            let found = client
+                .execute(MARKER_IN_GRID, vec![json!(marker), json!(format!("#wall-map path[data-grid='{cell}']"))])
+                .await
+                .unwrap();
+            assert_eq!(found, json!(inside), "the marker inside {cell}");
+        }
+        // The cell's shading follows: its open count is read again after the change.
+        wait_for(&client, "#wall-map path.grid[data-grid='110105001001002'][data-open='1']").await;
+        screenshot(&client, &shots, "20-wall-map").await;
+
+        // The other panels: the trends count the open case, the newest cases list it.
+        client.goto(&format!("{base}/wall?panel=trends")).await.unwrap();
+        wait_until(&client, "the open figure", "return document.querySelector('#figure-open').textContent", json!("1"))
+            .await;
+        wait_for(&client, "#wall-trend polyline[data-category='illegal_parking']").await;
+        screenshot(&client, &shots, "21-wall-trends").await;
+        client.goto(&format!("{base}/wall?panel=newest")).await.unwrap();
+        wait_for(&client, &format!("#wall-newest tr[data-case='{case}']")).await;
+        screenshot(&client, &shots, "22-wall-newest").await;
+
+        // The dashboard's map: the grid's shading counts the case; the marker opens it; the grid filters
+        // the list; the camera shows its latest frame.
+        sign_in(&client, &base, "operator").await;
+        click(&client, "#tabs button[data-view='map']").await;
+        let cell = "#grid-map path.grid[data-grid='110105001001002'][data-open='1']";
+        wait_for(&client, cell).await;
+        let marker = format!("#grid-map g.case-mark[data-case='{case}']");
+        wait_for(&client, &marker).await;
+        click(&client, "#grid-map g.camera-mark[data-camera='truck-cam']").await;
+        wait_for(&client, "#map-camera:not([hidden]) img[src^='blob:']").await;
+        screenshot(&client, &shots, "23-dashboard-map").await;
+        click(&client, &marker).await;
+        wait_for(&client, &format!("#cases-view:not([hidden]) #case-detail h2[data-case='{case}']")).await;
+        click(&client, "#tabs button[data-view='map']").await;
+        click(&client, cell).await;
+        wait_for(&client, "#cases-view:not([hidden])").await;
+        let grid = client.execute("return document.querySelector('#filter-grid').value", Vec::new()).await.unwrap();
+        assert_eq!(grid, json!("110105001001002"));
+
+        // The wall loses the service: it says offline with the time of its last update, and comes back.
+        client.goto(&format!("{base}/wall?panel=map")).await.unwrap();
+        wait_for(&client, "#live[data-state='on']").await;
+        service.interrupt();
+        wait_for(&client, "#live[data-state='off']").await;
+        let badge = texts(&client, "#live").await;
+        assert!(badge[0].starts_with("离线 · 最后更新 "), "{badge:?}");
+        screenshot(&client, &shots, "24-wall-offline").await;
+        service = start_service(&config, &base);
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#live[data-state='on']"))
+            .await
+            .unwrap_or_else(|e| panic!("the wall did not come back: {e}"));
+        wait_for(&client, &format!("#wall-map g.case-mark[data-case='{case}']")).await;
+        client.close().await.unwrap();
+    });
+    for name in ["20-wall-map", "21-wall-trends", "22-wall-newest", "23-dashboard-map", "24-wall-offline"] {
+        assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
+    }
 }

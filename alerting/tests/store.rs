@@ -164,6 +164,11 @@ async fn exercise(store: &Store) {
     // A place's state, as the engine reads it before filing: its open case with its objects' boxes in
     // order; a voided case is not open, and its place cools from when it was voided.
     store.apply_action(third, &operator, Action::Void, "a shadow", at(31), &policy).await.unwrap();
+    // The map's filter: open cases only, or finished ones only.
+    for (open, expected) in [(true, vec![second, first]), (false, vec![third])] {
+        let filter = CaseFilter { open: Some(open), ..CaseFilter::default() };
+        assert_eq!(ids(store.list_cases(&filter).await.unwrap()), expected, "open = {open}");
+    }
     let place = |camera| PlaceKey { source: "camera", id: camera, zone: "np-1", category: "illegal_parking" };
     let state = store.place_state(place("cam-1"), at(0)).await.unwrap();
     assert_eq!(state.open, Some((first, vec![[0.0, 10.0, 50.0, 60.5], [100.0, 10.0, 150.0, 60.5]])));

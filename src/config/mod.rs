@@ -14,8 +14,8 @@ use std::{
 
 use serde::Deserialize;
 use sharpeyes_alerting::{
-    api::Open311Config,
     api::{AuthConfig, server::ConnectionLimits},
+    api::{MapConfig, Open311Config},
     cases::{CasesConfig, DepartmentConfig, GridConfig},
     casework::plates::PlatesConfig,
     cluster::ClusterConfig,
@@ -69,6 +69,9 @@ pub struct Config {
     /// Open311: the public view, media links, CORS.
     #[serde(default)]
     pub open311: Open311Config,
+    /// The dashboard's map: an optional tile server of the site's own network.
+    #[serde(default)]
+    pub map: MapConfig,
 }
 
 /// `[server]`.

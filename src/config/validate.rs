@@ -41,7 +41,14 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
     let cells: Vec<&str> = config.grids.iter().map(|grid| grid.code.as_str()).filter(|code| code.len() == 15).collect();
     let open311 = config.open311.validate(&cells);
-    for problem in config.cluster.validate().into_iter().chain(config.plates.validate()).chain(open311) {
+    for problem in config
+        .cluster
+        .validate()
+        .into_iter()
+        .chain(config.plates.validate())
+        .chain(open311)
+        .chain(config.map.validate())
+    {
         report(problem.path, problem.message);
     }
     if config.server.failed_logins_per_minute == 0 {

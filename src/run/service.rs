@@ -8,7 +8,7 @@ use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
-        self, ApiState, Open311Settings, PublicBlur, StreamLimit,
+        self, ApiState, CameraPlace, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
@@ -160,6 +160,23 @@ impl CaseService {
                 blur: public_blur(&config)?,
             }),
             quality,
+            map: MapSettings {
+                config: config.map.clone(),
+                cameras: Arc::new(
+                    config
+                        .cameras
+                        .iter()
+                        .map(|c| CameraPlace { id: c.id.clone(), grid: c.grid.clone(), location: c.location })
+                        .collect(),
+                ),
+                sensors: Arc::new(
+                    config
+                        .sensors
+                        .iter()
+                        .map(|s| SensorPlace { device: s.id.clone(), grid: s.grid.clone(), location: s.location })
+                        .collect(),
+                ),
+            },
         };
         let (http_stop, http_stop_rx) = oneshot::channel::<()>();
         let http = tokio::spawn(server::serve(

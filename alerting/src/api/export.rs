@@ -34,6 +34,8 @@ const PAGE: u32 = 1000;
 pub struct ExportQuery {
     /// Exact status.
     pub status: Option<String>,
+    /// `true`: only open cases; `false`: only finished ones.
+    pub open: Option<bool>,
     /// Exact category.
     pub category: Option<String>,
     /// Grid code or a prefix of one.
@@ -95,6 +97,7 @@ pub async fn cases(
     };
     let mut filter = CaseFilter {
         status: query.status,
+        open: query.open,
         category: query.category,
         grid: query.grid,
         camera: query.camera,

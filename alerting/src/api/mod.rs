@@ -14,6 +14,7 @@ mod error;
 mod export;
 mod grids;
 pub mod health;
+mod map;
 mod me;
 mod open311;
 mod openapi;
@@ -37,6 +38,7 @@ use axum::{
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use config::AuthConfig;
 pub use error::{ApiError, ErrorBody};
+pub use map::config::{CameraPlace, MapConfig, MapSettings, SensorPlace};
 pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
@@ -63,6 +65,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
         .route("/grids", get(grids::tree))
+        .route("/map", get(map::view))
         .route("/sensors", get(sensors::list))
         .route("/stream", get(stream::stream))
         .route("/deliveries", get(deliveries::list))
@@ -80,7 +83,8 @@ pub fn router(state: ApiState) -> Router {
     let open311 = open311::router(&state);
     Router::new()
         .route("/", get(dashboard::index))
-        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/wall", get(dashboard::wall))
+        .route("/dashboard/{script}", get(dashboard::script))
         .route("/dashboard/app.css", get(dashboard::style))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -8,7 +8,8 @@ use utoipa::{
 };
 
 use super::{
-    cameras, cases, deliveries, export, grids, health, me, open311, parked, quality, sensors, silences, stats, stream,
+    cameras, cases, deliveries, export, grids, health, map, me, open311, parked, quality, sensors, silences, stats,
+    stream,
 };
 
 /// The API's OpenAPI description.
@@ -36,6 +37,7 @@ use super::{
         cameras::view,
         cameras::frame,
         grids::tree,
+        map::view,
         sensors::list,
         stream::stream,
         deliveries::list,

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
 
-use super::{auth::Authenticator, error::ApiError, open311::config::Open311Settings, stream_limit::StreamLimit};
+use super::{
+    auth::Authenticator, error::ApiError, map::config::MapSettings, open311::config::Open311Settings,
+    stream_limit::StreamLimit,
+};
 use crate::{
     cases::{
         Principal, Role, deadlines::DeadlinePolicy, evidence::EvidenceStore, grids::Grid, whistles::WhistlePolicy,
@@ -52,6 +55,8 @@ pub struct ApiState {
     pub open311: Arc<Open311Settings>,
     /// Operators' decisions on camera cases, counted.
     pub quality: QualityMetrics,
+    /// The map's cameras, sensors and tile server.
+    pub map: MapSettings,
 }
 
 impl ApiState {

@@ -395,6 +395,10 @@ impl Store {
                     query.push(format_args!(" AND {column} = ")).push_bind(value.clone());
                 }
             }
+            if let Some(open) = filter.open {
+                query.push(if open { " AND status NOT IN " } else { " AND status IN " });
+                query.push(finished_statuses!());
+            }
             if let Some(grid) = &filter.grid {
                 // A cell is one code; a prefix (district, street, community) is the range of codes that
                 // start with it (':' follows '9'), which an index serves where LIKE would not.

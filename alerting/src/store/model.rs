@@ -248,6 +248,8 @@ pub struct NewEvidence {
 pub struct CaseFilter {
     /// Exact status.
     pub status: Option<String>,
+    /// `true`: only cases still open (not closed, evaluated or voided); `false`: only those finished.
+    pub open: Option<bool>,
     /// Exact category.
     pub category: Option<String>,
     /// Grid code or a prefix of one (district, street, community).
@@ -277,6 +279,7 @@ impl Default for CaseFilter {
     fn default() -> Self {
         Self {
             status: None,
+            open: None,
             category: None,
             grid: None,
             camera: None,

@@ -1,6 +1,6 @@
 // The sharpeyes operator dashboard: no external assets, no build step. It talks to /api/v1 with the
 // bearer token the person signs in with (kept in sessionStorage for this tab only) and follows case
-// changes on /api/v1/stream, read with fetch so that the token travels in a header, never in a URL.
+// changes on /api/v1/stream (common.js). The map view is map.js's GridMap.
 'use strict';
 
 const LABELS = {
@@ -29,6 +29,8 @@ const LABELS = {
     'stats.closed': '结案', 'stats.on_time': '按期处置率', 'stats.reopened': '返工率', 'stats.close_p50': '结案用时中位数',
     'stats.open': '在办', 'stats.overdue_now': '超期', 'stats.quality': '摄像头区域准确率（从低到高，点击调参）',
     'stats.cases': '事项', 'stats.verified': '核实', 'stats.false': '误报', 'stats.precision': '准确率', 'stats.none': '无数据',
+    'tab.map': '地图', 'map.none': '没有网格边界：请配置 cases.grid_polygons', 'map.unplaced': '无法定位的事项',
+    'map.hint': '点击网格筛选事项，点击标记查看事项，点击摄像头查看最新画面；滚轮缩放，拖动平移', 'map.frame': '最新画面',
   },
   en: {
     'title': 'Sharp Eyes · grid cases', 'tab.cases': 'Cases', 'tab.grids': 'Grids', 'tab.cameras': 'Cameras', 'tab.tuning': 'Tuning',
@@ -57,27 +59,11 @@ const LABELS = {
     'stats.close_p50': 'Median time to close', 'stats.open': 'Open', 'stats.overdue_now': 'Overdue',
     'stats.quality': 'Camera zone precision (worst first; click to tune)', 'stats.cases': 'Cases', 'stats.verified': 'Verified',
     'stats.false': 'False detections', 'stats.precision': 'Precision', 'stats.none': 'no data',
+    'tab.map': 'Map', 'map.none': 'No grid areas: configure cases.grid_polygons', 'map.unplaced': 'Cases without a place',
+    'map.hint': 'Click a grid to filter the list, a marker to open its case, a camera for its latest frame; wheel to zoom, drag to pan',
+    'map.frame': 'Latest frame',
   },
 };
-const TERMS = {
-  zh: {
-    reported: '上报', filed: '立案', voided: '作废', dispatched: '已派遣', handling: '处置中', feedback: '已反馈',
-    closed: '结案', evaluated: '已评价', returned: '回退', suspended: '挂账',
-    verify: '核实立案', void: '作废', dispatch: '派遣', accept: '受理', return: '回退', request_extension: '申请延期',
-    grant_extension: '批准延期', refuse_extension: '驳回延期', suspend: '挂账', resume: '恢复', report_handled: '处置反馈',
-    close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
-    acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
-    plate_read: '读取车牌', plate_erased: '车牌已删除',
-    false_detection: '误报', not_a_violation: '非违规', duplicate: '重复上报', other: '其他原因',
-    illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
-    normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
-    ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
-    inspector: '核查员', admin: '管理员', no_parking: '禁停区', no_dumping: '禁倒区', construction_watch: '违建监控区',
-    streaming: '在线', connecting: '连接中', backoff: '重连等待', failed: '故障', stopped: '已停止',
-  },
-  en: {},
-};
-
 const state = {
   token: sessionStorage.getItem('sharpeyes.token'),
   me: null,
@@ -93,20 +79,6 @@ const $ = (selector, root = document) => root.querySelector(selector);
 const text = (key) => LABELS[state.lang][key] ?? key;
 const term = (word) => (word && TERMS[state.lang][word]) || (word ?? '').replaceAll('_', ' ');
 const when = (iso) => (iso ? new Date(iso).toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false }) : '—');
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === 'class') node.className = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? '' : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -192,6 +164,7 @@ function showView(view) {
   if (view === 'cameras') every(5000, loadCameras);
   if (view === 'tuning') loadTuningCameras().then(() => every(2000, drawTuning));
   if (view === 'stats') every(30000, loadStats);
+  if (view === 'map') { state.gridMap = newGridMap(); every(10000, loadMap); }
 }
 
 // ---- cases ----
@@ -343,46 +316,19 @@ async function act(id, action, note, error, reason) {
 
 // ---- the live stream ----
 
-async function followStream() {
+// Follows /api/v1/stream (common.js) for as long as this tab is signed in.
+function followStream() {
   const controller = new AbortController();
   state.stream = controller;
-  let last = null;
-  while (!controller.signal.aborted) {
-    try {
-      const headers = { Authorization: `Bearer ${state.token}` };
-      if (last) headers['Last-Event-ID'] = last;
-      const response = await fetch('/api/v1/stream', { headers, signal: controller.signal });
-      if (response.status === 401) { signOut(); return; }
-      if (!response.ok) throw new Error(response.statusText);
-      setLive(true);
-      // Connected: the stream now holds every change from here on, so the list can be (re)loaded.
-      if (state.view === 'cases') loadCases();
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value.replaceAll('\r\n', '\n');
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let id = null;
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id:')) id = line.slice(3).trim();
-            else if (line.startsWith('data:')) data += line.slice(5).trimStart();
-          }
-          if (id) last = id;
-          if (data) onCaseChange(JSON.parse(data));
-        }
-      }
-    } catch (e) {
-      if (controller.signal.aborted) return;
-    }
-    setLive(false);
-    await sleep(2000);
-  }
+  followCaseStream({
+    token: () => state.token,
+    signal: controller.signal,
+    onUnauthorized: signOut,
+    onLive: setLive,
+    // Connected: the stream now holds every change from here on, so the list can be (re)loaded.
+    onConnect: () => { if (state.view === 'cases') loadCases(); },
+    onEntry: onCaseChange,
+  });
 }
 
 function setLive(on) {
@@ -393,9 +339,10 @@ function setLive(on) {
 }
 
 async function onCaseChange(entry) {
-  if (state.view !== 'cases') return;
+  if (state.view !== 'cases' && state.view !== 'map') return;
   const item = await getJson(`/api/v1/cases/${entry.case_id}`).catch(() => null);
   if (!item) return;
+  if (state.view === 'map') { state.gridMap.upsertCase(item, true); reloadMapGrids(); return; }
   upsertRow(item);
   if (state.selected === entry.case_id) renderDetail(item);
 }
@@ -410,6 +357,35 @@ async function loadGrids() {
     onclick: () => { $('#filter-grid').value = n.code; showView('cases'); } },
   el('td', {}, `${n.code} ${n.name}`), el('td', {}, text(`level.${n.level}`)), el('td', {}, n.open),
   el('td', { class: n.supervised ? 'overdue' : '' }, n.supervised), el('td', {}, n.total))));
+}
+
+// ---- map ----
+
+function newGridMap() {
+  return new GridMap($('#grid-map'), {
+    term,
+    words: { none: text('map.none'), unplaced: text('map.unplaced') },
+    onGrid: (code) => { $('#filter-grid').value = code; showView('cases'); },
+    onCase: (id) => { showView('cases'); selectCase(id); },
+    onCamera: (id) => {
+      $('#map-camera').hidden = false;
+      $('#map-camera figcaption').textContent = `${id} · ${text('map.frame')}`;
+      showImage($('#map-camera img'), `/api/v1/cameras/${encodeURIComponent(id)}/frame`);
+    },
+  });
+}
+
+// The grids' counts after a burst of case changes.
+const reloadMapGrids = debounce(() => getJson('/api/v1/grids').then((grids) => state.gridMap?.setGrids(grids)).catch(() => {}), 1000);
+
+// Grids with their counts, cameras and sensors with their health, and the open cases (the newest
+// thousand); changes in between arrive on the stream.
+async function loadMap() {
+  const [grids, places, cases] = await Promise.all([getJson('/api/v1/grids'), getJson('/api/v1/map'),
+    getJson('/api/v1/cases?open=true&limit=1000')]);
+  state.gridMap.setGrids(grids);
+  state.gridMap.setPlaces(places);
+  state.gridMap.setCases(cases);
 }
 
 // ---- cameras ----
@@ -434,16 +410,6 @@ async function loadCameras() {
 
 // ---- statistics ----
 
-const SVG = 'http://www.w3.org/2000/svg';
-const CATEGORY_COLORS = ['#3a8ee6', '#e6a23a', '#4fbf7a', '#e65a4f', '#b45ae6', '#5ac8e6'];
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children) node.append(child instanceof Node ? child : String(child));
-  return node;
-}
-
 // The window the statistics view shows: the chosen number of days up to now.
 function statsWindow() {
   const until = new Date();
@@ -462,59 +428,14 @@ function statsQuery(groupBy, format) {
 const percent = (share) => (share === null || share === undefined ? '—' : `${Math.round(share * 100)}%`);
 const hours = (seconds) => (seconds === null || seconds === undefined ? '—' : `${(seconds / 3600).toFixed(1)} h`);
 
-// A line per category of the cases reported each day, on one time axis.
-function drawTrend(rows) {
-  const chart = $('#stats-trend');
-  const days = [...new Set(rows.map((r) => r.key[0]))].sort();
-  const categories = [...new Set(rows.map((r) => r.key[1]))].sort();
-  if (!days.length) { chart.replaceChildren(svg('text', { x: 20, y: 40, class: 'hint' }, text('stats.none'))); return; }
-  const count = (day, category) => rows.find((r) => r.key[0] === day && r.key[1] === category)?.opened ?? 0;
-  const top = Math.max(1, ...rows.map((r) => r.opened));
-  const [left, right, y0, y1] = [40, 600, 190, 20];
-  const x = (i) => left + (days.length === 1 ? 0 : (i * (right - left)) / (days.length - 1));
-  const y = (v) => y0 - (v * (y0 - y1)) / top;
-  const parts = [svg('line', { x1: left, y1: y0, x2: right, y2: y0, class: 'axis' }),
-    svg('text', { x: 4, y: y1 + 4, class: 'tick' }, top), svg('text', { x: 4, y: y0, class: 'tick' }, 0),
-    svg('text', { x: left, y: 212, class: 'tick' }, days[0]),
-    svg('text', { x: right, y: 212, class: 'tick', 'text-anchor': 'end' }, days[days.length - 1])];
-  categories.forEach((category, n) => {
-    const color = CATEGORY_COLORS[n % CATEGORY_COLORS.length];
-    const points = days.map((day, i) => `${x(i)},${y(count(day, category))}`).join(' ');
-    parts.push(svg('polyline', { points, fill: 'none', stroke: color, 'stroke-width': 2, 'data-category': category }));
-    // A dot per day, so that a single day shows too.
-    days.forEach((day, i) => parts.push(svg('circle', { cx: x(i), cy: y(count(day, category)), r: 3, fill: color },
-      svg('title', {}, `${day} ${term(category)}: ${count(day, category)}`))));
-    parts.push(svg('text', { x: 610, y: 30 + n * 18, fill: color, class: 'legend' }, term(category)));
-  });
-  chart.replaceChildren(...parts);
-}
-
-// Bars of the open cases past their deadline at the end of the window, per street (9-digit prefix).
-function drawOverdue(rows) {
-  const chart = $('#stats-overdue');
-  const streets = new Map();
-  for (const r of rows) streets.set(r.key[0].slice(0, 9), (streets.get(r.key[0].slice(0, 9)) ?? 0) + r.overdue_at_end);
-  const bars = [...streets].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 12);
-  if (!bars.length) { chart.replaceChildren(svg('text', { x: 20, y: 40, class: 'hint' }, text('stats.none'))); return; }
-  const top = Math.max(...bars.map(([, n]) => n));
-  const names = new Map(state.gridNames ?? []);
-  chart.replaceChildren(...bars.flatMap(([street, n], i) => {
-    const width = (n * 480) / top;
-    const yy = 10 + i * 15;
-    return [svg('text', { x: 4, y: yy + 10, class: 'tick' }, names.get(street) ?? street),
-      svg('rect', { x: 200, y: yy, width, height: 11, class: 'bar', 'data-street': street }),
-      svg('text', { x: 206 + width, y: yy + 10, class: 'tick' }, n)];
-  }));
-}
-
 async function loadStats() {
   $('#stats-error').textContent = '';
   try {
     if (!state.gridNames) state.gridNames = (await getJson('/api/v1/grids')).map((g) => [g.code, g.name]);
     const [trend, grids, departments] = await Promise.all(['day,category', 'grid', 'department']
       .map((groupBy) => getJson(statsQuery(groupBy))));
-    drawTrend(trend.rows);
-    drawOverdue(grids.rows);
+    drawTrendChart($('#stats-trend'), trend.rows, { term, none: text('stats.none') });
+    drawOverdueChart($('#stats-overdue'), grids.rows, new Map(state.gridNames), text('stats.none'));
     const worst = (r) => (r.on_time_rate ?? 2);
     $('#stats-departments tbody').replaceChildren(...departments.rows.sort((a, b) => worst(a) - worst(b)).map((r) =>
       el('tr', { 'data-department': r.key[0] }, el('td', {}, r.key[0]), el('td', {}, r.closed),
