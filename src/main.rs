@@ -2,6 +2,7 @@
 //! are the `sharpeyes-ingest`, `sharpeyes-inference` and `sharpeyes-alerting` crates.
 
 mod config;
+mod dataset;
 mod detect;
 mod plates;
 mod reload;
@@ -51,6 +52,8 @@ enum Command {
     Plates(plates::PlatesArgs),
     /// Serve video files (looped) and still images as live H.264 RTSP cameras.
     Simcam(simcam::SimcamArgs),
+    /// Write the frames behind verified and falsely detected camera cases as a YOLO dataset.
+    ExportDataset(dataset::ExportDatasetArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::detect(&args),
         Command::Plates(args) => plates::plates(&args),
         Command::Simcam(args) => simcam::simcam(&args),
+        Command::ExportDataset(args) => dataset::export_dataset(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

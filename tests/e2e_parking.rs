@@ -144,7 +144,53 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
         "sharpeyes_cases_verified_total{camera=\"truck-cam\",category=\"illegal_parking\",zone=\"all\"}";
     assert_eq!(metric(&metrics, verified_line), 1.0);
 
+    let (_, drawn) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/0"));
     let (exit, took) = service.interrupt();
     assert!(exit.success(), "exit status {exit:?}:\n{}", service.log());
     assert!(took < Duration::from_secs(5), "SIGINT took {took:?}");
+
+    // The labelled-data export: the verified case's analysed frame (nothing drawn) as a positive
+    // labelled with the object that opened it, the false detection's as a hard negative, in YOLO format.
+    let out = dir.path().join("dataset");
+    let export = |out: &std::path::Path| {
+        std::process::Command::new(binary())
+            .args(["export-dataset", "--config"])
+            .arg(&config)
+            .args(["--since", "2000-01-01", "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let exported = export(&out);
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let summary = String::from_utf8_lossy(&exported.stdout);
+    assert!(summary.contains(": 2 images (1 verified positives, 1 false-detection hard negatives)"), "{summary}");
+    let (positive, negative) = (case["id"].as_i64().unwrap(), sampled[0]["id"].as_i64().unwrap());
+    let frame = std::fs::read(out.join(format!("images/{positive}.jpg"))).unwrap();
+    let decoded = image::load_from_memory(&frame).expect("the frame is an image");
+    assert_eq!((decoded.width(), decoded.height()), (640, 480));
+    assert_ne!(frame, drawn, "the frame is not the evidence image with its boxes drawn");
+    let yaml = std::fs::read_to_string(out.join("data.yaml")).unwrap();
+    let names = yaml.lines().find_map(|line| line.strip_prefix("names: ")).expect("data.yaml names the classes");
+    let names: Vec<String> = serde_json::from_str(names).unwrap();
+    assert_eq!((names.len(), names[0].as_str()), (80, "person"), "the manifest's COCO classes");
+    let object = &objects[0];
+    let label = std::fs::read_to_string(out.join(format!("labels/{positive}.txt"))).unwrap();
+    let fields: Vec<f64> = label.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let class = names.iter().position(|name| *name == object["class"]).unwrap();
+    let [x1, y1, x2, y2] = ["x1", "y1", "x2", "y2"].map(|k| object[k].as_f64().unwrap());
+    let expected = [class as f64, (x1 + x2) / 1280.0, (y1 + y2) / 960.0, (x2 - x1) / 640.0, (y2 - y1) / 480.0];
+    assert_eq!(fields.len(), 5, "one object: {label}");
+    assert!(fields.iter().zip(expected).all(|(got, want)| (got - want).abs() < 1e-5), "{label} vs {expected:?}");
+    assert_eq!(std::fs::read_to_string(out.join(format!("labels/{negative}.txt"))).unwrap(), "");
+    assert!(out.join(format!("images/{negative}.jpg")).is_file());
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    assert!(
+        manifest
+            .contains(&format!("images/{negative}.jpg,{negative},truck-sampled,all,illegal_parking,false_detection,"))
+    );
+    // An export never writes into one that is there already.
+    let again = export(&out);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--out: '"), "{}", String::from_utf8_lossy(&again.stderr));
 }

@@ -163,7 +163,20 @@ async fn exercise(store: &Store) {
 
     // A place's state, as the engine reads it before filing: its open case with its objects' boxes in
     // order; a voided case is not open, and its place cools from when it was voided.
-    store.apply_action(third, &operator, Action::Void, "a shadow", at(31), &policy).await.unwrap();
+    store
+        .apply_action_for(third, &operator, Action::Void, Some(VoidReason::FalseDetection), "a shadow", at(31), &policy)
+        .await
+        .unwrap();
+    // The labelled-data export: the verified case (a positive) and the false detection (a hard
+    // negative), each with its kept frame and first object; the undecided case is left out.
+    for case in [first, second, third] {
+        store.insert_case_frame(case, &evidence(10 + case as u8, 0)).await.unwrap();
+    }
+    let labelled = store.labelled_cases(at(-100), at(100)).await.unwrap();
+    let decisions: Vec<(i64, bool, f64)> = labelled.iter().map(|c| (c.id, c.verified, c.x1)).collect();
+    assert_eq!(decisions, [(first, true, 0.0), (third, false, 9.0)]);
+    assert_eq!((labelled[0].width, labelled[0].class.as_str()), (640, "car"), "{labelled:?}");
+    assert!(store.labelled_cases(at(25), at(100)).await.unwrap().is_empty(), "opened before the window");
     // The map's filter: open cases only, or finished ones only.
     for (open, expected) in [(true, vec![second, first]), (false, vec![third])] {
         let filter = CaseFilter { open: Some(open), ..CaseFilter::default() };

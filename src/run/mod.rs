@@ -28,6 +28,7 @@ use tracing::info;
 
 use crate::config::Config;
 use analysis::Analysis;
+pub use service::open_store;
 use service::{CaseService, Seen};
 
 /// Violations waiting for the case engine or the relay (the sender blocks when full).

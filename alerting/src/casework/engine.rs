@@ -422,6 +422,7 @@ impl CaseEngine {
                     )
                     .await?;
                 self.metrics.cases_opened_total.with_label_values(&[category.as_str()]).inc();
+                self.keep_frame(id, &violation).await;
                 self.open.insert(place.clone(), OpenCase { id, objects: Vec::new() });
                 if auto_file {
                     self.auto_file(id, violation.score).await?;
@@ -607,6 +608,30 @@ impl CaseEngine {
             .chain(std::iter::once((violation.bbox, OBJECT_COLOR)))
             .collect();
         self.render_evidence(violation.frame.clone(), violation.zone_points.clone(), boxes, case_id).await
+    }
+
+    /// Keeps the confirming frame as the detector saw it (nothing drawn) behind case `id`, for the
+    /// labelled-data export. A frame that cannot be kept is logged and the case goes on without it:
+    /// the case and its evidence are already stored.
+    async fn keep_frame(&self, id: i64, violation: &CameraViolation) {
+        let frame = violation.frame.clone();
+        let (width, height, captured_at) = (frame.width, frame.height, frame.captured_at);
+        let store = self.evidence.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let image = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.to_vec())
+                .expect("a frame holds width * height * 3 bytes");
+            let jpeg = evidence::encode_jpeg(&image).map_err(|source| crate::Error::Evidence { case: id, source })?;
+            store.save(&jpeg)
+        })
+        .await
+        .expect("frame encoding does not panic");
+        let kept = match saved {
+            Ok(sha256) => self.store.insert_case_frame(id, &NewEvidence { sha256, width, height, captured_at }).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = kept {
+            warn!(case = id, %error, "the case's analysed frame was not kept: it will be missing from dataset exports");
+        }
     }
 
     /// Draws the zone and `boxes` on `frame` and stores it as a content-addressed JPEG.

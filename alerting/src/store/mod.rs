@@ -9,6 +9,7 @@ mod acks;
 mod actions;
 mod cluster;
 mod columns;
+mod dataset;
 mod deliveries;
 mod matchers;
 mod model;
@@ -35,6 +36,7 @@ use tracing::info;
 pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
 pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
+pub use dataset::LabelledCase;
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};
 pub use matchers::Matchers;
 pub use model::{
