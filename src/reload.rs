@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use sharpeyes_alerting::rules::{Category, ClassMapping, DwellConfig};
+use sharpeyes_alerting::rules::{Category, DwellConfig, RulesUpdate};
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use sharpeyes_ingest::units::Score;
 use tokio::signal::unix::{SignalKind, signal};
@@ -63,7 +63,7 @@ pub async fn on_sighup(
     config_path: PathBuf,
     mut current: Manifest,
     reload_tx: Sender<Reload>,
-    classes_tx: Sender<ClassMapping>,
+    rules_tx: Sender<RulesUpdate>,
 ) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reloading is off");
@@ -99,7 +99,7 @@ pub async fn on_sighup(
         };
         let classes = category_classes(&config, &manifest).to_vec();
         current = manifest;
-        if reload_tx.send(reload).is_err() || classes_tx.send(classes).is_err() {
+        if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Classes(classes)).is_err() {
             return;
         }
     }

@@ -13,7 +13,7 @@ fn status(base: &str, path: &str, authorization: Option<&str>) -> u16 {
 }
 
 /// Every API path (with ids filled in) that needs a token.
-const PROTECTED: [&str; 14] = [
+const PROTECTED: [&str; 15] = [
     "/api/v1/cases",
     "/api/v1/cases/1",
     "/api/v1/cases/1/evidence/0",
@@ -28,6 +28,7 @@ const PROTECTED: [&str; 14] = [
     "/api/v1/deliveries",
     "/api/v1/silences",
     "/api/v1/audit",
+    "/api/v1/dataset",
 ];
 
 #[test]

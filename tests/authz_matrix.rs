@@ -191,12 +191,17 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(response.status().as_u16(), if may { 200 } else { 403 }, "{role} filing a citizen report");
     }
 
-    // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead).
+    // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead), the labelled
+    // dataset, a camera's zones.
     for role in ROLES {
         let admin = role == "admin";
         assert_eq!(call(&base, Method::GET, "/api/v1/audit", role, None).0, if admin { 200 } else { 403 }, "{role}");
         let retry = call(&base, Method::POST, "/api/v1/deliveries/1/retry", role, None).0;
         assert_eq!(retry, if admin { 409 } else { 403 }, "{role} retrying a delivery");
+        let dataset = call(&base, Method::GET, "/api/v1/dataset?since=2000-01-01T00:00:00Z", role, None).0;
+        assert_eq!(dataset, if admin { 200 } else { 403 }, "{role} exporting the labelled dataset");
+        let zones = call(&base, Method::PUT, "/api/v1/cameras/none/zones", role, Some(serde_json::json!([]))).0;
+        assert_eq!(zones, if admin { 404 } else { 403 }, "{role} changing a camera's zones (there is no such camera)");
     }
 
     // Every role reads; a reporter (a citizen app) reads only what it filed and sees no camera or

@@ -145,6 +145,26 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     assert_eq!(metric(&metrics, verified_line), 1.0);
 
     let (_, drawn) = get_bytes(&base, &format!("/api/v1/cases/{id}/evidence/0"));
+    // The same dataset from the admin API: a tar streamed to the client, checked against the CLI's below.
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}/api/v1/dataset?since=2000-01-01T00:00:00Z"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-tar");
+    let tar = response.bytes().unwrap();
+    let mut from_api = std::collections::BTreeMap::new();
+    for entry in tar::Archive::new(tar.as_ref()).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        from_api.insert(name, bytes);
+    }
+    let (status, refused) = get_json(&base, "/api/v1/dataset?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z");
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().starts_with("since: "), "{refused}");
     let (exit, took) = service.interrupt();
     assert!(exit.success(), "exit status {exit:?}:\n{}", service.log());
     assert!(took < Duration::from_secs(5), "SIGINT took {took:?}");
@@ -189,6 +209,14 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
         manifest
             .contains(&format!("images/{negative}.jpg,{negative},truck-sampled,all,illegal_parking,false_detection,"))
     );
+    // The API's tar holds the very files the command wrote.
+    let (positive_image, negative_label) = (format!("images/{positive}.jpg"), format!("labels/{negative}.txt"));
+    for name in [positive_image.as_str(), negative_label.as_str(), "data.yaml", "manifest.csv"] {
+        assert!(from_api.contains_key(name), "{name} is missing from the tar: {:?}", from_api.keys());
+    }
+    for (name, bytes) in &from_api {
+        assert_eq!(*bytes, std::fs::read(out.join(name)).unwrap(), "{name} differs between the tar and the command");
+    }
     // An export never writes into one that is there already.
     let again = export(&out);
     assert!(!again.status.success());

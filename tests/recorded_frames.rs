@@ -18,8 +18,8 @@ use sharpeyes_alerting::{
     casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
     clock::ManualClock,
     rules::{
-        CameraRules, CameraViews, DwellRule, DwellRuleConfig, RulesStage, SceneChangeConfig, SceneChangeRule,
-        TrackerConfig, Violation, Zone, ZoneKind,
+        CameraViews, DwellRuleConfig, RuleSettings, RulesStage, SceneChangeConfig, TrackerConfig, Violation, Zone,
+        ZoneKind,
     },
     store::Store,
 };
@@ -73,16 +73,12 @@ async fn parked_vehicles_in_recorded_frames_are_one_case_confirmed_after_exactly
         block_similarity: 0.5,
         utc_offset: offset,
     };
-    let zones = vec![zone];
-    let rules =
-        CameraRules::new(vec![DwellRule::new(ZoneKind::NoParking, dwell, &zones)], SceneChangeRule::new(scene, &zones));
-    let views = Arc::new(CameraViews::new(HashMap::from([(Arc::from("truck"), zones.clone())])));
+    let zones = HashMap::from([(Arc::from("truck"), vec![zone])]);
+    let settings = RuleSettings { dwell: vec![(ZoneKind::NoParking, dwell)], scene };
+    let views = Arc::new(CameraViews::new(zones.clone()));
     let (violations_tx, mut violations_rx) = tokio::sync::mpsc::channel(FRAMES as usize);
-    let (_classes_tx, classes_rx) = crossbeam_channel::unbounded();
-    let rules =
-        RulesStage::new(HashMap::from([(Arc::from("truck"), rules)]), detections_rx, violations_tx, classes_rx, views)
-            .spawn()
-            .unwrap();
+    let (_updates_tx, updates_rx) = crossbeam_channel::unbounded();
+    let rules = RulesStage::new(settings, &zones, detections_rx, violations_tx, updates_rx, views).spawn().unwrap();
 
     // The recording ends; the stages drain in order and the violations channel closes.
     feed.join().unwrap();

@@ -661,6 +661,43 @@ async fn exercise_stats(store: &Store) {
     assert_eq!((scoped[0].key.clone(), scoped[0].opened), (vec!["litter".to_owned()], 1));
 }
 
+/// Camera zones set through the API: kept per camera, replaced by a second set, forgotten on reset,
+/// each change in the audit log.
+async fn exercise_zones(store: &Store) {
+    let admin = Principal::new("ops", Role::Admin);
+    assert_eq!(store.camera_zones("gate").await.unwrap(), None);
+    assert!(!store.reset_camera_zones("gate", &admin, at(0)).await.unwrap(), "nothing to reset");
+    store.set_camera_zones("gate", r#"[{"id":"a"}]"#, &admin, at(1)).await.unwrap();
+    store.set_camera_zones("lane", r#"[{"id":"l"}]"#, &admin, at(1)).await.unwrap();
+    store.set_camera_zones("gate", r#"[{"id":"b"}]"#, &admin, at(2)).await.unwrap();
+    let kept = store.camera_zones("gate").await.unwrap().unwrap();
+    assert_eq!((kept.zones.as_str(), kept.changed_at, kept.changed_by.as_str()), (r#"[{"id":"b"}]"#, at(2), "ops"));
+    let all: Vec<String> = store.all_camera_zones().await.unwrap().into_iter().map(|z| z.camera).collect();
+    assert_eq!(all, ["gate", "lane"]);
+    assert!(store.reset_camera_zones("gate", &admin, at(3)).await.unwrap());
+    assert_eq!(store.camera_zones("gate").await.unwrap(), None);
+    let audit: Vec<String> = store.audit_log(10).await.unwrap().into_iter().map(|a| a.action).collect();
+    assert_eq!(audit, ["zones.reset", "zones.set", "zones.set", "zones.set"]);
+}
+
+#[tokio::test]
+async fn zones_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(None, dir.path()).await.unwrap();
+    exercise_zones(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn zones_on_postgres() {
+    let (mut admin, name, url) = fresh_database("zones").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
+    exercise_zones(&store).await;
+    store.close().await;
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+}
+
 #[tokio::test]
 async fn stats_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Problem, positive};
 
@@ -56,7 +56,7 @@ impl Seconds {
 }
 
 /// A score, a share or an overlap in `0..=1` (`min_score`, `min_presence`, `stationary_iou`, ...).
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct Score(f32);
 

@@ -3,7 +3,7 @@ use std::{
     net::SocketAddr,
 };
 
-use sharpeyes_alerting::cases::GridConfig;
+use sharpeyes_alerting::{cases::GridConfig, rules::ZoneConfig};
 
 use sharpeyes_alerting::cases::DepartmentConfig;
 
@@ -119,14 +119,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         for problem in camera.validate(&format!("cameras[{i}]")) {
             report(problem.path, problem.message);
         }
-        let mut zone_ids = HashSet::new();
-        for (j, zone) in camera.zones.iter().enumerate() {
-            if !zone_ids.insert(zone.id.as_str()) {
-                report(format!("cameras[{i}].zones[{j}].id"), format!("'{}' is used twice in this camera", zone.id));
-            }
-            for problem in zone.validate(&format!("cameras[{i}].zones[{j}]")) {
-                report(problem.path, problem.message);
-            }
+        for problem in ZoneConfig::validate_list(&camera.zones, &format!("cameras[{i}]")) {
+            report(problem.path, problem.message);
         }
     }
 

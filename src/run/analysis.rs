@@ -9,10 +9,7 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 use chrono::FixedOffset;
 use sharpeyes_alerting::{
     clock,
-    rules::{
-        CameraRules, CameraViews, DwellRule, RulesStage, SceneChangeRule, SensorStage, Violation, Zone, ZoneConfig,
-        ZoneKind,
-    },
+    rules::{CameraViews, RuleSettings, RulesStage, RulesUpdate, SensorStage, Violation, Zone, ZoneConfig, ZoneKind},
 };
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
@@ -36,6 +33,8 @@ pub struct Analysis {
     pub views: Arc<CameraViews>,
     /// The latest reading of each sensor.
     pub sensor_board: Arc<SensorBoard>,
+    /// Changes to the running rules (a camera's zones), applied before the next analysed frame.
+    pub rule_updates: crossbeam_channel::Sender<RulesUpdate>,
     stop: AnalysisStop,
 }
 
@@ -83,12 +82,12 @@ impl Analysis {
         let [(_, vehicle_classes), (_, litter_classes), (_, construction_classes)] =
             crate::reload::category_classes(config, detector.manifest());
         let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
-        let (classes_tx, classes_rx) = crossbeam_channel::unbounded();
+        let (rule_updates, updates_rx) = crossbeam_channel::unbounded();
         let reloader = tokio::spawn(crate::reload::on_sighup(
             config_path.to_path_buf(),
             detector.manifest().clone(),
             reload_tx,
-            classes_tx,
+            rule_updates.clone(),
         ));
         let max_wait = Duration::from_millis(config.detector.max_wait_ms);
         let inference_metrics = InferenceMetrics::register(registry)?;
@@ -100,22 +99,19 @@ impl Analysis {
             .deadline_policy()
             .map_or(FixedOffset::east_opt(0).expect("UTC"), |policy| policy.calendar().utc_offset());
         let rules = &config.rules;
-        let kinds = [
-            (ZoneKind::NoParking, rules.dwell_rule(&rules.illegal_parking, vehicle_classes, offset)),
-            (ZoneKind::NoDumping, rules.dwell_rule(&rules.litter, litter_classes, offset)),
-            (ZoneKind::ConstructionWatch, rules.dwell_rule(&rules.illegal_construction, construction_classes, offset)),
-        ];
-        let scene_config = rules.scene_change(offset);
+        let settings = RuleSettings {
+            dwell: vec![
+                (ZoneKind::NoParking, rules.dwell_rule(&rules.illegal_parking, vehicle_classes, offset)),
+                (ZoneKind::NoDumping, rules.dwell_rule(&rules.litter, litter_classes, offset)),
+                (
+                    ZoneKind::ConstructionWatch,
+                    rules.dwell_rule(&rules.illegal_construction, construction_classes, offset),
+                ),
+            ],
+            scene: rules.scene_change(offset),
+        };
         let camera_zones = zones_by_camera(cameras.iter().copied());
         let views = Arc::new(CameraViews::new(camera_zones.clone()));
-        let camera_rules = camera_zones
-            .into_iter()
-            .map(|(camera, zones)| {
-                let dwell = kinds.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), &zones)).collect();
-                (camera, CameraRules::new(dwell, SceneChangeRule::new(scene_config, &zones)))
-            })
-            .filter(|(_, rules)| rules.watches_any_zone())
-            .collect();
 
         let (sensors_stop, sensors_stop_rx) = oneshot::channel::<()>();
         let sensor_board = Arc::new(SensorBoard::default());
@@ -129,11 +125,13 @@ impl Analysis {
             }
             None => None,
         };
-        let rules = RulesStage::new(camera_rules, detections_rx, violations, classes_rx, views.clone()).spawn()?;
+        let rules =
+            RulesStage::new(settings, &camera_zones, detections_rx, violations, updates_rx, views.clone()).spawn()?;
         Ok(Self {
             statuses,
             views,
             sensor_board,
+            rule_updates,
             stop: AnalysisStop {
                 reloader,
                 cameras_stop,

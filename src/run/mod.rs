@@ -11,6 +11,7 @@
 
 mod analysis;
 mod service;
+mod zones;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -20,7 +21,7 @@ use sharpeyes_alerting::{
     api::server::{self, ConnectionLimits, ConnectionMetrics},
     casework::citizen::PhotoAnalyser,
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
-    rules::CameraViews,
+    rules::{CameraViews, ZoneEditor},
 };
 use sharpeyes_ingest::mqtt::{MqttConfig, MqttSettings, SensorBoard};
 use tokio::sync::{mpsc, oneshot};
@@ -131,9 +132,10 @@ async fn photo_analyser(config: &Config) -> anyhow::Result<Arc<PhotoAnalyser>> {
     Ok(Arc::new(PhotoAnalyser::new(detector, classes)))
 }
 
-async fn serve_all(config: Config, config_path: &Path) -> anyhow::Result<()> {
+async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let store = service::open_store(&config).await?;
+    let file_zones = zones::apply_stored_zones(&store, &mut config).await?;
     let detector = crate::reload::load_detector(config.detector.clone()).await?;
     for grid in &config.grids {
         info!(code = %grid.code, name = %grid.name, "grid");
@@ -147,6 +149,7 @@ async fn serve_all(config: Config, config_path: &Path) -> anyhow::Result<()> {
         views: analysis.views.clone(),
         sensors: analysis.sensor_board.clone(),
         photos: Some(photo_analyser(&config).await?),
+        zones: Some(ZoneEditor::new(analysis.views.clone(), analysis.rule_updates.clone(), file_zones)),
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
@@ -215,6 +218,7 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
         sensors: Arc::new(SensorBoard::default()),
         photos: Some(photo_analyser(&config).await?),
+        zones: None,
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
     let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();

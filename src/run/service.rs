@@ -20,7 +20,7 @@ use sharpeyes_alerting::{
     clock::{self, SharedClock},
     cluster::leader,
     notify::{Escalation, Mutes, Notifier},
-    rules::{CameraViews, Violation},
+    rules::{CameraViews, Violation, ZoneEditor},
     store::Store,
 };
 use sharpeyes_inference::{plate::PlateReader, runtime::SessionOptions};
@@ -41,6 +41,8 @@ pub struct Seen {
     pub sensors: Arc<SensorBoard>,
     /// The detector for citizen photos.
     pub photos: Option<Arc<PhotoAnalyser>>,
+    /// Changes the analysed cameras' zones (none on a center: the edges analyse the cameras).
+    pub zones: Option<ZoneEditor>,
 }
 
 /// The running case engine, leader loop and HTTP server.
@@ -152,6 +154,7 @@ impl CaseService {
             views: seen.views,
             citizens,
             photos: seen.photos,
+            zones: seen.zones,
             clock,
             streams: Arc::new(StreamLimit::new(config.server.streams_per_token)),
             open311: Arc::new(Open311Settings {
@@ -160,6 +163,9 @@ impl CaseService {
                 blur: public_blur(&config)?,
             }),
             quality,
+            dataset_classes: Arc::new(
+                sharpeyes_inference::Manifest::load(&config.detector.manifest).map(|m| m.classes).unwrap_or_default(),
+            ),
             map: MapSettings {
                 config: config.map.clone(),
                 cameras: Arc::new(

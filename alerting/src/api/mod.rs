@@ -8,6 +8,7 @@ mod cameras;
 mod cases;
 mod config;
 mod dashboard;
+mod dataset;
 mod deliveries;
 mod download;
 mod error;
@@ -27,6 +28,7 @@ mod state;
 mod stats;
 mod stream;
 mod stream_limit;
+mod zones;
 
 pub use auth::{ApiToken, Authenticator};
 use axum::{
@@ -64,8 +66,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/cameras", get(cameras::list))
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
+        .route("/cameras/{id}/zones", get(zones::get).put(zones::put).delete(zones::reset))
         .route("/grids", get(grids::tree))
         .route("/map", get(map::view))
+        .route("/dataset", get(dataset::export))
         .route("/sensors", get(sensors::list))
         .route("/stream", get(stream::stream))
         .route("/deliveries", get(deliveries::list))

@@ -8,8 +8,8 @@ use utoipa::{
 };
 
 use super::{
-    cameras, cases, deliveries, export, grids, health, map, me, open311, parked, quality, sensors, silences, stats,
-    stream,
+    cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality, sensors, silences,
+    stats, stream, zones,
 };
 
 /// The API's OpenAPI description.
@@ -36,8 +36,12 @@ use super::{
         cameras::list,
         cameras::view,
         cameras::frame,
+        zones::get,
+        zones::put,
+        zones::reset,
         grids::tree,
         map::view,
+        dataset::export,
         sensors::list,
         stream::stream,
         deliveries::list,

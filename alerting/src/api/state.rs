@@ -16,7 +16,7 @@ use crate::{
     casework::citizen::{CitizenIntake, PhotoAnalyser},
     clock::SharedClock,
     metrics::QualityMetrics,
-    rules::CameraViews,
+    rules::{CameraViews, ZoneEditor},
     store::{ReadScope, Store},
 };
 
@@ -47,6 +47,8 @@ pub struct ApiState {
     pub citizens: CitizenIntake,
     /// The detector that suggests a category for a citizen's photo (none: reports must name one).
     pub photos: Option<Arc<PhotoAnalyser>>,
+    /// Changes the running cameras' zones (none on a center: the edges analyse the cameras).
+    pub zones: Option<ZoneEditor>,
     /// What "now" is for the actions handlers take (the system clock in service).
     pub clock: SharedClock,
     /// The event streams each token holds open, capped.
@@ -57,6 +59,8 @@ pub struct ApiState {
     pub quality: QualityMetrics,
     /// The map's cameras, sensors and tile server.
     pub map: MapSettings,
+    /// The detector manifest's classes, which number the labels of dataset exports (none: no manifest).
+    pub dataset_classes: Arc<Vec<String>>,
 }
 
 impl ApiState {

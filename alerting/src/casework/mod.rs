@@ -7,6 +7,7 @@
 //! - [`supervise_overdue`]: puts cases past their deadline under supervision (督办).
 
 pub mod citizen;
+pub mod dataset;
 mod engine;
 pub mod plates;
 mod supervision;

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{FixedOffset, TimeDelta};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::{
     Problem,
     mqtt::SensorKind,
@@ -16,8 +16,10 @@ use super::{
     Category, Condition, DwellRuleConfig, SceneChangeConfig, SensorRule, SensorRules, TrackerConfig, Zone, ZoneKind,
 };
 
-/// `[[cameras.zones]]`.
-#[derive(Clone, Debug, Deserialize)]
+/// `[[cameras.zones]]`, also the body of `PUT /api/v1/cameras/{id}/zones` and what the database keeps of
+/// a camera's zones changed through the API.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// Id, unique within the camera.
     pub id: String,
@@ -48,6 +50,24 @@ const fn whole_frame() -> f64 {
 }
 
 impl ZoneConfig {
+    /// Every problem of a camera's zones, by key path under `at` (`cameras[1]`, or empty for a bare
+    /// list): each zone's own, and ids used twice.
+    pub fn validate_list(zones: &[Self], at: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut ids = HashSet::new();
+        for (j, zone) in zones.iter().enumerate() {
+            let path = match at {
+                "" => format!("zones[{j}]"),
+                at => format!("{at}.zones[{j}]"),
+            };
+            if !ids.insert(zone.id.as_str()) {
+                problems.push(Problem::at(format!("{path}.id"), format!("'{}' is used twice in this camera", zone.id)));
+            }
+            problems.extend(zone.validate(&path));
+        }
+        problems
+    }
+
     /// Every problem of this zone, by key path under `at` (`cameras[1].zones[0]`): its corners and
     /// its narrowing settings (classes, score, area bounds, masks and schedule).
     pub fn validate(&self, at: &str) -> Vec<Problem> {

@@ -13,11 +13,13 @@
 //!   on MQTT ingest's messages;
 //! - [`config`](ZoneConfig): the rules' and zones' configuration sections, validated and built;
 //! - [`CameraViews`]: each camera's zones and latest analysed frame, for the dashboard's tuning view;
+//! - [`ZoneEditor`]: a running camera's zones changed (through the API) without touching its stream;
 //! - [`wire`]: a violation as bytes, with its frames: what an edge node sends a center, and what the
 //!   case engine parks when it cannot file it.
 
 mod config;
 mod dwell;
+mod editor;
 mod scene;
 mod sensor;
 mod sensor_stage;
@@ -30,10 +32,11 @@ mod zone;
 
 pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, ZoneConfig};
 pub use dwell::{DwellRule, DwellRuleConfig};
+pub use editor::{RulesStopped, ZoneEditor};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use sensor_stage::SensorStage;
-pub use stage::{CameraRules, ClassMapping, RulesStage};
+pub use stage::{CameraRules, ClassMapping, RuleSettings, RulesStage, RulesUpdate};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::CameraViews;
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};

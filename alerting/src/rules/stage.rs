@@ -5,7 +5,10 @@ use sharpeyes_inference::FrameDetections;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::{CameraViews, CameraViolation, Category, DwellRule, SceneChangeRule, Violation};
+use super::{
+    CameraViews, CameraViolation, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule, Violation,
+    Zone, ZoneKind,
+};
 
 /// Every rule of one camera: a dwell rule per zone kind it has, and the scene-change analyser of its
 /// `construction_watch` zones.
@@ -50,33 +53,76 @@ impl CameraRules {
     }
 }
 
-/// The rules thread: runs each camera's rules on its analysed frames and sends the violations to the
-/// case engine. Sending blocks when the engine is behind (violations are never dropped). Stops when
-/// the detections channel closes, which closes `violations_tx`.
-pub struct RulesStage {
-    rules: HashMap<Arc<str>, CameraRules>,
-    detections_rx: Receiver<FrameDetections>,
-    violations_tx: mpsc::Sender<Violation>,
-    classes_rx: Receiver<ClassMapping>,
-    views: Arc<CameraViews>,
+/// The settings every camera's rules are built from: a dwell rule per zone kind, and the scene-change
+/// analyser of `construction_watch` zones.
+#[derive(Clone, Debug)]
+pub struct RuleSettings {
+    /// The dwell rule of each zone kind.
+    pub dwell: Vec<(ZoneKind, DwellRuleConfig)>,
+    /// Scene change in `construction_watch` zones.
+    pub scene: SceneChangeConfig,
+}
+
+impl RuleSettings {
+    /// The rules of a camera with `zones`.
+    pub fn camera_rules(&self, zones: &[Zone]) -> CameraRules {
+        let dwell = self.dwell.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), zones)).collect();
+        CameraRules::new(dwell, SceneChangeRule::new(self.scene, zones))
+    }
+
+    /// Gives the dwell rules of `category`'s zone kinds the classes `classes`.
+    fn set_classes(&mut self, category: Category, classes: &[String]) {
+        self.dwell
+            .iter_mut()
+            .filter(|(kind, _)| kind.category() == category)
+            .for_each(|(_, rule)| rule.classes = classes.to_vec());
+    }
 }
 
 /// The detector classes each camera category follows (parking, litter, construction), as a reloaded
 /// configuration or manifest maps them.
 pub type ClassMapping = Vec<(Category, Vec<String>)>;
 
+/// A change to the running rules, applied before the next analysed frame.
+#[derive(Clone, Debug)]
+pub enum RulesUpdate {
+    /// Each category's classes (SIGHUP): a rule that had none starts watching.
+    Classes(ClassMapping),
+    /// A camera's new zones (`PUT /api/v1/cameras/{id}/zones`): its rules are built again, so their
+    /// dwell timers start again; the other cameras' rules are untouched.
+    Zones(Arc<str>, Vec<Zone>),
+}
+
+/// The rules thread: runs each camera's rules on its analysed frames and sends the violations to the
+/// case engine. Sending blocks when the engine is behind (violations are never dropped). Stops when
+/// the detections channel closes, which closes `violations_tx`.
+pub struct RulesStage {
+    settings: RuleSettings,
+    rules: HashMap<Arc<str>, CameraRules>,
+    detections_rx: Receiver<FrameDetections>,
+    violations_tx: mpsc::Sender<Violation>,
+    updates_rx: Receiver<RulesUpdate>,
+    views: Arc<CameraViews>,
+}
+
 impl RulesStage {
-    /// The stage with the rules of each camera. A class mapping arriving on `classes_rx` (SIGHUP)
-    /// applies to the rules of each category from the next frame — a rule that had no classes starts
-    /// watching. Every analysed frame becomes its camera's latest view in `views`.
+    /// The stage with the rules `settings` builds for each camera's `zones`. Updates arriving on
+    /// `updates_rx` apply from the next frame. Every analysed frame becomes its camera's latest view
+    /// in `views`.
     pub fn new(
-        rules: HashMap<Arc<str>, CameraRules>,
+        settings: RuleSettings,
+        zones: &HashMap<Arc<str>, Vec<Zone>>,
         detections_rx: Receiver<FrameDetections>,
         violations_tx: mpsc::Sender<Violation>,
-        classes_rx: Receiver<ClassMapping>,
+        updates_rx: Receiver<RulesUpdate>,
         views: Arc<CameraViews>,
     ) -> Self {
-        Self { rules, detections_rx, violations_tx, classes_rx, views }
+        let rules = zones
+            .iter()
+            .map(|(camera, zones)| (camera.clone(), settings.camera_rules(zones)))
+            .filter(|(_, rules)| rules.watches_any_zone())
+            .collect();
+        Self { settings, rules, detections_rx, violations_tx, updates_rx, views }
     }
 
     /// Runs on its own thread.
@@ -84,13 +130,32 @@ impl RulesStage {
         std::thread::Builder::new().name("rules".into()).spawn(move || self.run())
     }
 
-    fn run(mut self) {
-        for analysed in &self.detections_rx {
-            while let Ok(mapping) = self.classes_rx.try_recv() {
+    fn apply(&mut self, update: RulesUpdate) {
+        match update {
+            RulesUpdate::Classes(mapping) => {
                 for (category, classes) in &mapping {
                     info!(category = category.as_str(), classes = ?classes, "classes reloaded");
+                    self.settings.set_classes(*category, classes);
                     self.rules.values_mut().for_each(|rules| rules.set_classes(*category, classes));
                 }
+            }
+            RulesUpdate::Zones(camera, zones) => {
+                let rules = self.settings.camera_rules(&zones);
+                info!(camera = %camera, zones = zones.len(), "zones changed: the camera's rules start again");
+                if rules.watches_any_zone() {
+                    self.rules.insert(camera, rules);
+                } else {
+                    self.rules.remove(&camera);
+                }
+            }
+        }
+    }
+
+    fn run(mut self) {
+        let (detections, updates) = (self.detections_rx.clone(), self.updates_rx.clone());
+        for analysed in &detections {
+            while let Ok(update) = updates.try_recv() {
+                self.apply(update);
             }
             self.views.record(&analysed);
             let Some(rules) = self.rules.get_mut(&analysed.frame.camera) else {

@@ -1,6 +1,6 @@
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
 };
 
 use sharpeyes_inference::FrameDetections;
@@ -12,14 +12,14 @@ use super::Zone;
 /// frame per camera in memory (about 0.9 MB at 640×480).
 #[derive(Debug, Default)]
 pub struct CameraViews {
-    zones: HashMap<Arc<str>, Vec<Zone>>,
+    zones: RwLock<HashMap<Arc<str>, Vec<Zone>>>,
     latest: Mutex<HashMap<Arc<str>, FrameDetections>>,
 }
 
 impl CameraViews {
     /// The views of cameras with these zones (cameras without zones may be left out).
     pub fn new(zones: HashMap<Arc<str>, Vec<Zone>>) -> Self {
-        Self { zones, latest: Mutex::default() }
+        Self { zones: RwLock::new(zones), latest: Mutex::default() }
     }
 
     /// Keeps `analysed` as its camera's latest view.
@@ -34,8 +34,13 @@ impl CameraViews {
     }
 
     /// The camera's zones (empty for a camera without any).
-    pub fn zones(&self, camera: &str) -> &[Zone] {
-        self.zones.get(camera).map_or(&[], Vec::as_slice)
+    pub fn zones(&self, camera: &str) -> Vec<Zone> {
+        self.zones.read().expect("camera views lock").get(camera).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the camera's zones (a change through the API).
+    pub fn set_zones(&self, camera: Arc<str>, zones: Vec<Zone>) {
+        self.zones.write().expect("camera views lock").insert(camera, zones);
     }
 }
 
@@ -65,5 +70,7 @@ mod tests {
         assert_eq!(views.latest("b").map(|v| v.frame.width), Some(6));
         assert_eq!(views.zones("a")[0].id.as_ref(), "curb");
         assert!(views.zones("b").is_empty());
+        views.set_zones(Arc::from("b"), views.zones("a"));
+        assert_eq!(views.zones("b")[0].id.as_ref(), "curb");
     }
 }

@@ -21,6 +21,7 @@ mod scope;
 mod silences;
 mod stats;
 mod whistles;
+mod zones;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -49,6 +50,7 @@ pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
 pub use stats::{StatsGroup, StatsQuery, StatsRow};
 pub use whistles::{MissedReportIn, ReportInOutcome, Whistle, WhistleCall, WhistleOutcome};
+pub use zones::StoredZones;
 
 use crate::{
     Error, Result,
@@ -92,6 +94,23 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// Appends to the audit log, on an open transaction or pool.
+macro_rules! audit {
+    ($executor:expr, $who:expr, $action:expr, $target:expr, $detail:expr, $now:expr) => {{
+        let who: &$crate::cases::Principal = $who;
+        sqlx::query("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind($now)
+            .bind(&*who.name)
+            .bind(who.role.as_str())
+            .bind($action)
+            .bind($target)
+            .bind($detail)
+            .execute($executor)
+            .await?;
+    }};
+}
+pub(crate) use audit;
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
 /// a deferred transaction that reads first cannot become a writer while another connection writes,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Matchers;
-use super::{BeginWrite, Pool, Store, finished_statuses, with_pool};
+use super::{BeginWrite, Pool, Store, audit, finished_statuses, with_pool};
 use crate::{Error, Result, cases::Principal};
 
 /// A time-bounded mute: entries matching it while it is active are recorded, not sent.
@@ -79,22 +79,6 @@ pub struct AuditRecord {
     pub target: String,
     /// The request, in short.
     pub detail: String,
-}
-
-/// Appends to the audit log, on an open transaction or pool.
-macro_rules! audit {
-    ($executor:expr, $who:expr, $action:expr, $target:expr, $detail:expr, $now:expr) => {{
-        let who: &Principal = $who;
-        sqlx::query("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind($now)
-            .bind(&*who.name)
-            .bind(who.role.as_str())
-            .bind($action)
-            .bind($target)
-            .bind($detail)
-            .execute($executor)
-            .await?;
-    }};
 }
 
 impl Store {

@@ -1,0 +1,156 @@
+//! `/api/v1/cameras/{id}/zones`: a running camera's zones, changed by an admin without a restart and
+//! without touching the camera's stream; validated as `check-config` validates the file, audited, and
+//! kept in the database so that they outlive a restart. `DELETE` goes back to the file's zones.
+
+use axum::{
+    Extension, Json,
+    extract::{Path, State, rejection::JsonRejection},
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    auth::admin_only,
+    error::{ApiError, ErrorBody},
+    state::ApiState,
+};
+use crate::{
+    cases::Principal,
+    rules::{ZoneConfig, ZoneEditor},
+};
+
+/// Where a camera's zones come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneSource {
+    /// The configuration file.
+    File,
+    /// An admin, through this API (kept in the database).
+    Api,
+}
+
+/// A camera's zones and where they come from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CameraZones {
+    /// Camera id.
+    pub camera: String,
+    /// `file` or `api`.
+    pub source: ZoneSource,
+    /// When an admin set them (`api` only).
+    pub changed_at: Option<DateTime<Utc>>,
+    /// The token that set them (`api` only).
+    pub changed_by: Option<String>,
+    /// The zones, with the keys of `[[cameras.zones]]`.
+    #[schema(value_type = Vec<super::cameras::ZoneView>)]
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// The editor of this node's cameras, and `id`'s zones in the file (404 for an unknown camera, 409 on
+/// a node that analyses no cameras).
+fn camera_of<'a>(state: &'a ApiState, id: &str) -> Result<(&'a ZoneEditor, Vec<ZoneConfig>), ApiError> {
+    let editor = state.zones.as_ref().ok_or_else(|| {
+        ApiError::Conflict("this node analyses no cameras (role center): change zones on the node that does".into())
+    })?;
+    let from_file = editor.file_zones(id).ok_or_else(|| ApiError::NotFound(format!("no camera '{id}'")))?;
+    Ok((editor, from_file.to_vec()))
+}
+
+/// The zones `id` runs with: the database's when an admin set them, else the file's.
+async fn effective(state: &ApiState, id: &str, from_file: Vec<ZoneConfig>) -> Result<CameraZones, ApiError> {
+    let camera = id.to_owned();
+    let Some(stored) = state.store.camera_zones(id).await? else {
+        return Ok(CameraZones {
+            camera,
+            source: ZoneSource::File,
+            changed_at: None,
+            changed_by: None,
+            zones: from_file,
+        });
+    };
+    let zones = serde_json::from_str(&stored.zones)
+        .map_err(|error| crate::Error::Corrupt(format!("camera {id}: kept zones do not read: {error}")))?;
+    Ok(CameraZones {
+        camera,
+        source: ZoneSource::Api,
+        changed_at: Some(stored.changed_at),
+        changed_by: Some(stored.changed_by),
+        zones,
+    })
+}
+
+/// `GET /api/v1/cameras/{id}/zones` (roles that see cameras).
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/zones", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses(
+    (status = 200, body = CameraZones),
+    (status = 403, description = "a reporter", body = ErrorBody),
+    (status = 404, body = ErrorBody),
+    (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+    (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn get(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<CameraZones>, ApiError> {
+    state.check_may_watch(&who)?;
+    let (_, from_file) = camera_of(&state, &id)?;
+    Ok(Json(effective(&state, &id, from_file).await?))
+}
+
+/// `PUT /api/v1/cameras/{id}/zones` (admin): replaces the camera's zones. The rules watch them from
+/// the camera's next analysed frame (its dwell timers start again); the stream is not touched; open
+/// cases of a zone that went stay open. Every problem is named by its key path (`zones[0].polygon`).
+#[utoipa::path(put, path = "/api/v1/cameras/{id}/zones", tag = "cameras", params(("id" = String, Path, description = "camera id")),
+    request_body = Vec<super::cameras::ZoneView>,
+    responses(
+        (status = 200, body = CameraZones),
+        (status = 400, description = "invalid zones, each problem by key path", body = ErrorBody),
+        (status = 403, description = "not an admin", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+        (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn put(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<Vec<ZoneConfig>>, JsonRejection>,
+) -> Result<Json<CameraZones>, ApiError> {
+    admin_only(&who, "change a camera's zones")?;
+    let (editor, _) = camera_of(&state, &id)?;
+    let Json(zones) = body?;
+    let problems = ZoneConfig::validate_list(&zones, "");
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(ApiError::BadRequest(list.join("; ")));
+    }
+    let json = serde_json::to_string(&zones).expect("zone settings serialise");
+    let now = state.clock.now();
+    state.store.set_camera_zones(&id, &json, &who, now).await?;
+    editor.apply(&id, &zones).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
+    Ok(Json(CameraZones {
+        camera: id,
+        source: ZoneSource::Api,
+        changed_at: Some(now),
+        changed_by: Some(who.name.to_string()),
+        zones,
+    }))
+}
+
+/// `DELETE /api/v1/cameras/{id}/zones` (admin): the camera goes back to the configuration file's zones.
+#[utoipa::path(delete, path = "/api/v1/cameras/{id}/zones", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses(
+    (status = 200, description = "the file's zones, now in force", body = CameraZones),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, body = ErrorBody),
+    (status = 409, description = "the camera already runs with the file's zones, or a center", body = ErrorBody),
+    (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn reset(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<CameraZones>, ApiError> {
+    admin_only(&who, "change a camera's zones")?;
+    let (editor, from_file) = camera_of(&state, &id)?;
+    if !state.store.reset_camera_zones(&id, &who, state.clock.now()).await? {
+        return Err(ApiError::Conflict(format!("camera '{id}' already runs with the configuration file's zones")));
+    }
+    editor.apply(&id, &from_file).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
+    Ok(Json(CameraZones { camera: id, source: ZoneSource::File, changed_at: None, changed_by: None, zones: from_file }))
+}

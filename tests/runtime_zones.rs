@@ -1,0 +1,131 @@
+//! A camera's zones changed at runtime through the API (issue 20): validated as the file is, applied to
+//! the running rules without reconnecting the camera, audited, kept in the database across a restart,
+//! and reset to the file's; a case of a zone that went stays workable.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const FULL_FRAME: &str = "[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]";
+/// A corner of the photo where nothing stands.
+const EMPTY_CORNER: [[f64; 2]; 3] = [[0.0, 0.0], [0.08, 0.0], [0.0, 0.08]];
+
+fn send(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = reqwest::blocking::Client::new().request(method, format!("{base}{path}")).bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    (response.status().as_u16(), response.json().unwrap_or_default())
+}
+
+fn truck_cases(base: &str) -> Vec<Value> {
+    let (status, cases) = get_json(base, "/api/v1/cases");
+    assert_eq!(status, 200, "{cases}");
+    cases.as_array().unwrap().iter().filter(|c| c["camera"] == "truck-cam").cloned().collect()
+}
+
+/// Waits until the camera has analysed `frames` frames in all.
+fn wait_for_frames(base: &str, frames: u64, service: &Running) {
+    let started = Instant::now();
+    while cameras_by_id(base)["truck-cam"]["frames"].as_u64().unwrap() < frames {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the camera did not analyse {frames} frames:\n{}",
+            service.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart() {
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" }], 4.0);
+    // The file watches only an empty corner: the parked truck is outside every zone.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(FULL_FRAME, &serde_json::to_string(&EMPTY_CORNER).unwrap())).unwrap();
+    let mut service = start_service(&config, &base);
+
+    let (status, zones) = get_json(&base, "/api/v1/cameras/truck-cam/zones");
+    assert_eq!(status, 200, "{zones}");
+    assert_eq!((zones["source"].as_str(), zones["zones"][0]["polygon"].clone()), (Some("file"), json!(EMPTY_CORNER)));
+    assert_eq!(get_json(&base, "/api/v1/cameras/no-such-cam/zones").0, 404);
+
+    // Invalid zones are refused with every problem named by its key path, and change nothing.
+    let put = |body: Value| send(&base, reqwest::Method::PUT, "/api/v1/cameras/truck-cam/zones", Some(body));
+    let (status, refused) = put(json!([
+        { "id": "a", "kind": "no_parking", "polygon": [[0.0, 0.0], [1.0, 0.0]] },
+        { "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "min_area": 0.5, "max_area": 0.2 },
+    ]));
+    assert_eq!(status, 400, "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    for path in ["zones[0].polygon:", "zones[1].id:", "zones[1].max_area:"] {
+        assert!(error.contains(path), "{path} is not named: {error}");
+    }
+    let (status, refused) = put(json!([{ "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "colour": "red" }]));
+    assert_eq!(status, 400, "an unknown key: {refused}");
+    assert!(refused["error"].as_str().unwrap().contains("colour"), "{refused}");
+
+    // Long past the dwell time, nothing was filed: the truck is outside the zone.
+    wait_for_frames(&base, 5, &service);
+    assert!(truck_cases(&base).is_empty(), "a case outside every zone:\n{}", service.log());
+    let restarts = cameras_by_id(&base)["truck-cam"]["restarts"].clone();
+
+    // The zone is drawn over the curb: the running rules take it, and the truck's case opens.
+    let curb =
+        json!([{ "id": "curb", "kind": "no_parking", "polygon": serde_json::from_str::<Value>(FULL_FRAME).unwrap() }]);
+    let (status, changed) = put(curb.clone());
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!((changed["source"].as_str(), changed["changed_by"].as_str()), (Some("api"), Some("e2e")));
+    let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
+    assert_eq!(view["zones"][0]["id"], "curb", "the tuning view shows the new zone at once: {view}");
+    let started = Instant::now();
+    let case = loop {
+        if let Some(case) = truck_cases(&base).pop() {
+            break case;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no case after the zone moved:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!((case["zone"].as_str(), case["category"].as_str()), (Some("curb"), Some("illegal_parking")));
+    let camera = &cameras_by_id(&base)["truck-cam"];
+    assert_eq!((camera["restarts"].clone(), camera["state"].as_str()), (restarts, Some("streaming")), "{camera}");
+    let (_, audit) = get_json(&base, "/api/v1/audit");
+    let entry = audit.as_array().unwrap().iter().find(|a| a["action"] == "zones.set").expect("the change is audited");
+    assert_eq!((entry["actor"].as_str(), entry["target"].as_str()), (Some("e2e"), Some("camera truck-cam")));
+
+    // A restart keeps what the API set: the database is the source of truth after start-up.
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+    let mut service = start_service(&config, &base);
+    let (_, zones) = get_json(&base, "/api/v1/cameras/truck-cam/zones");
+    let kept = &zones["zones"][0];
+    assert_eq!(
+        (zones["source"].as_str(), &kept["id"], &kept["polygon"]),
+        (Some("api"), &curb[0]["id"], &curb[0]["polygon"])
+    );
+    assert_eq!(zones["zones"].as_array().unwrap().len(), 1, "{zones}");
+    let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
+    assert_eq!(view["zones"][0]["id"], "curb", "{view}");
+
+    // Reset to the file's zones: the case of the zone that went stays and can be worked to the end.
+    let reset = || send(&base, reqwest::Method::DELETE, "/api/v1/cameras/truck-cam/zones", None);
+    let (status, zones) = reset();
+    assert_eq!(status, 200, "{zones}");
+    assert_eq!((zones["source"].as_str(), zones["zones"][0]["polygon"].clone()), (Some("file"), json!(EMPTY_CORNER)));
+    assert_eq!(reset().0, 409, "already the file's zones");
+    let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
+    assert_eq!(view["zones"][0]["id"], "all", "{view}");
+    let path = format!("/api/v1/cases/{}/actions", case["id"]);
+    let (status, verified) = send(&base, reqwest::Method::POST, &path, Some(json!({ "action": "verify" })));
+    assert_eq!((status, verified["status"].as_str()), (200, Some("filed")), "{verified}");
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+}
