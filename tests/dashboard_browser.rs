@@ -282,8 +282,10 @@ fn operators_dispatchers_handlers_and_inspectors_work_a_live_case_through_the_da
             let displayed = client.find(Locator::Css(view)).await.unwrap().is_displayed().await.unwrap();
             assert_eq!(displayed, shown, "{view} displayed");
         }
-        wait_for(&client, "#tuning-zones tbody td").await;
-        assert_eq!(texts(&client, "#tuning-zones tbody td").await[0], "all");
+        wait_for(&client, "#tuning-zones tbody input[name='id']").await;
+        let zone =
+            client.execute("return document.querySelector('#tuning-zones tbody input[name=id]').value", Vec::new());
+        assert_eq!(zone.await.unwrap(), json!("all"));
         let width = client.execute("return document.querySelector('#tuning-canvas').width", Vec::new()).await.unwrap();
         assert_eq!(width, json!(640), "the canvas takes the frame's size");
         screenshot(&client, &shots, "09-tuning").await;
@@ -546,4 +548,92 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
     for name in ["20-wall-map", "21-wall-trends", "22-wall-newest", "23-dashboard-map", "24-wall-offline"] {
         assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
     }
+}
+
+/// Drags on the tuning canvas from one place to another (normalised frame coordinates) with pointer
+/// events, as a mouse would.
+const DRAG: &str = r#"
+const [from, to] = [arguments[0], arguments[1]];
+const canvas = document.querySelector('#tuning-canvas');
+const r = canvas.getBoundingClientRect();
+const at = ([x, y]) => ({ clientX: r.left + x * r.width, clientY: r.top + y * r.height, bubbles: true, pointerId: 1 });
+canvas.dispatchEvent(new PointerEvent('pointerdown', at(from)));
+for (let k = 1; k <= 5; k++) {
+  canvas.dispatchEvent(new PointerEvent('pointermove', at([from[0] + ((to[0] - from[0]) * k) / 5, from[1] + ((to[1] - from[1]) * k) / 5])));
+}
+canvas.dispatchEvent(new PointerEvent('pointerup', at(to)));
+"#;
+
+#[test]
+fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (_simcam, config, base) = truck_camera(dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[auth.tokens]]\nname = \"admin-desk\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+        sha256_hex(&secret("admin"))
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut service = start_service(&config, &base);
+    let chromedriver = Chromedriver::start();
+    let shots = artifacts();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = browser(&chromedriver.url).await;
+        sign_in(&client, &base, "admin").await;
+        click(&client, "#tabs button[data-view='tuning']").await;
+        wait_for(&client, "#tuning-detections tbody tr").await;
+        wait_for(&client, "#tuning-zones tbody input[name='id']").await;
+
+        // A new zone, its first corner dragged up and left on the frame, renamed.
+        click(&client, "#tuning-add").await;
+        wait_for(&client, "#tuning-zones tbody tr[data-zone='1'].selected").await;
+        client.execute(DRAG, vec![json!([0.3, 0.6]), json!([0.05, 0.3])]).await.unwrap();
+        let rename = "const input = document.querySelector(\"#tuning-zones tr[data-zone='1'] input[name=id]\");
+                      input.value = 'curb-b'; input.dispatchEvent(new Event('change'));";
+        client.execute(rename, Vec::new()).await.unwrap();
+
+        // The preview replays the camera's recent frames: once they span the dwell time, the parked
+        // truck in the file's whole-frame zone is a case the draft would open.
+        let started = Instant::now();
+        loop {
+            click(&client, "#tuning-preview-button").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if client.find(Locator::Css("#tuning-preview .preview-case[data-zone='all']")).await.is_ok() {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "no previewed case:\n{}", service.log());
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let summary = texts(&client, "#tuning-preview p").await;
+        assert!(summary[0].contains("curb-b"), "the draft's zone is counted: {summary:?}");
+        screenshot(&client, &shots, "25-tuning-edit").await;
+
+        click(&client, "#tuning-save").await;
+        wait_until(
+            &client,
+            "the saved state",
+            "return document.querySelector('#tuning-status').textContent",
+            json!("已保存并生效"),
+        )
+        .await;
+        client.close().await.unwrap();
+    });
+
+    // The camera runs the admin's zones now, the dragged corner where it was dropped.
+    let (status, zones) = get_json(&base, "/api/v1/cameras/truck-cam/zones");
+    assert_eq!(status, 200, "{zones}");
+    assert_eq!((zones["source"].as_str(), zones["changed_by"].as_str()), (Some("api"), Some("admin-desk")), "{zones}");
+    let added = &zones["zones"][1];
+    assert_eq!((added["id"].as_str(), added["kind"].as_str()), (Some("curb-b"), Some("no_parking")), "{zones}");
+    let corner: Vec<f64> = serde_json::from_value(added["polygon"][0].clone()).unwrap();
+    assert!((corner[0] - 0.05).abs() < 0.01 && (corner[1] - 0.3).abs() < 0.01, "the dragged corner: {corner:?}");
+    assert_eq!(added["polygon"].as_array().unwrap().len(), 4);
+    let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
+    assert_eq!(view["zones"][1]["id"], "curb-b", "{view}");
+    assert!(shots.join("25-tuning-edit.png").metadata().unwrap().len() > 10_000);
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
 }

@@ -1,5 +1,5 @@
 //! A camera's zones changed at runtime through the API (issue 20): validated as the file is, applied to
-//! the running rules without reconnecting the camera, audited, kept in the database across a restart,
+//! the running rules without reconnecting the camera, previewed on its recent frames, audited, kept in the database across a restart,
 //! and reset to the file's; a case of a zone that went stays workable.
 
 mod common;
@@ -100,6 +100,28 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     let (_, audit) = get_json(&base, "/api/v1/audit");
     let entry = audit.as_array().unwrap().iter().find(|a| a["action"] == "zones.set").expect("the change is audited");
     assert_eq!((entry["actor"].as_str(), entry["target"].as_str()), (Some("e2e"), Some("camera truck-cam")));
+
+    // A preview replays the camera's recent frames through rules built from a draft, and changes
+    // nothing: the truck counts in the curb and would be confirmed there, never in the empty corner.
+    let preview =
+        |zones: Value| send(&base, reqwest::Method::POST, "/api/v1/cameras/truck-cam/zones/preview", Some(zones));
+    let (status, seen) = preview(curb.clone());
+    assert_eq!(status, 200, "{seen}");
+    assert!(seen["frames"].as_u64().unwrap() >= 5 && seen["zones"][0]["frames"].as_u64().unwrap() >= 3, "{seen}");
+    assert!(seen["cases"].as_array().unwrap().iter().any(|c| c["zone"] == "curb" && c["class"] == "truck"), "{seen}");
+    let (status, seen) = preview(json!([{ "id": "corner", "kind": "no_parking", "polygon": EMPTY_CORNER }]));
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        (seen["zones"][0]["frames"].as_u64(), seen["cases"].as_array().map(Vec::len)),
+        (Some(0), Some(0)),
+        "{seen}"
+    );
+    assert_eq!(preview(json!([{ "id": "x", "kind": "no_parking", "polygon": [] }])).0, 400);
+    assert_eq!(
+        get_json(&base, "/api/v1/cameras/truck-cam/zones").1["zones"][0]["id"],
+        "curb",
+        "a preview changes nothing"
+    );
 
     // A restart keeps what the API set: the database is the source of truth after start-up.
     let (exit, _) = service.interrupt();

@@ -20,7 +20,7 @@ pub struct Frame {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `width * height * 3` bytes of RGB.
+    /// `width * height * 3` bytes of RGB; none in an [outline](Frame::outline).
     pub rgb: Bytes,
 }
 
@@ -32,6 +32,12 @@ impl Frame {
     pub fn from_rgb(camera: Arc<str>, captured_at: DateTime<Utc>, width: u32, height: u32, rgb: Bytes) -> Self {
         assert_eq!(rgb.len(), width as usize * height as usize * 3, "RGB buffer size of a {width}x{height} frame");
         Self { camera, captured_at, pts: None, width, height, rgb }
+    }
+
+    /// The frame's camera, time and size without its pixels: what replaying detections through the
+    /// dwell rules needs (they read nothing else), at a few bytes instead of a picture.
+    pub fn outline(&self) -> Self {
+        Self { rgb: Bytes::new(), ..self.clone() }
     }
 
     /// Copies an RGB video sample into a packed frame (GStreamer may pad rows to 4 bytes), captured now;

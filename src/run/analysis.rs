@@ -35,6 +35,8 @@ pub struct Analysis {
     pub sensor_board: Arc<SensorBoard>,
     /// Changes to the running rules (a camera's zones), applied before the next analysed frame.
     pub rule_updates: crossbeam_channel::Sender<RulesUpdate>,
+    /// The settings the cameras' rules were built from (what previews of zone changes build with).
+    pub rule_settings: RuleSettings,
     stop: AnalysisStop,
 }
 
@@ -126,12 +128,14 @@ impl Analysis {
             None => None,
         };
         let rules =
-            RulesStage::new(settings, &camera_zones, detections_rx, violations, updates_rx, views.clone()).spawn()?;
+            RulesStage::new(settings.clone(), &camera_zones, detections_rx, violations, updates_rx, views.clone())
+                .spawn()?;
         Ok(Self {
             statuses,
             views,
             sensor_board,
             rule_updates,
+            rule_settings: settings,
             stop: AnalysisStop {
                 reloader,
                 cameras_stop,

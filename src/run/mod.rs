@@ -149,7 +149,12 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
         views: analysis.views.clone(),
         sensors: analysis.sensor_board.clone(),
         photos: Some(photo_analyser(&config).await?),
-        zones: Some(ZoneEditor::new(analysis.views.clone(), analysis.rule_updates.clone(), file_zones)),
+        zones: Some(ZoneEditor::new(
+            analysis.views.clone(),
+            analysis.rule_updates.clone(),
+            file_zones,
+            analysis.rule_settings.clone(),
+        )),
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");

@@ -15,6 +15,7 @@ const WALL_HTML: &str = include_str!("dashboard/wall.html");
 const COMMON_JS: &str = include_str!("dashboard/common.js");
 const MAP_JS: &str = include_str!("dashboard/map.js");
 const APP_JS: &str = include_str!("dashboard/app.js");
+const TUNING_JS: &str = include_str!("dashboard/tuning.js");
 const WALL_JS: &str = include_str!("dashboard/wall.js");
 const APP_CSS: &str = include_str!("dashboard/app.css");
 
@@ -52,12 +53,13 @@ pub async fn wall(State(state): State<ApiState>) -> Response {
 }
 
 /// `GET /dashboard/{script}.js`: what both pages share (`common`), the map (`map`), the dashboard
-/// (`app`) and the wall (`wall`).
+/// (`app`, its tuning view `tuning`) and the wall (`wall`).
 pub async fn script(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let body = match name.as_str() {
         "common.js" => COMMON_JS,
         "map.js" => MAP_JS,
         "app.js" => APP_JS,
+        "tuning.js" => TUNING_JS,
         "wall.js" => WALL_JS,
         _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
     };

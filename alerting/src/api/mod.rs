@@ -67,6 +67,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
         .route("/cameras/{id}/zones", get(zones::get).put(zones::put).delete(zones::reset))
+        .route("/cameras/{id}/zones/preview", post(zones::preview))
         .route("/grids", get(grids::tree))
         .route("/map", get(map::view))
         .route("/dataset", get(dataset::export))

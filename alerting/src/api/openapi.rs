@@ -39,6 +39,7 @@ use super::{
         zones::get,
         zones::put,
         zones::reset,
+        zones::preview,
         grids::tree,
         map::view,
         dataset::export,

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     cases::Principal,
-    rules::{ZoneConfig, ZoneEditor},
+    rules::{ZoneConfig, ZoneEditor, ZonePreview},
 };
 
 /// Where a camera's zones come from.
@@ -95,6 +95,46 @@ pub async fn get(
     Ok(Json(effective(&state, &id, from_file).await?))
 }
 
+/// The zones of a request body, or a 400 naming every problem by key path.
+fn validated(body: Result<Json<Vec<ZoneConfig>>, JsonRejection>) -> Result<Vec<ZoneConfig>, ApiError> {
+    let Json(zones) = body?;
+    let problems = ZoneConfig::validate_list(&zones, "");
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(ApiError::BadRequest(list.join("; ")));
+    }
+    Ok(zones)
+}
+
+/// `POST /api/v1/cameras/{id}/zones/preview` (roles that see cameras): what a draft of the camera's
+/// zones would have done on its recent analysed frames (up to 150): per zone the frames with an object
+/// that counts, the objects that count in the latest frame, the violations the dwell rules would have
+/// confirmed. Changes nothing.
+#[utoipa::path(post, path = "/api/v1/cameras/{id}/zones/preview", tag = "cameras", params(("id" = String, Path, description = "camera id")),
+    request_body = Vec<super::cameras::ZoneView>,
+    responses(
+        (status = 200, body = ZonePreview),
+        (status = 400, description = "invalid zones, each problem by key path", body = ErrorBody),
+        (status = 403, description = "a reporter", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+        (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn preview(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<Vec<ZoneConfig>>, JsonRejection>,
+) -> Result<Json<ZonePreview>, ApiError> {
+    state.check_may_watch(&who)?;
+    let (editor, _) = camera_of(&state, &id)?;
+    let zones = validated(body)?;
+    let editor = editor.clone();
+    let preview = tokio::task::spawn_blocking(move || editor.preview(&id, &zones))
+        .await
+        .map_err(|error| ApiError::Internal(crate::Error::Config(format!("zone preview failed: {error}"))))?;
+    Ok(Json(preview))
+}
+
 /// `PUT /api/v1/cameras/{id}/zones` (admin): replaces the camera's zones. The rules watch them from
 /// the camera's next analysed frame (its dwell timers start again); the stream is not touched; open
 /// cases of a zone that went stay open. Every problem is named by its key path (`zones[0].polygon`).
@@ -115,12 +155,7 @@ pub async fn put(
 ) -> Result<Json<CameraZones>, ApiError> {
     admin_only(&who, "change a camera's zones")?;
     let (editor, _) = camera_of(&state, &id)?;
-    let Json(zones) = body?;
-    let problems = ZoneConfig::validate_list(&zones, "");
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(ApiError::BadRequest(list.join("; ")));
-    }
+    let zones = validated(body)?;
     let json = serde_json::to_string(&zones).expect("zone settings serialise");
     let now = state.clock.now();
     state.store.set_camera_zones(&id, &json, &who, now).await?;

@@ -97,6 +97,42 @@ impl DwellRule {
                 || self.zones.iter().any(|z| z.classes.as_deref().is_some_and(class_listed)))
     }
 
+    /// Whether an object of `class` with `score` and `bbox` (pixels of a `width` × `height` frame)
+    /// counts in `zone`: a class and score the zone follows, an area within its bounds, its
+    /// bottom-centre inside the zone and outside its masks.
+    fn counts(
+        config: &DwellRuleConfig,
+        zone: &Zone,
+        class: &str,
+        score: f32,
+        bbox: &BBox,
+        (width, height): (f64, f64),
+    ) -> bool {
+        let classes = zone.classes.as_deref().unwrap_or(&config.classes);
+        let (x, y) = bbox.bottom_center();
+        classes.iter().any(|c| c == class)
+            && score >= zone.min_score.unwrap_or(config.min_score)
+            && zone.area_fits(f64::from(bbox.area()) / (width * height))
+            && zone.watches(f64::from(x) / width, f64::from(y) / height)
+    }
+
+    /// The detections of `analysed` that count in each zone active at its time, by zone id.
+    pub fn counted<'a>(&self, analysed: &'a FrameDetections) -> Vec<(Arc<str>, &'a Detection)> {
+        let frame = &analysed.frame;
+        let size = (f64::from(frame.width), f64::from(frame.height));
+        self.zones
+            .iter()
+            .filter(|zone| zone.is_active_at(frame.captured_at, self.config.utc_offset))
+            .flat_map(|zone| {
+                analysed
+                    .detections
+                    .iter()
+                    .filter(|d| Self::counts(&self.config, zone, &d.class, d.score, &d.bbox, size))
+                    .map(|d| (zone.id.clone(), d))
+            })
+            .collect()
+    }
+
     /// Feeds one analysed frame; returns the violations it confirms.
     pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
         let frame = &analysed.frame;
@@ -112,7 +148,6 @@ impl DwellRule {
             let (x, y) = bbox.bottom_center();
             (f64::from(x) / width, f64::from(y) / height)
         };
-        let area = |bbox: &BBox| f64::from(bbox.area()) / (width * height);
         // A track that (re)starts standing inside a zone keeps this frame as its first-seen picture.
         for &t in &assigned {
             let track = &self.tracker.tracks()[t];
@@ -126,14 +161,9 @@ impl DwellRule {
             if !zone.is_active_at(at, self.config.utc_offset) {
                 continue;
             }
-            let counts = |class: &str, score: f32, bbox: &BBox| {
-                let classes = zone.classes.as_deref().unwrap_or(&self.config.classes);
-                let (x, y) = anchor(bbox);
-                classes.iter().any(|c| c == class)
-                    && score >= zone.min_score.unwrap_or(self.config.min_score)
-                    && zone.area_fits(area(bbox))
-                    && zone.watches(x, y)
-            };
+            let config = &self.config;
+            let counts =
+                |class: &str, score: f32, bbox: &BBox| Self::counts(config, zone, class, score, bbox, (width, height));
             let zone_boxes: Vec<BBox> =
                 objects.iter().filter(|d| counts(&d.class, d.score, &d.bbox)).map(|d| d.bbox).collect();
             for &t in &assigned {
@@ -191,6 +221,17 @@ mod tests {
         let config = DwellRuleConfig { min_dwell: TimeDelta::seconds(min_dwell_s), ..Default::default() };
         let lower_half = Zone::new("curb", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]);
         DwellRule::new(ZoneKind::NoParking, config, &[lower_half])
+    }
+
+    #[test]
+    fn counted_objects_are_those_of_the_rules_classes_standing_in_a_zone() {
+        let rule = rule(4);
+        // A car standing in the lower half, a car in the upper half, a person in the lower half.
+        let analysed =
+            frame_at(0, vec![vehicle("car", 10.0, 60.0), vehicle("car", 10.0, 10.0), vehicle("person", 50.0, 60.0)]);
+        let counted: Vec<(String, f32)> =
+            rule.counted(&analysed).iter().map(|(zone, d)| (zone.to_string(), d.bbox.y1)).collect();
+        assert_eq!(counted, [("curb".to_owned(), 60.0)]);
     }
 
     #[test]

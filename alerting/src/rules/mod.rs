@@ -32,12 +32,12 @@ mod zone;
 
 pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, ZoneConfig};
 pub use dwell::{DwellRule, DwellRuleConfig};
-pub use editor::{RulesStopped, ZoneEditor};
+pub use editor::{CountedObject, PreviewCase, RulesStopped, ZoneCount, ZoneEditor, ZonePreview};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use sensor_stage::SensorStage;
 pub use stage::{CameraRules, ClassMapping, RuleSettings, RulesStage, RulesUpdate};
 pub use tracker::{Track, Tracker, TrackerConfig};
-pub use views::CameraViews;
+pub use views::{CameraViews, RECENT_FRAMES};
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};
 pub use zone::{Zone, ZoneKind};

@@ -20,7 +20,11 @@ const LABELS = {
     'camera.frames': '帧', 'camera.dropped': '丢弃', 'camera.restarts': '重连', 'camera.last_frame': '最新帧',
     'tuning.camera': '摄像头', 'tuning.zone': '区域', 'tuning.kind': '类型', 'tuning.classes': '类别',
     'tuning.min_score': '最低分', 'tuning.active': '时段', 'tuning.class': '目标', 'tuning.score': '分数', 'tuning.box': '框',
-    'tuning.none': '尚无分析帧', 'supervised': '督办', 'extension': '申请延期中', 'role': '角色',
+    'tuning.none': '尚无分析帧', 'tuning.add': '添加区域', 'tuning.preview': '预览', 'tuning.save': '保存',
+    'tuning.reset': '恢复文件配置', 'tuning.area': '面积', 'tuning.source.file': '来源：配置文件', 'tuning.source.api': '来源：接口修改',
+    'tuning.draft': '未保存的修改', 'tuning.saved': '已保存并生效', 'tuning.hint': '拖动顶点或区域移动；双击顶点删除；双击边添加顶点',
+    'tuning.previewed': (p) => `最近 ${p.frames} 帧：${p.zones.map((z) => `${z.zone} ${z.frames} 帧有目标`).join('，')}；规则将确认 ${p.cases.length} 起违规`,
+    'supervised': '督办', 'extension': '申请延期中', 'role': '角色',
     'detail.owner': '负责人', 'detail.unowned': '无人认领', 'detail.unacknowledged': '待确认', 'detail.escalation': '升级',
     'ack': '认领', 'hand_over': '移交', 'hand_over.to': '移交给（令牌名）',
     'filter.plate': '车牌', 'col.plate': '车牌', 'detail.plate': '车牌', 'detail.same_plate': '同车牌事项',
@@ -49,6 +53,10 @@ const LABELS = {
     'camera.restarts': 'restarts', 'camera.last_frame': 'last frame', 'tuning.camera': 'Camera', 'tuning.zone': 'Zone',
     'tuning.kind': 'Kind', 'tuning.classes': 'Classes', 'tuning.min_score': 'Min score', 'tuning.active': 'Active',
     'tuning.class': 'Class', 'tuning.score': 'Score', 'tuning.box': 'Box', 'tuning.none': 'No analysed frame yet',
+    'tuning.add': 'Add zone', 'tuning.preview': 'Preview', 'tuning.save': 'Save', 'tuning.reset': 'Back to the file',
+    'tuning.area': 'Area', 'tuning.source.file': 'from the configuration file', 'tuning.source.api': 'changed through the API',
+    'tuning.draft': 'unsaved changes', 'tuning.saved': 'saved and in force', 'tuning.hint': 'Drag a corner or a zone to move it; double-click a corner to remove it, an edge to add one',
+    'tuning.previewed': (p) => `last ${p.frames} frames: ${p.zones.map((z) => `${z.zone} counted in ${z.frames}`).join(', ')}; the rules would confirm ${p.cases.length} violations`,
     'supervised': 'supervised', 'extension': 'extension requested', 'role': 'role',
     'detail.owner': 'Owner', 'detail.unowned': 'nobody', 'detail.unacknowledged': 'not acknowledged yet',
     'detail.escalation': 'Escalation', 'ack': 'Acknowledge', 'hand_over': 'Hand over', 'hand_over.to': 'hand over to (token name)',
@@ -475,56 +483,6 @@ function downloadCases(format) {
   return download(`/api/v1/cases/export?${query}`, `sharpeyes-cases-${today()}.${format}`);
 }
 
-// ---- tuning ----
-
-const ZONE_COLORS = { no_parking: '#e65a4f', no_dumping: '#e6a23a', construction_watch: '#b45ae6' };
-
-async function loadTuningCameras() {
-  const cameras = await getJson('/api/v1/cameras');
-  const select = $('#tuning-camera');
-  const chosen = select.value;
-  select.replaceChildren(...cameras.map((c) => el('option', { value: c.id }, c.id)));
-  if (chosen) select.value = chosen;
-}
-
-async function drawTuning() {
-  const id = $('#tuning-camera').value;
-  if (!id) return;
-  const view = await getJson(`/api/v1/cameras/${encodeURIComponent(id)}/view`);
-  $('#tuning-zones tbody').replaceChildren(...view.zones.map((z) => el('tr', {},
-    el('td', { class: `zone-${z.kind}` }, z.id), el('td', {}, term(z.kind)), el('td', {}, (z.classes ?? []).join(', ') || '—'),
-    el('td', {}, z.min_score ?? '—'), el('td', {}, z.active ? z.active.join('–') : '24h'))));
-  const canvas = $('#tuning-canvas');
-  if (!view.frame) { $('#tuning-info').textContent = text('tuning.none'); return; }
-  $('#tuning-info').textContent = `${view.frame.width}×${view.frame.height} · ${when(view.frame.captured_at)}`;
-  $('#tuning-detections tbody').replaceChildren(...view.detections.map((d) => el('tr', {},
-    el('td', {}, d.class), el('td', {}, d.score.toFixed(2)), el('td', {}, d.box.map(Math.round).join(', ')))));
-  const img = new Image();
-  img.src = await imageUrl(`/api/v1/cameras/${encodeURIComponent(id)}/frame`);
-  await img.decode();
-  canvas.width = view.frame.width;
-  canvas.height = view.frame.height;
-  const g = canvas.getContext('2d');
-  g.drawImage(img, 0, 0);
-  g.lineWidth = Math.max(2, canvas.width / 400);
-  g.font = `${Math.max(12, canvas.width / 60)}px sans-serif`;
-  for (const zone of view.zones) {
-    g.strokeStyle = g.fillStyle = ZONE_COLORS[zone.kind] ?? '#fff';
-    g.beginPath();
-    zone.polygon.forEach(([x, y], i) => g[i ? 'lineTo' : 'moveTo'](x * canvas.width, y * canvas.height));
-    g.closePath();
-    g.stroke();
-    g.fillText(zone.id, zone.polygon[0][0] * canvas.width + 4, zone.polygon[0][1] * canvas.height + 16);
-  }
-  g.strokeStyle = g.fillStyle = '#3ae67a';
-  for (const d of view.detections) {
-    const [x1, y1, x2, y2] = d.box;
-    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    g.fillText(`${d.class} ${d.score.toFixed(2)}`, x1 + 2, Math.max(14, y1 - 4));
-  }
-  URL.revokeObjectURL(img.src);
-}
-
 // ---- wiring ----
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -554,7 +512,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('#more').addEventListener('click', () => loadCases(true));
   for (const format of ['csv', 'xlsx']) $(`#export-${format}`).addEventListener('click', () => downloadCases(format).catch(() => {}));
-  $('#tuning-camera').addEventListener('change', drawTuning);
+  wireTuning();
   $('#stats-days').addEventListener('change', loadStats);
   $('#stats-grid').addEventListener('change', loadStats);
   $('#stats-csv').addEventListener('click', () => downloadStats().catch((e) => { $('#stats-error').textContent = e.message; }));
