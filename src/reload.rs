@@ -1,13 +1,17 @@
 //! Loading the detector, and SIGHUP: re-read the configuration and the model's manifest, then hand the
 //! inference stage new thresholds and class mappings — or, when the model itself changed, a freshly
 //! loaded detector — and the rules the classes of each category (parking, litter, construction),
-//! without touching the cameras.
+//! without touching the cameras; and each camera whose zones changed in the file its new zones, unless
+//! an admin's zones (kept in the database) are in force for it.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
-use sharpeyes_alerting::rules::{Category, DwellConfig, RulesUpdate};
+use sharpeyes_alerting::{
+    rules::{Category, DwellConfig, RulesUpdate, ZoneEditor},
+    store::Store,
+};
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use sharpeyes_ingest::units::Score;
 use tokio::signal::unix::{SignalKind, signal};
@@ -101,6 +105,51 @@ pub async fn on_sighup(
         current = manifest;
         if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Classes(classes)).is_err() {
             return;
+        }
+    }
+}
+
+/// Serves SIGHUP for the cameras' zones until the task is aborted: a camera whose zones changed in the
+/// re-read file runs them from its next analysed frame (its stream untouched), unless `store` keeps an
+/// admin's zones for it, which stay in force (resetting them through the API then takes the file's).
+/// Cameras added to or removed from the file are named in the log: that takes a restart.
+pub async fn zones_on_sighup(config_path: PathBuf, store: Store, editor: ZoneEditor) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; zones are not reloaded");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        // An invalid file is reported by the detector's reloader; nothing changes.
+        let Ok(config) = Config::load(&config_path) else {
+            continue;
+        };
+        for camera in &config.cameras {
+            if editor.file_zones(&camera.id).is_none() {
+                warn!(camera = %camera.id, "SIGHUP: a camera new in the file starts with a restart");
+                continue;
+            }
+            if !editor.set_file_zones(&camera.id, camera.zones.clone()) {
+                continue;
+            }
+            match store.camera_zones(&camera.id).await {
+                Ok(Some(kept)) => info!(
+                    camera = %camera.id,
+                    changed_by = %kept.changed_by,
+                    "SIGHUP: the file's zones changed, but an admin's zones stay in force (DELETE them through the API to take the file's)"
+                ),
+                Ok(None) => match editor.apply(&camera.id, &camera.zones) {
+                    Ok(()) => {
+                        info!(camera = %camera.id, zones = camera.zones.len(), "SIGHUP: the file's new zones applied")
+                    }
+                    Err(stopped) => {
+                        warn!(error = %stopped, "SIGHUP: zones not applied");
+                        return;
+                    }
+                },
+                Err(error) => {
+                    warn!(camera = %camera.id, %error, "SIGHUP: zones not applied: the database did not answer")
+                }
+            }
         }
     }
 }

@@ -151,3 +151,38 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
 }
+
+#[test]
+fn zones_changed_in_the_file_apply_on_sighup_without_a_reconnect() {
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "truck-cam", url: &urls[0], decode: "keyframes" }], 4.0);
+    let whole_frame = std::fs::read_to_string(&config).unwrap();
+    let corner = whole_frame.replace(FULL_FRAME, &serde_json::to_string(&EMPTY_CORNER).unwrap());
+    std::fs::write(&config, &corner).unwrap();
+    let mut service = start_service(&config, &base);
+    wait_for_frames(&base, 5, &service);
+    assert!(truck_cases(&base).is_empty(), "a case outside every zone:\n{}", service.log());
+    let restarts = cameras_by_id(&base)["truck-cam"]["restarts"].clone();
+
+    // The file's zone now covers the frame; SIGHUP applies it to the running rules.
+    std::fs::write(&config, &whole_frame).unwrap();
+    std::process::Command::new("kill").arg("-HUP").arg(service.child.id().to_string()).status().unwrap();
+    let started = Instant::now();
+    while truck_cases(&base).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no case after SIGHUP:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, zones) = get_json(&base, "/api/v1/cameras/truck-cam/zones");
+    assert_eq!(
+        (zones["source"].as_str(), zones["zones"][0]["polygon"].clone()),
+        (Some("file"), serde_json::from_str::<Value>(FULL_FRAME).unwrap())
+    );
+    let camera = &cameras_by_id(&base)["truck-cam"];
+    assert_eq!((camera["restarts"].clone(), camera["state"].as_str()), (restarts, Some("streaming")), "{camera}");
+    assert!(service.log().contains("SIGHUP: the file's new zones applied"), "{}", service.log());
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+}

@@ -156,10 +156,15 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
             analysis.rule_settings.clone(),
         )),
     };
+    let zone_reloader = seen
+        .zones
+        .clone()
+        .map(|editor| tokio::spawn(crate::reload::zones_on_sighup(config_path.to_path_buf(), store.clone(), editor)));
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
 
     crate::shutdown::first_signal().await;
+    zone_reloader.iter().for_each(tokio::task::JoinHandle::abort);
     analysis.stop().await?;
     cases.stop().await?;
     info!("sharpeyes stopped");

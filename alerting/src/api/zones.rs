@@ -52,7 +52,7 @@ fn camera_of<'a>(state: &'a ApiState, id: &str) -> Result<(&'a ZoneEditor, Vec<Z
         ApiError::Conflict("this node analyses no cameras (role center): change zones on the node that does".into())
     })?;
     let from_file = editor.file_zones(id).ok_or_else(|| ApiError::NotFound(format!("no camera '{id}'")))?;
-    Ok((editor, from_file.to_vec()))
+    Ok((editor, from_file))
 }
 
 /// The zones `id` runs with: the database's when an admin set them, else the file's.

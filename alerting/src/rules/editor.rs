@@ -3,7 +3,10 @@
 //! no other camera's rules are. Before saving, a draft is previewed: the dwell rules built from it
 //! replay the camera's recent analysed frames.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use chrono::{DateTime, Utc};
 use crossbeam_channel::Sender;
@@ -21,7 +24,7 @@ pub struct RulesStopped;
 pub struct ZoneEditor {
     views: Arc<CameraViews>,
     updates: Sender<RulesUpdate>,
-    from_file: Arc<HashMap<String, Vec<ZoneConfig>>>,
+    from_file: Arc<RwLock<HashMap<String, Vec<ZoneConfig>>>>,
     settings: Arc<RuleSettings>,
 }
 
@@ -35,7 +38,7 @@ impl ZoneEditor {
         from_file: HashMap<String, Vec<ZoneConfig>>,
         settings: RuleSettings,
     ) -> Self {
-        Self { views, updates, from_file: Arc::new(from_file), settings: Arc::new(settings) }
+        Self { views, updates, from_file: Arc::new(RwLock::new(from_file)), settings: Arc::new(settings) }
     }
 
     /// What `zones` (validated) would have done on `camera`'s recent analysed frames: the dwell rules
@@ -85,8 +88,21 @@ impl ZoneEditor {
     }
 
     /// `camera`'s zones in the configuration file; `None` for a camera this node does not analyse.
-    pub fn file_zones(&self, camera: &str) -> Option<&[ZoneConfig]> {
-        self.from_file.get(camera).map(Vec::as_slice)
+    pub fn file_zones(&self, camera: &str) -> Option<Vec<ZoneConfig>> {
+        self.from_file.read().expect("file zones lock").get(camera).cloned()
+    }
+
+    /// Records `zones` as `camera`'s zones in the configuration file (re-read on SIGHUP); whether they
+    /// changed. A camera this node does not analyse is left out (`false`).
+    pub fn set_file_zones(&self, camera: &str, zones: Vec<ZoneConfig>) -> bool {
+        let mut from_file = self.from_file.write().expect("file zones lock");
+        match from_file.get_mut(camera) {
+            Some(known) if *known != zones => {
+                *known = zones;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Makes `zones` (validated by [`ZoneConfig::validate_list`]) `camera`'s zones.
