@@ -123,6 +123,9 @@ pub async fn zones_on_sighup(config_path: PathBuf, store: Store, editor: ZoneEdi
         let Ok(config) = Config::load(&config_path) else {
             continue;
         };
+        for gone in editor.cameras().iter().filter(|id| !config.cameras.iter().any(|camera| camera.id == **id)) {
+            warn!(camera = %gone, "SIGHUP: a camera gone from the file keeps running until a restart");
+        }
         for camera in &config.cameras {
             if editor.file_zones(&camera.id).is_none() {
                 warn!(camera = %camera.id, "SIGHUP: a camera new in the file starts with a restart");

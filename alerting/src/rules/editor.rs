@@ -92,6 +92,11 @@ impl ZoneEditor {
         self.from_file.read().expect("file zones lock").get(camera).cloned()
     }
 
+    /// The cameras this node analyses.
+    pub fn cameras(&self) -> Vec<String> {
+        self.from_file.read().expect("file zones lock").keys().cloned().collect()
+    }
+
     /// Records `zones` as `camera`'s zones in the configuration file (re-read on SIGHUP); whether they
     /// changed. A camera this node does not analyse is left out (`false`).
     pub fn set_file_zones(&self, camera: &str, zones: Vec<ZoneConfig>) -> bool {
