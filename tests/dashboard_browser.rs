@@ -587,12 +587,14 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
         wait_for(&client, "#tuning-detections tbody tr").await;
         wait_for(&client, "#tuning-zones tbody input[name='id']").await;
 
-        // A new zone, its first corner dragged up and left on the frame, renamed.
+        // A new zone, its first corner dragged up and left on the frame, renamed, given its own dwell time.
         click(&client, "#tuning-add").await;
         wait_for(&client, "#tuning-zones tbody tr[data-zone='1'].selected").await;
         client.execute(DRAG, vec![json!([0.3, 0.6]), json!([0.05, 0.3])]).await.unwrap();
         let rename = "const input = document.querySelector(\"#tuning-zones tr[data-zone='1'] input[name=id]\");
-                      input.value = 'curb-b'; input.dispatchEvent(new Event('change'));";
+                      input.value = 'curb-b'; input.dispatchEvent(new Event('change'));
+                      const dwell = document.querySelector(\"#tuning-zones tr[data-zone='1'] input[name=min_dwell_s]\");
+                      dwell.value = '120'; dwell.dispatchEvent(new Event('change'));";
         client.execute(rename, Vec::new()).await.unwrap();
 
         // The preview replays the camera's recent frames: once they span the dwell time, the parked
@@ -630,7 +632,7 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
     assert_eq!((added["id"].as_str(), added["kind"].as_str()), (Some("curb-b"), Some("no_parking")), "{zones}");
     let corner: Vec<f64> = serde_json::from_value(added["polygon"][0].clone()).unwrap();
     assert!((corner[0] - 0.05).abs() < 0.01 && (corner[1] - 0.3).abs() < 0.01, "the dragged corner: {corner:?}");
-    assert_eq!(added["polygon"].as_array().unwrap().len(), 4);
+    assert_eq!((added["polygon"].as_array().unwrap().len(), added["min_dwell_s"].as_f64()), (4, Some(120.0)));
     let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
     assert_eq!(view["zones"][1]["id"], "curb-b", "{view}");
     assert!(shots.join("25-tuning-edit.png").metadata().unwrap().len() > 10_000);

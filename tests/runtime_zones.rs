@@ -62,11 +62,11 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     let put = |body: Value| send(&base, reqwest::Method::PUT, "/api/v1/cameras/truck-cam/zones", Some(body));
     let (status, refused) = put(json!([
         { "id": "a", "kind": "no_parking", "polygon": [[0.0, 0.0], [1.0, 0.0]] },
-        { "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "min_area": 0.5, "max_area": 0.2 },
+        { "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "min_area": 0.5, "max_area": 0.2, "min_dwell_s": 0 },
     ]));
     assert_eq!(status, 400, "{refused}");
     let error = refused["error"].as_str().unwrap();
-    for path in ["zones[0].polygon:", "zones[1].id:", "zones[1].max_area:"] {
+    for path in ["zones[0].polygon:", "zones[1].id:", "zones[1].max_area:", "zones[1].min_dwell_s:"] {
         assert!(error.contains(path), "{path} is not named: {error}");
     }
     let (status, refused) = put(json!([{ "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "colour": "red" }]));

@@ -14,7 +14,7 @@ use crate::{Problem, positive};
 
 /// A number of seconds (`*_s` keys): finite and not negative; some keys want it above zero. The
 /// default is zero seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct Seconds(f64);
 

@@ -60,6 +60,8 @@ pub struct ZoneView {
     pub min_area: f64,
     /// Largest box area as a share of the frame.
     pub max_area: f64,
+    /// Seconds an object stands still here before it is a violation, instead of the rule's.
+    pub min_dwell_s: Option<f64>,
     /// The daily watch window `[from, to]` in local time, if it has one.
     pub active: Option<[String; 2]>,
 }
@@ -75,6 +77,7 @@ impl From<&Zone> for ZoneView {
             min_score: zone.min_score,
             min_area: zone.min_area,
             max_area: zone.max_area,
+            min_dwell_s: zone.min_dwell.map(|dwell| dwell.as_seconds_f64()),
             active: zone.active.map(|(from, to)| [from.format("%H:%M").to_string(), to.format("%H:%M").to_string()]),
         }
     }

@@ -37,6 +37,8 @@ pub struct ZoneConfig {
     /// Largest box area as a share of the frame (0..=1).
     #[serde(default = "whole_frame")]
     pub max_area: f64,
+    /// Seconds an object stands still in this zone before it is a violation, instead of the rule's.
+    pub min_dwell_s: Option<Seconds>,
     /// Parts of the zone not watched: polygons in normalised coordinates.
     #[serde(default)]
     pub masks: Vec<Vec<[f64; 2]>>,
@@ -89,6 +91,9 @@ impl ZoneConfig {
         if let Some(problem) = self.min_score.and_then(|score| score.check(&at("min_score"))) {
             report(problem.path, problem.message);
         }
+        if let Some(problem) = self.min_dwell_s.and_then(|dwell| dwell.check_positive(&at("min_dwell_s"))) {
+            report(problem.path, problem.message);
+        }
         if !(0.0..=1.0).contains(&self.min_area)
             || !(0.0..=1.0).contains(&self.max_area)
             || self.min_area > self.max_area
@@ -118,6 +123,7 @@ impl ZoneConfig {
         zone.min_score = self.min_score.map(Score::get);
         zone.min_area = self.min_area;
         zone.max_area = self.max_area;
+        zone.min_dwell = self.min_dwell_s.map(Seconds::time_delta);
         zone.active = self.active.as_ref().and_then(crate::calendar::parse_window);
         self.masks.iter().for_each(|mask| zone.add_mask(mask.clone()));
         zone

@@ -169,7 +169,7 @@ impl DwellRule {
             for &t in &assigned {
                 let track = &self.tracker.tracks()[t];
                 let (x, y) = anchor(&track.anchor);
-                let standing = track.stationary_for() >= self.config.min_dwell
+                let standing = track.stationary_for() >= zone.min_dwell.unwrap_or(self.config.min_dwell)
                     && track.presence() >= self.config.min_presence
                     && counts(&track.class, track.score, &track.bbox)
                     && zone.watches(x, y);
@@ -221,6 +221,19 @@ mod tests {
         let config = DwellRuleConfig { min_dwell: TimeDelta::seconds(min_dwell_s), ..Default::default() };
         let lower_half = Zone::new("curb", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]);
         DwellRule::new(ZoneKind::NoParking, config, &[lower_half])
+    }
+
+    #[test]
+    fn a_zone_with_its_own_dwell_time_confirms_after_it_not_after_the_rules() {
+        let config = DwellRuleConfig { min_dwell: TimeDelta::seconds(4), ..Default::default() };
+        let mut bay = Zone::new("bay", ZoneKind::NoParking, vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]);
+        bay.min_dwell = Some(TimeDelta::seconds(20));
+        let mut rule = DwellRule::new(ZoneKind::NoParking, config, &[bay]);
+        let confirmed: Vec<i64> = (0..40)
+            .step_by(2)
+            .filter(|s| !rule.observe(&frame_at(*s, vec![vehicle("car", 10.0, 60.0)])).is_empty())
+            .collect();
+        assert_eq!(confirmed, [20], "the zone's 20 s, not the rule's 4 s");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, TimeDelta, Utc};
 use geo::{Coord, Intersects, LineString, Point, Polygon};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,8 @@ pub struct Zone {
     pub min_area: f64,
     /// Largest box area, as a share of the frame (1 = no bound).
     pub max_area: f64,
+    /// How long an object stands still here before it is a violation, instead of the rule's.
+    pub min_dwell: Option<TimeDelta>,
     /// Daily local-time window `[from, to)` in which the zone is watched (`None`: always); it may run
     /// past midnight.
     pub active: Option<(NaiveTime, NaiveTime)>,
@@ -69,6 +71,7 @@ impl Zone {
             points,
             classes: None,
             min_score: None,
+            min_dwell: None,
             min_area: 0.0,
             max_area: 1.0,
             active: None,

@@ -1,6 +1,6 @@
 // The tuning view: a camera's zones drawn over its latest analysed frame with the detector's boxes,
 // edited in place (drag a corner or a whole zone, add and remove corners, set kind, classes, score,
-// area bounds and hours), previewed on the camera's recent frames, and saved through the API (admins).
+// area bounds, dwell time and hours), previewed on the camera's recent frames, and saved through the API (admins).
 'use strict';
 
 const ZONE_COLORS = { no_parking: '#e65a4f', no_dumping: '#e6a23a', construction_watch: '#b45ae6' };
@@ -140,6 +140,7 @@ function drawZoneTable() {
   el('td', {}, zoneInput(i, 'classes', (zone.classes ?? []).join(', '), listOrNull, { placeholder: '—' })),
   el('td', {}, zoneInput(i, 'min_score', zone.min_score, (v) => numberOr(v, null), { placeholder: '—' })),
   el('td', {}, zoneInput(i, 'min_area', zone.min_area, (v) => numberOr(v, 0)), '–', zoneInput(i, 'max_area', zone.max_area, (v) => numberOr(v, 1))),
+  el('td', {}, zoneInput(i, 'min_dwell_s', zone.min_dwell_s, (v) => numberOr(v, null), { placeholder: '—' })),
   el('td', {}, zoneInput(i, 'active', zone.active?.join('-'), (v) => (v.trim() ? v.split('-').map((t) => t.trim()) : null), { placeholder: '24h' })),
   el('td', {}, el('button', { type: 'button', name: 'delete', onclick: (event) => {
     event.stopPropagation();
@@ -157,7 +158,7 @@ function addZone() {
   let n = tuning.draft.length + 1;
   while (tuning.draft.some((z) => z.id === `zone-${n}`)) n += 1;
   tuning.draft.push({ id: `zone-${n}`, kind: 'no_parking', polygon: [[0.3, 0.6], [0.7, 0.6], [0.7, 0.9], [0.3, 0.9]],
-    classes: null, min_score: null, min_area: 0, max_area: 1, masks: [], active: null });
+    classes: null, min_score: null, min_area: 0, max_area: 1, min_dwell_s: null, masks: [], active: null });
   tuning.selected = tuning.draft.length - 1;
   drawZoneTable();
   changed();
