@@ -30,10 +30,7 @@ pub struct ExportDatasetArgs {
 
 /// Runs the command.
 pub fn export_dataset(args: &ExportDatasetArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config).map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{}: invalid configuration:\n  {}", args.config.display(), list.join("\n  "))
-    })?;
+    let config = Config::load_or_explain(&args.config)?;
     let since = parse_moment("--since", &args.since)?;
     let until = args.until.as_deref().map(|until| parse_moment("--until", until)).transpose()?.unwrap_or_else(Utc::now);
     if since >= until {

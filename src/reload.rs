@@ -13,7 +13,7 @@ use sharpeyes_alerting::{
     store::Store,
 };
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
-use sharpeyes_ingest::units::Score;
+use sharpeyes_ingest::{Problem, units::Score};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
@@ -78,8 +78,7 @@ pub async fn on_sighup(
         let config = match Config::load(&config_path) {
             Ok(config) => config,
             Err(problems) => {
-                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                warn!(problems = %list.join("; "), "reload refused: invalid configuration");
+                warn!(problems = %Problem::list(&problems, "; "), "reload refused: invalid configuration");
                 continue;
             }
         };

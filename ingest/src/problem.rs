@@ -17,6 +17,12 @@ impl Problem {
     pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self { path: path.into(), message: message.into() }
     }
+
+    /// Every problem of `problems` as `path: message`, joined by `separator` (for a log line, an API
+    /// error or a command's message).
+    pub fn list(problems: &[Self], separator: &str) -> String {
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
+    }
 }
 
 impl fmt::Display for Problem {

@@ -204,6 +204,13 @@ impl Config {
         Ok(config)
     }
 
+    /// [`Config::load`] for a command: an invalid file is an error naming it and listing every problem.
+    pub fn load_or_explain(path: &Path) -> anyhow::Result<Self> {
+        Self::load(path).map_err(|problems| {
+            anyhow::anyhow!("invalid configuration '{}':\n  {}", path.display(), Problem::list(&problems, "\n  "))
+        })
+    }
+
     /// Parses and validates configuration text.
     ///
     /// Unknown keys are collected (not fatal at the first one) so that one run reports them all

@@ -50,10 +50,7 @@ pub enum Role {
 
 /// Runs the service in `role` until SIGINT/SIGTERM; `node` overrides the configuration's node name.
 pub fn run(config_path: &Path, role: Role, node: Option<String>) -> anyhow::Result<()> {
-    let config = Config::load(config_path).map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("invalid configuration '{}':\n  {}", config_path.display(), list.join("\n  "))
-    })?;
+    let config = Config::load_or_explain(config_path)?;
     let node = node_name(&config, node)?;
     check_role(&config, role)?;
     if role != Role::Center {

@@ -24,7 +24,7 @@ use sharpeyes_alerting::{
     store::Store,
 };
 use sharpeyes_inference::{plate::PlateReader, runtime::SessionOptions};
-use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
+use sharpeyes_ingest::{Problem, camera::CameraStatus, mqtt::SensorBoard};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -83,10 +83,10 @@ impl CaseService {
         let metrics = AlertingMetrics::register(&registry)?;
         let clock = clock::system();
         let evidence = EvidenceStore::new(&config.server.data_dir);
-        let policy = config.cases.deadline_policy().map_err(|problems| {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("invalid case settings:\n  {}", list.join("\n  "))
-        })?;
+        let policy = config
+            .cases
+            .deadline_policy()
+            .map_err(|problems| anyhow::anyhow!("invalid case settings:\n  {}", Problem::list(&problems, "\n  ")))?;
         let sites = config
             .cameras
             .iter()

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use sharpeyes_alerting::{rules::ZoneConfig, store::Store};
+use sharpeyes_ingest::Problem;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -30,8 +31,7 @@ pub async fn apply_stored_zones(
         };
         let problems = ZoneConfig::validate_list(&zones, "");
         if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            warn!(camera = %stored.camera, problems = %list.join("; "), "the database's zones of this camera are invalid: the file's are used");
+            warn!(camera = %stored.camera, problems = %Problem::list(&problems, "; "), "the database's zones of this camera are invalid: the file's are used");
             continue;
         }
         info!(camera = %stored.camera, zones = zones.len(), changed_by = %stored.changed_by, changed_at = %stored.changed_at, "zones from the database (changed through the API)");

@@ -15,13 +15,11 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::{
+    auth::admin_only,
     error::{ApiError, ErrorBody},
     state::ApiState,
 };
-use crate::{
-    cases::{Principal, Role},
-    casework::dataset,
-};
+use crate::{cases::Principal, casework::dataset};
 
 /// Bytes handed to the response at a time.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -49,9 +47,7 @@ pub async fn export(
     Extension(who): Extension<Principal>,
     query: Result<Query<DatasetQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    if who.role != Role::Admin {
-        return Err(ApiError::Forbidden(format!("a {} may not export the dataset (admins only)", who.role.as_str())));
-    }
+    admin_only(&who, "export the dataset")?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let until = query.until.unwrap_or_else(|| state.clock.now());
     if query.since >= until {

@@ -8,6 +8,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sharpeyes_ingest::Problem;
 
 use super::{
     auth::admin_only,
@@ -100,8 +101,7 @@ fn validated(body: Result<Json<Vec<ZoneConfig>>, JsonRejection>) -> Result<Vec<Z
     let Json(zones) = body?;
     let problems = ZoneConfig::validate_list(&zones, "");
     if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(ApiError::BadRequest(list.join("; ")));
+        return Err(ApiError::BadRequest(Problem::list(&problems, "; ")));
     }
     Ok(zones)
 }
@@ -129,9 +129,8 @@ pub async fn preview(
     let (editor, _) = camera_of(&state, &id)?;
     let zones = validated(body)?;
     let editor = editor.clone();
-    let preview = tokio::task::spawn_blocking(move || editor.preview(&id, &zones))
-        .await
-        .map_err(|error| ApiError::Internal(crate::Error::Config(format!("zone preview failed: {error}"))))?;
+    let preview =
+        tokio::task::spawn_blocking(move || editor.preview(&id, &zones)).await.expect("a zone preview does not panic");
     Ok(Json(preview))
 }
 
