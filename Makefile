@@ -25,6 +25,7 @@ bench: setup
 	source .env.sh && cargo bench --bench sensor_throughput
 	source .env.sh && cargo bench --bench camera_capacity
 	source .env.sh && cargo bench --bench case_engine
+	source .env.sh && cargo bench --bench static_object
 	source .env.sh && cargo bench --bench case_list
 	source .env.sh && cargo bench --bench alert_latency
 	bash benches/plates_vs_python.sh

@@ -18,8 +18,8 @@ use sharpeyes_alerting::{
     casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
     clock::ManualClock,
     rules::{
-        CameraViews, DwellRuleConfig, RuleSettings, RulesStage, SceneChangeConfig, TrackerConfig, Violation, Zone,
-        ZoneKind,
+        CameraViews, DwellRuleConfig, RuleSettings, RulesStage, SceneChangeConfig, StaticObjectConfig, TrackerConfig,
+        Violation, Zone, ZoneKind,
     },
     store::Store,
 };
@@ -74,7 +74,11 @@ async fn parked_vehicles_in_recorded_frames_are_one_case_confirmed_after_exactly
         utc_offset: offset,
     };
     let zones = HashMap::from([(Arc::from("truck"), vec![zone])]);
-    let settings = RuleSettings { dwell: vec![(ZoneKind::NoParking, dwell)], scene };
+    let settings = RuleSettings {
+        dwell: vec![(ZoneKind::NoParking, dwell)],
+        scene,
+        static_objects: Arc::new(StaticObjectConfig { kinds: Vec::new(), ..StaticObjectConfig::default() }),
+    };
     let views = Arc::new(CameraViews::new(zones.clone()));
     let (violations_tx, mut violations_rx) = tokio::sync::mpsc::channel(FRAMES as usize);
     let (_updates_tx, updates_rx) = crossbeam_channel::unbounded();

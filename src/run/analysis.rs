@@ -111,6 +111,7 @@ impl Analysis {
                 ),
             ],
             scene: rules.scene_change(offset),
+            static_objects: Arc::new(rules.static_object.build(offset)),
         };
         let camera_zones = zones_by_camera(cameras.iter().copied());
         let views = Arc::new(CameraViews::new(camera_zones.clone()));

@@ -13,7 +13,8 @@ use sharpeyes_ingest::{
 };
 
 use super::{
-    Category, Condition, DwellRuleConfig, SceneChangeConfig, SensorRule, SensorRules, TrackerConfig, Zone, ZoneKind,
+    Category, Condition, DwellRuleConfig, SceneChangeConfig, SensorRule, SensorRules, StaticObjectConfig,
+    TrackerConfig, Zone, ZoneKind,
 };
 
 /// `[[cameras.zones]]`, also the body of `PUT /api/v1/cameras/{id}/zones` and what the database keeps of
@@ -151,6 +152,9 @@ pub struct RulesConfig {
     /// `[rules.scene_change]`: lasting structural change in `construction_watch` zones.
     #[serde(default)]
     pub scene_change: SceneChangeSettings,
+    /// `[rules.static_object]`: objects left in `no_dumping` zones, found without a litter model.
+    #[serde(default)]
+    pub static_object: StaticObjectSettings,
     /// `[[rules.sensor]]`: rules on sensor readings.
     #[serde(default)]
     pub sensor: Vec<SensorRuleConfig>,
@@ -168,6 +172,7 @@ impl Default for RulesConfig {
             litter: DwellConfig::litter(),
             illegal_construction: DwellConfig::construction(),
             scene_change: SceneChangeSettings::default(),
+            static_object: StaticObjectSettings::default(),
             sensor: Vec::new(),
         }
     }
@@ -203,6 +208,130 @@ impl Default for SceneChangeSettings {
             persist_s: default_persist_s(),
             min_changed: default_min_changed(),
             block_similarity: default_block_similarity(),
+        }
+    }
+}
+
+/// `[rules.static_object]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticObjectSettings {
+    /// Zone kinds watched: `no_dumping`, and `construction_watch` for piled materials; empty: off.
+    #[serde(default = "default_static_kinds")]
+    pub zone_kinds: Vec<ZoneKind>,
+    /// Seconds an object must stand still, unless its zone sets `min_dwell_s`.
+    #[serde(default = "default_static_dwell_s")]
+    pub min_dwell_s: Seconds,
+    /// Time constant of the short-term background, in seconds: how soon something new that stopped
+    /// counts as standing still.
+    #[serde(default = "default_short_term_s")]
+    pub short_term_s: Seconds,
+    /// Time constant of the long-term background, in seconds: how fast it follows slow drift.
+    #[serde(default = "default_long_term_s")]
+    pub long_term_s: Seconds,
+    /// Least box area of an object, as a share of the frame (0..=1).
+    #[serde(default = "default_static_min_area")]
+    pub min_area: f64,
+    /// An object larger than this share of the frame is `stacking` (0507), a smaller one `litter`.
+    #[serde(default = "default_large_area")]
+    pub large_area: f64,
+    /// A part of the zone whose structure correlates less than this (0..=1) with a background differs.
+    #[serde(default = "default_block_similarity")]
+    pub similarity: Score,
+    /// Detector classes whose boxes explain a change: people and vehicles are never objects left.
+    #[serde(default = "default_explained_by")]
+    pub explained_by: Vec<String>,
+    /// Least detector score of such a box.
+    #[serde(default = "default_explain_min_score")]
+    pub explain_min_score: Score,
+}
+
+fn default_static_kinds() -> Vec<ZoneKind> {
+    StaticObjectConfig::default().kinds
+}
+const fn default_static_dwell_s() -> Seconds {
+    Seconds::new(300.0)
+}
+const fn default_short_term_s() -> Seconds {
+    Seconds::new(30.0)
+}
+const fn default_long_term_s() -> Seconds {
+    Seconds::new(600.0)
+}
+fn default_static_min_area() -> f64 {
+    StaticObjectConfig::default().min_area
+}
+fn default_large_area() -> f64 {
+    StaticObjectConfig::default().large_area
+}
+fn default_explained_by() -> Vec<String> {
+    StaticObjectConfig::default().explained_by
+}
+const fn default_explain_min_score() -> Score {
+    Score::new(0.25)
+}
+
+impl Default for StaticObjectSettings {
+    fn default() -> Self {
+        Self {
+            zone_kinds: default_static_kinds(),
+            min_dwell_s: default_static_dwell_s(),
+            short_term_s: default_short_term_s(),
+            long_term_s: default_long_term_s(),
+            min_area: default_static_min_area(),
+            large_area: default_large_area(),
+            similarity: default_block_similarity(),
+            explained_by: default_explained_by(),
+            explain_min_score: default_explain_min_score(),
+        }
+    }
+}
+
+impl StaticObjectSettings {
+    /// Every problem of the section, by key path.
+    fn validate(&self) -> Vec<Problem> {
+        let at = |key: &str| format!("rules.static_object.{key}");
+        let mut problems: Vec<Problem> = [
+            self.min_dwell_s.check_positive(&at("min_dwell_s")),
+            self.short_term_s.check_positive(&at("short_term_s")),
+            self.long_term_s.check_positive(&at("long_term_s")),
+            self.similarity.check(&at("similarity")),
+            self.explain_min_score.check(&at("explain_min_score")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(k) = self.zone_kinds.iter().position(|kind| *kind == ZoneKind::NoParking) {
+            problems.push(Problem::at(
+                at(&format!("zone_kinds[{k}]")),
+                "no_parking zones are the parking rule's: a vehicle is never an object left",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_area) || !(0.0..=1.0).contains(&self.large_area) {
+            problems.push(Problem::at(
+                at("large_area"),
+                format!("min_area {} and large_area {} must lie in 0..=1", self.min_area, self.large_area),
+            ));
+        }
+        if self.explained_by.iter().any(String::is_empty) {
+            problems.push(Problem::at(at("explained_by"), "a class name is empty"));
+        }
+        problems
+    }
+
+    /// The rule's settings, in the city's time zone.
+    pub fn build(&self, utc_offset: FixedOffset) -> StaticObjectConfig {
+        StaticObjectConfig {
+            kinds: self.zone_kinds.clone(),
+            min_dwell: self.min_dwell_s.time_delta(),
+            short_term: self.short_term_s.time_delta(),
+            long_term: self.long_term_s.time_delta(),
+            min_area: self.min_area,
+            large_area: self.large_area,
+            similarity: self.similarity.get(),
+            explained_by: self.explained_by.clone(),
+            explain_min_score: self.explain_min_score.get(),
+            utc_offset,
         }
     }
 }
@@ -309,6 +438,7 @@ impl RulesConfig {
             scene.block_similarity.check("rules.scene_change.block_similarity"),
         ];
         checks.into_iter().flatten().for_each(|problem| report(problem.path, problem.message));
+        self.static_object.validate().into_iter().for_each(|problem| report(problem.path, problem.message));
         for (name, rule) in [
             ("illegal_parking", &self.illegal_parking),
             ("litter", &self.litter),

@@ -7,6 +7,9 @@
 //!   (`no_dumping`), a structure seen by a site-trained model (`construction_watch`);
 //! - [`SceneChangeRule`]: a lasting change of structure (not of lighting) in a `construction_watch`
 //!   zone, against the zone's reference view, is a [`CameraViolation`] with before and after pictures;
+//! - [`StaticObjectRule`]: something left in a `no_dumping` zone — new, now still, and not a person
+//!   or a vehicle — is a [`CameraViolation`] (`litter`, or `stacking` when large), found without a
+//!   litter model by comparing each part of the zone with a long-term and a short-term background;
 //! - [`SensorRules`]: thresholds (with duration and hysteresis) and states on sensor readings; a
 //!   condition that holds long enough is a [`SensorViolation`];
 //! - [`RulesStage`] runs the camera rules on the detector's output, [`SensorStage`] the sensor rules
@@ -20,23 +23,26 @@
 mod config;
 mod dwell;
 mod editor;
+mod patch;
 mod scene;
 mod sensor;
 mod sensor_stage;
 mod stage;
+mod static_object;
 mod tracker;
 mod views;
 mod violation;
 pub mod wire;
 mod zone;
 
-pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, ZoneConfig};
+pub use config::{DwellConfig, RulesConfig, SceneChangeSettings, SensorRuleConfig, StaticObjectSettings, ZoneConfig};
 pub use dwell::{DwellRule, DwellRuleConfig};
 pub use editor::{CountedObject, PreviewCase, RulesStopped, ZoneCount, ZoneEditor, ZonePreview};
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use sensor_stage::SensorStage;
 pub use stage::{CameraRules, ClassMapping, RuleSettings, RulesStage, RulesUpdate};
+pub use static_object::{STATIC_OBJECT_CLASS, StaticObjectConfig, StaticObjectRule};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::{CameraViews, RECENT_FRAMES};
 pub use violation::{CameraViolation, Category, SensorViolation, Violation};

@@ -17,7 +17,10 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use sharpeyes_inference::{BBox, FrameDetections};
 use sharpeyes_ingest::Frame;
 
-use super::{CameraViolation, Zone, ZoneKind};
+use super::{
+    CameraViolation, Zone, ZoneKind,
+    patch::{Samples, Structure},
+};
 
 /// Blocks across the zone's bounding box, each way.
 const GRID: usize = 16;
@@ -25,8 +28,6 @@ const GRID: usize = 16;
 const SAMPLES: usize = 8;
 /// A block whose brightness spreads less than this (0..255) is flat.
 const FLAT: f32 = 2.0;
-/// Structure this strong appearing on (or vanishing from) a flat block is a change.
-const STRONG: f32 = 20.0;
 /// The class reported for a scene change.
 pub const SCENE_CHANGE_CLASS: &str = "scene_change";
 
@@ -54,11 +55,10 @@ impl Default for SceneChangeConfig {
     }
 }
 
-/// One block's samples, mean removed, with their spread.
+/// One block's structure.
 #[derive(Clone, Debug)]
 struct Block {
-    centred: [f32; SAMPLES * SAMPLES],
-    spread: f32,
+    structure: Structure<SAMPLES>,
     /// The block's box in frame pixels.
     bbox: BBox,
 }
@@ -125,7 +125,9 @@ impl SceneChangeRule {
                 .blocks
                 .iter()
                 .zip(&view.blocks)
-                .filter(|(before, after)| block_changed(before, after, self.config.block_similarity))
+                .filter(|(before, after)| {
+                    before.structure.differs(&after.structure, self.config.block_similarity, FLAT)
+                })
                 .map(|(_, after)| after)
                 .collect();
             let share = changed.len() as f32 / view.blocks.len().max(1) as f32;
@@ -182,45 +184,18 @@ impl View {
                 if !zone.watches(x0 + block_w / 2.0, y0 + block_h / 2.0) {
                     continue;
                 }
-                let mut samples = [0f32; SAMPLES * SAMPLES];
-                for (i, sample) in samples.iter_mut().enumerate() {
-                    let x = (x0 + ((i % SAMPLES) as f64 + 0.5) * block_w / SAMPLES as f64) * width;
-                    let y = (y0 + ((i / SAMPLES) as f64 + 0.5) * block_h / SAMPLES as f64) * height;
-                    *sample = luma(frame, x as u32, y as u32);
-                }
-                let mean = samples.iter().sum::<f32>() / samples.len() as f32;
-                samples.iter_mut().for_each(|s| *s -= mean);
-                let spread = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
                 let bbox = BBox::new(
                     (x0 * width) as f32,
                     (y0 * height) as f32,
                     ((x0 + block_w) * width) as f32,
                     ((y0 + block_h) * height) as f32,
                 );
-                blocks.push(Block { centred: samples, spread, bbox });
+                let structure = Samples::<SAMPLES>::of(frame, &bbox).structure();
+                blocks.push(Block { structure, bbox });
             }
         }
         Self { frame: frame.clone(), blocks }
     }
-}
-
-/// Brightness (BT.601 luma) of a pixel, clamped to the frame.
-fn luma(frame: &Frame, x: u32, y: u32) -> f32 {
-    let (x, y) = (x.min(frame.width - 1) as usize, y.min(frame.height - 1) as usize);
-    let at = (y * frame.width as usize + x) * 3;
-    let [r, g, b] = [frame.rgb[at], frame.rgb[at + 1], frame.rgb[at + 2]].map(f32::from);
-    0.299 * r + 0.587 * g + 0.114 * b
-}
-
-/// Whether a block's structure differs from the reference's (see the module documentation).
-fn block_changed(before: &Block, after: &Block, similarity: f32) -> bool {
-    let (low, high) = (before.spread.min(after.spread), before.spread.max(after.spread));
-    if low < FLAT {
-        return high > STRONG;
-    }
-    let dot: f32 = before.centred.iter().zip(&after.centred).map(|(a, b)| a * b).sum();
-    let correlation = dot / (before.spread * after.spread * (SAMPLES * SAMPLES) as f32);
-    correlation < similarity
 }
 
 #[cfg(test)]

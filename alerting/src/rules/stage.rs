@@ -6,33 +6,36 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::{
-    CameraViews, CameraViolation, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule, Violation,
-    Zone, ZoneKind,
+    CameraViews, CameraViolation, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule,
+    StaticObjectConfig, StaticObjectRule, Violation, Zone, ZoneKind,
 };
 
-/// Every rule of one camera: a dwell rule per zone kind it has, and the scene-change analyser of its
-/// `construction_watch` zones.
+/// Every rule of one camera: a dwell rule per zone kind it has, the scene-change analyser of its
+/// `construction_watch` zones and the static-object rule of its `no_dumping` zones.
 #[derive(Debug, Default)]
 pub struct CameraRules {
     /// Dwell rules (parking, litter, construction by a site-trained model's classes).
     pub dwell: Vec<DwellRule>,
     /// Scene change in `construction_watch` zones.
     pub scene: Option<SceneChangeRule>,
+    /// Objects left in `no_dumping` zones (and the other kinds configured).
+    pub static_objects: Option<StaticObjectRule>,
 }
 
 impl CameraRules {
-    /// The active rules among `dwell` and `scene`.
-    pub fn new(dwell: Vec<DwellRule>, scene: SceneChangeRule) -> Self {
+    /// The active rules among `dwell`, `scene` and `static_objects`.
+    pub fn new(dwell: Vec<DwellRule>, scene: SceneChangeRule, static_objects: StaticObjectRule) -> Self {
         Self {
             // A rule with zones but no classes yet is kept: a reloaded class mapping can switch it on.
             dwell: dwell.into_iter().filter(|rule| rule.kind().is_some()).collect(),
             scene: scene.is_active().then_some(scene),
+            static_objects: static_objects.is_active().then_some(static_objects),
         }
     }
 
     /// Whether any rule has a zone to watch (some may still wait for classes).
     pub fn watches_any_zone(&self) -> bool {
-        !self.dwell.is_empty() || self.scene.is_some()
+        !self.dwell.is_empty() || self.scene.is_some() || self.static_objects.is_some()
     }
 
     /// Gives each dwell rule of `category`'s zones the classes `classes` (a reloaded class mapping).
@@ -49,25 +52,34 @@ impl CameraRules {
         if let Some(scene) = &mut self.scene {
             violations.extend(scene.observe(analysed));
         }
+        if let Some(static_objects) = &mut self.static_objects {
+            violations.extend(static_objects.observe(analysed));
+        }
         violations
     }
 }
 
-/// The settings every camera's rules are built from: a dwell rule per zone kind, and the scene-change
-/// analyser of `construction_watch` zones.
+/// The settings every camera's rules are built from: a dwell rule per zone kind, the scene-change
+/// analyser of `construction_watch` zones and the static-object rule.
 #[derive(Clone, Debug)]
 pub struct RuleSettings {
     /// The dwell rule of each zone kind.
     pub dwell: Vec<(ZoneKind, DwellRuleConfig)>,
     /// Scene change in `construction_watch` zones.
     pub scene: SceneChangeConfig,
+    /// Objects left in the zones of its kinds.
+    pub static_objects: Arc<StaticObjectConfig>,
 }
 
 impl RuleSettings {
     /// The rules of a camera with `zones`.
     pub fn camera_rules(&self, zones: &[Zone]) -> CameraRules {
         let dwell = self.dwell.iter().map(|(kind, rule)| DwellRule::new(*kind, rule.clone(), zones)).collect();
-        CameraRules::new(dwell, SceneChangeRule::new(self.scene, zones))
+        CameraRules::new(
+            dwell,
+            SceneChangeRule::new(self.scene, zones),
+            StaticObjectRule::new(self.static_objects.clone(), zones),
+        )
     }
 
     /// Gives the dwell rules of `category`'s zone kinds the classes `classes`.

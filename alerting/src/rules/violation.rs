@@ -20,6 +20,8 @@ pub enum Category {
     IllegalParking,
     /// A manhole cover open or displaced (a component case, 公用设施 井盖).
     ManholeCover,
+    /// 乱堆物料, code 0507: materials or rubbish piled where they must not be (a large object left).
+    Stacking,
 }
 
 impl std::fmt::Display for Category {
@@ -31,7 +33,8 @@ impl std::fmt::Display for Category {
 
 impl Category {
     /// Every category.
-    pub const ALL: [Category; 4] = [Self::IllegalConstruction, Self::Litter, Self::IllegalParking, Self::ManholeCover];
+    pub const ALL: [Category; 5] =
+        [Self::IllegalConstruction, Self::Litter, Self::IllegalParking, Self::ManholeCover, Self::Stacking];
 
     /// The snake_case name used in the API and the database.
     pub const fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Category {
             Self::Litter => "litter",
             Self::IllegalParking => "illegal_parking",
             Self::ManholeCover => "manhole_cover",
+            Self::Stacking => "stacking",
         }
     }
 

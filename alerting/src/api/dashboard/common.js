@@ -12,7 +12,7 @@ const TERMS = {
     acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
     plate_read: '读取车牌', plate_erased: '车牌已删除',
     false_detection: '误报', not_a_violation: '非违规', duplicate: '重复上报', other: '其他原因',
-    illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖',
+    illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖', stacking: '乱堆物料',
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
     ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
     inspector: '核查员', admin: '管理员', no_parking: '禁停区', no_dumping: '禁倒区', construction_watch: '违建监控区',
