@@ -101,7 +101,7 @@ async fn parked_vehicles_in_recorded_frames_are_one_case_confirmed_after_exactly
             Violation::Camera(v) => {
                 (v.class.to_string(), v.bbox.to_array().map(f32::round), v.first_seen, v.confirmed_at)
             }
-            Violation::Sensor(_) => panic!("a sensor violation from a camera"),
+            Violation::Sensor(_) | Violation::Cleared(_) => panic!("only the dwell rule watches this camera"),
         })
         .collect();
     println!("{seen:?}");

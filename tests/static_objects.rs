@@ -1,8 +1,10 @@
 //! Objects left in a `no_dumping` zone through the whole path, on clips made at test time from the
 //! shared street clip (`traffic.mp4`: a road seen from above, cars passing below the turn lane the
 //! zone watches), each served by simcam as its own camera:
-//! - bags cut from a real photo and laid in the turn lane from second 10 on → one `litter` (0102)
-//!   case whose object outlines them;
+//! - bags cut from a real photo and laid in the turn lane from second 10 to 45 → one `litter` (0102)
+//!   case whose object outlines them; taken through verify, dispatch and accept meanwhile, it gets a
+//!   `cleared_seen` step with the bare lane as evidence and is reported handled
+//!   (`report_handled_when_cleared`) once the bags are gone;
 //! - a larger pile of them → one `stacking` (0507) case;
 //! - a man cut from a real photo standing in the lane for the same time → no case (the detector's
 //!   person box explains the change);
@@ -19,6 +21,8 @@ use serde_json::Value;
 
 /// Seconds into each clip when the object (or the man) appears.
 const APPEARS_S: u32 = 10;
+/// Seconds into the bags' clip when they are taken away.
+const TAKEN_S: u32 = 45;
 /// Seconds an object must stand still.
 const DWELL_S: u32 = 12;
 /// Where the bags lie in the 640 x 360 street: in the turn lane, between its two arrows.
@@ -90,8 +94,10 @@ fn bags_left_in_the_lane_are_one_litter_case_a_pile_stacking_and_a_man_dusk_or_a
     let at = |(x, y, ..): (u32, u32, u32, u32)| {
         format!("[0:v][1:v]overlay=x={x}:y={y}:enable='gte(t,{APPEARS_S})':shortest=1")
     };
+    let (x, y, ..) = BAGS;
+    let for_a_while = format!("[0:v][1:v]overlay=x={x}:y={y}:enable='between(t,{APPEARS_S},{TAKEN_S})':shortest=1");
     let clips = [
-        ("bags", clip(path, "bags", Some(&bags), &at(BAGS))),
+        ("bags", clip(path, "bags", Some(&bags), &for_a_while)),
         ("pile", clip(path, "pile", Some(&pile), &at(PILE))),
         ("man", clip(path, "man", Some(&man), &at((300, 10, 0, 0)))),
         // eq scales luma around mid-grey: contrast 1 - 0.6k with brightness -0.3k is luma x (1 - 0.6k).
@@ -113,13 +119,29 @@ fn bags_left_in_the_lane_are_one_litter_case_a_pile_stacking_and_a_man_dusk_or_a
         );
     std::fs::write(
         &config,
-        format!("{text}\n[rules.static_object]\nmin_dwell_s = {DWELL_S}\nshort_term_s = 3\nlong_term_s = 120\n"),
+        format!(
+            "{text}\n[rules.static_object]\nmin_dwell_s = {DWELL_S}\nshort_term_s = 3\nlong_term_s = 120\n\
+             report_handled_when_cleared = true\n"
+        ),
     )
     .unwrap();
     let service = start_service(&config, &base);
 
-    // Every clip plays until well after the object stood still for its dwell time (a key-frame a second).
-    let enough = u64::from(APPEARS_S + DWELL_S + 25);
+    // The bags' case opens once they stood still for the dwell time; the office takes it on before
+    // they are taken away.
+    wait_for(Duration::from_secs(120), || service.log(), || !cases_of(&base, "bags").is_empty());
+    let id = cases_of(&base, "bags")[0]["id"].as_i64().unwrap();
+    for action in ["verify", "dispatch", "accept"] {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/v1/cases/{id}/actions"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "action": action, "note": "test" }))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "{action}: {}", response.text().unwrap());
+    }
+    // Every clip plays until well after the bags were taken away (a key-frame a second).
+    let enough = u64::from(TAKEN_S + 10);
     wait_for(Duration::from_secs(150), || service.log(), || clips.iter().all(|(id, _)| frames_of(&base, id) >= enough));
 
     let bags_cases = cases_of(&base, "bags");
@@ -141,7 +163,18 @@ fn bags_left_in_the_lane_are_one_litter_case_a_pile_stacking_and_a_man_dusk_or_a
         "and not much more: {:?}",
         [x1, y1, x2, y2]
     );
-    assert_eq!(detail["evidence"].as_array().unwrap().len(), 2, "now and before they appeared: {detail:#}");
+    let steps: Vec<&str> = detail["events"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    let cleared = steps.iter().position(|step| *step == "cleared_seen");
+    assert!(
+        cleared.is_some() && steps.get(cleared.unwrap() + 1) == Some(&"report_handled"),
+        "the bags were seen gone and the case reported handled: {steps:?}"
+    );
+    assert_eq!(detail["status"], "feedback", "{detail:#}");
+    assert_eq!(
+        detail["evidence"].as_array().unwrap().len(),
+        3,
+        "when they were found, before they appeared, and the lane bare again: {detail:#}"
+    );
 
     let pile_cases = cases_of(&base, "pile");
     let categories: Vec<&str> = pile_cases.iter().filter_map(|case| case["category"].as_str()).collect();

@@ -30,11 +30,13 @@ pub enum Step {
     PlateRead,
     /// The plate text and its crop were erased (retention).
     PlateErased,
+    /// The camera sees the object left gone (its place matches the old background again).
+    ClearedSeen,
 }
 
 impl Step {
     /// The steps that are not workflow actions.
-    const OTHERS: [Self; 10] = [
+    const OTHERS: [Self; 11] = [
         Self::Report,
         Self::Whistle,
         Self::ReportIn,
@@ -45,6 +47,7 @@ impl Step {
         Self::Remind,
         Self::PlateRead,
         Self::PlateErased,
+        Self::ClearedSeen,
     ];
 
     /// The snake_case name used in the database and the API.
@@ -61,6 +64,7 @@ impl Step {
             Self::Remind => "remind",
             Self::PlateRead => "plate_read",
             Self::PlateErased => "plate_erased",
+            Self::ClearedSeen => "cleared_seen",
         }
     }
 

@@ -20,7 +20,7 @@ use crate::{
         workflow::{Action, Status},
     },
     clock::SharedClock,
-    rules::{CameraViolation, Category, SCENE_CHANGE_CLASS, SensorViolation, Violation, wire},
+    rules::{CameraViolation, Category, ObjectCleared, SCENE_CHANGE_CLASS, SensorViolation, Violation, wire},
     store::ActionOutcome,
     store::{NewCase, NewEvidence, NewObject, PlaceKey, Store},
 };
@@ -53,6 +53,10 @@ pub enum CaseOutcome {
     AlreadyKnown(i64),
     /// The place's last case closed less than the cooldown ago: nothing filed.
     CoolingDown,
+    /// The camera saw the object of the open case gone: its timeline says so.
+    ClearedSeen(i64),
+    /// The camera saw an object gone that no open case holds (its case was closed, or voided).
+    NoOpenCase,
 }
 
 /// Where a problem is: a camera's zone, or a sensor and the rule it broke.
@@ -76,6 +80,9 @@ impl Place {
             }
             Violation::Sensor(v) => {
                 Self { source: v.device.clone(), sensor: true, zone: v.rule.clone(), category: v.category }
+            }
+            Violation::Cleared(v) => {
+                Self { source: v.camera.clone(), sensor: false, zone: v.zone.clone(), category: v.category }
             }
         }
     }
@@ -170,6 +177,11 @@ fn stored_boxes(boxes: &[[f64; 4]]) -> Vec<BBox> {
     boxes.iter().map(|b| BBox::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)).collect()
 }
 
+/// Who reports a case handled when its camera sees the object gone.
+fn camera_handler() -> Principal {
+    Principal::new("camera-clearance", Role::Handler)
+}
+
 /// Who files cases automatically above the category's confidence.
 fn ai_verifier() -> Principal {
     Principal::new("ai-verification", Role::Operator)
@@ -237,9 +249,16 @@ impl CaseEngine {
         cooling
     }
 
+    /// Counts a violation (a clearing is none).
+    fn count(&self, violation: &Violation) {
+        if !matches!(violation, Violation::Cleared(_)) {
+            self.metrics.violations_total.with_label_values(&[violation.category().as_str()]).inc();
+        }
+    }
+
     /// Files a violation.
     pub async fn handle(&mut self, violation: Violation) -> Result<CaseOutcome> {
-        self.metrics.violations_total.with_label_values(&[violation.category().as_str()]).inc();
+        self.count(&violation);
         self.file(violation).await
     }
 
@@ -273,7 +292,7 @@ impl CaseEngine {
         self.read_place(place).await?;
         let outcome = self.file_at_place(violation, Some(id.clone())).await?;
         // Every relayed violation is accounted to one case, also the ones that only saw it again.
-        if let CaseOutcome::AlreadyKnown(case) = outcome {
+        if let CaseOutcome::AlreadyKnown(case) | CaseOutcome::ClearedSeen(case) = outcome {
             self.store.attribute_violation(&id, case, self.clock.now()).await?;
         }
         Ok(outcome)
@@ -304,7 +323,45 @@ impl CaseEngine {
         match violation {
             Violation::Camera(violation) => self.handle_camera(violation, relayed).await,
             Violation::Sensor(violation) => self.handle_sensor(violation, relayed).await,
+            Violation::Cleared(cleared) => self.handle_cleared(cleared).await,
         }
+    }
+
+    /// Records on the open case of the place that its object was seen gone, with the frame that shows
+    /// the place bare; reports the case handled when asked to and it is being handled.
+    async fn handle_cleared(&mut self, cleared: ObjectCleared) -> Result<CaseOutcome> {
+        let place = Place {
+            source: cleared.camera.clone(),
+            sensor: false,
+            zone: cleared.zone.clone(),
+            category: cleared.category,
+        };
+        let Some(case) = self
+            .open
+            .get(&place)
+            .filter(|case| case.objects.iter().any(|known| known.iou(&cleared.bbox) > SAME_OBJECT_IOU))
+        else {
+            info!(camera = %cleared.camera, zone = %cleared.zone, "an object left was seen gone; no open case holds it");
+            return Ok(CaseOutcome::NoOpenCase);
+        };
+        let id = case.id;
+        let evidence = self
+            .render_evidence(cleared.frame.clone(), cleared.zone_points.clone(), vec![(cleared.bbox, OBJECT_COLOR)], id)
+            .await?;
+        let status = self.store.record_cleared(id, &evidence, cleared.seen_at).await?;
+        info!(case = id, camera = %cleared.camera, zone = %cleared.zone, "the camera sees the object gone");
+        if cleared.report_handled && status == Some(Status::Handling) {
+            let note = "the camera sees the object gone (rules.static_object.report_handled_when_cleared)";
+            match self
+                .store
+                .apply_action(id, &camera_handler(), Action::ReportHandled, note, self.clock.now(), &self.policy)
+                .await?
+            {
+                ActionOutcome::Applied(_) => info!(case = id, "case reported handled: the camera sees the object gone"),
+                outcome => warn!(case = id, ?outcome, "reporting the case handled was refused"),
+            }
+        }
+        Ok(CaseOutcome::ClearedSeen(id))
     }
 
     async fn handle_sensor(&mut self, violation: SensorViolation, relayed: Option<String>) -> Result<CaseOutcome> {
@@ -444,7 +501,10 @@ impl CaseEngine {
                 case = id, camera = %violation.camera, zone = %violation.zone, objects = case.objects.len(),
                 class = %violation.class, "object added to open case"
             ),
-            CaseOutcome::AlreadyKnown(_) | CaseOutcome::CoolingDown => {}
+            CaseOutcome::AlreadyKnown(_)
+            | CaseOutcome::CoolingDown
+            | CaseOutcome::ClearedSeen(_)
+            | CaseOutcome::NoOpenCase => {}
         }
         Ok(outcome)
     }
@@ -503,7 +563,7 @@ impl CaseEngine {
     /// that brought a relayed violation is acknowledged only once it is filed or parked.
     pub async fn handle_logged(&mut self, violation: Violation) {
         let (source, category) = (violation.source_id().to_owned(), violation.category());
-        self.metrics.violations_total.with_label_values(&[category.as_str()]).inc();
+        self.count(&violation);
         let mut delays = sharpeyes_ingest::backoff::retry_delays(STORE_RETRY_MIN, STORE_RETRY_MAX);
         loop {
             match self.file(violation.clone()).await {

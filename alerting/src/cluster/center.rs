@@ -216,6 +216,7 @@ impl Handler {
                 match &mut violation {
                     Violation::Camera(v) => v.receipt = Some(receipt),
                     Violation::Sensor(v) => v.receipt = Some(receipt),
+                    Violation::Cleared(v) => v.receipt = Some(receipt),
                 }
                 tracing::debug!(id = message.id, node = message.node, "violation received");
                 violations.send(violation).await.is_ok()

@@ -244,6 +244,9 @@ pub struct StaticObjectSettings {
     /// Least detector score of such a box.
     #[serde(default = "default_explain_min_score")]
     pub explain_min_score: Score,
+    /// Whether a case being handled is reported handled when the camera sees its object gone.
+    #[serde(default)]
+    pub report_handled_when_cleared: bool,
 }
 
 fn default_static_kinds() -> Vec<ZoneKind> {
@@ -283,6 +286,7 @@ impl Default for StaticObjectSettings {
             similarity: default_block_similarity(),
             explained_by: default_explained_by(),
             explain_min_score: default_explain_min_score(),
+            report_handled_when_cleared: false,
         }
     }
 }
@@ -331,6 +335,7 @@ impl StaticObjectSettings {
             similarity: self.similarity.get(),
             explained_by: self.explained_by.clone(),
             explain_min_score: self.explain_min_score.get(),
+            report_handled_when_cleared: self.report_handled_when_cleared,
             utc_offset,
         }
     }

@@ -6,8 +6,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::{
-    CameraViews, CameraViolation, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule,
-    StaticObjectConfig, StaticObjectRule, Violation, Zone, ZoneKind,
+    CameraViews, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule, StaticObjectConfig,
+    StaticObjectRule, Violation, Zone, ZoneKind,
 };
 
 /// Every rule of one camera: a dwell rule per zone kind it has, the scene-change analyser of its
@@ -46,11 +46,16 @@ impl CameraRules {
             .for_each(|rule| rule.set_classes(classes.to_vec()));
     }
 
-    fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
-        let mut violations: Vec<CameraViolation> =
-            self.dwell.iter_mut().filter(|rule| rule.is_active()).flat_map(|rule| rule.observe(analysed)).collect();
+    fn observe(&mut self, analysed: &FrameDetections) -> Vec<Violation> {
+        let mut violations: Vec<Violation> = self
+            .dwell
+            .iter_mut()
+            .filter(|rule| rule.is_active())
+            .flat_map(|rule| rule.observe(analysed))
+            .map(Violation::Camera)
+            .collect();
         if let Some(scene) = &mut self.scene {
-            violations.extend(scene.observe(analysed));
+            violations.extend(scene.observe(analysed).into_iter().map(Violation::Camera));
         }
         if let Some(static_objects) = &mut self.static_objects {
             violations.extend(static_objects.observe(analysed));
@@ -174,7 +179,7 @@ impl RulesStage {
                 continue;
             };
             for violation in rules.observe(&analysed) {
-                if self.violations_tx.blocking_send(Violation::Camera(violation)).is_err() {
+                if self.violations_tx.blocking_send(violation).is_err() {
                     warn!("the case engine stopped; rules stop");
                     return;
                 }

@@ -10,16 +10,19 @@
 //! - the **short-term** one, a running average over `short_term`: what stood there lately.
 //!
 //! A cell whose view differs from the long-term background but matches the short-term one holds
-//! something new that now stands still. When it has differed, uncovered, for the zone's dwell time, it
-//! is static. Connected static cells are one blob; a blob at least `min_area` of the frame is one
-//! violation, `litter` (0102) or, above `large_area`, `stacking` (0507), with the frame before it
-//! appeared and the frame now as evidence, its box outlined. A cell covered by the box of a person or
-//! a vehicle (`explained_by`) starts again: a person standing still or a parked vehicle is not
-//! something left behind (parking is the parking rule's business). A cell is only learned once it was
-//! seen uncovered, so a vehicle parked when the service starts leaves no ghost; and a still change that
-//! takes structure away (bare ground where a pile stood when watching began) is learned as the new
-//! background rather than reported. A reported blob stays claimed until most of its cells match the
-//! long-term background again (the object is gone).
+//! something new that now stands still. Once such a cell has differed for the zone's dwell time and
+//! stands still, uncovered, the connected changed cells around it are one blob (the parts of a pile
+//! settle a few seconds apart); a blob at least `min_area` of the frame is one violation, `litter`
+//! (0102) or, above `large_area`, `stacking` (0507), with the frame before it appeared and the frame
+//! now as evidence, its box outlined. A blob that the box of a person or a vehicle (`explained_by`)
+//! covered in more than a quarter of the frames since it changed is explained by them: a person
+//! standing still (missed by the detector now and then) or a parked vehicle is not something left
+//! behind (parking is the parking rule's business), while a car passing beside a pile now and then
+//! does not hide it. A cell is only learned once it was seen uncovered, so a vehicle parked when the
+//! service starts leaves no ghost; and something there when watching began that is then taken away is
+//! told from something left by the edges along its outline, and learned as background rather than
+//! reported. A reported blob stays claimed until most of its cells match the long-term background
+//! again (the object is gone): that is reported too, as [`ObjectCleared`].
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -29,7 +32,7 @@ use sharpeyes_ingest::Frame;
 use tracing::info;
 
 use super::{
-    CameraViolation, Category, Zone, ZoneKind,
+    CameraViolation, Category, ObjectCleared, Violation, Zone, ZoneKind,
     patch::{Samples, Structure},
 };
 
@@ -44,13 +47,16 @@ const FLAT: f32 = 4.0;
 /// A sample this much brighter or darker (0..255) than the long-term background's differs from it,
 /// when telling something left from something taken away.
 const FOREGROUND: f32 = 25.0;
+/// A blob whose cells a person's or vehicle's box covered in more than this share of the frames
+/// since they changed is explained by them (a person standing still, missed now and then).
+const EXPLAINED: f32 = 0.25;
 /// Frames in a row a changed cell must match its long-term background again to count as clear.
 const CLEAR_FRAMES: u8 = 2;
 /// Share of a reported blob's cells that must be clear for the object to count as gone.
 const GONE_SHARE: f32 = 0.7;
 /// A person's or vehicle's box is grown by this share of its size each way before it covers cells
 /// (boxes are tight, shadows and carried things are not).
-const EXPLAIN_MARGIN: f32 = 0.15;
+const EXPLAIN_MARGIN: f32 = 0.1;
 /// Blob ids start here, so that they never equal a tracker's ids in the same zone.
 const FIRST_BLOB_ID: u64 = 1 << 48;
 
@@ -75,6 +81,9 @@ pub struct StaticObjectConfig {
     pub explained_by: Vec<String>,
     /// Least detector score of such a box.
     pub explain_min_score: f32,
+    /// Whether a case being handled is reported handled (`report_handled`) when the camera sees its
+    /// object gone; otherwise only its timeline says so (`cleared_seen`).
+    pub report_handled_when_cleared: bool,
     /// The city's offset from UTC, for zone schedules.
     pub utc_offset: FixedOffset,
 }
@@ -91,6 +100,7 @@ impl Default for StaticObjectConfig {
             similarity: 0.5,
             explained_by: ["person", "bicycle", "car", "motorcycle", "bus", "truck"].map(String::from).to_vec(),
             explain_min_score: 0.25,
+            report_handled_when_cleared: false,
             utc_offset: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
         }
     }
@@ -107,8 +117,11 @@ struct Cell {
     short_term: Samples<SIDE>,
     /// What the cell looks like in the latest frame.
     latest: Samples<SIDE>,
-    /// Since when the cell has differed from its long-term background, uncovered.
+    /// Since when the cell has differed from its long-term background.
     differs_since: Option<DateTime<Utc>>,
+    /// Frames seen since then, and how many of them a person's or vehicle's box covered it in.
+    seen: u32,
+    covered: u32,
     /// The zone's latest frame before the cell began to differ.
     before: Option<Frame>,
     /// Frames in a row that matched the long-term background.
@@ -128,6 +141,10 @@ impl Cell {
 #[derive(Debug)]
 struct Reported {
     cells: Vec<usize>,
+    /// The violation's id, box and category, for the clearing.
+    id: u64,
+    bbox: BBox,
+    category: Category,
 }
 
 /// A zone's grid of cells over its bounding box in one frame size.
@@ -171,8 +188,9 @@ impl StaticObjectRule {
         !self.zones.is_empty()
     }
 
-    /// Compares one analysed frame with each zone's backgrounds; returns the objects it confirms.
-    pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<CameraViolation> {
+    /// Compares one analysed frame with each zone's backgrounds; returns the objects it confirms and
+    /// those it sees gone.
+    pub fn observe(&mut self, analysed: &FrameDetections) -> Vec<Violation> {
         let frame = &analysed.frame;
         let explaining: Vec<BBox> = analysed
             .detections
@@ -188,7 +206,7 @@ impl StaticObjectRule {
                 continue;
             }
             let (changed, still) = watched.update(&self.config, frame, &explaining);
-            watched.release_gone();
+            violations.extend(watched.release_gone(&self.config, frame).into_iter().map(Violation::Cleared));
             let grid = watched.grid.as_ref().expect("update built the grid");
             // A blob is what changed, connected; it is reported once a part of it has stood still for
             // the dwell time, whole (the parts of a pile settle a few seconds apart, and the edges of
@@ -200,7 +218,7 @@ impl StaticObjectRule {
             for blob in settled {
                 if let Some(violation) = watched.report(&self.config, frame, blob, self.next_blob) {
                     self.next_blob += 1;
-                    violations.push(violation);
+                    violations.push(Violation::Camera(violation));
                 }
             }
             watched.last_seen = Some((frame.captured_at, frame.clone()));
@@ -234,7 +252,7 @@ impl WatchedZone {
             let Some(cell) = cell else { continue };
             let view = Samples::<SIDE>::of(frame, &cell.bbox);
             cell.latest = view;
-            let covered = explaining.iter().any(|bbox| overlaps(bbox, &cell.bbox));
+            let covered = explaining.iter().any(|bbox| covers(bbox, &cell.bbox));
             let Some(long_term) = &mut cell.long_term else {
                 if !covered {
                     cell.long_term = Some(view);
@@ -259,18 +277,16 @@ impl WatchedZone {
                     cell.differs_since = None;
                 }
             }
-            if covered {
-                cell.differs_since = None;
-                continue;
-            }
             if differs_long && cell.differs_since.is_none() {
-                cell.differs_since = Some(at);
+                (cell.differs_since, cell.seen, cell.covered) = (Some(at), 0, 0);
             }
             if cell.claimed || cell.differs_since.is_none() {
                 continue;
             }
+            cell.seen += 1;
+            cell.covered += u32::from(covered);
             changed.push(index);
-            let still = differs_long && !differs_short;
+            let still = differs_long && !differs_short && !covered;
             if still && cell.differs_since.is_some_and(|since| at - since >= dwell) {
                 still_cells.insert(index);
             }
@@ -279,9 +295,11 @@ impl WatchedZone {
     }
 
     /// Forgets the reported blobs whose object is gone (most of their cells match the long-term
-    /// background again), so that something left there later is reported again.
-    fn release_gone(&mut self) {
-        let Some(grid) = &mut self.grid else { return };
+    /// background again), so that something left there later is reported again; returns each as
+    /// cleared in `frame`.
+    fn release_gone(&mut self, config: &StaticObjectConfig, frame: &Frame) -> Vec<ObjectCleared> {
+        let Some(grid) = &mut self.grid else { return Vec::new() };
+        let mut cleared = Vec::new();
         self.reported.retain(|blob| {
             let cell = |index: &usize| grid.cells[*index].as_ref().expect("a blob holds watched cells");
             let clear = blob.cells.iter().filter(|index| cell(index).is_clear()).count();
@@ -290,9 +308,22 @@ impl WatchedZone {
                 blob.cells.iter().for_each(|index| {
                     grid.cells[*index].as_mut().expect("a blob holds watched cells").claimed = false;
                 });
+                cleared.push(ObjectCleared {
+                    camera: frame.camera.clone(),
+                    zone: self.zone.id.clone(),
+                    zone_points: self.zone.points.clone(),
+                    category: blob.category,
+                    track_id: blob.id,
+                    bbox: blob.bbox,
+                    seen_at: frame.captured_at,
+                    frame: frame.clone(),
+                    report_handled: config.report_handled_when_cleared,
+                    receipt: None,
+                });
             }
             !gone
         });
+        cleared
     }
 
     /// The violation of `blob` (cell indices) as blob `id`, claiming its cells; none when it is too
@@ -315,6 +346,14 @@ impl WatchedZone {
         if share < config.min_area || !self.zone.area_fits(share) {
             return None;
         }
+        let (seen, covered) = blob
+            .iter()
+            .filter_map(|index| grid.cells[*index].as_ref())
+            .fold((0, 0), |(seen, covered), cell| (seen + cell.seen, covered + cell.covered));
+        if covered as f32 > EXPLAINED * seen as f32 {
+            // A person or a vehicle stood there most of the time: no object left.
+            return None;
+        }
         if grid.taken_away(&blob) {
             info!(
                 camera = %frame.camera, zone = %self.zone.id, bbox = ?bbox.to_array(),
@@ -333,8 +372,8 @@ impl WatchedZone {
         for index in &blob {
             grid.cells[*index].as_mut().expect("a watched cell").claimed = true;
         }
-        self.reported.push(Reported { cells: blob });
         let category = if share > config.large_area { Category::Stacking } else { Category::Litter };
+        self.reported.push(Reported { cells: blob, id, bbox, category });
         Some(CameraViolation {
             camera: frame.camera.clone(),
             zone: self.zone.id.clone(),
@@ -441,6 +480,8 @@ impl Grid {
                     short_term: Samples([[0.0; SIDE]; SIDE]),
                     latest: Samples([[0.0; SIDE]; SIDE]),
                     differs_since: None,
+                    seen: 0,
+                    covered: 0,
                     before: None,
                     matched: 0,
                     claimed: false,
@@ -463,9 +504,11 @@ fn grown(bbox: &BBox) -> BBox {
     BBox::new(bbox.x1 - dx, bbox.y1 - dy, bbox.x2 + dx, bbox.y2 + dy)
 }
 
-/// Whether two boxes share any area.
-fn overlaps(a: &BBox, b: &BBox) -> bool {
-    a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2
+/// Whether `bbox` covers at least half of `cell`.
+fn covers(bbox: &BBox, cell: &BBox) -> bool {
+    let width = (bbox.x2.min(cell.x2) - bbox.x1.max(cell.x1)).max(0.0);
+    let height = (bbox.y2.min(cell.y2) - bbox.y1.max(cell.y1)).max(0.0);
+    2.0 * width * height >= cell.area()
 }
 
 /// The connected groups (eight neighbours) of `cells`, indices into `grid`'s cells.
@@ -553,18 +596,33 @@ mod tests {
         StaticObjectRule::new(Arc::new(config), &[zone])
     }
 
-    /// Runs `rule` on a frame every 2 s of `seconds`, each drawn by `scene`; returns each violation
-    /// with the second it was confirmed.
-    fn run(
+    /// Runs `rule` on a frame every 2 s of `seconds`, each drawn by `scene`; returns what it found
+    /// (violations and clearings) with the second of each.
+    fn run_all(
         rule: &mut StaticObjectRule,
         seconds: std::ops::Range<i64>,
         scene: impl Fn(i64) -> (RgbImage, Vec<Detection>),
-    ) -> Vec<(i64, CameraViolation)> {
+    ) -> Vec<(i64, Violation)> {
         seconds
             .step_by(2)
             .flat_map(|second| {
                 let (picture, detections) = scene(second);
                 rule.observe(&analysed(second, &picture, detections)).into_iter().map(move |v| (second, v))
+            })
+            .collect()
+    }
+
+    /// The violations [`run_all`] finds, with the second each was confirmed.
+    fn run(
+        rule: &mut StaticObjectRule,
+        seconds: std::ops::Range<i64>,
+        scene: impl Fn(i64) -> (RgbImage, Vec<Detection>),
+    ) -> Vec<(i64, CameraViolation)> {
+        run_all(rule, seconds, scene)
+            .into_iter()
+            .filter_map(|(second, found)| match found {
+                Violation::Camera(violation) => Some((second, violation)),
+                _ => None,
             })
             .collect()
     }
@@ -650,16 +708,30 @@ mod tests {
     }
 
     #[test]
-    fn bags_taken_away_free_their_place_and_bags_left_there_again_are_reported_again() {
+    fn bags_taken_away_are_seen_gone_and_bags_left_there_again_are_reported_again() {
         let left = with(&bags(64, 46), 400, 410);
-        let found = run(&mut rule(), 0..500, |second| match second {
+        let found = run_all(&mut rule(), 0..500, |second| match second {
             40..200 | 300.. => (left.clone(), Vec::new()),
             _ => (street(), Vec::new()),
         });
-        let seconds: Vec<i64> = found.iter().map(|(second, _)| *second).collect();
-        assert_eq!(seconds.len(), 2, "{seconds:?}");
-        assert!(seconds[1] >= 360, "the second time after its own dwell: {seconds:?}");
-        assert!(found[1].1.track_id != found[0].1.track_id);
+        let events: Vec<(i64, &str, u64)> = found
+            .iter()
+            .map(|(second, found)| match found {
+                Violation::Camera(v) => (*second, "left", v.track_id),
+                Violation::Cleared(v) => (*second, "cleared", v.track_id),
+                Violation::Sensor(_) => unreachable!("a camera rule"),
+            })
+            .collect();
+        let kinds: Vec<&str> = events.iter().map(|(_, kind, _)| *kind).collect();
+        assert_eq!(kinds, ["left", "cleared", "left"], "{events:?}");
+        let [(_, _, first), (cleared_at, _, cleared), (again_at, _, again)] = events[..] else { unreachable!() };
+        assert_eq!(cleared, first, "the clearing names the violation it ends");
+        assert!((200..=210).contains(&cleared_at), "seen gone within two frames: {cleared_at}");
+        assert!(again_at >= 360 && again != first, "the second time after its own dwell, as a new object: {events:?}");
+        let Violation::Cleared(clearing) = &found[1].1 else { unreachable!() };
+        let Violation::Camera(violation) = &found[0].1 else { unreachable!() };
+        assert_eq!((clearing.bbox, clearing.category), (violation.bbox, violation.category));
+        assert_eq!(clearing.frame.captured_at, at(cleared_at), "the frame that shows the street bare");
     }
 
     #[test]

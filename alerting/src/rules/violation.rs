@@ -53,13 +53,16 @@ impl Category {
     }
 }
 
-/// A confirmed rule violation, from a camera or a sensor: what the case engine files.
+/// A confirmed rule violation, from a camera or a sensor, or a camera seeing one end: what the case
+/// engine files.
 #[derive(Clone, Debug)]
 pub enum Violation {
     /// An object that broke a camera zone's rule.
     Camera(CameraViolation),
     /// A sensor reading that broke a sensor rule.
     Sensor(SensorViolation),
+    /// An object left that the camera sees gone: its case's timeline says so.
+    Cleared(ObjectCleared),
 }
 
 impl Violation {
@@ -68,6 +71,7 @@ impl Violation {
         match self {
             Self::Camera(v) => v.category,
             Self::Sensor(v) => v.category,
+            Self::Cleared(v) => v.category,
         }
     }
 
@@ -76,6 +80,7 @@ impl Violation {
         match self {
             Self::Camera(v) => &v.camera,
             Self::Sensor(v) => &v.device,
+            Self::Cleared(v) => &v.camera,
         }
     }
 
@@ -102,6 +107,14 @@ impl Violation {
                 v.since.timestamp_micros(),
                 v.confirmed_at.timestamp_micros()
             ),
+            Self::Cleared(v) => format!(
+                "cleared\n{}\n{}\n{}\n{}\n{}",
+                v.camera,
+                v.zone,
+                v.category.as_str(),
+                v.track_id,
+                v.seen_at.timestamp_micros()
+            ),
         };
         hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16])
     }
@@ -112,6 +125,7 @@ impl Violation {
         match self {
             Self::Camera(v) => v.receipt.take(),
             Self::Sensor(v) => v.receipt.take(),
+            Self::Cleared(v) => v.receipt.take(),
         }
     }
 }
@@ -172,5 +186,31 @@ pub struct CameraViolation {
     pub before: Option<Frame>,
     /// The receipt of the message that brought the violation from an edge node, acknowledged once the
     /// violation is filed (none when this process's own rules confirmed it).
+    pub receipt: Option<Receipt>,
+}
+
+/// An object left (a static-object violation) that the camera sees gone: the place where it stood
+/// matches the old background again.
+#[derive(Clone, Debug)]
+pub struct ObjectCleared {
+    /// Camera id.
+    pub camera: Arc<str>,
+    /// Zone id within the camera.
+    pub zone: Arc<str>,
+    /// The zone's polygon (normalised), for the evidence image.
+    pub zone_points: Vec<[f64; 2]>,
+    /// Category of the violation it ends.
+    pub category: Category,
+    /// Id of the violation's object (the blob).
+    pub track_id: u64,
+    /// Where the object stood.
+    pub bbox: BBox,
+    /// When it was seen gone (capture time of `frame`).
+    pub seen_at: DateTime<Utc>,
+    /// The frame that shows the place bare.
+    pub frame: Frame,
+    /// Whether the case is to be reported handled (`report_handled`) when it is being handled.
+    pub report_handled: bool,
+    /// The receipt of the message that brought it from an edge node.
     pub receipt: Option<Receipt>,
 }

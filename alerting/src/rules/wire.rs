@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sharpeyes_inference::BBox;
 use sharpeyes_ingest::{Frame, mqtt::SensorReading};
 
-use crate::rules::{CameraViolation, Category, SensorViolation, Violation};
+use crate::rules::{CameraViolation, Category, ObjectCleared, SensorViolation, Violation};
 
 /// Largest side of a frame a message may carry (a decompression bomb is refused before decoding).
 pub const MAX_FRAME_SIDE: u32 = 8192;
@@ -120,6 +120,27 @@ pub enum Body {
         /// When it had held long enough.
         confirmed_at: DateTime<Utc>,
     },
+    /// See [`ObjectCleared`].
+    Cleared {
+        /// Camera id.
+        camera: String,
+        /// Zone id.
+        zone: String,
+        /// The zone's polygon, normalised.
+        zone_points: Vec<[f64; 2]>,
+        /// Category of the violation it ends.
+        category: Category,
+        /// Id of the violation's object.
+        track_id: u64,
+        /// Where the object stood.
+        bbox: BBox,
+        /// When it was seen gone.
+        seen_at: DateTime<Utc>,
+        /// The frame that shows the place bare.
+        frame: SentFrame,
+        /// Whether the case is to be reported handled.
+        report_handled: bool,
+    },
 }
 
 /// A frame as a JPEG.
@@ -159,6 +180,17 @@ pub fn encode(violation: &Violation, node: &str) -> Result<Vec<u8>, image::Image
             reading: v.reading.clone(),
             since: v.since,
             confirmed_at: v.confirmed_at,
+        },
+        Violation::Cleared(v) => Body::Cleared {
+            camera: v.camera.to_string(),
+            zone: v.zone.to_string(),
+            zone_points: v.zone_points.clone(),
+            category: v.category,
+            track_id: v.track_id,
+            bbox: v.bbox,
+            seen_at: v.seen_at,
+            frame: sent_frame(&v.frame)?,
+            report_handled: v.report_handled,
         },
     };
     let message = ViolationMessage { id: violation.stable_id(), node: node.to_owned(), body };
@@ -217,17 +249,13 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
             before,
         } => {
             let camera: Arc<str> = camera.as_str().into();
-            if zone_points.len() < 3 || zone_points.iter().flatten().any(|c| !c.is_finite()) {
-                return Err(WireError::Invalid { field: "zone_points", reason: "not a polygon of finite points" });
-            }
+            check_zone(zone_points)?;
             if !score.is_finite() || [*bbox].iter().chain(zone_boxes.iter()).any(|b| !finite_box(b)) {
                 return Err(WireError::Invalid { field: "bbox", reason: "not finite" });
             }
             let frame = received_frame(&camera, frame, "frame")?;
             let before = before.as_mut().map(|b| received_frame(&camera, b, "before")).transpose()?;
-            if bbox.x2 > frame.width as f32 + 1.0 || bbox.y2 > frame.height as f32 + 1.0 {
-                return Err(WireError::Invalid { field: "bbox", reason: "outside the frame" });
-            }
+            check_inside(bbox, &frame)?;
             Violation::Camera(CameraViolation {
                 camera,
                 zone: zone.as_str().into(),
@@ -258,12 +286,49 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
                 receipt: None,
             })
         }
+        Body::Cleared { camera, zone, zone_points, category, track_id, bbox, seen_at, frame, report_handled } => {
+            let camera: Arc<str> = camera.as_str().into();
+            check_zone(zone_points)?;
+            if !finite_box(bbox) {
+                return Err(WireError::Invalid { field: "bbox", reason: "not finite" });
+            }
+            let frame = received_frame(&camera, frame, "frame")?;
+            check_inside(bbox, &frame)?;
+            Violation::Cleared(ObjectCleared {
+                camera,
+                zone: zone.as_str().into(),
+                zone_points: std::mem::take(zone_points),
+                category: *category,
+                track_id: *track_id,
+                bbox: *bbox,
+                seen_at: *seen_at,
+                frame,
+                report_handled: *report_handled,
+                receipt: None,
+            })
+        }
     };
     let expected = violation.stable_id();
     if expected != message.id {
         return Err(WireError::Id { sent: message.id, expected });
     }
     Ok((violation, message))
+}
+
+/// Refuses a zone that is not a polygon of finite points.
+fn check_zone(points: &[[f64; 2]]) -> Result<(), WireError> {
+    if points.len() < 3 || points.iter().flatten().any(|c| !c.is_finite()) {
+        return Err(WireError::Invalid { field: "zone_points", reason: "not a polygon of finite points" });
+    }
+    Ok(())
+}
+
+/// Refuses a box that reaches outside its frame.
+fn check_inside(bbox: &BBox, frame: &Frame) -> Result<(), WireError> {
+    if bbox.x2 > frame.width as f32 + 1.0 || bbox.y2 > frame.height as f32 + 1.0 {
+        return Err(WireError::Invalid { field: "bbox", reason: "outside the frame" });
+    }
+    Ok(())
 }
 
 fn finite_box(b: &BBox) -> bool {
@@ -328,6 +393,36 @@ mod tests {
         assert_eq!((got.bbox, got.first_seen, got.confirmed_at), (sent.bbox, sent.first_seen, sent.confirmed_at));
         assert_eq!((got.frame.width, got.frame.height), (64, 48));
         assert!(got.before.is_some());
+    }
+
+    #[test]
+    fn a_clearing_survives_the_trip_and_a_box_outside_its_frame_is_refused() {
+        let cleared = |bbox| {
+            Violation::Cleared(ObjectCleared {
+                camera: "cam".into(),
+                zone: "nd-1".into(),
+                zone_points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+                category: Category::Stacking,
+                track_id: 1 << 48,
+                bbox,
+                seen_at: Utc::now(),
+                frame: frame(64, 48),
+                report_handled: true,
+                receipt: None,
+            })
+        };
+        let sent = cleared(BBox::new(4.0, 4.0, 20.0, 30.0));
+        let (received, message) = decode(&encode(&sent, "edge-0").unwrap()).unwrap();
+        assert_eq!(message.id, sent.stable_id());
+        let (Violation::Cleared(sent), Violation::Cleared(got)) = (&sent, &received) else { panic!("a clearing") };
+        assert_eq!(
+            (got.track_id, got.bbox, got.seen_at, got.category),
+            (sent.track_id, sent.bbox, sent.seen_at, sent.category)
+        );
+        assert!(got.report_handled);
+        assert_eq!((got.frame.width, got.frame.height), (64, 48));
+        let outside = encode(&cleared(BBox::new(4.0, 4.0, 200.0, 30.0)), "edge-0").unwrap();
+        assert!(matches!(decode(&outside), Err(WireError::Invalid { field: "bbox", .. })));
     }
 
     #[test]

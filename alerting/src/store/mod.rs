@@ -7,6 +7,7 @@
 
 mod acks;
 mod actions;
+mod clearances;
 mod cluster;
 mod columns;
 mod dataset;

@@ -10,7 +10,7 @@ const TERMS = {
     grant_extension: '批准延期', refuse_extension: '驳回延期', suspend: '挂账', resume: '恢复', report_handled: '处置反馈',
     close: '核查结案', reopen: '退回重办', evaluate: '评价', supervise: '督办', report: '上报', whistle: '吹哨', report_in: '报到',
     acknowledge: '认领', escalate: '升级', whistle_missed: '未报到', system: '系统', reporter: '上报渠道',
-    plate_read: '读取车牌', plate_erased: '车牌已删除',
+    plate_read: '读取车牌', plate_erased: '车牌已删除', cleared_seen: '已见清除',
     false_detection: '误报', not_a_violation: '非违规', duplicate: '重复上报', other: '其他原因',
     illegal_parking: '机动车乱停放', litter: '暴露垃圾', illegal_construction: '私搭乱建', manhole_cover: '井盖', stacking: '乱堆物料',
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
