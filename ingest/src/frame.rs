@@ -7,8 +7,8 @@ use gstreamer_video::{self as gst_video, prelude::*};
 
 /// One decoded video frame, packed RGB (3 bytes a pixel, no row padding).
 ///
-/// Cloning is cheap: the pixels are shared.
-#[derive(Clone, Debug)]
+/// Cloning is cheap: the pixels are shared. Its `Debug` form names the pixels' size, not each byte.
+#[derive(Clone)]
 pub struct Frame {
     /// Id of the camera that produced the frame (as in the configuration).
     pub camera: Arc<str>,
@@ -22,6 +22,19 @@ pub struct Frame {
     pub height: u32,
     /// `width * height * 3` bytes of RGB; none in an [outline](Frame::outline).
     pub rgb: Bytes,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("camera", &self.camera)
+            .field("captured_at", &self.captured_at)
+            .field("pts", &self.pts)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("rgb_bytes", &self.rgb.len())
+            .finish()
+    }
 }
 
 impl Frame {
