@@ -84,7 +84,7 @@ fn citizens_report_with_a_photo_and_cases_read_as_service_requests() {
     let services: Value =
         reqwest::blocking::get(format!("{base}/open311/v2/services.json?api_key={VIEWER}")).unwrap().json().unwrap();
     let codes: Vec<&str> = services.as_array().unwrap().iter().map(|s| s["service_code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["illegal_construction", "litter", "illegal_parking", "manhole_cover"]);
+    assert_eq!(codes, ["illegal_construction", "litter", "illegal_parking", "manhole_cover", "stacking"]);
     let parking = &services[2];
     assert_eq!(parking["service_name"], "机动车乱停放");
     assert!(parking["description"].as_str().unwrap().starts_with("0505"), "{parking}");

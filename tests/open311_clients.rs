@@ -142,7 +142,11 @@ fn a_published_georeport_client_reads_the_public_view_in_json_and_xml() {
         let seen = &answers[format];
         let codes: Vec<&str> =
             seen["services"].as_array().unwrap().iter().map(|s| s["service_code"].as_str().unwrap()).collect();
-        assert_eq!(codes, ["illegal_construction", "litter", "illegal_parking", "manhole_cover"], "{format}");
+        assert_eq!(
+            codes,
+            ["illegal_construction", "litter", "illegal_parking", "manhole_cover", "stacking"],
+            "{format}"
+        );
         let question = &seen["parking_definition"]["attributes"];
         let question = if format == "xml" { &question["attribute"] } else { &question[0] };
         assert_eq!(question["code"], "vehicle", "{format}: {seen:#}");

@@ -47,6 +47,8 @@ const FLAT: f32 = 4.0;
 /// A sample this much brighter or darker (0..255) than the long-term background's differs from it,
 /// when telling something left from something taken away.
 const FOREGROUND: f32 = 25.0;
+/// Changed cells this many cells apart (or closer) belong to one blob.
+const REACH: isize = 2;
 /// A blob whose cells a person's or vehicle's box covered in more than this share of the frames
 /// since they changed is explained by them (a person standing still, missed now and then).
 const EXPLAINED: f32 = 0.25;
@@ -511,7 +513,8 @@ fn covers(bbox: &BBox, cell: &BBox) -> bool {
     2.0 * width * height >= cell.area()
 }
 
-/// The connected groups (eight neighbours) of `cells`, indices into `grid`'s cells.
+/// The groups of `cells` (indices into `grid`'s cells) that lie within [`REACH`] cells of each other
+/// (a gap of one cell, where an object's edge happens to match the background, does not split it).
 fn blobs(grid: &Grid, cells: &[usize]) -> Vec<Vec<usize>> {
     let mut left: std::collections::BTreeSet<usize> = cells.iter().copied().collect();
     let mut found = Vec::new();
@@ -521,7 +524,8 @@ fn blobs(grid: &Grid, cells: &[usize]) -> Vec<Vec<usize>> {
         while let Some(&index) = blob.get(next) {
             next += 1;
             let (row, column) = ((index / grid.columns) as isize, (index % grid.columns) as isize);
-            for (dr, dc) in [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)] {
+            let reach = -REACH..=REACH;
+            for (dr, dc) in reach.clone().flat_map(|dr| reach.clone().map(move |dc| (dr, dc))) {
                 let (r, c) = (row + dr, column + dc);
                 if r < 0 || c < 0 || c >= grid.columns as isize {
                     continue;
