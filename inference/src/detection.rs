@@ -25,13 +25,23 @@ impl BBox {
         (self.x2 - self.x1).max(0.0) * (self.y2 - self.y1).max(0.0)
     }
 
-    /// Intersection over union with `other`, in 0..=1.
-    pub fn iou(&self, other: &BBox) -> f32 {
+    /// Area in square pixels that `self` and `other` share.
+    pub fn intersection_area(&self, other: &BBox) -> f32 {
         let width = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
         let height = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
-        let intersection = width * height;
+        width * height
+    }
+
+    /// Intersection over union with `other`, in 0..=1.
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let intersection = self.intersection_area(other);
         let union = self.area() + other.area() - intersection;
         if union <= 0.0 { 0.0 } else { intersection / union }
+    }
+
+    /// The smallest box holding both `self` and `other`.
+    pub fn union(&self, other: &BBox) -> Self {
+        Self::new(self.x1.min(other.x1), self.y1.min(other.y1), self.x2.max(other.x2), self.y2.max(other.y2))
     }
 
     /// The middle of the bottom edge: where a vehicle touches the ground.

@@ -141,11 +141,7 @@ impl SceneChangeRule {
                 continue;
             }
             watched.reported = true;
-            let bbox = changed
-                .iter()
-                .map(|b| b.bbox)
-                .reduce(|a, b| BBox::new(a.x1.min(b.x1), a.y1.min(b.y1), a.x2.max(b.x2), a.y2.max(b.y2)))
-                .expect("at least one block changed");
+            let bbox = changed.iter().map(|b| b.bbox).reduce(|a, b| a.union(&b)).expect("at least one block changed");
             violations.push(CameraViolation {
                 camera: frame.camera.clone(),
                 zone: watched.zone.id.clone(),
@@ -172,10 +168,7 @@ impl View {
     /// watched (inside the zone, outside its masks).
     fn of(frame: &Frame, zone: &Zone) -> Self {
         let (width, height) = (frame.width as f64, frame.height as f64);
-        let xs = zone.points.iter().map(|p| p[0].clamp(0.0, 1.0));
-        let ys = zone.points.iter().map(|p| p[1].clamp(0.0, 1.0));
-        let (left, right) = (xs.clone().fold(1.0, f64::min), xs.fold(0.0, f64::max));
-        let (top, bottom) = (ys.clone().fold(1.0, f64::min), ys.fold(0.0, f64::max));
+        let [left, top, right, bottom] = zone.bounds();
         let (block_w, block_h) = ((right - left) / GRID as f64, (bottom - top) / GRID as f64);
         let mut blocks = Vec::new();
         for row in 0..GRID {

@@ -339,19 +339,18 @@ impl WatchedZone {
     ) -> Option<CameraViolation> {
         let grid = self.grid.as_mut().expect("reported blobs come from the grid");
         let cells: Vec<&Cell> = blob.iter().map(|index| grid.cells[*index].as_ref().expect("a watched cell")).collect();
-        let bbox = cells
-            .iter()
-            .map(|cell| cell.bbox)
-            .reduce(|a, b| BBox::new(a.x1.min(b.x1), a.y1.min(b.y1), a.x2.max(b.x2), a.y2.max(b.y2)))
-            .expect("a blob has a cell");
+        let bbox = cells.iter().map(|cell| cell.bbox).reduce(|a, b| a.union(&b)).expect("a blob has a cell");
+        let (seen, covered) =
+            cells.iter().fold((0, 0), |(seen, covered), cell| (seen + cell.seen, covered + cell.covered));
+        let first_seen = cells.iter().filter_map(|cell| cell.differs_since).min().unwrap_or(frame.captured_at);
+        let before =
+            cells.iter().filter_map(|cell| cell.before.as_ref()).min_by_key(|frame| frame.captured_at).cloned();
+        // How much of the blob's box its cells fill: a solid object scores high, a scatter low.
+        let cell_area: f32 = cells.iter().map(|cell| cell.bbox.area()).sum();
         let share = f64::from(bbox.area()) / (f64::from(frame.width) * f64::from(frame.height));
         if share < config.min_area || !self.zone.area_fits(share) {
             return None;
         }
-        let (seen, covered) = blob
-            .iter()
-            .filter_map(|index| grid.cells[*index].as_ref())
-            .fold((0, 0), |(seen, covered), cell| (seen + cell.seen, covered + cell.covered));
         if covered as f32 > EXPLAINED * seen as f32 {
             // A person or a vehicle stood there most of the time: no object left.
             return None;
@@ -364,12 +363,6 @@ impl WatchedZone {
             grid.learn(&blob);
             return None;
         }
-        let cells: Vec<&Cell> = blob.iter().map(|index| grid.cells[*index].as_ref().expect("a watched cell")).collect();
-        let first_seen = cells.iter().filter_map(|cell| cell.differs_since).min().unwrap_or(frame.captured_at);
-        let before =
-            cells.iter().filter_map(|cell| cell.before.as_ref()).min_by_key(|frame| frame.captured_at).cloned();
-        // How much of the blob's box its cells fill: a solid object scores high, a scatter low.
-        let cell_area: f32 = cells.iter().map(|cell| cell.bbox.area()).sum();
         let score = (cell_area / bbox.area().max(1.0)).min(1.0);
         for index in &blob {
             grid.cells[*index].as_mut().expect("a watched cell").claimed = true;
@@ -465,10 +458,8 @@ impl Grid {
     /// Square cells over the zone's bounding box in a `width` x `height` frame.
     fn of(zone: &Zone, width: u32, height: u32) -> Self {
         let (width_px, height_px) = (f64::from(width), f64::from(height));
-        let xs = zone.points.iter().map(|p| p[0].clamp(0.0, 1.0) * width_px);
-        let ys = zone.points.iter().map(|p| p[1].clamp(0.0, 1.0) * height_px);
-        let (left, right) = (xs.clone().fold(width_px, f64::min), xs.fold(0.0, f64::max));
-        let (top, bottom) = (ys.clone().fold(height_px, f64::min), ys.fold(0.0, f64::max));
+        let [left, top, right, bottom] = zone.bounds();
+        let (left, right, top, bottom) = (left * width_px, right * width_px, top * height_px, bottom * height_px);
         let side = ((right - left).max(bottom - top) / f64::from(CELLS_ACROSS)).max(SIDE as f64);
         let columns = ((right - left) / side).ceil().max(1.0) as usize;
         let rows = ((bottom - top) / side).ceil().max(1.0) as usize;
@@ -508,9 +499,7 @@ fn grown(bbox: &BBox) -> BBox {
 
 /// Whether `bbox` covers at least half of `cell`.
 fn covers(bbox: &BBox, cell: &BBox) -> bool {
-    let width = (bbox.x2.min(cell.x2) - bbox.x1.max(cell.x1)).max(0.0);
-    let height = (bbox.y2.min(cell.y2) - bbox.y1.max(cell.y1)).max(0.0);
-    2.0 * width * height >= cell.area()
+    2.0 * bbox.intersection_area(cell) >= cell.area()
 }
 
 /// The groups of `cells` (indices into `grid`'s cells) that lie within [`REACH`] cells of each other

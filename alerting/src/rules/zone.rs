@@ -90,6 +90,15 @@ impl Zone {
         self.masks.iter().map(|mask| mask.exterior().coords().map(|c| [c.x, c.y]).collect()).collect()
     }
 
+    /// The zone's bounding box, normalised and clamped to the frame: `[left, top, right, bottom]`.
+    pub fn bounds(&self) -> [f64; 4] {
+        let xs = self.points.iter().map(|p| p[0].clamp(0.0, 1.0));
+        let ys = self.points.iter().map(|p| p[1].clamp(0.0, 1.0));
+        let (left, right) = (xs.clone().fold(1.0, f64::min), xs.fold(0.0, f64::max));
+        let (top, bottom) = (ys.clone().fold(1.0, f64::min), ys.fold(0.0, f64::max));
+        [left, top, right, bottom]
+    }
+
     /// Whether the normalised point lies inside the zone or on its border.
     pub fn contains(&self, x: f64, y: f64) -> bool {
         self.polygon.intersects(&Point::new(x, y))
