@@ -46,4 +46,24 @@ fn a_camera_with_an_analysis_interval_analyses_a_key_frame_every_interval_and_st
     let metrics = String::from_utf8(get_bytes(&base, "/metrics").1).unwrap();
     let counted = metric(&metrics, "sharpeyes_camera_frames_skipped_total{camera=\"sparse\"}") as u64;
     assert!(counted >= skipped, "/metrics counts the skipped key-frames: {counted}");
+
+    // The pace each camera asks for and gets: every key-frame (1 s apart) and every 3 s, both kept up
+    // with on this idle box, with the detector's count of each.
+    let pace = |camera: &str| {
+        let c = &cameras[camera];
+        (c["target_interval_s"].as_f64().unwrap(), c["analysis_interval_s"].as_f64().unwrap(), c["state"].clone())
+    };
+    let (every_target, every_interval, every_state) = pace("every");
+    let (sparse_target, sparse_interval, sparse_state) = pace("sparse");
+    println!(
+        "asked/got: every {every_target:.2}/{every_interval:.2} s, sparse {sparse_target:.2}/{sparse_interval:.2} s"
+    );
+    assert!((0.8..1.3).contains(&every_target) && every_interval < every_target * 1.5, "{:#?}", cameras["every"]);
+    assert!((2.9..3.3).contains(&sparse_target) && sparse_interval < sparse_target * 1.5, "{:#?}", cameras["sparse"]);
+    assert_eq!((every_state.as_str(), sparse_state.as_str()), (Some("streaming"), Some("streaming")));
+    let analysed = metric(&metrics, "sharpeyes_camera_keyframes_analysed_total{camera=\"sparse\"}") as u64;
+    let detected = metric(&metrics, "sharpeyes_inference_frames_total{camera=\"sparse\"}") as u64;
+    assert!(analysed.abs_diff(detected) <= 1, "taken by the detector {analysed}, detected {detected}");
+    let interval = metric(&metrics, "sharpeyes_camera_analysis_interval_seconds{camera=\"sparse\"}");
+    assert!(interval > 2.0 && interval < 4.5, "/metrics carries the interval: {interval}");
 }

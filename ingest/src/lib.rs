@@ -1,11 +1,14 @@
 //! Ingest: the first stage of sharpeyes.
 //!
-//! - [`camera`]: one GStreamer pipeline per RTSP camera (`rtspsrc` → depay/parse → decode → appsink),
-//!   retried with backoff when it fails or stalls, feeding decoded frames into the [`FrameQueue`].
+//! - [`camera`]: RTSP cameras, retried with backoff when they fail or stall, feeding decoded frames into
+//!   the [`FrameQueue`]: in key-frame mode received by retina on a shared runtime and decoded by shared
+//!   GStreamer decoders only when the detector has room; otherwise one GStreamer pipeline per camera
+//!   (`rtspsrc` → depay/parse → decode → appsink).
 //! - [`simcam`]: an RTSP server that replays video files (looped) and still images as live cameras.
 //!
 //! Frames leave this crate through the [`FrameQueue`], which drops the oldest frame of a camera when the
-//! detector falls behind: a slow detector never stalls a camera.
+//! detector falls behind: a slow detector never stalls a camera. Each camera's status tells how often it
+//! asks to be analysed and how often it is (`degraded` when the box cannot keep up).
 
 pub mod backoff;
 pub mod camera;

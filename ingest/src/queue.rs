@@ -4,18 +4,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::Frame;
+use crate::{Frame, camera::CameraStatus};
 
 /// The edge between the cameras and the detector.
 ///
 /// Each camera has its own short queue. When a camera's queue is full its **oldest** frame is dropped
 /// and counted, so a slow detector never blocks a camera and always sees the freshest pictures.
 /// [`FrameQueue::pop_batch`] takes frames round-robin across cameras so that one busy camera cannot
-/// starve the others.
+/// starve the others. Each frame taken is counted as analysed in its camera's [`CameraStatus`].
 #[derive(Debug)]
 pub struct FrameQueue {
     state: Mutex<State>,
     ready: Condvar,
+    room: Condvar,
     capacity_per_camera: usize,
 }
 
@@ -35,6 +36,7 @@ struct State {
 struct CameraQueue {
     frames: VecDeque<Frame>,
     dropped: u64,
+    status: Arc<CameraStatus>,
 }
 
 impl FrameQueue {
@@ -43,14 +45,15 @@ impl FrameQueue {
         Arc::new(Self {
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
+            room: Condvar::new(),
             capacity_per_camera: capacity_per_camera.max(1),
         })
     }
 
-    /// Gives a camera its own queue.
-    pub fn register(&self) -> CameraSlot {
+    /// Gives a camera its own queue; its frames taken by the detector are counted in `status`.
+    pub fn register(&self, status: Arc<CameraStatus>) -> CameraSlot {
         let mut state = self.lock();
-        state.cameras.push(CameraQueue { frames: VecDeque::new(), dropped: 0 });
+        state.cameras.push(CameraQueue { frames: VecDeque::new(), dropped: 0, status });
         CameraSlot(state.cameras.len() - 1)
     }
 
@@ -92,7 +95,20 @@ impl FrameQueue {
             }
             state = self.ready.wait_timeout(state, deadline - now).unwrap_or_else(|poison| poison.into_inner()).0;
         }
-        Some(state.take_round_robin(max.max(1)))
+        let batch = state.take_round_robin(max.max(1));
+        drop(state);
+        self.room.notify_all();
+        Some(batch)
+    }
+
+    /// Waits until fewer than `limit` frames are queued for the detector, so that a frame made now is
+    /// taken soon (the shared decoders decode only then). `false` once the queue is closed.
+    pub fn wait_for_room(&self, limit: usize) -> bool {
+        let mut state = self.lock();
+        while !state.closed && state.queued() >= limit.max(1) {
+            state = self.room.wait(state).unwrap_or_else(|poison| poison.into_inner());
+        }
+        !state.closed
     }
 
     /// Frames dropped so far for `slot`'s camera because the detector was behind.
@@ -104,6 +120,7 @@ impl FrameQueue {
     pub fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_all();
+        self.room.notify_all();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -123,7 +140,9 @@ impl State {
         while batch.len() < max && self.queued() > 0 {
             for offset in 0..count {
                 let index = (self.cursor + offset) % count;
-                if let Some(frame) = self.cameras[index].frames.pop_front() {
+                let camera = &mut self.cameras[index];
+                if let Some(frame) = camera.frames.pop_front() {
+                    camera.status.frame_analysed(frame.captured_at);
                     batch.push(frame);
                     if batch.len() == max {
                         self.cursor = (index + 1) % count;
@@ -142,6 +161,10 @@ mod tests {
     use bytes::Bytes;
     use chrono::Utc;
 
+    fn status(camera: &str) -> Arc<CameraStatus> {
+        Arc::new(CameraStatus::new(camera, String::new()))
+    }
+
     fn frame(camera: &Arc<str>, marker: u8) -> Frame {
         Frame::from_rgb(camera.clone(), Utc::now(), 1, 1, Bytes::from(vec![marker; 3]))
     }
@@ -150,8 +173,8 @@ mod tests {
     fn full_camera_queue_drops_its_oldest_frame_only() {
         let queue = FrameQueue::new(2);
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        let slot_a = queue.register();
-        let slot_b = queue.register();
+        let slot_a = queue.register(status("a"));
+        let slot_b = queue.register(status("b"));
         assert!(!queue.push(slot_a, frame(&a, 1)));
         assert!(!queue.push(slot_a, frame(&a, 2)));
         assert!(queue.push(slot_a, frame(&a, 3)));
@@ -169,8 +192,8 @@ mod tests {
     fn batches_are_bounded_and_fair() {
         let queue = FrameQueue::new(8);
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        let slot_a = queue.register();
-        let slot_b = queue.register();
+        let slot_a = queue.register(status("a"));
+        let slot_b = queue.register(status("b"));
         for i in 0..4 {
             queue.push(slot_a, frame(&a, i));
         }
@@ -186,7 +209,7 @@ mod tests {
     fn closed_queue_drains_then_ends() {
         let queue = FrameQueue::new(4);
         let a: Arc<str> = "a".into();
-        let slot = queue.register();
+        let slot = queue.register(status("a"));
         queue.push(slot, frame(&a, 1));
         queue.close();
         assert!(!queue.push(slot, frame(&a, 2)), "a closed queue takes nothing");
@@ -198,7 +221,7 @@ mod tests {
     fn waiting_consumer_wakes_on_push() {
         let queue = FrameQueue::new(4);
         let a: Arc<str> = "a".into();
-        let slot = queue.register();
+        let slot = queue.register(status("a"));
         let consumer = {
             let queue = queue.clone();
             std::thread::spawn(move || queue.pop_batch(1, Duration::ZERO))

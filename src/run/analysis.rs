@@ -14,7 +14,7 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraFeed, CameraSource, CameraStatus, KeyframeDecoders},
+    camera::{CameraCollector, CameraFeed, CameraSource, CameraStatus, KeyframeDecoders, RtspClients},
     mqtt::{DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_camera_status},
 };
 use tokio::sync::{mpsc, oneshot};
@@ -67,13 +67,15 @@ impl Analysis {
         detector: Detector,
     ) -> anyhow::Result<Self> {
         let frames = FrameQueue::new(config.detector.queue_per_camera);
-        let decoders = KeyframeDecoders::spawn_per_core(cameras.len())?;
+        // Key-frames are decoded only while the detector has room for two calls' worth of pictures.
+        let decoders = KeyframeDecoders::spawn_per_core(frames.clone(), detector.call_batch().max(1) * 2)?;
+        let clients = RtspClients::start_per_core()?;
         let (cameras_stop, cameras_stop_rx) = crossbeam_channel::bounded::<()>(0);
         let mut statuses = Vec::new();
         let mut camera_threads = Vec::new();
         for camera in cameras {
             let feed: Box<dyn CameraFeed> =
-                Box::new(CameraSource::new(camera.settings(), frames.clone(), decoders.clone()));
+                Box::new(CameraSource::new(camera.settings(), frames.clone(), decoders.clone(), clients.clone()));
             statuses.push(feed.status());
             camera_threads.push(feed.spawn(cameras_stop_rx.clone())?);
         }

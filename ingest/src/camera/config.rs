@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{CameraSettings, Codec, DecodeMode, Decoder, Transport};
+use super::{CameraSettings, Codec, DecodeMode, Decoder, RtspClient, Transport};
 use crate::{Problem, positive, units::Seconds};
 
 /// How a camera is decoded.
@@ -59,6 +59,9 @@ pub struct CameraConfig<Z> {
     /// RTP transport.
     #[serde(default)]
     pub transport: TransportKind,
+    /// RTSP client of a TCP camera in software key-frame mode: `retina` (default) or `gstreamer`.
+    #[serde(default)]
+    pub client: RtspClient,
     /// Video codec: h264 or h265.
     #[serde(default)]
     pub codec: Codec,
@@ -135,6 +138,7 @@ impl<Z> CameraConfig<Z> {
             TransportKind::Tcp => Transport::Tcp,
             TransportKind::Udp => Transport::Udp,
         };
+        settings.client = self.client;
         settings.codec = self.codec;
         settings.decoder = self.decoder;
         settings.max_width = self.max_width;

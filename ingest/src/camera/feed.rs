@@ -45,8 +45,9 @@ impl RecordedCamera {
     pub fn new(id: &str, frames: Vec<Frame>, queue: Arc<FrameQueue>) -> Self {
         let camera: Arc<str> = id.into();
         let frames = frames.into_iter().map(|frame| Frame { camera: camera.clone(), ..frame }).collect();
-        let slot = queue.register();
-        Self { frames, queue, slot, status: Arc::new(CameraStatus::new(id, format!("recording:{id}"))) }
+        let status = Arc::new(CameraStatus::new(id, format!("recording:{id}")));
+        let slot = queue.register(status.clone());
+        Self { frames, queue, slot, status }
     }
 }
 

@@ -10,11 +10,20 @@
 //! segment is flagged as key-unit trick mode, which makes the decoder hand out every picture at once
 //! instead of holding it back for B-frame reordering (otherwise a picture would come out two key-frames,
 //! four seconds, late).
+//!
+//! Decoding is decided late: a key-frame waits encoded in a line that holds at most one per camera (a
+//! newer one takes the older one's place, which is counted as dropped), and a worker takes the key-frame
+//! that has waited longest only when the detector has room for the picture. So overload never wastes a
+//! decode, and every camera's effective interval grows evenly: no camera starves.
 
-use std::{sync::Arc, thread::JoinHandle, time::Duration};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    thread::JoinHandle,
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
 use gstreamer::{self as gst, prelude::*};
 use gstreamer_app as gst_app;
 use tracing::{debug, warn};
@@ -22,21 +31,18 @@ use tracing::{debug, warn};
 use super::{CameraStatus, Codec, pipeline};
 use crate::{CameraSlot, Error, FrameQueue, Result};
 
-/// Key-frames that may wait for a decoder, per camera. Cameras served from one source send their
-/// key-frames at the same instant, so the backlog must hold a burst of one from each; at 100–200 kB per
-/// 1080p key-frame this costs well under 1 MB a camera. When it is full the newest key-frame is dropped
-/// and counted.
-const BACKLOG_PER_CAMERA: usize = 2;
+/// How often an idle worker looks again whether the detector has stopped.
+const POLL: Duration = Duration::from_millis(200);
 /// A picture's pts inside a worker's pipeline advances by this per key-frame (the cameras' own pts are
 /// kept on the frame; the decoder only needs them increasing).
 const WORKER_TICK: Duration = Duration::from_millis(40);
 
 /// One camera's encoded key-frame on its way to a decoder.
 pub(crate) struct Keyframe {
-    /// The encoded access unit, parameter sets included, its NAL units length-prefixed.
-    pub buffer: gst::Buffer,
-    /// Bytes in each NAL unit's length prefix (from the stream's codec data).
-    pub length_size: usize,
+    /// The encoded access unit as an Annex B byte stream, parameter sets first.
+    pub annex_b: Vec<u8>,
+    /// Presentation time on the camera's stream clock.
+    pub pts: Option<Duration>,
     /// Capture time, already made monotonic for the camera.
     pub captured_at: DateTime<Utc>,
     /// Where the picture goes.
@@ -55,38 +61,91 @@ pub(crate) struct Target {
 }
 
 /// A pool of decoder threads shared by the cameras in key-frame mode. Cloning is cheap; the threads end
-/// when the last clone is dropped.
+/// when the last clone is dropped or the frame queue is closed.
 #[derive(Clone)]
 pub struct KeyframeDecoders {
-    jobs: Sender<Keyframe>,
+    line: Arc<Line>,
+    _open: Arc<OpenLine>,
+}
+
+/// The key-frames waiting for a decoder: at most one per camera, the longest waiting first.
+#[derive(Default)]
+struct Line {
+    state: Mutex<LineState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct LineState {
+    waiting: VecDeque<Keyframe>,
+    closed: bool,
+}
+
+/// Closes the line when the last [`KeyframeDecoders`] is dropped.
+struct OpenLine(Arc<Line>);
+
+impl Drop for OpenLine {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
+impl Line {
+    fn lock(&self) -> MutexGuard<'_, LineState> {
+        // Only key-frame buffers are behind the lock; a panic leaves them consistent.
+        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The key-frame that has waited longest; `Ok(None)` when none came within `max_wait`, `Err` once
+    /// the line is closed and empty.
+    fn next(&self, max_wait: Duration) -> Result<Option<Keyframe>, ()> {
+        let mut state = self.lock();
+        if state.waiting.is_empty() && !state.closed {
+            state = self.ready.wait_timeout(state, max_wait).unwrap_or_else(|poison| poison.into_inner()).0;
+        }
+        match state.waiting.pop_front() {
+            Some(keyframe) => Ok(Some(keyframe)),
+            None if state.closed => Err(()),
+            None => Ok(None),
+        }
+    }
 }
 
 impl KeyframeDecoders {
-    /// Starts `workers` (at least 1) decoder threads for up to `cameras` cameras.
-    pub fn spawn(workers: usize, cameras: usize) -> Result<Self> {
+    /// Starts `workers` (at least 1) decoder threads feeding `frames`, each decoding only while fewer
+    /// than `ahead` pictures wait there for the detector.
+    pub fn spawn(workers: usize, frames: Arc<FrameQueue>, ahead: usize) -> Result<Self> {
         crate::init_gstreamer()?;
-        let (jobs, queue) = crossbeam_channel::bounded(cameras.max(8) * BACKLOG_PER_CAMERA);
+        let line = Arc::new(Line::default());
         for index in 0..workers.max(1) {
-            let queue = queue.clone();
+            let (line, frames) = (line.clone(), frames.clone());
             let _: JoinHandle<()> = std::thread::Builder::new()
                 .name(format!("keyframe-decoder-{index}"))
-                .spawn(move || Worker::default().run(&queue))
+                .spawn(move || Worker::default().run(&line, &frames, ahead))
                 .map_err(|source| Error::Thread { what: "key-frame decoder", source })?;
         }
-        Ok(Self { jobs })
+        Ok(Self { _open: Arc::new(OpenLine(line.clone())), line })
     }
 
     /// One decoder thread per core: decoding key-frames is a small share of the work next to detection.
-    pub fn spawn_per_core(cameras: usize) -> Result<Self> {
-        Self::spawn(std::thread::available_parallelism().map_or(1, |n| n.get()), cameras)
+    pub fn spawn_per_core(frames: Arc<FrameQueue>, ahead: usize) -> Result<Self> {
+        Self::spawn(std::thread::available_parallelism().map_or(1, |n| n.get()), frames, ahead)
     }
 
-    /// Hands a key-frame to the decoders without waiting; when they are behind it is dropped and counted
-    /// as a dropped frame of its camera.
+    /// Puts a key-frame in line without waiting. A key-frame of the same camera still waiting gives
+    /// it its place and is counted as dropped: the detector is behind, and the newest picture is
+    /// worth more.
     pub(crate) fn submit(&self, keyframe: Keyframe) {
-        if let Err(TrySendError::Full(keyframe) | TrySendError::Disconnected(keyframe)) = self.jobs.try_send(keyframe) {
-            keyframe.target.status.frame_dropped();
+        let mut state = self.line.lock();
+        if let Some(waiting) = state.waiting.iter_mut().find(|waiting| waiting.target.slot == keyframe.target.slot) {
+            waiting.target.status.frame_dropped();
+            *waiting = keyframe;
+            return;
         }
+        state.waiting.push_back(keyframe);
+        drop(state);
+        self.line.ready.notify_one();
     }
 }
 
@@ -98,8 +157,17 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, queue: &Receiver<Keyframe>) {
-        for keyframe in queue {
+    fn run(mut self, line: &Line, frames: &FrameQueue, ahead: usize) {
+        loop {
+            // Decide before decoding: only a picture the detector has room for is made.
+            if !frames.wait_for_room(ahead) {
+                return;
+            }
+            let keyframe = match line.next(POLL) {
+                Ok(Some(keyframe)) => keyframe,
+                Ok(None) => continue,
+                Err(()) => return,
+            };
             let target = keyframe.target.clone();
             match self.decode(keyframe) {
                 Ok(true) => {}
@@ -132,13 +200,8 @@ impl Worker {
         }
         let decoder = slot.as_mut().expect("made above");
         let camera = &keyframe.target.camera;
-        let map = keyframe.buffer.map_readable().map_err(|_| decode_error(camera, "unreadable buffer"))?;
-        let annex_b = annex_b(&map, keyframe.length_size)
-            .ok_or_else(|| decode_error(camera, "a NAL unit's length runs past the access unit"))?;
-        drop(map);
-        let mut buffer = gst::Buffer::from_mut_slice(annex_b);
-        buffer.get_mut().expect("a new buffer is writable").set_pts(keyframe.buffer.pts());
-        let Some(mut frame) = decoder.decode(buffer, keyframe.target.max_width, camera)? else {
+        let buffer = gst::Buffer::from_mut_slice(keyframe.annex_b);
+        let Some(mut frame) = decoder.decode(buffer, keyframe.pts, keyframe.target.max_width, camera)? else {
             return Ok(false);
         };
         frame.captured_at = keyframe.captured_at;
@@ -151,6 +214,13 @@ impl Worker {
 
 fn decode_error(camera: &str, reason: &str) -> Error {
     Error::Decode { camera: camera.to_string(), reason: reason.to_string() }
+}
+
+/// A length-prefixed access unit (as a camera's parser hands it out) as a key-frame's Annex B bytes;
+/// the error names the camera.
+pub(crate) fn keyframe_bytes(camera: &str, buffer: &gst::BufferRef, length_size: usize) -> Result<Vec<u8>> {
+    let map = buffer.map_readable().map_err(|_| decode_error(camera, "unreadable buffer"))?;
+    annex_b(&map, length_size).ok_or_else(|| decode_error(camera, "a NAL unit's length runs past the access unit"))
 }
 
 /// Bytes in a NAL unit's length prefix, from the codec data in the caps of a length-prefixed stream
@@ -228,12 +298,17 @@ impl DecodePipeline {
     }
 
     /// Pushes one key-frame through and takes its picture, scaled down to `max_width`.
-    fn decode(&mut self, mut buffer: gst::Buffer, max_width: u32, camera: &Arc<str>) -> Result<Option<crate::Frame>> {
+    fn decode(
+        &mut self,
+        mut buffer: gst::Buffer,
+        stream_pts: Option<Duration>,
+        max_width: u32,
+        camera: &Arc<str>,
+    ) -> Result<Option<crate::Frame>> {
         if max_width != self.max_width {
             self.size.set_property("caps", pipeline::scaled_caps(max_width));
             self.max_width = max_width;
         }
-        let stream_pts = buffer.pts();
         {
             let buffer = buffer.make_mut();
             buffer.set_pts(self.next_pts);
@@ -246,7 +321,7 @@ impl DecodePipeline {
         };
         let mut frame = crate::Frame::from_sample(camera, &sample);
         if let Some(frame) = frame.as_mut() {
-            frame.pts = stream_pts.map(|pts| Duration::from_nanos(pts.nseconds()));
+            frame.pts = stream_pts;
         }
         Ok(frame)
     }
@@ -304,16 +379,13 @@ mod tests {
         let large = encoded_keyframes(640, 360, 20);
         assert_eq!((small.len(), large.len()), (4, 4), "one key-frame every 5 frames");
         let queue = FrameQueue::new(4);
-        let target = |camera: &str, max_width| Target {
-            camera: camera.into(),
-            codec: Codec::H264,
-            max_width,
-            queue: queue.clone(),
-            slot: queue.register(),
-            status: Arc::new(CameraStatus::new(camera, String::new())),
+        let target = |camera: &str, max_width| {
+            let status = Arc::new(CameraStatus::new(camera, String::new()));
+            let slot = queue.register(status.clone());
+            Target { camera: camera.into(), codec: Codec::H264, max_width, queue: queue.clone(), slot, status }
         };
         let (a, b) = (target("a", 1280), target("b", 480));
-        let decoders = KeyframeDecoders::spawn(1, 2).unwrap();
+        let decoders = KeyframeDecoders::spawn(1, queue.clone(), 2).unwrap();
         let (frames_tx, frames) = crossbeam_channel::unbounded();
         let popper = queue.clone();
         std::thread::spawn(move || {
@@ -326,7 +398,8 @@ mod tests {
                 [(small, small_len, &a, (320, 240)), (large, large_len, &b, (480, 270))]
             {
                 let captured_at = Utc::now();
-                decoders.submit(Keyframe { buffer, length_size, captured_at, target: target.clone() });
+                let annex_b = keyframe_bytes(&target.camera, &buffer, length_size).unwrap();
+                decoders.submit(Keyframe { annex_b, pts: None, captured_at, target: target.clone() });
                 // Each key-frame comes out before the next goes in: no picture is held back.
                 let frame = frames.recv_timeout(Duration::from_secs(5)).expect("a picture for each key-frame");
                 assert_eq!((&*frame.camera, frame.width, frame.height), (&*target.camera, size.0, size.1));
@@ -335,6 +408,57 @@ mod tests {
             }
         }
         assert_eq!(a.status.snapshot().frames_dropped + b.status.snapshot().frames_dropped, 0);
+        queue.close();
+    }
+
+    #[test]
+    fn an_overloaded_detector_gets_every_camera_in_turn_and_nothing_is_decoded_ahead() {
+        crate::init_gstreamer().unwrap();
+        const ROUNDS: usize = 12;
+        let keyframes = encoded_keyframes(320, 240, 5 * (ROUNDS as u32 + 2));
+        let queue = FrameQueue::new(4);
+        let targets: Vec<Target> = ["a", "b", "c"]
+            .into_iter()
+            .map(|camera| {
+                let status = Arc::new(CameraStatus::new(camera, String::new()));
+                let slot = queue.register(status.clone());
+                Target { camera: camera.into(), codec: Codec::H264, max_width: 320, queue: queue.clone(), slot, status }
+            })
+            .collect();
+        // Room for one picture ahead of the detector.
+        let decoders = KeyframeDecoders::spawn(1, queue.clone(), 1).unwrap();
+        let submit_round = |round: usize| {
+            for target in &targets {
+                let (buffer, length_size) = &keyframes[round];
+                let annex_b = keyframe_bytes(&target.camera, buffer, *length_size).unwrap();
+                decoders.submit(Keyframe { annex_b, pts: None, captured_at: Utc::now(), target: target.clone() });
+            }
+        };
+        // The detector is slower than the cameras: three key-frames arrive for each picture it takes.
+        submit_round(0);
+        submit_round(1);
+        let mut taken = Vec::new();
+        for round in 2..ROUNDS + 2 {
+            submit_round(round);
+            let batch = queue.pop_batch(1, Duration::ZERO).unwrap();
+            taken.push(batch[0].camera.to_string());
+        }
+        // Each camera in turn, whatever the order of arrival.
+        for window in taken.chunks(3) {
+            let mut cameras = window.to_vec();
+            cameras.sort();
+            assert_eq!(cameras, ["a", "b", "c"], "{taken:?}");
+        }
+        // Decided before decoding: what was not taken waits encoded, at most one picture decoded ahead.
+        let statuses: Vec<_> = targets.iter().map(|t| t.status.snapshot()).collect();
+        let analysed: u64 = statuses.iter().map(|s| s.frames_analysed).sum();
+        assert_eq!(analysed, ROUNDS as u64);
+        let dropped: u64 = statuses.iter().map(|s| s.frames_dropped).sum();
+        let submitted = 3 * (ROUNDS as u64 + 2);
+        // Every key-frame is analysed, dropped for a newer one, waiting in line (one per camera) or
+        // decoded and waiting for the detector (at most one).
+        let accounted = analysed + dropped;
+        assert!((submitted - 4..=submitted).contains(&accounted), "{analysed} + {dropped} of {submitted}");
         queue.close();
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use prometheus::{
-    IntCounterVec, IntGaugeVec, Opts,
+    GaugeVec, IntCounterVec, IntGaugeVec, Opts,
     core::{Collector, Desc},
     proto::MetricFamily,
 };
@@ -12,7 +12,10 @@ use super::{CameraState, CameraStatus};
 
 /// `sharpeyes_camera_state{camera,state}` (1 for the current state, 0 for the others),
 /// `sharpeyes_camera_frames_total`, `sharpeyes_camera_frames_dropped_total` and
-/// `sharpeyes_camera_restarts_total`, by camera.
+/// `sharpeyes_camera_restarts_total`, `sharpeyes_camera_frames_skipped_total`,
+/// `sharpeyes_camera_keyframes_received_total`, `sharpeyes_camera_keyframes_analysed_total` and
+/// `sharpeyes_camera_analysis_interval_seconds` (the interval analysis gives it; with
+/// `..._target_interval_seconds`, the one it asks for), by camera.
 pub struct CameraCollector {
     statuses: Vec<Arc<CameraStatus>>,
     descs: Vec<Desc>,
@@ -24,12 +27,19 @@ struct Families {
     dropped: IntCounterVec,
     restarts: IntCounterVec,
     skipped: IntCounterVec,
+    received: IntCounterVec,
+    analysed: IntCounterVec,
+    interval: GaugeVec,
+    target: GaugeVec,
 }
 
 impl Families {
     fn new() -> Self {
         let counter = |name: &str, help: &str| {
             IntCounterVec::new(Opts::new(name, help), &["camera"]).expect("a valid metric definition")
+        };
+        let gauge = |name: &str, help: &str| {
+            GaugeVec::new(Opts::new(name, help), &["camera"]).expect("a valid metric definition")
         };
         Self {
             state: IntGaugeVec::new(
@@ -44,11 +54,34 @@ impl Families {
                 "sharpeyes_camera_frames_skipped_total",
                 "Key-frames not decoded nor analysed, by the camera's analyse_every_s",
             ),
+            received: counter(
+                "sharpeyes_camera_keyframes_received_total",
+                "Frames received (key-frames in key-frame mode), analysed or not",
+            ),
+            analysed: counter("sharpeyes_camera_keyframes_analysed_total", "Frames taken by the detector"),
+            interval: gauge(
+                "sharpeyes_camera_analysis_interval_seconds",
+                "Seconds between the camera's analysed frames (moving average; grows under overload)",
+            ),
+            target: gauge(
+                "sharpeyes_camera_target_interval_seconds",
+                "Seconds between analysed frames the camera asks for (analyse_every_s, or its key-frame spacing)",
+            ),
         }
     }
 
-    fn collectors(&self) -> [&dyn Collector; 5] {
-        [&self.state, &self.frames, &self.dropped, &self.restarts, &self.skipped]
+    fn collectors(&self) -> [&dyn Collector; 9] {
+        [
+            &self.state,
+            &self.frames,
+            &self.dropped,
+            &self.restarts,
+            &self.skipped,
+            &self.received,
+            &self.analysed,
+            &self.interval,
+            &self.target,
+        ]
     }
 }
 
@@ -77,6 +110,14 @@ impl Collector for CameraCollector {
             families.dropped.with_label_values(&[camera]).inc_by(snapshot.frames_dropped);
             families.restarts.with_label_values(&[camera]).inc_by(snapshot.restarts);
             families.skipped.with_label_values(&[camera]).inc_by(snapshot.frames_skipped);
+            families.received.with_label_values(&[camera]).inc_by(snapshot.frames + snapshot.frames_skipped);
+            families.analysed.with_label_values(&[camera]).inc_by(snapshot.frames_analysed);
+            if let Some(interval) = snapshot.analysis_interval_s {
+                families.interval.with_label_values(&[camera]).set(interval);
+            }
+            if let Some(target) = snapshot.target_interval_s {
+                families.target.with_label_values(&[camera]).set(target);
+            }
         }
         families.collectors().iter().flat_map(|c| c.collect()).collect()
     }

@@ -1,8 +1,10 @@
-//! RTSP cameras: one GStreamer pipeline per camera, decoded frames into the [`crate::FrameQueue`].
+//! RTSP cameras: received, decoded, and handed to the [`crate::FrameQueue`].
 //!
 //! - [`CameraConfig`]: a `[[cameras]]` entry as the file writes it, validated and turned into
 //!   [`CameraSettings`]: what a camera is (URL, transport, decode mode, watchdog);
 //! - [`pipeline`]: the GStreamer pipeline a camera runs, built from its settings;
+//! - [`RtspClients`]: retina receivers on one small runtime, for the cameras whose key-frames go to
+//!   the shared decoders (the others run `rtspsrc` in their pipeline);
 //! - [`KeyframeDecoders`]: the decoders shared by the cameras whose key-frames are decoded in software;
 //! - [`CameraSource`]: the long-lived loop that runs the pipeline, restarts it with exponential
 //!   backoff and jitter when it fails or stalls, and stops on shutdown;
@@ -17,6 +19,7 @@ mod interval;
 mod keyframes;
 mod metrics;
 pub mod pipeline;
+mod receiver;
 mod settings;
 mod source;
 mod status;
@@ -25,6 +28,7 @@ pub use config::{CameraConfig, DecodeKind, TransportKind};
 pub use feed::{CameraFeed, RecordedCamera};
 pub use keyframes::KeyframeDecoders;
 pub use metrics::CameraCollector;
-pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, Transport};
+pub use receiver::RtspClients;
+pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, RtspClient, Transport};
 pub use source::CameraSource;
 pub use status::{CameraState, CameraStatus, StatusSnapshot};

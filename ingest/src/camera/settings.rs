@@ -23,6 +23,17 @@ pub enum Transport {
     Udp,
 }
 
+/// Which RTSP client receives a camera whose key-frames go to the shared software decoders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtspClient {
+    /// retina on the shared receiver runtime (the default): a task per camera, no jitter buffer.
+    #[default]
+    Retina,
+    /// GStreamer's `rtspsrc`, for a camera whose server retina does not get along with.
+    Gstreamer,
+}
+
 /// The camera's video codec.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +74,8 @@ pub struct CameraSettings {
     pub decoder: Decoder,
     /// Decode mode.
     pub decode: DecodeMode,
+    /// RTSP client for TCP cameras in software key-frame mode (the others always use `rtspsrc`).
+    pub client: RtspClient,
     /// Decoded frames wider than this are scaled down inside the pipeline (aspect ratio kept), so that
     /// colour conversion and the queue handle no more pixels than the detector and evidence need.
     pub max_width: u32,
@@ -80,7 +93,7 @@ pub struct CameraSettings {
 }
 
 impl CameraSettings {
-    /// Settings with the defaults: TCP, H.264, software decoding of key-frames only, frames at most
+    /// Settings with the defaults: TCP, H.264, software decoding of key-frames only received by retina, frames at most
     /// 1280 pixels wide, 200 ms latency, 20 s watchdog, backoff 1 s → 60 s, every key-frame analysed.
     pub fn new(id: impl Into<Arc<str>>, url: impl Into<String>) -> Self {
         Self {
@@ -90,6 +103,7 @@ impl CameraSettings {
             codec: Codec::H264,
             decoder: Decoder::Software,
             decode: DecodeMode::Keyframes,
+            client: RtspClient::Retina,
             max_width: 1280,
             latency: Duration::from_millis(200),
             stall_timeout: Duration::from_secs(20),

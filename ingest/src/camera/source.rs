@@ -11,10 +11,10 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
 use super::{
-    CameraSettings, CameraState, CameraStatus, KeyframeDecoders,
+    CameraSettings, CameraState, CameraStatus, KeyframeDecoders, RtspClients,
     interval::AnalysisInterval,
     keyframes::{self, Keyframe, Target},
-    pipeline,
+    pipeline, receiver,
 };
 use crate::{CameraSlot, Error, Frame, FrameQueue, Result, urls::redact_url};
 
@@ -45,15 +45,23 @@ pub struct CameraSource {
     slot: CameraSlot,
     status: Arc<CameraStatus>,
     decoders: KeyframeDecoders,
+    clients: RtspClients,
 }
 
 impl CameraSource {
     /// Registers the camera in `queue`; [`CameraSource::spawn`] starts it. In software key-frame mode
-    /// its key-frames are decoded by `decoders`.
-    pub fn new(settings: CameraSettings, queue: Arc<FrameQueue>, decoders: KeyframeDecoders) -> Self {
-        let slot = queue.register();
+    /// its key-frames are decoded by `decoders`, and received by `clients` unless it asks for
+    /// `rtspsrc` or UDP.
+    pub fn new(
+        settings: CameraSettings,
+        queue: Arc<FrameQueue>,
+        decoders: KeyframeDecoders,
+        clients: RtspClients,
+    ) -> Self {
         let status = Arc::new(CameraStatus::new(&settings.id, redact_url(&settings.url)));
-        Self { settings, queue, slot, status, decoders }
+        status.set_analysis_interval(settings.analyse_every);
+        let slot = queue.register(status.clone());
+        Self { settings, queue, slot, status, decoders, clients }
     }
 
     /// The camera's live status, for the API.
@@ -97,8 +105,44 @@ impl CameraSource {
         info!(camera = %id, "camera stopped");
     }
 
-    /// Runs the pipeline once. `Ok` means shutdown was requested; every other end is an error.
+    /// Receives the stream once. `Ok` means shutdown was requested; every other end is an error.
     fn stream_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
+        let decoder = pipeline::choose_decoder(&self.settings);
+        if let Some(missing) = decoder.missing {
+            warn!(camera = %self.settings.id, missing, fallback = decoder.element, "hardware decoder not available; decoding in software");
+        }
+        if receiver::receives(&self.settings, pipeline::shares_decoder(&self.settings, decoder.element)) {
+            return self.receive_until_failure(shutdown);
+        }
+        self.run_pipeline_until_failure(shutdown)
+    }
+
+    /// Receives the stream once with retina, its key-frames to the shared decoders.
+    fn receive_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
+        let target = self.target();
+        let decoders = self.decoders.clone();
+        let mut arrivals = Arrivals::new(&self.settings, &self.status);
+        let receiving = receiver::receive(self.settings.clone(), shutdown.clone(), move |keyframe| {
+            if let Some(captured_at) = arrivals.admit(keyframe.sender_time) {
+                let pts = Some(keyframe.pts);
+                decoders.submit(Keyframe { annex_b: keyframe.annex_b, pts, captured_at, target: target.clone() });
+            }
+        });
+        match self.clients.run(receiving) {
+            Some(result) => result.map_err(|(error, streamed)| Failure { error, streamed }),
+            None => Err(Failure {
+                error: Error::Stream {
+                    camera: self.settings.id.to_string(),
+                    message: "the receiver stopped".into(),
+                    debug: "the RTSP receiver runtime is shutting down".into(),
+                },
+                streamed: false,
+            }),
+        }
+    }
+
+    /// Runs the GStreamer pipeline once.
+    fn run_pipeline_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
         let camera = self.settings.id.to_string();
         let (pipeline, shared) = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
         let started = Instant::now();
@@ -145,9 +189,6 @@ impl CameraSource {
     fn build_pipeline(&self) -> Result<(gst::Pipeline, bool)> {
         let what = format!("camera {}", self.settings.id);
         let decoder = pipeline::choose_decoder(&self.settings);
-        if let Some(missing) = decoder.missing {
-            warn!(camera = %self.settings.id, missing, fallback = decoder.element, "hardware decoder not available; decoding in software");
-        }
         let element = gst::parse::launch(&pipeline::describe(&self.settings, decoder.element))
             .map_err(|source| Error::Pipeline { what: what.clone(), source })?;
         let pipeline = element.downcast::<gst::Pipeline>().expect("a launch line with several elements is a pipeline");
@@ -163,20 +204,10 @@ impl CameraSource {
             .by_name(pipeline::SINK_NAME)
             .and_then(|element| element.downcast::<gst_app::AppSink>().ok())
             .expect("the description names its appsink");
-        let target = Target {
-            camera: self.settings.id.clone(),
-            codec: self.settings.codec,
-            max_width: self.settings.max_width,
-            queue: self.queue.clone(),
-            slot: self.slot,
-            status: self.status.clone(),
-        };
+        let target = self.target();
         let decoders = shared.then(|| self.decoders.clone());
-        let Target { camera, status, .. } = target.clone();
-        // Capture times never go backwards within a camera, whatever the sender's clock does.
-        let mut latest = status.snapshot().last_frame_at;
-        let mut on_sender_clock = false;
-        let mut interval = AnalysisInterval::new(self.settings.analyse_every);
+        let camera = target.camera.clone();
+        let mut arrivals = Arrivals::new(&self.settings, &self.status);
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -184,42 +215,103 @@ impl CameraSource {
                     let Some(buffer) = sample.buffer_owned() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let arrival = Utc::now();
-                    let sender_time = sender_capture_time(&buffer, arrival);
-                    if sender_time.is_some() != on_sender_clock {
-                        on_sender_clock = sender_time.is_some();
-                        if on_sender_clock {
-                            info!(camera = %camera, "capture times from the sender's RTCP clock");
-                        } else {
-                            info!(camera = %camera, "capture times from arrival (no RTCP sender clock)");
-                        }
-                    }
-                    let captured_at = sender_time.unwrap_or(arrival);
-                    let captured_at = latest.map_or(captured_at, |latest| latest.max(captured_at));
-                    latest = Some(captured_at);
+                    let sender_time = sender_capture_time(&buffer, Utc::now());
                     *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-                    if decoders.is_some() && !interval.take(captured_at) {
-                        status.frame_skipped(captured_at);
-                        return Ok(gst::FlowSuccess::Ok);
-                    }
-                    status.frame_arrived(captured_at);
                     if let Some(decoders) = &decoders {
+                        let Some(captured_at) = arrivals.admit(sender_time) else {
+                            return Ok(gst::FlowSuccess::Ok);
+                        };
                         let length_size = keyframes::length_size(sample.caps(), target.codec);
-                        decoders.submit(Keyframe { buffer, length_size, captured_at, target: target.clone() });
+                        match keyframes::keyframe_bytes(&camera, &buffer, length_size) {
+                            Ok(annex_b) => {
+                                let pts = buffer.pts().map(|pts| Duration::from_nanos(pts.nseconds()));
+                                decoders.submit(Keyframe { annex_b, pts, captured_at, target: target.clone() });
+                            }
+                            Err(error) => {
+                                warn!(%error, "dropping a key-frame");
+                                target.status.frame_dropped();
+                            }
+                        }
                         return Ok(gst::FlowSuccess::Ok);
                     }
+                    let captured_at = arrivals.stamp(sender_time);
+                    target.status.frame_arrived(captured_at);
                     let Some(mut frame) = Frame::from_sample(&camera, &sample) else {
                         warn!(camera = %camera, "dropping a sample that is not packed RGB video");
                         return Ok(gst::FlowSuccess::Ok);
                     };
                     frame.captured_at = captured_at;
                     if target.queue.push(target.slot, frame) {
-                        status.frame_dropped();
+                        target.status.frame_dropped();
                     }
                     Ok(gst::FlowSuccess::Ok)
                 })
                 .build(),
         );
+    }
+}
+
+impl CameraSource {
+    /// Where the camera's frames go, as the shared decoders see it.
+    fn target(&self) -> Target {
+        Target {
+            camera: self.settings.id.clone(),
+            codec: self.settings.codec,
+            max_width: self.settings.max_width,
+            queue: self.queue.clone(),
+            slot: self.slot,
+            status: self.status.clone(),
+        }
+    }
+}
+
+/// A camera's frames as they arrive: their capture times (the sender's clock when it has one, never
+/// going backwards within the camera) and, for key-frames, the choice of the analysis interval.
+struct Arrivals {
+    camera: Arc<str>,
+    status: Arc<CameraStatus>,
+    latest: Option<DateTime<Utc>>,
+    on_sender_clock: bool,
+    interval: AnalysisInterval,
+}
+
+impl Arrivals {
+    fn new(settings: &CameraSettings, status: &Arc<CameraStatus>) -> Self {
+        Self {
+            camera: settings.id.clone(),
+            status: status.clone(),
+            latest: status.snapshot().last_frame_at,
+            on_sender_clock: false,
+            interval: AnalysisInterval::new(settings.analyse_every),
+        }
+    }
+
+    /// The capture time of a frame that arrives now, `sender_time` when the sender's clock gave one.
+    fn stamp(&mut self, sender_time: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        if sender_time.is_some() != self.on_sender_clock {
+            self.on_sender_clock = sender_time.is_some();
+            if self.on_sender_clock {
+                info!(camera = %self.camera, "capture times from the sender's RTCP clock");
+            } else {
+                info!(camera = %self.camera, "capture times from arrival (no RTCP sender clock)");
+            }
+        }
+        let captured_at = sender_time.unwrap_or_else(Utc::now);
+        let captured_at = self.latest.map_or(captured_at, |latest| latest.max(captured_at));
+        self.latest = Some(captured_at);
+        captured_at
+    }
+
+    /// Stamps a key-frame and counts it: its capture time when it is to be analysed, `None` when the
+    /// analysis interval leaves it out.
+    fn admit(&mut self, sender_time: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let captured_at = self.stamp(sender_time);
+        if !self.interval.take(captured_at) {
+            self.status.frame_skipped(captured_at);
+            return None;
+        }
+        self.status.frame_arrived(captured_at);
+        Some(captured_at)
     }
 }
 

@@ -17,7 +17,7 @@ const LABELS = {
     'whistle.blow': '吹哨', 'whistle.due': '报到时限', 'whistle.reported': '已报到', 'whistle.waiting': '待报到',
     'grid.level': '层级', 'grid.open': '在办', 'grid.supervised': '督办', 'grid.total': '合计',
     'level.district': '区', 'level.street': '街道', 'level.community': '社区', 'level.cell': '网格',
-    'camera.frames': '帧', 'camera.dropped': '丢弃', 'camera.restarts': '重连', 'camera.last_frame': '最新帧',
+    'camera.frames': '帧', 'camera.dropped': '丢弃', 'camera.interval': '分析间隔', 'camera.asked': '要求', 'camera.restarts': '重连', 'camera.last_frame': '最新帧',
     'tuning.camera': '摄像头', 'tuning.zone': '区域', 'tuning.kind': '类型', 'tuning.classes': '类别',
     'tuning.min_score': '最低分', 'tuning.active': '时段', 'tuning.class': '目标', 'tuning.score': '分数', 'tuning.box': '框',
     'tuning.none': '尚无分析帧', 'tuning.add': '添加区域', 'tuning.preview': '预览', 'tuning.save': '保存',
@@ -49,7 +49,7 @@ const LABELS = {
     'detail.no_actions': 'Nothing for your role to do here', 'whistle.blow': 'Whistle', 'whistle.due': 'Report in by',
     'whistle.reported': 'reported in', 'whistle.waiting': 'waiting', 'grid.level': 'Level', 'grid.open': 'Open',
     'grid.supervised': 'Supervised', 'grid.total': 'Total', 'level.district': 'district', 'level.street': 'street',
-    'level.community': 'community', 'level.cell': 'cell', 'camera.frames': 'frames', 'camera.dropped': 'dropped',
+    'level.community': 'community', 'level.cell': 'cell', 'camera.frames': 'frames', 'camera.dropped': 'dropped', 'camera.interval': 'analysed every', 'camera.asked': 'asked',
     'camera.restarts': 'restarts', 'camera.last_frame': 'last frame', 'tuning.camera': 'Camera', 'tuning.zone': 'Zone',
     'tuning.kind': 'Kind', 'tuning.classes': 'Classes', 'tuning.min_score': 'Min score', 'tuning.active': 'Active',
     'tuning.class': 'Class', 'tuning.score': 'Score', 'tuning.box': 'Box', 'tuning.none': 'No analysed frame yet',
@@ -408,6 +408,8 @@ async function loadCameras() {
       el('div', { class: 'hint' }, c.url),
       el('div', {}, `${text('camera.frames')} ${c.frames} · ${text('camera.dropped')} ${c.frames_dropped} · ${text('camera.restarts')} ${c.restarts}`),
       el('div', {}, `${text('camera.last_frame')} ${when(c.last_frame_at)}`),
+      c.analysis_interval_s == null ? null : el('div', { class: 'pace' },
+        `${text('camera.interval')} ${c.analysis_interval_s.toFixed(1)} s · ${text('camera.asked')} ${(c.target_interval_s ?? 0).toFixed(1)} s · ${Math.round((c.keep_up ?? 1) * 100)}%`),
       c.last_error ? el('div', { class: 'error' }, c.last_error) : null);
     const img = card.querySelector('img');
     if (c.last_frame_at) showImage(img, `/api/v1/cameras/${encodeURIComponent(c.id)}/frame`);
