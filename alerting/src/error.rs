@@ -35,6 +35,10 @@ pub enum Error {
     #[error("latest frame of camera {camera}: {source}")]
     Preview { camera: String, source: image::ImageError },
 
+    /// A camera's kept frame could not be decoded again from its key-frame.
+    #[error("latest frame of camera {camera}: {error}")]
+    FrameDecode { camera: String, error: sharpeyes_ingest::Error },
+
     /// A component could not be built from its configuration section.
     #[error("configuration: {0}")]
     Config(String),

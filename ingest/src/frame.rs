@@ -5,6 +5,20 @@ use chrono::{DateTime, Utc};
 use gstreamer as gst;
 use gstreamer_video::{self as gst_video, prelude::*};
 
+use crate::{Error, Result, camera::Codec};
+
+/// The encoded key-frame a frame was decoded from: a tenth of the decoded picture's memory, decoded
+/// again when the pixels are wanted later (a case's before-picture, the tuning view).
+#[derive(Clone)]
+pub struct EncodedPicture {
+    /// The key-frame's codec.
+    pub codec: Codec,
+    /// The access unit as an Annex B byte stream, parameter sets first.
+    pub annex_b: Bytes,
+    /// The width the picture was scaled down to when decoded.
+    pub max_width: u32,
+}
+
 /// One decoded video frame, packed RGB (3 bytes a pixel, no row padding).
 ///
 /// Cloning is cheap: the pixels are shared. Its `Debug` form names the pixels' size, not each byte.
@@ -20,8 +34,11 @@ pub struct Frame {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `width * height * 3` bytes of RGB; none in an [outline](Frame::outline).
+    /// `width * height * 3` bytes of RGB; none in an [outline](Frame::outline) or a
+    /// [compact](Frame::compact) frame.
     pub rgb: Bytes,
+    /// The encoded key-frame it was decoded from, when it came through the shared decoders.
+    pub encoded: Option<EncodedPicture>,
 }
 
 impl std::fmt::Debug for Frame {
@@ -33,6 +50,7 @@ impl std::fmt::Debug for Frame {
             .field("width", &self.width)
             .field("height", &self.height)
             .field("rgb_bytes", &self.rgb.len())
+            .field("encoded_bytes", &self.encoded.as_ref().map(|e| e.annex_b.len()))
             .finish()
     }
 }
@@ -44,13 +62,36 @@ impl Frame {
     /// When `rgb` does not hold exactly `width * height * 3` bytes: a caller bug, never input data.
     pub fn from_rgb(camera: Arc<str>, captured_at: DateTime<Utc>, width: u32, height: u32, rgb: Bytes) -> Self {
         assert_eq!(rgb.len(), width as usize * height as usize * 3, "RGB buffer size of a {width}x{height} frame");
-        Self { camera, captured_at, pts: None, width, height, rgb }
+        Self { camera, captured_at, pts: None, width, height, rgb, encoded: None }
     }
 
     /// The frame's camera, time and size without its pixels: what replaying detections through the
     /// dwell rules needs (they read nothing else), at a few bytes instead of a picture.
     pub fn outline(&self) -> Self {
-        Self { rgb: Bytes::new(), ..self.clone() }
+        Self { rgb: Bytes::new(), encoded: None, ..self.clone() }
+    }
+
+    /// The frame to keep for later: without its pixels when it can decode them again from its encoded
+    /// key-frame (a 1280-wide picture is 2.8 MB, its key-frame about a tenth), else as it is.
+    pub fn compact(&self) -> Self {
+        match &self.encoded {
+            Some(_) => Self { rgb: Bytes::new(), ..self.clone() },
+            None => self.clone(),
+        }
+    }
+
+    /// The frame with its pixels: itself, or a [compact](Frame::compact) frame decoded again. An error
+    /// names the camera when the key-frame does not decode, or when the frame keeps no pixels at all
+    /// (an outline).
+    pub fn with_pixels(&self) -> Result<Self> {
+        if !self.rgb.is_empty() {
+            return Ok(self.clone());
+        }
+        let Some(encoded) = &self.encoded else {
+            return Err(Error::Decode { camera: self.camera.to_string(), reason: "the frame keeps no pixels".into() });
+        };
+        let decoded = crate::camera::decode_again(&self.camera, encoded)?;
+        Ok(Self { rgb: decoded.rgb, width: decoded.width, height: decoded.height, ..self.clone() })
     }
 
     /// Copies an RGB video sample into a packed frame (GStreamer may pad rows to 4 bytes), captured now;

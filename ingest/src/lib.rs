@@ -22,7 +22,7 @@ pub mod units;
 pub mod urls;
 
 pub use error::{Error, Result};
-pub use frame::Frame;
+pub use frame::{EncodedPicture, Frame};
 pub use problem::{Problem, positive};
 pub use queue::{CameraSlot, FrameQueue};
 

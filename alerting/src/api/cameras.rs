@@ -154,14 +154,14 @@ pub async fn frame(
     known(&state, &id)?;
     let analysed =
         state.views.latest(&id).ok_or_else(|| ApiError::NotFound(format!("camera '{id}' has no frame yet")))?;
+    let camera = id.clone();
     let jpeg = tokio::task::spawn_blocking(move || {
-        let frame = analysed.frame;
+        let frame = analysed.frame.with_pixels().map_err(|error| crate::Error::FrameDecode { camera, error })?;
         let image =
             RgbImage::from_raw(frame.width, frame.height, frame.rgb.to_vec()).expect("a frame holds its pixels");
-        encode_jpeg(&image)
+        encode_jpeg(&image).map_err(|source| crate::Error::Preview { camera: id, source })
     })
     .await
-    .expect("encoding a frame does not panic")
-    .map_err(|source| crate::Error::Preview { camera: id, source })?;
+    .expect("decoding and encoding a frame do not panic")?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg))
 }

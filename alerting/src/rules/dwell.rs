@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use sharpeyes_inference::{BBox, Detection, FrameDetections};
 use sharpeyes_ingest::Frame;
 
+use super::violation::before_picture;
 use super::{CameraViolation, Tracker, TrackerConfig, Zone, ZoneKind};
 
 /// Settings of a dwell rule (one per zone kind); a zone may narrow them (see [`Zone`]).
@@ -56,7 +57,8 @@ pub struct DwellRule {
     tracker: Tracker,
     /// When each `(track id, zone index)` pair was last reported.
     reported: HashMap<(u64, usize), DateTime<Utc>>,
-    /// The frame in which each track standing in a zone was first seen there (first-seen evidence).
+    /// The frame in which each track standing in a zone was first seen there (first-seen evidence),
+    /// kept compact: its pixels are decoded again only when the track becomes a violation.
     first_frames: HashMap<u64, Frame>,
 }
 
@@ -153,7 +155,7 @@ impl DwellRule {
             let track = &self.tracker.tracks()[t];
             let (x, y) = anchor(&track.anchor);
             if track.stationary_since == at && self.zones.iter().any(|zone| zone.watches(x, y)) {
-                self.first_frames.insert(track.id, frame.clone());
+                self.first_frames.insert(track.id, frame.compact());
             }
         }
         let mut violations = Vec::new();
@@ -189,7 +191,7 @@ impl DwellRule {
                         first_seen: track.stationary_since,
                         confirmed_at: at,
                         frame: frame.clone(),
-                        before: self.first_frames.get(&track.id).cloned(),
+                        before: self.first_frames.get(&track.id).and_then(before_picture),
                         receipt: None,
                     });
                 }

@@ -17,6 +17,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use sharpeyes_inference::{BBox, FrameDetections};
 use sharpeyes_ingest::Frame;
 
+use super::violation::before_picture;
 use super::{
     CameraViolation, Zone, ZoneKind,
     patch::{Samples, Structure},
@@ -155,7 +156,7 @@ impl SceneChangeRule {
                 first_seen: since,
                 confirmed_at: at,
                 frame: frame.clone(),
-                before: Some(reference.frame.clone()),
+                before: before_picture(&reference.frame),
                 receipt: None,
             });
         }
@@ -187,7 +188,7 @@ impl View {
                 blocks.push(Block { structure, bbox });
             }
         }
-        Self { frame: frame.clone(), blocks }
+        Self { frame: frame.compact(), blocks }
     }
 }
 

@@ -31,6 +31,7 @@ use sharpeyes_inference::{BBox, FrameDetections};
 use sharpeyes_ingest::Frame;
 use tracing::info;
 
+use super::violation::before_picture;
 use super::{
     CameraViolation, Category, ObjectCleared, Violation, Zone, ZoneKind,
     patch::{Samples, Structure},
@@ -124,7 +125,7 @@ struct Cell {
     /// Frames seen since then, and how many of them a person's or vehicle's box covered it in.
     seen: u32,
     covered: u32,
-    /// The zone's latest frame before the cell began to differ.
+    /// The zone's latest frame before the cell began to differ (compact until it is reported).
     before: Option<Frame>,
     /// Frames in a row that matched the long-term background.
     matched: u8,
@@ -223,7 +224,7 @@ impl StaticObjectRule {
                     violations.push(Violation::Camera(violation));
                 }
             }
-            watched.last_seen = Some((frame.captured_at, frame.clone()));
+            watched.last_seen = Some((frame.captured_at, frame.compact()));
         }
         violations
     }
@@ -269,7 +270,7 @@ impl WatchedZone {
             if differs_long {
                 cell.matched = 0;
                 if cell.before.is_none() {
-                    cell.before = Some(previous.unwrap_or(frame).clone());
+                    cell.before = Some(previous.unwrap_or(frame).compact());
                 }
             } else {
                 long_term.blend(&view, long_weight);
@@ -343,8 +344,11 @@ impl WatchedZone {
         let (seen, covered) =
             cells.iter().fold((0, 0), |(seen, covered), cell| (seen + cell.seen, covered + cell.covered));
         let first_seen = cells.iter().filter_map(|cell| cell.differs_since).min().unwrap_or(frame.captured_at);
-        let before =
-            cells.iter().filter_map(|cell| cell.before.as_ref()).min_by_key(|frame| frame.captured_at).cloned();
+        let before = cells
+            .iter()
+            .filter_map(|cell| cell.before.as_ref())
+            .min_by_key(|frame| frame.captured_at)
+            .and_then(before_picture);
         // How much of the blob's box its cells fill: a solid object scores high, a scatter low.
         let cell_area: f32 = cells.iter().map(|cell| cell.bbox.area()).sum();
         let share = f64::from(bbox.area()) / (f64::from(frame.width) * f64::from(frame.height));

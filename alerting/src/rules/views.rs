@@ -12,9 +12,9 @@ use super::Zone;
 pub const RECENT_FRAMES: usize = 150;
 
 /// What each camera's rules look at: its zones, and its latest analysed frame with the detector's
-/// findings (what the dashboard's tuning view draws). Holding the latest frame keeps one scaled RGB
-/// frame per camera in memory (about 0.9 MB at 640×480); the [`RECENT_FRAMES`] before it are kept
-/// as outlines with their detections.
+/// findings (what the dashboard's tuning view draws). The latest frame is kept compact (its encoded
+/// key-frame, decoded again when it is looked at) where it can be, else as its scaled RGB pixels; the
+/// [`RECENT_FRAMES`] before it are kept as outlines with their detections.
 #[derive(Debug, Default)]
 pub struct CameraViews {
     zones: RwLock<HashMap<Arc<str>, Vec<Zone>>>,
@@ -28,10 +28,12 @@ impl CameraViews {
         Self { zones: RwLock::new(zones), latest: Mutex::default(), recent: Mutex::default() }
     }
 
-    /// Keeps `analysed` as its camera's latest view.
+    /// Keeps `analysed` as its camera's latest view (compact: a frame that can be decoded again keeps
+    /// its encoded key-frame instead of its pixels).
     pub fn record(&self, analysed: &FrameDetections) {
+        let compact = FrameDetections { frame: analysed.frame.compact(), detections: analysed.detections.clone() };
         let mut latest = self.latest.lock().expect("camera views lock");
-        latest.insert(analysed.frame.camera.clone(), analysed.clone());
+        latest.insert(analysed.frame.camera.clone(), compact);
         drop(latest);
         let outline = FrameDetections { frame: analysed.frame.outline(), detections: analysed.detections.clone() };
         let mut recent = self.recent.lock().expect("camera views lock");
@@ -52,7 +54,8 @@ impl CameraViews {
             .unwrap_or_default()
     }
 
-    /// The camera's latest analysed frame, if one came yet.
+    /// The camera's latest analysed frame, if one came yet; it may be compact (see
+    /// [`sharpeyes_ingest::Frame::with_pixels`]).
     pub fn latest(&self, camera: &str) -> Option<FrameDetections> {
         self.latest.lock().expect("camera views lock").get(camera).cloned()
     }

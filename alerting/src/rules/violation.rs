@@ -214,3 +214,12 @@ pub struct ObjectCleared {
     /// The receipt of the message that brought it from an edge node.
     pub receipt: Option<Receipt>,
 }
+
+/// A kept (compact) frame with its pixels again, as a violation's before-picture; `None`, with a
+/// warning naming the camera, when its key-frame does not decode (the violation goes on without it).
+pub(super) fn before_picture(frame: &Frame) -> Option<Frame> {
+    frame
+        .with_pixels()
+        .inspect_err(|error| tracing::warn!(camera = %frame.camera, %error, "before-picture left out"))
+        .ok()
+}

@@ -23,13 +23,14 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use gstreamer::{self as gst, prelude::*};
 use gstreamer_app as gst_app;
 use tracing::{debug, warn};
 
 use super::{CameraStatus, Codec, pipeline};
-use crate::{CameraSlot, Error, FrameQueue, Result};
+use crate::{CameraSlot, EncodedPicture, Error, FrameQueue, Result};
 
 /// How often an idle worker looks again whether the detector has stopped.
 const POLL: Duration = Duration::from_millis(200);
@@ -200,16 +201,43 @@ impl Worker {
         }
         let decoder = slot.as_mut().expect("made above");
         let camera = &keyframe.target.camera;
-        let buffer = gst::Buffer::from_mut_slice(keyframe.annex_b);
+        let annex_b = Bytes::from(keyframe.annex_b);
+        let buffer = gst::Buffer::from_slice(annex_b.clone());
         let Some(mut frame) = decoder.decode(buffer, keyframe.pts, keyframe.target.max_width, camera)? else {
             return Ok(false);
         };
         frame.captured_at = keyframe.captured_at;
+        frame.encoded = Some(EncodedPicture { codec, annex_b, max_width: keyframe.target.max_width });
         if keyframe.target.queue.push(keyframe.target.slot, frame) {
             keyframe.target.status.frame_dropped();
         }
         Ok(true)
     }
+}
+
+thread_local! {
+    /// The decoders of [`decode_again`], one per codec and thread, made on first use.
+    static AGAIN: std::cell::RefCell<Worker> = std::cell::RefCell::new(Worker::default());
+}
+
+/// Decodes a frame's key-frame again (see [`crate::Frame::with_pixels`]), on the calling thread.
+pub(crate) fn decode_again(camera: &Arc<str>, picture: &EncodedPicture) -> Result<crate::Frame> {
+    AGAIN.with_borrow_mut(|worker| {
+        let slot = worker.slot(picture.codec);
+        if slot.is_none() {
+            *slot = Some(DecodePipeline::new(picture.codec)?);
+        }
+        let decoder = slot.as_mut().expect("made above");
+        let buffer = gst::Buffer::from_slice(picture.annex_b.clone());
+        match decoder.decode(buffer, None, picture.max_width, camera) {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => Err(decode_error(camera, "the key-frame gave no picture when decoded again")),
+            Err(error) => {
+                *slot = None;
+                Err(error)
+            }
+        }
+    })
 }
 
 fn decode_error(camera: &str, reason: &str) -> Error {
@@ -405,6 +433,14 @@ mod tests {
                 assert_eq!((&*frame.camera, frame.width, frame.height), (&*target.camera, size.0, size.1));
                 assert_eq!(frame.captured_at, captured_at);
                 assert_eq!(frame.rgb.len(), (size.0 * size.1 * 3) as usize);
+                // Kept compact, the frame holds its key-frame instead, and decodes to the same picture.
+                let compact = frame.compact();
+                assert!(compact.rgb.is_empty() && compact.encoded.is_some());
+                let again = compact.with_pixels().expect("decoded again");
+                assert_eq!((again.width, again.height, again.captured_at), (frame.width, frame.height, captured_at));
+                assert!(again.rgb == frame.rgb, "the same pixels");
+                let error = frame.outline().with_pixels().unwrap_err().to_string();
+                assert!(error.contains(&*target.camera) && error.contains("keeps no pixels"), "{error}");
             }
         }
         assert_eq!(a.status.snapshot().frames_dropped + b.status.snapshot().frames_dropped, 0);

@@ -27,6 +27,7 @@ mod status;
 pub use config::{CameraConfig, DecodeKind, TransportKind};
 pub use feed::{CameraFeed, RecordedCamera};
 pub use keyframes::KeyframeDecoders;
+pub(crate) use keyframes::decode_again;
 pub use metrics::CameraCollector;
 pub use receiver::RtspClients;
 pub use settings::{CameraSettings, Codec, DecodeMode, Decoder, RtspClient, Transport};
