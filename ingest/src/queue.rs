@@ -21,7 +21,7 @@ pub struct FrameQueue {
 }
 
 /// A camera's place in the [`FrameQueue`], returned by [`FrameQueue::register`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CameraSlot(usize);
 
 #[derive(Debug, Default)]

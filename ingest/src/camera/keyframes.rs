@@ -13,14 +13,15 @@
 //!
 //! Decoding is decided late: a key-frame waits encoded in a line that holds at most one per camera (a
 //! newer one takes the older one's place, which is counted as dropped), and a worker takes the key-frame
-//! that has waited longest only when the detector has room for the picture. So overload never wastes a
-//! decode, and every camera's effective interval grows evenly: no camera starves.
+//! of the camera that has gone longest without a picture only when the detector has room for it. So
+//! overload never wastes a decode, and every camera's effective interval grows evenly: no camera
+//! starves, and none is unlucky for long (a camera that lost a key-frame to a newer one goes first).
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Condvar, Mutex, MutexGuard},
     thread::JoinHandle,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -69,7 +70,7 @@ pub struct KeyframeDecoders {
     _open: Arc<OpenLine>,
 }
 
-/// The key-frames waiting for a decoder: at most one per camera, the longest waiting first.
+/// The key-frames waiting for a decoder: at most one per camera, the camera served longest ago first.
 #[derive(Default)]
 struct Line {
     state: Mutex<LineState>,
@@ -79,6 +80,8 @@ struct Line {
 #[derive(Default)]
 struct LineState {
     waiting: VecDeque<Keyframe>,
+    /// When each camera's latest key-frame was taken for decoding.
+    served: HashMap<CameraSlot, Instant>,
     closed: bool,
 }
 
@@ -98,15 +101,20 @@ impl Line {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// The key-frame that has waited longest; `Ok(None)` when none came within `max_wait`, `Err` once
-    /// the line is closed and empty.
+    /// The key-frame of the camera served longest ago (never served first, then the longest waiting);
+    /// `Ok(None)` when none came within `max_wait`, `Err` once the line is closed and empty.
     fn next(&self, max_wait: Duration) -> Result<Option<Keyframe>, ()> {
         let mut state = self.lock();
         if state.waiting.is_empty() && !state.closed {
             state = self.ready.wait_timeout(state, max_wait).unwrap_or_else(|poison| poison.into_inner()).0;
         }
-        match state.waiting.pop_front() {
-            Some(keyframe) => Ok(Some(keyframe)),
+        let state = &mut *state;
+        let first = (0..state.waiting.len()).min_by_key(|&i| state.served.get(&state.waiting[i].target.slot));
+        match first.and_then(|i| state.waiting.remove(i)) {
+            Some(keyframe) => {
+                state.served.insert(keyframe.target.slot, Instant::now());
+                Ok(Some(keyframe))
+            }
             None if state.closed => Err(()),
             None => Ok(None),
         }
