@@ -99,10 +99,7 @@ fn split_credentials(url: &str) -> std::result::Result<(url::Url, Option<Credent
 }
 
 fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// The sender's clock at one RTP time, from its latest RTCP sender report.
@@ -216,9 +213,9 @@ mod tests {
 
     #[test]
     fn credentials_are_taken_out_of_the_url() {
-        let (url, creds) = split_credentials("rtsp://admin:p%40ss@10.0.0.7:554/ch1").unwrap();
+        let (url, creds) = split_credentials("rtsp://admin:p%40ss+1@10.0.0.7:554/ch1").unwrap();
         assert_eq!(url.as_str(), "rtsp://10.0.0.7:554/ch1");
-        assert_eq!(creds, Some(Credentials { username: "admin".into(), password: "p@ss".into() }));
+        assert_eq!(creds, Some(Credentials { username: "admin".into(), password: "p@ss+1".into() }));
         let (url, creds) = split_credentials("rtsp://127.0.0.1:8554/street").unwrap();
         assert_eq!((url.as_str(), creds), ("rtsp://127.0.0.1:8554/street", None));
         let error = split_credentials("rtsp://admin:secret@[::1").unwrap_err();
