@@ -19,6 +19,10 @@ pub enum Error {
     #[error("camera {camera}: {message} ({debug})")]
     Stream { camera: String, message: String, debug: String },
 
+    /// A camera received by retina failed: connecting, setting up, playing or depacketizing.
+    #[error("camera {camera}: {message}")]
+    Rtsp { camera: String, message: String },
+
     /// A shared key-frame decoder could not be set up.
     #[error("{what}: {reason}")]
     DecoderSetup { what: String, reason: String },

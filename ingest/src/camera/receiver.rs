@@ -133,7 +133,7 @@ pub(crate) async fn receive(
     mut keyframe: impl FnMut(ReceivedKeyframe) + Send,
 ) -> std::result::Result<(), (Error, bool)> {
     let camera = settings.id.to_string();
-    let failed = |message: String| Error::Stream { camera: camera.clone(), message, debug: String::new() };
+    let failed = |message: String| Error::Rtsp { camera: camera.clone(), message };
     let (url, creds) = split_credentials(&settings.url).map_err(|message| (failed(message), false))?;
     let connect = async {
         let mut session = retina::client::Session::describe(url, SessionOptions::default().creds(creds))

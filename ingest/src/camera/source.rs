@@ -131,10 +131,9 @@ impl CameraSource {
         match self.clients.run(receiving) {
             Some(result) => result.map_err(|(error, streamed)| Failure { error, streamed }),
             None => Err(Failure {
-                error: Error::Stream {
+                error: Error::Rtsp {
                     camera: self.settings.id.to_string(),
-                    message: "the receiver stopped".into(),
-                    debug: "the RTSP receiver runtime is shutting down".into(),
+                    message: "the RTSP receiver runtime is shutting down".into(),
                 },
                 streamed: false,
             }),
