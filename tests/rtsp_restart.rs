@@ -1,6 +1,7 @@
 //! The RTSP server of two cameras is killed mid-stream and started again: its cameras go `stalled`,
 //! then `streaming` again within the backoff, while a camera on another server never stops producing.
-//! A third camera speaks H.265.
+//! A third camera speaks H.265. Of the two on the restarted server, one is received by retina (the
+//! default), the other by GStreamer's `rtspsrc` (`client = "gstreamer"`).
 
 mod common;
 
@@ -27,11 +28,19 @@ fn cameras_of_a_restarted_rtsp_server_come_back_while_the_others_stream() {
         TestCamera { id: "hevc", url: &urls_c[0], decode: "keyframes" },
     ];
     let (config, base) = write_config(dir.path(), &cameras, 3600.0);
-    let text =
-        std::fs::read_to_string(&config).unwrap().replace("id = \"hevc\"\n", "id = \"hevc\"\ncodec = \"h265\"\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("id = \"hevc\"\n", "id = \"hevc\"\ncodec = \"h265\"\n")
+        .replace("id = \"a2\"\n", "id = \"a2\"\nclient = \"gstreamer\"\n");
     std::fs::write(&config, text.replace("decode = \"keyframes\"", "decode = \"keyframes\"\nstall_timeout_s = 5"))
         .unwrap();
     let service = start_service(&config, &base);
+    let received_by = |camera: &str| {
+        let log = service.log();
+        let line = log.lines().find(|l| l.contains("camera starting") && l.contains(&format!("camera={camera} ")));
+        line.and_then(|l| ["retina", "rtspsrc"].into_iter().find(|c| l.contains(&format!("received by {c}"))))
+    };
+    assert_eq!((received_by("a1"), received_by("a2")), (Some("retina"), Some("rtspsrc")), "{}", service.log());
 
     let all_streaming = |ids: &[&str], cameras: &std::collections::HashMap<String, serde_json::Value>| {
         ids.iter().all(|id| cameras[*id]["state"] == "streaming")

@@ -77,7 +77,8 @@ impl CameraSource {
     fn run(self, shutdown: &Receiver<()>) {
         let id = &self.settings.id;
         let mut delays = crate::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
-        info!(camera = %id, url = %redact_url(&self.settings.url), "camera starting");
+        let client = if self.received_by_retina() { "retina" } else { "rtspsrc" };
+        info!(camera = %id, url = %redact_url(&self.settings.url), "camera starting (received by {client})");
         loop {
             self.status.set_state(CameraState::Connecting, None);
             let started = Instant::now();
@@ -111,10 +112,17 @@ impl CameraSource {
         if let Some(missing) = decoder.missing {
             warn!(camera = %self.settings.id, missing, fallback = decoder.element, "hardware decoder not available; decoding in software");
         }
-        if receiver::receives(&self.settings, pipeline::shares_decoder(&self.settings, decoder.element)) {
+        if self.received_by_retina() {
             return self.receive_until_failure(shutdown);
         }
         self.run_pipeline_until_failure(shutdown)
+    }
+
+    /// Whether the camera is received by retina (see [`receiver::receives`]), else by its pipeline's
+    /// `rtspsrc`.
+    fn received_by_retina(&self) -> bool {
+        let decoder = pipeline::choose_decoder(&self.settings);
+        receiver::receives(&self.settings, pipeline::shares_decoder(&self.settings, decoder.element))
     }
 
     /// Receives the stream once with retina, its key-frames to the shared decoders.

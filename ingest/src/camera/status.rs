@@ -12,8 +12,11 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// A camera is `degraded` when its effective analysis interval is longer than this many times the
-/// interval it asks for.
+/// interval it asks for ...
 const DEGRADED_BEYOND: f64 = 1.5;
+/// ... and `streaming` again once it is back under this many times (so that a box at the edge of its
+/// capacity does not flip the state, and log, at every key-frame).
+const RECOVERED_UNDER: f64 = 1.25;
 /// Key-frames a camera must have received before it can be called degraded (its spacing is known by
 /// then, and start-up's first decode does not count).
 const PACE_WARM_UP: u64 = 4;
@@ -99,13 +102,10 @@ impl Pace {
         Some(if self.last_analysed.is_some() { self.interval.max(waiting) } else { waiting })
     }
 
-    fn falls_behind(&self, now: DateTime<Utc>) -> bool {
-        match (self.target(), self.effective(now)) {
-            (Some(target), Some(effective)) if self.received >= PACE_WARM_UP => {
-                seconds(effective) > seconds(target) * DEGRADED_BEYOND
-            }
-            _ => false,
-        }
+    /// How many times the asked-for interval analysis gives the camera, once it is known.
+    fn lag(&self, now: DateTime<Utc>) -> Option<f64> {
+        let (target, effective) = (self.target()?, self.effective(now)?);
+        (self.received >= PACE_WARM_UP).then(|| seconds(effective) / seconds(target))
     }
 }
 
@@ -238,10 +238,10 @@ impl CameraStatus {
         self.judge(&pace, at);
     }
 
-    /// Moves a streaming camera to `degraded` when analysis falls behind what it asks for, and back when
-    /// it catches up; a warning each time it changes.
+    /// Moves a streaming camera to `degraded` when analysis falls behind what it asks for by more than
+    /// half, and back when it is within a quarter again; a log line each time it changes.
     fn judge(&self, pace: &Pace, now: DateTime<Utc>) {
-        let behind = pace.falls_behind(now);
+        let lag = pace.lag(now);
         let target = pace.target().map(seconds);
         let interval = pace.effective(now).map(seconds);
         let mut inner = self.lock();
@@ -249,9 +249,9 @@ impl CameraStatus {
         inner.target_interval_s = target;
         inner.analysis_interval_s = interval;
         inner.keep_up = target.zip(interval).map(|(t, i)| if i > 0.0 { (t / i).min(1.0) } else { 1.0 });
-        let to = match (inner.state, behind) {
-            (CameraState::Streaming, true) => CameraState::Degraded,
-            (CameraState::Degraded, false) => CameraState::Streaming,
+        let to = match (inner.state, lag) {
+            (CameraState::Streaming, Some(lag)) if lag > DEGRADED_BEYOND => CameraState::Degraded,
+            (CameraState::Degraded, lag) if lag.is_none_or(|lag| lag < RECOVERED_UNDER) => CameraState::Streaming,
             _ => return,
         };
         let (target_s, interval_s) = (target.unwrap_or_default(), interval.unwrap_or_default());
@@ -400,5 +400,34 @@ mod tests {
         status.set_state(CameraState::Stalled, None);
         status.frame_analysed(start + TimeDelta::seconds(10));
         assert_eq!(status.snapshot().state, CameraState::Stalled);
+    }
+
+    #[test]
+    fn a_camera_at_the_edge_of_the_box_does_not_flip_at_every_key_frame() {
+        let status = CameraStatus::new("cam", String::new());
+        let start = Utc::now();
+        let at = |ms: i64| start + TimeDelta::milliseconds(ms);
+        // Key-frames every 2 s; analysed every 3.4 s (1.7x): degraded.
+        let mut analysed = 0;
+        for k in 0..40 {
+            status.frame_arrived(at(2000 * k));
+            if 2000 * k >= analysed {
+                status.frame_analysed(at(2000 * k));
+                analysed += 3400;
+            }
+        }
+        assert_eq!(status.snapshot().state, CameraState::Degraded);
+        // Then analysed every 2.8 s on average (1.4x): no longer over 1.5x, not yet under 1.25x.
+        let mut watcher = status.watch();
+        watcher.borrow_and_update();
+        for k in 40..100 {
+            status.frame_arrived(at(2000 * k));
+            if 2000 * k >= analysed {
+                status.frame_analysed(at(2000 * k));
+                analysed += 2800;
+            }
+        }
+        assert!(!watcher.has_changed().unwrap(), "no flip between 1.25x and 1.5x");
+        assert_eq!(status.snapshot().state, CameraState::Degraded);
     }
 }
