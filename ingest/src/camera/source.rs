@@ -222,7 +222,7 @@ impl CameraSource {
                     let Some(buffer) = sample.buffer_owned() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
-                    let sender_time = sender_capture_time(&buffer, Utc::now());
+                    let sender_time = sender_capture_time(&buffer);
                     *last_frame.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                     if let Some(decoders) = &decoders {
                         let Some(captured_at) = arrivals.admit(sender_time) else {
@@ -293,17 +293,20 @@ impl Arrivals {
         }
     }
 
-    /// The capture time of a frame that arrives now, `sender_time` when the sender's clock gave one.
+    /// The capture time of a frame that arrives now: `sender_time` when the sender's clock gave one
+    /// within [`MAX_CLOCK_SKEW`] of ours, else now.
     fn stamp(&mut self, sender_time: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        let arrival = Utc::now();
+        let sender_time = sender_time.filter(|at| (*at - arrival).abs() <= MAX_CLOCK_SKEW);
         if sender_time.is_some() != self.on_sender_clock {
             self.on_sender_clock = sender_time.is_some();
             if self.on_sender_clock {
                 info!(camera = %self.camera, "capture times from the sender's RTCP clock");
             } else {
-                info!(camera = %self.camera, "capture times from arrival (no RTCP sender clock)");
+                info!(camera = %self.camera, "capture times from arrival (no RTCP sender clock within 5 minutes of ours)");
             }
         }
-        let captured_at = sender_time.unwrap_or_else(Utc::now);
+        let captured_at = sender_time.unwrap_or(arrival);
         let captured_at = self.latest.map_or(captured_at, |latest| latest.max(captured_at));
         self.latest = Some(captured_at);
         captured_at
@@ -323,13 +326,12 @@ impl Arrivals {
 }
 
 /// Capture time from the sender's RTCP sender reports (an NTP reference timestamp that `rtspsrc`
-/// attaches to each buffer once it has one), when it is within [`MAX_CLOCK_SKEW`] of `arrival`.
-fn sender_capture_time(buffer: &gst::BufferRef, arrival: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// attaches to each buffer once it has one).
+fn sender_capture_time(buffer: &gst::BufferRef) -> Option<DateTime<Utc>> {
     let ntp = buffer
         .iter_meta::<gst::ReferenceTimestampMeta>()
         .find(|meta| meta.reference().structure(0).is_some_and(|s| s.name() == "timestamp/x-ntp"))?
         .timestamp();
     let unix_nanos = ntp.nseconds().checked_sub(NTP_UNIX_OFFSET_S * 1_000_000_000)?;
-    let at = DateTime::from_timestamp_nanos(i64::try_from(unix_nanos).ok()?);
-    ((at - arrival).abs() <= MAX_CLOCK_SKEW).then_some(at)
+    Some(DateTime::from_timestamp_nanos(i64::try_from(unix_nanos).ok()?))
 }
