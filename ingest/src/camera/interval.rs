@@ -32,7 +32,7 @@ impl AnalysisInterval {
     pub fn take(&mut self, at: DateTime<Utc>) -> bool {
         let Some(every) = self.every else { return true };
         if let Some(gap) = self.last_seen.map(|seen| at - seen).filter(|gap| *gap > TimeDelta::zero()) {
-            self.spacing = if self.spacing.is_zero() { gap } else { (self.spacing * 3 + gap) / 4 };
+            self.spacing = moving_average(self.spacing, gap);
         }
         self.last_seen = Some(at);
         let take = self.last_taken.is_none_or(|last| (at - last) + self.spacing / 2 >= every);
@@ -41,6 +41,12 @@ impl AnalysisInterval {
         }
         take
     }
+}
+
+/// A moving average of the gaps between frames, three quarters the old average and one the new gap
+/// (the first gap as it is): the key-frame spacing here, the analysis pace in the camera's status.
+pub(super) fn moving_average(average: TimeDelta, gap: TimeDelta) -> TimeDelta {
+    if average.is_zero() { gap } else { (average * 3 + gap) / 4 }
 }
 
 #[cfg(test)]

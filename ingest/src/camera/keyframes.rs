@@ -201,13 +201,18 @@ impl Worker {
     }
 
     /// Decodes one key-frame into its camera's queue; `Ok(false)` when the decoder gave no picture.
-    fn decode(&mut self, keyframe: Keyframe) -> Result<bool> {
-        let codec = keyframe.target.codec;
+    /// The worker's pipeline for `codec`, made when it has none.
+    fn pipeline(&mut self, codec: Codec) -> Result<&mut DecodePipeline> {
         let slot = self.slot(codec);
         if slot.is_none() {
             *slot = Some(DecodePipeline::new(codec)?);
         }
-        let decoder = slot.as_mut().expect("made above");
+        Ok(slot.as_mut().expect("made above"))
+    }
+
+    fn decode(&mut self, keyframe: Keyframe) -> Result<bool> {
+        let codec = keyframe.target.codec;
+        let decoder = self.pipeline(codec)?;
         let camera = &keyframe.target.camera;
         let annex_b = Bytes::from(keyframe.annex_b);
         let buffer = gst::Buffer::from_slice(annex_b.clone());
@@ -231,17 +236,12 @@ thread_local! {
 /// Decodes a frame's key-frame again (see [`crate::Frame::with_pixels`]), on the calling thread.
 pub(crate) fn decode_again(camera: &Arc<str>, picture: &EncodedPicture) -> Result<crate::Frame> {
     AGAIN.with_borrow_mut(|worker| {
-        let slot = worker.slot(picture.codec);
-        if slot.is_none() {
-            *slot = Some(DecodePipeline::new(picture.codec)?);
-        }
-        let decoder = slot.as_mut().expect("made above");
         let buffer = gst::Buffer::from_slice(picture.annex_b.clone());
-        match decoder.decode(buffer, None, picture.max_width, camera) {
+        match worker.pipeline(picture.codec)?.decode(buffer, None, picture.max_width, camera) {
             Ok(Some(frame)) => Ok(frame),
             Ok(None) => Err(decode_error(camera, "the key-frame gave no picture when decoded again")),
             Err(error) => {
-                *slot = None;
+                *worker.slot(picture.codec) = None;
                 Err(error)
             }
         }

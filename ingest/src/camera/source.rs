@@ -77,12 +77,13 @@ impl CameraSource {
     fn run(self, shutdown: &Receiver<()>) {
         let id = &self.settings.id;
         let mut delays = crate::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
-        let client = if self.received_by_retina() { "retina" } else { "rtspsrc" };
+        let decoder = pipeline::choose_decoder(&self.settings);
+        let client = if self.received_by_retina(&decoder) { "retina" } else { "rtspsrc" };
         info!(camera = %id, url = %redact_url(&self.settings.url), "camera starting (received by {client})");
         loop {
             self.status.set_state(CameraState::Connecting, None);
             let started = Instant::now();
-            let Failure { error, streamed } = match self.stream_until_failure(shutdown) {
+            let Failure { error, streamed } = match self.stream_until_failure(shutdown, &decoder) {
                 Ok(()) => break,
                 Err(failure) => failure,
             };
@@ -107,21 +108,23 @@ impl CameraSource {
     }
 
     /// Receives the stream once. `Ok` means shutdown was requested; every other end is an error.
-    fn stream_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
-        let decoder = pipeline::choose_decoder(&self.settings);
+    fn stream_until_failure(
+        &self,
+        shutdown: &Receiver<()>,
+        decoder: &pipeline::ChosenDecoder,
+    ) -> std::result::Result<(), Failure> {
         if let Some(missing) = decoder.missing {
             warn!(camera = %self.settings.id, missing, fallback = decoder.element, "hardware decoder not available; decoding in software");
         }
-        if self.received_by_retina() {
+        if self.received_by_retina(decoder) {
             return self.receive_until_failure(shutdown);
         }
-        self.run_pipeline_until_failure(shutdown)
+        self.run_pipeline_until_failure(shutdown, decoder)
     }
 
-    /// Whether the camera is received by retina (see [`receiver::receives`]), else by its pipeline's
-    /// `rtspsrc`.
-    fn received_by_retina(&self) -> bool {
-        let decoder = pipeline::choose_decoder(&self.settings);
+    /// Whether the camera, decoded by `decoder`, is received by retina (see [`receiver::receives`]),
+    /// else by its pipeline's `rtspsrc`.
+    fn received_by_retina(&self, decoder: &pipeline::ChosenDecoder) -> bool {
         receiver::receives(&self.settings, pipeline::shares_decoder(&self.settings, decoder.element))
     }
 
@@ -149,9 +152,13 @@ impl CameraSource {
     }
 
     /// Runs the GStreamer pipeline once.
-    fn run_pipeline_until_failure(&self, shutdown: &Receiver<()>) -> std::result::Result<(), Failure> {
+    fn run_pipeline_until_failure(
+        &self,
+        shutdown: &Receiver<()>,
+        decoder: &pipeline::ChosenDecoder,
+    ) -> std::result::Result<(), Failure> {
         let camera = self.settings.id.to_string();
-        let (pipeline, shared) = self.build_pipeline().map_err(|error| Failure { error, streamed: false })?;
+        let (pipeline, shared) = self.build_pipeline(decoder).map_err(|error| Failure { error, streamed: false })?;
         let started = Instant::now();
         let last_frame = LastFrame::default();
         self.attach_sink(&pipeline, shared, last_frame.clone());
@@ -193,9 +200,8 @@ impl CameraSource {
     }
 
     /// The camera's pipeline, and whether it hands its key-frames to the shared decoders.
-    fn build_pipeline(&self) -> Result<(gst::Pipeline, bool)> {
+    fn build_pipeline(&self, decoder: &pipeline::ChosenDecoder) -> Result<(gst::Pipeline, bool)> {
         let what = format!("camera {}", self.settings.id);
-        let decoder = pipeline::choose_decoder(&self.settings);
         let element = gst::parse::launch(&pipeline::describe(&self.settings, decoder.element))
             .map_err(|source| Error::Pipeline { what: what.clone(), source })?;
         let pipeline = element.downcast::<gst::Pipeline>().expect("a launch line with several elements is a pipeline");
@@ -256,9 +262,7 @@ impl CameraSource {
                 .build(),
         );
     }
-}
 
-impl CameraSource {
     /// Where the camera's frames go, as the shared decoders see it.
     fn target(&self) -> Target {
         Target {

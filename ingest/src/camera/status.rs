@@ -11,6 +11,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::interval::moving_average;
+
 /// A camera is `degraded` when its effective analysis interval is longer than this many times the
 /// interval it asks for ...
 const DEGRADED_BEYOND: f64 = 1.5;
@@ -84,10 +86,6 @@ struct Pace {
 }
 
 impl Pace {
-    fn average(average: TimeDelta, gap: TimeDelta) -> TimeDelta {
-        if average.is_zero() { gap } else { (average * 3 + gap) / 4 }
-    }
-
     /// The interval the camera asks for: its `analyse_every_s`, never shorter than its frames' spacing.
     fn target(&self) -> Option<TimeDelta> {
         let target = self.every.unwrap_or_default().max(self.spacing);
@@ -219,7 +217,7 @@ impl CameraStatus {
     pub fn frame_analysed(&self, at: DateTime<Utc>) {
         let mut pace = self.pace();
         if let Some(gap) = pace.last_analysed.map(|last| at - last).filter(|gap| *gap > TimeDelta::zero()) {
-            pace.interval = Pace::average(pace.interval, gap);
+            pace.interval = moving_average(pace.interval, gap);
         }
         pace.last_analysed = Some(pace.last_analysed.map_or(at, |last| last.max(at)));
         pace.analysed += 1;
@@ -230,7 +228,7 @@ impl CameraStatus {
     fn received(&self, at: DateTime<Utc>) {
         let mut pace = self.pace();
         if let Some(gap) = pace.last_received.map(|last| at - last).filter(|gap| *gap > TimeDelta::zero()) {
-            pace.spacing = Pace::average(pace.spacing, gap);
+            pace.spacing = moving_average(pace.spacing, gap);
         }
         pace.first_received.get_or_insert(at);
         pace.last_received = Some(at);
