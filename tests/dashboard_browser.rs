@@ -65,6 +65,69 @@ impl Drop for Chromedriver {
     }
 }
 
+/// The site's own tile server for the map: Python's `http.server` (not written by the project) serving
+/// a directory of tiles on a free port, its request log kept. Killed when dropped.
+struct TileServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl TileServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("requests.log");
+        let child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir.path())
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 (installed by scripts/setup.sh)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the tile server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port, dir, log }
+    }
+
+    /// Writes a 256-pixel tile at `path` (`/tiles/{z}/{x}/{y}.png`).
+    fn hold(&self, path: &str) {
+        let file = self.dir.path().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(256, 256, image::Rgb([228, 222, 206])).save(file).unwrap();
+    }
+
+    /// The status the server answered for each request of `path`, in order.
+    fn answers(&self, path: &str) -> Vec<u16> {
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        let request = format!("\"GET {path} HTTP/1.1\" ");
+        log.lines()
+            .filter_map(|line| line.split_once(&request))
+            .filter_map(|(_, rest)| rest.split(' ').next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for TileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The longitude and latitude span (west, east, south, north) of Web Mercator tile `x`, `y` at zoom `z`.
+fn tile_bounds(z: u32, x: u32, y: u32) -> [f64; 4] {
+    let n = f64::from(1u32 << z);
+    let longitude = |x: f64| x / n * 360.0 - 180.0;
+    let latitude = |y: f64| (std::f64::consts::PI * (1.0 - 2.0 * y / n)).sinh().atan().to_degrees();
+    [longitude(f64::from(x)), longitude(f64::from(x + 1)), latitude(f64::from(y + 1)), latitude(f64::from(y))]
+}
+
 async fn browser(webdriver: &str) -> Client {
     let capabilities = json!({
         "browserName": "chrome",
@@ -422,6 +485,7 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (_simcam, config, base) = truck_camera(dir.path());
+    let tile_server = TileServer::start();
     // The camera names no grid: its location puts it in the second cell of the shared polygons.
     let mut text = std::fs::read_to_string(&config)
         .unwrap()
@@ -431,10 +495,11 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
         "\n[[auth.tokens]]\nname = \"wall\"\nrole = \"viewer\"\nsha256 = \"{}\"\n\
          \n[[auth.tokens]]\nname = \"operator-desk\"\nrole = \"operator\"\nsha256 = \"{}\"\n\
          \n[cases]\ngrid_polygons = \"{}\"\n\
-         \n[map]\ntiles = \"http://127.0.0.1:9/tiles/{{z}}/{{x}}/{{y}}.png\"\n",
+         \n[map]\ntiles = \"http://127.0.0.1:{}/tiles/{{z}}/{{x}}/{{y}}.png\"\n",
         sha256_hex("wall-secret"),
         sha256_hex(&secret("operator")),
-        polygons.display()
+        polygons.display(),
+        tile_server.port,
     ));
     std::fs::write(&config, text).unwrap();
     add_mqtt(&config, "mqtt://127.0.0.1:1883", "map-test", &manhole_sensor("cover-7", Some([116.452, 39.907])));
@@ -445,7 +510,8 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
     // The dashboard's pages let the tile server's images in, nothing else from elsewhere.
     let page = reqwest::blocking::get(format!("{base}/wall")).unwrap();
     let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(policy.contains("img-src 'self' blob: http://127.0.0.1:9;"), "{policy}");
+    let tile_origin = format!("http://127.0.0.1:{}", tile_server.port);
+    assert!(policy.contains(&format!("img-src 'self' blob: {tile_origin};")), "{policy}");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -472,7 +538,46 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
                 .unwrap(),
         )
         .unwrap();
-        assert!(!tiles.is_empty() && tiles.iter().all(|t| t.starts_with("http://127.0.0.1:9/tiles/")), "{tiles:?}");
+        // The tiles in view are of one zoom and cover the grids (116.45–116.47 E, 39.905–39.915 N), and
+        // the browser asked the tile server for each; once it holds them, it answers each with 200.
+        let paths: Vec<String> = tiles
+            .iter()
+            .map(|t| t.strip_prefix(&tile_origin).unwrap_or_else(|| panic!("{t} is not {tile_origin}'s")).to_owned())
+            .collect();
+        let coordinates: Vec<[u32; 3]> = paths
+            .iter()
+            .map(|p| {
+                let parts: Vec<u32> = p
+                    .trim_start_matches("/tiles/")
+                    .trim_end_matches(".png")
+                    .split('/')
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+                [parts[0], parts[1], parts[2]]
+            })
+            .collect();
+        assert!(coordinates.iter().all(|c| c[0] == coordinates[0][0]) && coordinates[0][0] >= 12, "{paths:?}");
+        let covered = coordinates
+            .iter()
+            .map(|&[z, x, y]| tile_bounds(z, x, y))
+            .fold([f64::MAX, f64::MIN, f64::MAX, f64::MIN], |a, b| {
+                [a[0].min(b[0]), a[1].max(b[1]), a[2].min(b[2]), a[3].max(b[3])]
+            });
+        assert!(
+            covered[0] <= 116.45 && covered[1] >= 116.47 && covered[2] <= 39.905 && covered[3] >= 39.915,
+            "tiles {paths:?} cover {covered:?}, not the grids"
+        );
+        for path in &paths {
+            assert!(!tile_server.answers(path).is_empty(), "the browser asked for {path}");
+            tile_server.hold(path);
+        }
+        client.refresh().await.unwrap();
+        wait_for(&client, "#wall-map path.grid[data-grid='110105001001002']").await;
+        let started = Instant::now();
+        while !paths.iter().all(|path| tile_server.answers(path).contains(&200)) {
+            assert!(started.elapsed() < WAIT, "tiles not fetched again after the reload: {paths:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let no_case = texts(&client, "#wall-map g.case-mark").await;
         assert!(no_case.is_empty(), "no case yet {MIN_DWELL_S} s into the dwell time");
 

@@ -253,8 +253,9 @@ class GridMap {
     const [tx1, ty1] = world(this.view.x + this.view.w, this.view.y + this.view.h).map(Math.floor);
     const size = (TILE_PX / n) * k;
     const images = [];
-    for (let tx = Math.max(0, tx0); tx <= Math.min(n - 1, tx1) && images.length < 120; tx++) {
-      for (let ty = Math.max(0, ty0); ty <= Math.min(n - 1, ty1) && images.length < 120; ty++) {
+    // One tile more on each side: a screen wider or taller than the frame shows some of them.
+    for (let tx = Math.max(0, tx0 - 1); tx <= Math.min(n - 1, tx1 + 1) && images.length < 120; tx++) {
+      for (let ty = Math.max(0, ty0 - 1); ty <= Math.min(n - 1, ty1 + 1) && images.length < 120; ty++) {
         const href = template.replace('{z}', z).replace('{x}', tx).replace('{y}', ty);
         images.push(svg('image', { href, x: (tx * TILE_PX / n - cx) * k + FRAME.w / 2, y: (ty * TILE_PX / n - cy) * k + FRAME.h / 2,
           width: size, height: size, preserveAspectRatio: 'none' }));
