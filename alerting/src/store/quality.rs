@@ -7,13 +7,11 @@ use crate::{Result, cases::quality::CaseOutcome};
 
 impl Store {
     /// The outcome of every camera case opened in `since..until`: its camera, zone, category, void
-    /// reason and when an operator first verified it.
+    /// reason and when an operator first verified it (filed it: the moment migration 19 keeps).
     pub async fn camera_case_outcomes(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<CaseOutcome>> {
         with_pool!(self, |pool| {
             Ok(sqlx::query_as::<_, CaseOutcome>(
-                "SELECT camera, zone, category, void_reason, opened_at,
-                   (SELECT MIN(at) FROM case_events WHERE case_events.case_id = cases.id AND action = 'verify')
-                     AS verified_at
+                "SELECT camera, zone, category, void_reason, opened_at, filed_at AS verified_at
                  FROM cases WHERE source = 'camera' AND opened_at >= $1 AND opened_at < $2",
             )
             .bind(since)
