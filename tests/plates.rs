@@ -1,6 +1,7 @@
 //! `sharpeyes plates` on the shared plate photos and crops (HyperLPR, CCPD): each is read as its label
-//! in `media/plates/labels.csv`, with its corners inside the image. Two-row plates, of which the shared
-//! set has none, are rendered at test time (Pillow, the WenQuanYi font set-up installs) and read as one.
+//! in `media/plates/labels.csv`, with its corners inside the image, and so is each photo's vehicle cut
+//! as the plate worker cuts it (`--vehicle`). Two-row plates, of which the shared set has none, are
+//! rendered at test time (Pillow, the WenQuanYi font set-up installs) and read as one.
 
 mod common;
 
@@ -20,11 +21,12 @@ fn labels() -> Vec<(String, String)> {
         .collect()
 }
 
-/// `sharpeyes plates --json` on `files`: its document, keyed by file.
-fn plates_json(files: &[String]) -> Value {
+/// `sharpeyes plates --json` (and `more` options) on `files`: its document, keyed by file.
+fn plates_json(files: &[String], more: &[&str]) -> Value {
     let out = Command::new(binary())
         .current_dir(root())
         .args(["--log", "warn", "plates", "--json"])
+        .args(more)
         .args(files)
         .output()
         .unwrap();
@@ -38,7 +40,7 @@ fn every_shared_plate_is_read_as_its_label() {
     assert_eq!(labels.len(), 8, "labels.csv rows");
     let files: Vec<String> =
         labels.iter().map(|(file, _)| media(&format!("plates/{file}")).display().to_string()).collect();
-    let results = plates_json(&files);
+    let results = plates_json(&files, &[]);
     let mut wrong = Vec::new();
     for ((file, plate), path) in labels.iter().zip(&files) {
         let read = results[path].as_array().unwrap_or_else(|| panic!("no entry for {path}: {results}"));
@@ -55,6 +57,56 @@ fn every_shared_plate_is_read_as_its_label() {
             other => wrong.push(format!("{file}: want {plate}, read {other:?}")),
         }
     }
+    assert!(wrong.is_empty(), "misread: {wrong:#?}");
+}
+
+/// The plate worker's way (`--vehicle`): the largest vehicle `sharpeyes detect` finds in each shared
+/// photo, cut with the worker's margin around its box, is read as the photo's label.
+#[test]
+fn each_photos_vehicle_cut_as_the_plate_worker_cuts_it_is_read_as_its_label() {
+    let labels = labels();
+    let files: Vec<String> =
+        labels.iter().map(|(file, _)| media(&format!("plates/{file}")).display().to_string()).collect();
+    let out = Command::new(binary())
+        .current_dir(root())
+        .args(["--log", "warn", "detect", "--model", "models/yolox_nano.toml", "--jobs", "1"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let boxes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let margin = f64::from(sharpeyes_inference::plate::VEHICLE_MARGIN);
+    let mut cuts = Vec::new();
+    for ((file, plate), path) in labels.iter().zip(&files) {
+        let found = boxes[file].as_array().unwrap_or_else(|| panic!("no detections for {file}: {boxes}"));
+        let area = |b: &Value| {
+            (b[2].as_f64().unwrap() - b[0].as_f64().unwrap()) * (b[3].as_f64().unwrap() - b[1].as_f64().unwrap())
+        };
+        let vehicle = found
+            .iter()
+            .filter(|d| ["car", "bus", "truck", "motorcycle"].contains(&d["class"].as_str().unwrap()))
+            .map(|d| &d["box"])
+            .max_by(|a, b| area(a).total_cmp(&area(b)));
+        let Some(b) = vehicle else { continue };
+        let [x1, y1, x2, y2] = [0, 1, 2, 3].map(|i| b[i].as_f64().unwrap());
+        let (mx, my) = ((x2 - x1) * margin, (y2 - y1) * margin);
+        let image = image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().decode().unwrap();
+        let (left, top) = ((x1 - mx).max(0.0) as u32, (y1 - my).max(0.0) as u32);
+        let right = ((x2 + mx) as u32).min(image.width());
+        let bottom = ((y2 + my) as u32).min(image.height());
+        let cut = dir.path().join(format!("vehicle-{file}.png"));
+        image.crop_imm(left, top, right - left, bottom - top).save(&cut).unwrap();
+        cuts.push((cut.display().to_string(), plate.clone()));
+    }
+    assert!(cuts.len() >= 3, "the detector finds a vehicle in 3 or more of the photos, found {}", cuts.len());
+    let paths: Vec<String> = cuts.iter().map(|(path, _)| path.clone()).collect();
+    let results = plates_json(&paths, &["--vehicle"]);
+    let wrong: Vec<String> = cuts
+        .iter()
+        .filter(|(path, plate)| results[path][0]["text"].as_str() != Some(plate))
+        .map(|(path, plate)| format!("{path}: want {plate}, read {}", results[path]))
+        .collect();
     assert!(wrong.is_empty(), "misread: {wrong:#?}");
 }
 
@@ -113,7 +165,7 @@ fn a_two_row_plate_is_read_as_one_plate() {
         assert!(status.success(), "rendering {top}/{bottom}");
         files.push(path.display().to_string());
     }
-    let results = plates_json(&files);
+    let results = plates_json(&files, &[]);
     for ((top, bottom, _), file) in cases.iter().zip(&files) {
         let best = &results[file][0];
         assert_eq!(best["text"], format!("{top}{bottom}"), "{results:#}");

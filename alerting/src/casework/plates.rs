@@ -20,7 +20,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Regi
 use serde::Deserialize;
 use sharpeyes_inference::{
     BBox,
-    plate::{PlateReader, quad_bounds},
+    plate::{PlateReader, VEHICLE_MARGIN, quad_bounds},
 };
 use sharpeyes_ingest::{Frame, Problem};
 use tracing::{info, warn};
@@ -179,8 +179,6 @@ pub struct PlateWorker {
     runtime: tokio::runtime::Handle,
 }
 
-/// Share of the box's size added on each side of a vehicle before reading (plates sit at its edge).
-const VEHICLE_MARGIN: f32 = 0.08;
 /// Share of the plate's size added on each side of its evidence crop.
 const PLATE_MARGIN: f32 = 0.25;
 
@@ -224,8 +222,8 @@ impl PlateWorker {
         let b = offer.bbox;
         let (mx, my) = ((b.x2 - b.x1) * VEHICLE_MARGIN, (b.y2 - b.y1) * VEHICLE_MARGIN);
         let vehicle = crop(&image, [b.x1 - mx, b.y1 - my, b.x2 + mx, b.y2 + my]);
-        let plates = self.reader.read(&vehicle.image).map_err(|err| crate::Error::Plate(err.to_string()))?;
-        let Some(plate) = plates.into_iter().next() else { return Ok("none") };
+        let plate = self.reader.read_vehicle(&vehicle.image).map_err(|err| crate::Error::Plate(err.to_string()))?;
+        let Some(plate) = plate else { return Ok("none") };
         let [x0, y0, x1, y1] = quad_bounds(&plate.quad);
         let (x0, x1) = (x0 + vehicle.left as f32, x1 + vehicle.left as f32);
         let (y0, y1) = (y0 + vehicle.top as f32, y1 + vehicle.top as f32);

@@ -58,15 +58,27 @@ impl TextDetector {
         Ok(Self::new(Box::new(OrtEngine::new(&manifest.name, session, Some(1))), manifest))
     }
 
+    /// How much an image of `width` × `height` is scaled for the model: up until its short side
+    /// reaches `short_side` (the manifest's when `None`), by at most the manifest's `max_upscale`;
+    /// never down.
+    pub fn scale(&self, width: u32, height: u32, short_side: Option<u32>) -> f32 {
+        let short_side = short_side.unwrap_or(self.manifest.short_side);
+        let short = width.min(height).max(1);
+        if short < short_side { (short_side as f32 / short as f32).min(self.manifest.max_upscale) } else { 1.0 }
+    }
+
     /// The model's input size for an image of `width` × `height` whose short side is brought up to
     /// `short_side`.
     pub fn input_size(&self, width: u32, height: u32, short_side: u32) -> (u32, u32) {
-        let short = width.min(height).max(1);
-        let ratio =
-            if short < short_side { (short_side as f32 / short as f32).min(self.manifest.max_upscale) } else { 1.0 };
+        self.input_size_at(width, height, self.scale(width, height, Some(short_side)))
+    }
+
+    /// The model's input size for an image of `width` × `height` scaled by `scale`: each side rounded
+    /// to the manifest's multiple.
+    fn input_size_at(&self, width: u32, height: u32, scale: f32) -> (u32, u32) {
         let multiple = self.manifest.multiple as f32;
         let round = |side: u32| {
-            let scaled = (side as f32 * ratio) as u32;
+            let scaled = (side as f32 * scale) as u32;
             (((scaled as f32 / multiple).round() * multiple) as u32).max(self.manifest.multiple)
         };
         (round(width), round(height))
@@ -76,7 +88,14 @@ impl TextDetector {
     /// when `None`).
     pub fn detect(&mut self, image: &RgbImage, short_side: Option<u32>) -> Result<Vec<TextLine>> {
         let (width, height) = image.dimensions();
-        let (in_w, in_h) = self.input_size(width, height, short_side.unwrap_or(self.manifest.short_side));
+        self.detect_at(image, self.scale(width, height, short_side))
+    }
+
+    /// The text lines of `image` scaled by `scale` (see [`Self::scale`]): a part of a larger image is
+    /// looked at with the scale of the whole.
+    pub fn detect_at(&mut self, image: &RgbImage, scale: f32) -> Result<Vec<TextLine>> {
+        let (width, height) = image.dimensions();
+        let (in_w, in_h) = self.input_size_at(width, height, scale);
         self.fill_input(&quad::resize(image, in_w, in_h));
         let mut map = GrayImage::new(in_w, in_h);
         let mut probabilities = Vec::new();
