@@ -1,8 +1,10 @@
 //! Plates on parking cases, end to end: simcam serves a real photo of a parked car (HyperLPR's
-//! test image, plate 苏ED51712) as an RTSP camera at full resolution, the detector and the dwell rule
-//! open a parking case, the plate worker reads the vehicle's plate off the camera path; the case then
-//! carries the plate, its crop as evidence and a `plate_read` step, and `?plate=` finds it; Open311's
-//! public view shows neither the plate nor a legible image of it.
+//! test image, plate 苏ED51712) as two 1080p RTSP cameras, one decoded at its full 1920 pixels and one
+//! at the default 1280; the detector and the dwell rule open a parking case on each, the plate worker
+//! reads the vehicle's plate off the camera path from the key-frame at the camera's own resolution;
+//! each case then carries the plate, its crop as evidence and a `plate_read` step, `?plate=` finds
+//! it and the later case lists the earlier as the same plate's; Open311's public view shows neither
+//! the plate nor a legible image of it.
 
 mod common;
 
@@ -14,36 +16,68 @@ use common::*;
 fn a_parked_car_opens_a_case_that_carries_its_plate() {
     let photo = media("plates/hyperlpr_test_img.jpg");
     // A 1080p camera at 8 Mbit/s: at the encoder's default 2 Mbit/s the plate's characters blur away.
-    let (_simcam, urls) = start_simcam_on("127.0.0.1:0", &[("car", &photo)], &["--bitrate", "8000"]);
+    let (_simcam, urls) =
+        start_simcam_on("127.0.0.1:0", &[("car", &photo), ("car-again", &photo)], &["--bitrate", "8000"]);
     let dir = tempfile::tempdir().unwrap();
-    let (config, base) =
-        write_config(dir.path(), &[TestCamera { id: "plate-cam", url: &urls[0], decode: "keyframes" }], 4.0);
-    // The plate is read on the frame as decoded: keep the camera's full 1920 pixels.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("decode = \"keyframes\"", "decode = \"keyframes\"\nmax_width = 1920")
-        + "\n[open311]\npublic_read = true\n";
+    let cameras = [
+        TestCamera { id: "plate-cam", url: &urls[0], decode: "keyframes" },
+        TestCamera { id: "scaled-cam", url: &urls[1], decode: "keyframes" },
+    ];
+    let (config, base) = write_config(dir.path(), &cameras, 4.0);
+    // plate-cam keeps the camera's full 1920 pixels for its evidence images (the public view's blur is
+    // checked on them below); scaled-cam is decoded at the default 1280.
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "decode = \"keyframes\"",
+        "decode = \"keyframes\"\nmax_width = 1920",
+        1,
+    ) + "\n[open311]\npublic_read = true\n";
     std::fs::write(&config, text).unwrap();
     let service = start_service(&config, &base);
 
     let started = Instant::now();
-    let case = loop {
-        let (status, cases) = get_json(&base, "/api/v1/cases?category=illegal_parking");
+    let with_plate = |camera: &str| {
+        let (status, cases) = get_json(&base, &format!("/api/v1/cases?category=illegal_parking&camera={camera}"));
         assert_eq!(status, 200);
-        if let Some(case) = cases.as_array().unwrap().iter().find(|c| !c["plate"].is_null()) {
-            break case.clone();
+        cases.as_array().unwrap().iter().find(|c| !c["plate"].is_null()).cloned()
+    };
+    let (case, scaled) = loop {
+        if let (Some(case), Some(scaled)) = (with_plate("plate-cam"), with_plate("scaled-cam")) {
+            break (case, scaled);
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "no parking case with a plate: {cases:#}\n{}",
+            "no parking case with a plate on each camera\n{}",
             service.log()
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(case["plate"], "苏ED51712", "{case:#}");
-    let score = case["plate_score"].as_f64().unwrap();
-    assert!((0.5..=1.0).contains(&score), "{score}");
+    for case in [&case, &scaled] {
+        assert_eq!(case["plate"], "苏ED51712", "{case:#}");
+        let score = case["plate_score"].as_f64().unwrap();
+        assert!((0.5..=1.0).contains(&score), "{score}");
+    }
     let id = case["id"].as_i64().unwrap();
+
+    // The camera decoded at 1280 had its plate read, and cut, from the key-frame at 1920: the plate is
+    // 149 pixels wide in the photo (100 at 1280), and its crop adds a quarter on each side.
+    let scaled_id = scaled["id"].as_i64().unwrap();
+    let (_, scaled_detail) = get_json(&base, &format!("/api/v1/cases/{scaled_id}"));
+    let scaled_crop = scaled_detail["plate_evidence"].as_i64().expect("the crop's evidence index");
+    let (status, jpeg) = get_bytes(&base, &format!("/api/v1/cases/{scaled_id}/evidence/{scaled_crop}"));
+    assert_eq!(status, 200);
+    let scaled_crop = image::load_from_memory(&jpeg).unwrap();
+    assert!(
+        (180..400).contains(&scaled_crop.width()),
+        "the crop is cut from the full-resolution key-frame: {}x{}",
+        scaled_crop.width(),
+        scaled_crop.height()
+    );
+    // Repeat offenders: the later case lists the earlier one as the same plate's.
+    let (earlier, later) = (id.min(scaled_id), id.max(scaled_id));
+    let (_, later_detail) = get_json(&base, &format!("/api/v1/cases/{later}"));
+    let same: Vec<i64> =
+        later_detail["same_plate"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(same, vec![earlier], "{later_detail:#}");
 
     for (query, found) in [("苏ED51712", true), ("苏ED", true), ("苏", true), ("京A", false), ("苏ED51713", false)]
     {
@@ -68,12 +102,19 @@ fn a_parked_car_opens_a_case_that_carries_its_plate() {
         image.width(),
         image.height()
     );
+    // The plate is 149 pixels wide in the 1920-pixel photo (100 at 1280); its crop adds a quarter on
+    // each side.
+    assert!(
+        image.width() >= 180,
+        "the crop is cut from the full-resolution key-frame: {}x{}",
+        image.width(),
+        image.height()
+    );
     let events = detail["events"].as_array().unwrap();
     assert!(
         events.iter().any(|e| e["action"] == "plate_read" && e["note"].as_str().unwrap().contains("苏ED51712")),
         "{events:#?}"
     );
-    assert!(detail["same_plate"].as_array().unwrap().is_empty(), "no earlier case of this plate");
 
     // Open311 requests carry it too (an extension field).
     let (status, request) = get_json(&base, &format!("/open311/v2/requests/{id}.json"));

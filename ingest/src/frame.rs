@@ -19,6 +19,9 @@ pub struct EncodedPicture {
     pub max_width: u32,
 }
 
+/// A width no camera's picture reaches: decoded to it, a picture keeps its own size.
+const UNSCALED_WIDTH: u32 = 16_384;
+
 /// One decoded video frame, packed RGB (3 bytes a pixel, no row padding).
 ///
 /// Cloning is cheap: the pixels are shared. Its `Debug` form names the pixels' size, not each byte.
@@ -91,6 +94,16 @@ impl Frame {
             return Err(Error::Decode { camera: self.camera.to_string(), reason: "the frame keeps no pixels".into() });
         };
         let decoded = crate::camera::decode_again(&self.camera, encoded)?;
+        Ok(Self { rgb: decoded.rgb, width: decoded.width, height: decoded.height, ..self.clone() })
+    }
+
+    /// The frame at its camera's own resolution: its key-frame decoded again without scaling, when it
+    /// keeps one (the frames of the shared key-frame decoders); otherwise the frame as decoded
+    /// ([`Self::with_pixels`]).
+    pub fn at_full_resolution(&self) -> Result<Self> {
+        let Some(encoded) = &self.encoded else { return self.with_pixels() };
+        let unscaled = EncodedPicture { max_width: UNSCALED_WIDTH, ..encoded.clone() };
+        let decoded = crate::camera::decode_again(&self.camera, &unscaled)?;
         Ok(Self { rgb: decoded.rgb, width: decoded.width, height: decoded.height, ..self.clone() })
     }
 

@@ -2,8 +2,9 @@
 //!
 //! When a parking case opens, or its vehicle is confirmed again while it is open, the case engine
 //! [`offer`](PlateQueue::offer)s the confirming frame and the vehicle's box to a bounded queue and goes
-//! on: the [`PlateWorker`] thread crops the vehicle (with a margin) from the frame as decoded — not the
-//! detector's scaled input — reads its plate, and records it with a crop of the plate as evidence
+//! on: the [`PlateWorker`] thread crops the vehicle (with a margin) from the key-frame at the camera's
+//! own resolution (decoded again; a frame that keeps no key-frame as decoded) — not the frame scaled
+//! for decoding or the detector's input — reads its plate, and records it with a crop of the plate as evidence
 //! when the case has none yet or a lower-scoring one ([`Store::record_plate`]). A full queue drops the
 //! offer, counted (`sharpeyes_plate_offers_dropped_total`): a slow reader never holds detection up,
 //! and the vehicle is offered again at its next confirmation.
@@ -214,14 +215,20 @@ impl PlateWorker {
     }
 
     fn read(&mut self, offer: &PlateOffer) -> crate::Result<&'static str> {
-        let frame = &offer.frame;
+        // The key-frame at the camera's own resolution, not as scaled for the cameras' decoding.
+        let frame = offer
+            .frame
+            .at_full_resolution()
+            .map_err(|error| crate::Error::FrameDecode { camera: offer.frame.camera.to_string(), error })?;
         // A view of the frame's own pixels: only the crops are copied.
         let Some(image) = FrameView::from_raw(frame.width, frame.height, &frame.rgb[..]) else {
             return Ok("failed");
         };
+        let (sx, sy) = (frame.width as f32 / offer.frame.width as f32, frame.height as f32 / offer.frame.height as f32);
         let b = offer.bbox;
-        let (mx, my) = ((b.x2 - b.x1) * VEHICLE_MARGIN, (b.y2 - b.y1) * VEHICLE_MARGIN);
-        let vehicle = crop(&image, [b.x1 - mx, b.y1 - my, b.x2 + mx, b.y2 + my]);
+        let [x1, y1, x2, y2] = [b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy];
+        let (mx, my) = ((x2 - x1) * VEHICLE_MARGIN, (y2 - y1) * VEHICLE_MARGIN);
+        let vehicle = crop(&image, [x1 - mx, y1 - my, x2 + mx, y2 + my]);
         let plate = self.reader.read_vehicle(&vehicle.image).map_err(|err| crate::Error::Plate(err.to_string()))?;
         let Some(plate) = plate else { return Ok("none") };
         let [x0, y0, x1, y1] = quad_bounds(&plate.quad);
