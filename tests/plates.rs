@@ -171,4 +171,8 @@ fn a_two_row_plate_is_read_as_one_plate() {
         assert_eq!(best["text"], format!("{top}{bottom}"), "{results:#}");
         assert_eq!(best["rows"], 2, "{results:#}");
     }
+    // The scene, its plate in the lower half, read as a vehicle cut (the plate worker's way).
+    let as_vehicle = plates_json(&files[..1], &["--vehicle"]);
+    assert_eq!(as_vehicle[&files[0]][0]["text"], "苏E12345", "{as_vehicle:#}");
+    assert_eq!(as_vehicle[&files[0]][0]["rows"], 2, "{as_vehicle:#}");
 }
