@@ -806,3 +806,83 @@ async fn expired_plates_are_erased_with_their_crop_files() {
     assert_eq!(store.case_detail(open).await.unwrap().unwrap().case.plate.as_deref(), Some("京A67890"));
     store.close().await;
 }
+
+/// The version of the migration that keeps each case's moments (filed, dispatched, finished, reopened).
+const MOMENTS_MIGRATION: i64 = 20261202000019;
+
+/// Two cases and their timelines as a database before [`MOMENTS_MIGRATION`] held them: case 1 verified
+/// after 10 minutes, dispatched after 20 (and again after 25), sent back and closed after an hour; case
+/// 2 voided after 5 minutes.
+const CASES_BEFORE_MOMENTS: &str = "
+INSERT INTO cases (id, code, category, camera, zone, grid, status, urgency, source, device, object_count,
+    first_seen_at, confirmed_at, opened_at, updated_at) VALUES
+  (1, '0505', 'illegal_parking', 'cam-1', 'np', '110105001001001', 'closed', 'normal', 'camera', '', 1,
+   '2026-06-01T08:00:00+00:00', '2026-06-01T08:00:00+00:00', '2026-06-01T08:00:00+00:00', '2026-06-01T09:00:00+00:00'),
+  (2, '0505', 'illegal_parking', 'cam-1', 'np', '110105001001001', 'voided', 'normal', 'camera', '', 1,
+   '2026-06-01T10:00:00+00:00', '2026-06-01T10:00:00+00:00', '2026-06-01T10:00:00+00:00', '2026-06-01T10:05:00+00:00');
+INSERT INTO case_events (case_id, at, actor, role, action, from_status, to_status) VALUES
+  (1, '2026-06-01T08:10:00+00:00', 'op', 'operator', 'verify', 'reported', 'filed'),
+  (1, '2026-06-01T08:20:00+00:00', 'di', 'dispatcher', 'dispatch', 'filed', 'dispatched'),
+  (1, '2026-06-01T08:25:00+00:00', 'di', 'dispatcher', 'dispatch', 'returned', 'dispatched'),
+  (1, '2026-06-01T08:40:00+00:00', 'in', 'inspector', 'reopen', 'feedback', 'handling'),
+  (1, '2026-06-01T09:00:00+00:00', 'in', 'inspector', 'close', 'feedback', 'closed'),
+  (2, '2026-06-01T10:05:00+00:00', 'op', 'operator', 'void', 'reported', 'voided');";
+
+/// The migrations of `dialect` before [`MOMENTS_MIGRATION`].
+async fn migrations_before_moments(dialect: &str) -> sqlx::migrate::Migrator {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let before: Vec<_> = migrator.migrations.iter().filter(|m| m.version < MOMENTS_MIGRATION).cloned().collect();
+    assert!(before.len() < migrator.migrations.len(), "migration {MOMENTS_MIGRATION} is among them");
+    migrator.migrations = std::borrow::Cow::Owned(before);
+    migrator
+}
+
+/// The cases of [`CASES_BEFORE_MOMENTS`], counted after the store brought the database up to date.
+async fn exercise_moments_of_earlier_cases(store: &Store) {
+    let query = StatsQuery {
+        since: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
+        until: Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+        grid: None,
+        group_by: vec![StatsGroup::Category],
+        utc_offset_minutes: 0,
+    };
+    let rows = store.case_stats(&query, &ReadScope::All, &[]).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let row = &rows[0];
+    assert_eq!((row.opened, row.filed, row.dispatched, row.closed, row.voided), (2, 1, 1, 1, 1), "{row:#?}");
+    assert_eq!(row.open_at_end, 0, "{row:#?}");
+    assert_eq!(row.to_filing_p50_s, Some(600.0), "{row:#?}");
+    assert_eq!(row.to_dispatch_p50_s, Some(1200.0), "the first dispatch counts: {row:#?}");
+    assert_eq!(row.to_close_p50_s, Some(3600.0), "{row:#?}");
+    assert_eq!(row.reopened_rate, Some(1.0), "{row:#?}");
+    assert_eq!(row.on_time_rate, Some(1.0), "{row:#?}");
+}
+
+#[tokio::test]
+async fn cases_from_before_the_moments_migration_are_counted_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("sharpeyes.db")).create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    migrations_before_moments("sqlite").await.run(&pool).await.unwrap();
+    sqlx::raw_sql(CASES_BEFORE_MOMENTS).execute(&pool).await.unwrap();
+    pool.close().await;
+    let store = Store::open(None, dir.path()).await.unwrap();
+    exercise_moments_of_earlier_cases(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn cases_from_before_the_moments_migration_are_counted_on_postgres() {
+    let (mut admin, name, url) = fresh_database("moments").await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    migrations_before_moments("postgres").await.run(&pool).await.unwrap();
+    sqlx::raw_sql(CASES_BEFORE_MOMENTS).execute(&pool).await.unwrap();
+    pool.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Some(&url), dir.path()).await.unwrap();
+    exercise_moments_of_earlier_cases(&store).await;
+    store.close().await;
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+}

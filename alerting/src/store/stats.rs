@@ -111,7 +111,8 @@ enum Dialect {
 impl Dialect {
     fn seconds_between(self, later: &str, earlier: &str) -> String {
         match self {
-            Self::Sqlite => format!("((julianday({later}) - julianday({earlier})) * 86400.0)"),
+            // Julian days carry about 10 µs of rounding error: the seconds are given to the millisecond.
+            Self::Sqlite => format!("ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"),
             Self::Postgres => format!("CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"),
         }
     }
