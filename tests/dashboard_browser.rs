@@ -718,6 +718,24 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
         assert!(summary[0].contains("curb-b"), "the draft's zone is counted: {summary:?}");
         screenshot(&client, &shots, "25-tuning-edit").await;
 
+        // A mask on the file's zone, its corners dragged out to the frame's: nothing there counts, and
+        // the preview no longer has the truck's case.
+        click(&client, "#tuning-zones tbody tr[data-zone='0'] td:first-child").await;
+        click(&client, "#tuning-add-mask").await;
+        let (a, b) = (1.0 / 3.0, 2.0 / 3.0);
+        for (from, to) in [([a, a], [0.0, 0.0]), ([b, a], [1.0, 0.0]), ([b, b], [1.0, 1.0]), ([a, b], [0.0, 1.0])] {
+            client.execute(DRAG, vec![json!(from), json!(to)]).await.unwrap();
+        }
+        click(&client, "#tuning-preview-button").await;
+        wait_until(
+            &client,
+            "the previewed case of the masked zone",
+            "return document.querySelectorAll(\"#tuning-preview .preview-case[data-zone='all']\").length",
+            json!(0),
+        )
+        .await;
+        screenshot(&client, &shots, "26-tuning-mask").await;
+
         click(&client, "#tuning-save").await;
         wait_until(
             &client,
@@ -738,9 +756,18 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
     let corner: Vec<f64> = serde_json::from_value(added["polygon"][0].clone()).unwrap();
     assert!((corner[0] - 0.05).abs() < 0.01 && (corner[1] - 0.3).abs() < 0.01, "the dragged corner: {corner:?}");
     assert_eq!((added["polygon"].as_array().unwrap().len(), added["min_dwell_s"].as_f64()), (4, Some(120.0)));
+    let mask: Vec<[f64; 2]> = serde_json::from_value(zones["zones"][0]["masks"][0].clone()).unwrap();
+    let frame = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+    assert!(
+        mask.len() == 4
+            && mask.iter().zip(frame).all(|(p, q)| (p[0] - q[0]).abs() < 0.01 && (p[1] - q[1]).abs() < 0.01),
+        "the mask dragged to the frame's corners: {mask:?}"
+    );
     let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
     assert_eq!(view["zones"][1]["id"], "curb-b", "{view}");
-    assert!(shots.join("25-tuning-edit.png").metadata().unwrap().len() > 10_000);
+    for name in ["25-tuning-edit", "26-tuning-mask"] {
+        assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 10_000, "{name}.png holds a page");
+    }
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
 }

@@ -1,6 +1,7 @@
 // The tuning view: a camera's zones drawn over its latest analysed frame with the detector's boxes,
-// edited in place (drag a corner or a whole zone, add and remove corners, set kind, classes, score,
-// area bounds, dwell time and hours), previewed on the camera's recent frames, and saved through the API (admins).
+// edited in place (drag a corner or a whole zone, add and remove corners, add, move and delete the
+// zone's masks — parts of it where nothing counts —, set kind, classes, score, area bounds, dwell time
+// and hours), previewed on the camera's recent frames, and saved through the API (admins).
 'use strict';
 
 const ZONE_COLORS = { no_parking: '#e65a4f', no_dumping: '#e6a23a', construction_watch: '#b45ae6' };
@@ -13,11 +14,19 @@ const tuning = {
   draft: [], // the zones as edited, with the keys of [[cameras.zones]]
   dirty: false, // the draft differs from what the camera runs with
   selected: -1, // index of the zone being edited
-  drag: null, // { zone, corner (or -1: the whole zone), from: [x, y] }
+  selectedMask: -1, // index of its mask being edited, or -1: the zone's own outline
+  drag: null, // { zone, mask (or -1: the zone's outline), corner (or -1: the whole shape), from: [x, y] }
   view: null, // the latest GET .../view
   image: null, // its frame, decoded
   preview: null, // the latest POST .../zones/preview
 };
+
+// The outline a drag or a double-click edits: one of the zone's masks, or its own polygon.
+const shapeOf = (zone, mask) => (mask >= 0 ? zone.masks[mask] : zone.polygon);
+function setShape(zone, mask, points) {
+  if (mask >= 0) zone.masks[mask] = points;
+  else zone.polygon = points;
+}
 
 const cameraPath = (suffix = '') => `/api/v1/cameras/${encodeURIComponent(tuning.camera)}${suffix}`;
 
@@ -36,6 +45,7 @@ async function loadZones() {
   tuning.dirty = false;
   tuning.preview = null;
   tuning.selected = Math.min(tuning.selected, tuning.draft.length - 1);
+  tuning.selectedMask = -1;
   const source = text(`tuning.source.${zones.source}`);
   showTuningStatus(zones.source === 'api' ? `${source} · ${zones.changed_by} · ${when(zones.changed_at)}` : source);
   drawZoneTable();
@@ -96,8 +106,22 @@ function paintTuning() {
     g.closePath();
     g.stroke();
     g.fillText(zone.id, zone.polygon[0][0] * canvas.width + 4, zone.polygon[0][1] * canvas.height + 16);
+    // Masks: shaded, dotted, in the zone's colour.
+    (zone.masks ?? []).forEach((mask) => {
+      g.beginPath();
+      mask.forEach(([x, y], k) => g[k ? 'lineTo' : 'moveTo'](x * canvas.width, y * canvas.height));
+      g.closePath();
+      g.save();
+      g.fillStyle = 'rgba(0, 0, 0, 0.45)';
+      g.fill();
+      g.restore();
+      g.setLineDash([3, 3]);
+      g.stroke();
+    });
     if (i === tuning.selected) {
-      for (const [x, y] of zone.polygon) g.fillRect(x * canvas.width - 5, y * canvas.height - 5, 10, 10);
+      for (const [x, y] of shapeOf(zone, tuning.selectedMask) ?? zone.polygon) {
+        g.fillRect(x * canvas.width - 5, y * canvas.height - 5, 10, 10);
+      }
     }
   });
   g.setLineDash([]);
@@ -133,7 +157,7 @@ function zoneInput(i, key, value, parse, attrs = {}) {
 
 function drawZoneTable() {
   const rows = tuning.draft.map((zone, i) => el('tr', { 'data-zone': i, class: i === tuning.selected ? 'selected' : '',
-    onclick: () => { tuning.selected = i; paintTuning(); } },
+    onclick: () => { tuning.selected = i; tuning.selectedMask = -1; paintTuning(); } },
   el('td', { class: `zone-${zone.kind}` }, zoneInput(i, 'id', zone.id, (v) => v.trim())),
   el('td', {}, el('select', { name: 'kind', onchange: (event) => { zone.kind = event.target.value; changed(); } },
     ...KINDS.map((kind) => el('option', { value: kind, selected: kind === zone.kind }, term(kind))))),
@@ -146,6 +170,7 @@ function drawZoneTable() {
     event.stopPropagation();
     tuning.draft.splice(i, 1);
     tuning.selected = -1;
+    tuning.selectedMask = -1;
     drawZoneTable();
     changed();
   } }, '✕'))));
@@ -160,7 +185,29 @@ function addZone() {
   tuning.draft.push({ id: `zone-${n}`, kind: 'no_parking', polygon: [[0.3, 0.6], [0.7, 0.6], [0.7, 0.9], [0.3, 0.9]],
     classes: null, min_score: null, min_area: 0, max_area: 1, min_dwell_s: null, masks: [], active: null });
   tuning.selected = tuning.draft.length - 1;
+  tuning.selectedMask = -1;
   drawZoneTable();
+  changed();
+}
+
+// A mask on the selected zone: a square a third of the zone's bounds across, in their middle.
+function addMask() {
+  const zone = tuning.draft[tuning.selected];
+  if (!zone) { showTuningStatus(text('tuning.pick_zone'), true); return; }
+  const xs = zone.polygon.map(([x]) => x);
+  const ys = zone.polygon.map(([, y]) => y);
+  const [cx, cy] = [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+  const [hw, hh] = [(Math.max(...xs) - Math.min(...xs)) / 6, (Math.max(...ys) - Math.min(...ys)) / 6];
+  zone.masks = [...(zone.masks ?? []), [[cx - hw, cy - hh], [cx + hw, cy - hh], [cx + hw, cy + hh], [cx - hw, cy + hh]]];
+  tuning.selectedMask = zone.masks.length - 1;
+  changed();
+}
+
+function deleteMask() {
+  const zone = tuning.draft[tuning.selected];
+  if (!zone || tuning.selectedMask < 0) { showTuningStatus(text('tuning.pick_mask'), true); return; }
+  zone.masks.splice(tuning.selectedMask, 1);
+  tuning.selectedMask = -1;
   changed();
 }
 
@@ -187,14 +234,20 @@ function inside([x, y], polygon) {
   return hit;
 }
 
-// The corner of a zone near the pointer (the selected zone first), else a zone it is inside.
+// The corner near the pointer of a mask or a zone (the selected zone's first, masks before outlines),
+// else the mask or zone it is inside.
 function grab({ at, scale }) {
   const order = [tuning.selected, ...tuning.draft.keys()].filter((i) => i >= 0);
+  const shapes = (i) => [...(tuning.draft[i].masks ?? []).keys(), -1];
   for (const i of order) {
-    const corner = tuning.draft[i].polygon.findIndex((p) => distancePx(p, at, scale) <= GRAB_PX);
-    if (corner >= 0) return { zone: i, corner };
+    for (const mask of shapes(i)) {
+      const corner = shapeOf(tuning.draft[i], mask).findIndex((p) => distancePx(p, at, scale) <= GRAB_PX);
+      if (corner >= 0) return { zone: i, mask, corner };
+    }
   }
-  for (const i of order) if (inside(at, tuning.draft[i].polygon)) return { zone: i, corner: -1 };
+  for (const i of order) {
+    for (const mask of shapes(i)) if (inside(at, shapeOf(tuning.draft[i], mask))) return { zone: i, mask, corner: -1 };
+  }
   return null;
 }
 
@@ -203,6 +256,7 @@ function onPointerDown(event) {
   const grabbed = grab(where);
   if (!grabbed) return;
   tuning.selected = grabbed.zone;
+  tuning.selectedMask = grabbed.mask;
   tuning.drag = { ...grabbed, from: where.at };
   drawZoneTable();
   paintTuning();
@@ -212,15 +266,16 @@ function onPointerMove(event) {
   if (!tuning.drag) return;
   const { at } = pointer(event);
   const zone = tuning.draft[tuning.drag.zone];
+  const points = shapeOf(zone, tuning.drag.mask);
   if (tuning.drag.corner >= 0) {
-    zone.polygon[tuning.drag.corner] = at;
+    points[tuning.drag.corner] = at;
   } else {
     const [dx, dy] = [at[0] - tuning.drag.from[0], at[1] - tuning.drag.from[1]];
-    // The whole zone moves only as far as the frame lets every corner go.
-    const xs = zone.polygon.map(([x]) => x + dx);
-    const ys = zone.polygon.map(([, y]) => y + dy);
+    // The whole shape moves only as far as the frame lets every corner go.
+    const xs = points.map(([x]) => x + dx);
+    const ys = points.map(([, y]) => y + dy);
     if (Math.min(...xs) >= 0 && Math.max(...xs) <= 1 && Math.min(...ys) >= 0 && Math.max(...ys) <= 1) {
-      zone.polygon = zone.polygon.map(([x, y]) => [x + dx, y + dy]);
+      setShape(zone, tuning.drag.mask, points.map(([x, y]) => [x + dx, y + dy]));
       tuning.drag.from = at;
     }
   }
@@ -231,24 +286,26 @@ function onPointerUp() {
   tuning.drag = null;
 }
 
-// Double-click: on a corner of the selected zone removes it (three stay at least); on an edge adds one.
+// Double-click: on a corner of the selected zone or mask removes it (three stay at least); on an edge
+// adds one.
 function onDoubleClick(event) {
   const zone = tuning.draft[tuning.selected];
   if (!zone) return;
+  const points = shapeOf(zone, tuning.selectedMask);
   const { at, scale } = pointer(event);
-  const corner = zone.polygon.findIndex((p) => distancePx(p, at, scale) <= GRAB_PX);
+  const corner = points.findIndex((p) => distancePx(p, at, scale) <= GRAB_PX);
   if (corner >= 0) {
-    if (zone.polygon.length > 3) zone.polygon.splice(corner, 1);
+    if (points.length > 3) points.splice(corner, 1);
   } else {
     let best = { edge: -1, px: GRAB_PX };
-    zone.polygon.forEach((a, i) => {
-      const b = zone.polygon[(i + 1) % zone.polygon.length];
+    points.forEach((a, i) => {
+      const b = points[(i + 1) % points.length];
       const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
       const px = Math.min(distancePx(mid, at, scale), distancePx(a, at, scale) + distancePx(at, b, scale) - distancePx(a, b, scale));
       if (px < best.px) best = { edge: i, px };
     });
     if (best.edge < 0) return;
-    zone.polygon.splice(best.edge + 1, 0, at);
+    points.splice(best.edge + 1, 0, at);
   }
   changed();
 }
@@ -283,6 +340,8 @@ function wireTuning() {
   const report = (e) => showTuningStatus(e.message, true);
   $('#tuning-camera').addEventListener('change', drawTuning);
   $('#tuning-add').addEventListener('click', addZone);
+  $('#tuning-add-mask').addEventListener('click', addMask);
+  $('#tuning-delete-mask').addEventListener('click', deleteMask);
   $('#tuning-preview-button').addEventListener('click', () => previewZones().catch(report));
   $('#tuning-save').addEventListener('click', () => saveZones().catch(report));
   $('#tuning-reset').addEventListener('click', () => resetZones().catch(report));
