@@ -231,6 +231,16 @@ class Reader:
         found = [f for f in (self.grammar.read(probs, fmt) for fmt in FORMATS) if f is not None]
         return max(found, key=lambda f: f[2]) if found else None
 
+    def grown_if_nearly(self, img, quad, best, grow_below):
+        """Nearly a plate (0.1 up to grow_below): the detector may have cut the line short; it is read again
+        with its ends grown (mod.rs: NEARLY_A_PLATE, GROW_ENDS), and the better reading kept with its quad."""
+        if best and 0.1 <= best[1] < grow_below:
+            grown = extend_along(np.asarray(quad, np.float32), 1.0 * line_height(quad))
+            again = self.best(self.recognise(crop_quad(img, grown)))
+            if again and again[1] > best[1]:
+                return grown, again
+        return quad, best
+
     def recognise(self, crop):
         return self.rec.run(None, {"x": rec_input(crop)})[0][0]
 
@@ -254,12 +264,7 @@ class Reader:
             crop = crop_quad(img, quad)
             if crop.shape[0] < 8 or crop.shape[1] < crop.shape[0]:
                 continue
-            best = self.best(self.recognise(crop))
-            if best and 0.1 <= best[1] < 0.9:
-                grown = extend_along(quad, 1.0 * line_height(quad))
-                again = self.best(self.recognise(crop_quad(img, grown)))
-                if again and again[1] > best[1]:
-                    best = again
+            _, best = self.grown_if_nearly(img, quad, self.best(self.recognise(crop)), 0.9)
             if best and best[1] >= 0.5 and (best_plate is None or best[1] > best_plate["score"]):
                 best_plate = {"text": best[0], "score": round(best[1], 3)}
             if best and best[1] >= 0.9:
@@ -280,14 +285,7 @@ class Reader:
             lines.append((whole, self.recognise(img)))
         plates = []
         for quad, probs in lines:
-            best = self.best(probs)
-            # Nearly a plate: the detector may have cut the line short; read it again with its ends grown
-            # (mod.rs: NEARLY_A_PLATE, GROW_ENDS).
-            if best and 0.1 <= best[1] < 0.5:
-                grown = extend_along(np.asarray(quad, np.float32), 1.0 * line_height(quad))
-                again = self.best(self.recognise(crop_quad(img, grown)))
-                if again and again[1] > best[1]:
-                    quad, best = grown, again
+            quad, best = self.grown_if_nearly(img, quad, self.best(probs), 0.5)
             if best and best[1] >= 0.5:
                 plates.append({"text": best[0], "score": round(best[1], 3), "quad": np.asarray(quad).tolist()})
         kept = {}

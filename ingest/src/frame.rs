@@ -93,17 +93,25 @@ impl Frame {
         let Some(encoded) = &self.encoded else {
             return Err(Error::Decode { camera: self.camera.to_string(), reason: "the frame keeps no pixels".into() });
         };
-        let decoded = crate::camera::decode_again(&self.camera, encoded)?;
-        Ok(Self { rgb: decoded.rgb, width: decoded.width, height: decoded.height, ..self.clone() })
+        self.decoded_again(encoded)
     }
 
     /// The frame at its camera's own resolution: its key-frame decoded again without scaling, when it
-    /// keeps one (the frames of the shared key-frame decoders); otherwise the frame as decoded
-    /// ([`Self::with_pixels`]).
+    /// keeps one (the frames of the shared key-frame decoders) and was scaled down to its `max_width`;
+    /// otherwise the frame as decoded ([`Self::with_pixels`]): a frame narrower than the width it
+    /// could have been scaled to kept its own size.
     pub fn at_full_resolution(&self) -> Result<Self> {
-        let Some(encoded) = &self.encoded else { return self.with_pixels() };
-        let unscaled = EncodedPicture { max_width: UNSCALED_WIDTH, ..encoded.clone() };
-        let decoded = crate::camera::decode_again(&self.camera, &unscaled)?;
+        match &self.encoded {
+            Some(encoded) if self.width >= encoded.max_width => {
+                self.decoded_again(&EncodedPicture { max_width: UNSCALED_WIDTH, ..encoded.clone() })
+            }
+            _ => self.with_pixels(),
+        }
+    }
+
+    /// The frame with the pixels of `picture` decoded on the calling thread.
+    fn decoded_again(&self, picture: &EncodedPicture) -> Result<Self> {
+        let decoded = crate::camera::decode_again(&self.camera, picture)?;
         Ok(Self { rgb: decoded.rgb, width: decoded.width, height: decoded.height, ..self.clone() })
     }
 

@@ -76,6 +76,14 @@ struct ReadLine {
     bottom: Option<Reading>,
 }
 
+impl ReadLine {
+    /// The line read as a single-row plate, if it reads as one.
+    fn single_row_plate(&self) -> Option<PlateRead> {
+        let reading = self.single.as_ref()?;
+        Some(PlateRead { text: reading.text.clone(), score: reading.score, quad: self.quad, rows: 1 })
+    }
+}
+
 /// Text detector, recogniser and grammar together.
 pub struct PlateReader {
     detector: TextDetector,
@@ -150,13 +158,8 @@ impl PlateReader {
         let mut lines = Vec::new();
         for quad in found {
             let Some(line) = self.read_found(vehicle, quad, SURE)? else { continue };
-            if let Some(reading) = line.single.as_ref().filter(|reading| reading.score >= SURE) {
-                return Ok(Some(PlateRead {
-                    text: reading.text.clone(),
-                    score: reading.score,
-                    quad: line.quad,
-                    rows: 1,
-                }));
+            if let Some(plate) = line.single_row_plate().filter(|plate| plate.score >= SURE) {
+                return Ok(Some(plate));
             }
             lines.push(line);
         }
@@ -184,10 +187,7 @@ impl PlateReader {
     fn plates(&self, lines: &[ReadLine]) -> Vec<PlateRead> {
         let mut plates: Vec<PlateRead> = lines
             .iter()
-            .filter_map(|line| {
-                let reading = line.single.as_ref()?;
-                Some(PlateRead { text: reading.text.clone(), score: reading.score, quad: line.quad, rows: 1 })
-            })
+            .filter_map(ReadLine::single_row_plate)
             .chain(two_row_plates(lines))
             .filter(|plate| plate.score >= self.min_score)
             .collect();
