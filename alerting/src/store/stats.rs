@@ -1,23 +1,24 @@
 //! The command center's figures (GB/T 30428's 综合评价): cases opened and closed in a window, open and
 //! overdue at its end, how long filing, dispatch and closing took, and how often departments finished
-//! on time or had work sent back — each computed by one SQL query on either database.
+//! on time or had work sent back — computed in SQL on either database.
 //!
-//! The query reads the cases themselves: each case keeps the moments that count (reported, first
-//! filed, first dispatched, finished), each with an index, kept by a trigger on its timeline
-//! (migration 19). A case gives one row per figure it counts for, placed at the moment that counts
-//! (opened: when reported; filing, dispatch, closing: when that step first happened; open at the end:
-//! `until`); rows are grouped by the keys asked for. The medians and 90th percentiles are nearest-rank
-//! percentiles: PostgreSQL's `percentile_disc`; SQLite 3.46 (the version sqlx bundles) has no
-//! percentile aggregate, so it gathers each group's durations with `json_group_array` and the
-//! nearest rank is picked here ([`nearest_rank`]).
+//! Each case keeps the moments that count (reported, first filed, first dispatched, finished) and how
+//! long from its report each step took, kept by a trigger on its timeline (migrations 19 and 20); each
+//! moment has an index that carries what its figures read. Each figure is one query that reads one
+//! such index over the window and groups by the keys asked for (a day is the day of the moment that
+//! counts; open at the end counts at `until`); a request's queries run two at a time. The medians and
+//! 90th percentiles are nearest-rank percentiles: PostgreSQL's `percentile_disc`; SQLite 3.46 (the
+//! version sqlx bundles) has no percentile aggregate, so it gathers each group's durations with
+//! `json_group_array` and the nearest rank is picked here ([`nearest_rank`]).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use sqlx::{Database, QueryBuilder};
 
-use super::{Pool, ReadScope, Store};
+use super::{Pool, ReadScope, Store, with_pool};
 use crate::{Result, cases::whistles::Department};
 
 /// What the figures are grouped by.
@@ -86,7 +87,7 @@ pub struct StatsRow {
     pub reopened_rate: Option<f64>,
 }
 
-/// One (group, figure) row of the query.
+/// One (group, figure) row of a figure's query.
 #[derive(sqlx::FromRow)]
 struct FigureRow {
     k1: Option<String>,
@@ -101,6 +102,69 @@ struct FigureRow {
     durations: Option<String>,
 }
 
+/// The figures, each read by its own query from its moment's covering index (migration 20).
+#[derive(Clone, Copy, Debug)]
+enum Figure {
+    /// Cases reported in the window.
+    Opened,
+    /// Cases first filed in the window, with the seconds from report to filing.
+    Filed,
+    /// Cases first dispatched in the window, with the seconds from report to dispatch.
+    Dispatched,
+    /// Cases closed or voided in the window, with the seconds from report to finish; flagged if never
+    /// supervised (on time), reworked if ever sent back.
+    Finished,
+    /// Cases reported before `until` and not finished at all; flagged if overdue at `until`.
+    OpenUnfinished,
+    /// Cases reported before `until` and finished at or after it; flagged if overdue at `until`. They
+    /// were reported at most the longest lifetime of a finished case before `until`: the query reads
+    /// that stretch of reports, not every finish since.
+    OpenFinishedLater,
+}
+
+impl Figure {
+    const ALL: [Self; 6] =
+        [Self::Opened, Self::Filed, Self::Dispatched, Self::Finished, Self::OpenUnfinished, Self::OpenFinishedLater];
+
+    /// The index whose columns hold everything the figure reads.
+    fn index(self) -> &'static str {
+        match self {
+            Self::Opened | Self::OpenFinishedLater => "cases_by_opened",
+            Self::Filed => "cases_by_filed",
+            Self::Dispatched => "cases_by_dispatched",
+            Self::Finished | Self::OpenUnfinished => "cases_by_finished",
+        }
+    }
+
+    /// The moment a case counts at (for the day key): a column, or `until` for the open ones.
+    fn moment(self) -> Option<&'static str> {
+        match self {
+            Self::Opened => Some("opened_at"),
+            Self::Filed => Some("filed_at"),
+            Self::Dispatched => Some("dispatched_at"),
+            Self::Finished => Some("finished_at"),
+            Self::OpenUnfinished | Self::OpenFinishedLater => None,
+        }
+    }
+
+    /// The measure's name (an SQL expression), its duration column, and its two flags.
+    fn columns(self) -> (&'static str, Option<&'static str>, &'static str, &'static str) {
+        match self {
+            Self::Opened => ("'opened'", None, "0", "0"),
+            Self::Filed => ("'filed'", Some("to_filing_s"), "0", "0"),
+            Self::Dispatched => ("'dispatched'", Some("to_dispatch_s"), "0", "0"),
+            Self::Finished => (
+                "CASE WHEN status = 'voided' THEN 'voided' ELSE 'closed' END",
+                Some("to_finish_s"),
+                "CASE WHEN supervised THEN 0 ELSE 1 END",
+                "CASE WHEN reopened THEN 1 ELSE 0 END",
+            ),
+            // The overdue flag compares with `until`, bound where the query is written.
+            Self::OpenUnfinished | Self::OpenFinishedLater => ("'open_at_end'", None, "", "0"),
+        }
+    }
+}
+
 /// The SQL that differs between the two databases.
 #[derive(Clone, Copy)]
 enum Dialect {
@@ -109,14 +173,6 @@ enum Dialect {
 }
 
 impl Dialect {
-    fn seconds_between(self, later: &str, earlier: &str) -> String {
-        match self {
-            // Julian days carry about 10 µs of rounding error: the seconds are given to the millisecond.
-            Self::Sqlite => format!("ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"),
-            Self::Postgres => format!("CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"),
-        }
-    }
-
     fn city_day(self, at: &str, offset_minutes: i32) -> String {
         match self {
             Self::Sqlite => format!("date({at}, '{offset_minutes:+} minutes')"),
@@ -126,20 +182,34 @@ impl Dialect {
         }
     }
 
-    /// The p50, p90 and durations columns of the final select (see the module's description).
-    fn percentiles(self) -> &'static str {
+    /// The p50, p90 and durations columns of a figure with durations in `column`, or without.
+    fn percentiles(self, column: Option<&str>) -> String {
+        let none = "CAST(NULL AS DOUBLE PRECISION) AS p50, CAST(NULL AS DOUBLE PRECISION) AS p90, CAST(NULL AS TEXT) AS durations";
+        match (self, column) {
+            (_, None) => none.to_owned(),
+            (Self::Sqlite, Some(s)) => format!(
+                "CAST(NULL AS DOUBLE PRECISION) AS p50, CAST(NULL AS DOUBLE PRECISION) AS p90, json_group_array({s}) FILTER (WHERE {s} IS NOT NULL) AS durations"
+            ),
+            (Self::Postgres, Some(s)) => format!(
+                "percentile_disc(0.5) WITHIN GROUP (ORDER BY {s}) AS p50,
+                 percentile_disc(0.9) WITHIN GROUP (ORDER BY {s}) AS p90, CAST(NULL AS TEXT) AS durations"
+            ),
+        }
+    }
+
+    /// Names the index a figure reads (SQLite's planner otherwise picks the grid's index for a street,
+    /// and fetches every row of it); PostgreSQL chooses well by itself.
+    fn index_hint(self, figure: Figure) -> String {
         match self {
-            Self::Sqlite => {
-                "CAST(NULL AS DOUBLE PRECISION) AS p50, CAST(NULL AS DOUBLE PRECISION) AS p90,
-                 json_group_array(s) FILTER (WHERE s IS NOT NULL) AS durations"
-            }
-            Self::Postgres => {
-                "percentile_disc(0.5) WITHIN GROUP (ORDER BY s) AS p50,
-                 percentile_disc(0.9) WITHIN GROUP (ORDER BY s) AS p90, CAST(NULL AS TEXT) AS durations"
-            }
+            Self::Sqlite => format!(" INDEXED BY {}", figure.index()),
+            Self::Postgres => String::new(),
         }
     }
 }
+
+/// How many of a request's figure queries run at once: the figures of a month take tens of milliseconds
+/// each, and running two at once keeps the pool's other connections for the rest of the API.
+const FIGURES_AT_ONCE: usize = 2;
 
 impl Store {
     /// The figures of `query` over the cases of `scope`, one row per group, in key order. Grouped by
@@ -151,36 +221,63 @@ impl Store {
         scope: &ReadScope,
         departments: &[Department],
     ) -> Result<Vec<StatsRow>> {
-        let mut figures = Vec::new();
-        if query.group_by.contains(&StatsGroup::Department) {
-            for department in departments {
-                figures.extend(self.figures(query, scope, Some(department)).await?);
-            }
+        let earliest_open = self.longest_lifetime().await?.map(|longest| query.until - longest);
+        let figures: Vec<Figure> = Figure::ALL
+            .into_iter()
+            .filter(|figure| !matches!(figure, Figure::OpenFinishedLater) || earliest_open.is_some())
+            .collect();
+        let of: Vec<Option<&Department>> = if query.group_by.contains(&StatsGroup::Department) {
+            departments.iter().map(Some).collect()
         } else {
-            figures = self.figures(query, scope, None).await?;
+            vec![None]
+        };
+        let mut queries = Vec::new();
+        for department in of {
+            for &figure in &figures {
+                let window = Window { query, earliest_open: earliest_open.unwrap_or(query.until) };
+                queries.push(self.figure(window, scope, department, figure));
+            }
         }
-        fold(figures)
+        let answers: Vec<Vec<FigureRow>> =
+            stream::iter(queries).buffer_unordered(FIGURES_AT_ONCE).try_collect().await?;
+        fold(answers.into_iter().flatten())
     }
 
-    async fn figures(
+    /// The longest a finished case took from report to finish (a second more, for the rounding of the
+    /// kept seconds), from its index; `None` while no case has finished.
+    async fn longest_lifetime(&self) -> Result<Option<chrono::Duration>> {
+        let sql = "SELECT MAX(to_finish_s) FROM cases WHERE to_finish_s IS NOT NULL";
+        let seconds: Option<f64> = with_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await?);
+        Ok(seconds.map(|s| chrono::Duration::milliseconds((s * 1000.0).ceil() as i64) + chrono::Duration::seconds(1)))
+    }
+
+    async fn figure(
         &self,
-        query: &StatsQuery,
+        query: Window<'_>,
         scope: &ReadScope,
         department: Option<&Department>,
+        figure: Figure,
     ) -> Result<Vec<FigureRow>> {
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut sql = QueryBuilder::new("");
-                build(&mut sql, Dialect::Sqlite, query, scope, department);
+                build(&mut sql, Dialect::Sqlite, query, scope, department, figure);
                 Ok(sql.build_query_as::<FigureRow>().fetch_all(pool).await?)
             }
             Pool::Postgres(pool) => {
                 let mut sql = QueryBuilder::new("");
-                build(&mut sql, Dialect::Postgres, query, scope, department);
+                build(&mut sql, Dialect::Postgres, query, scope, department, figure);
                 // PostgreSQL judges a month's figures costly enough to compile (JIT): 115 of 392 ms at 1 M
-                // cases (EXPLAIN ANALYZE), more than the compiled code saved.
+                // cases (EXPLAIN ANALYZE), more than the compiled code saved; each window's bounds get
+                // their own plan rather than a cached generic one; and a month's durations are sorted
+                // for their percentiles in memory (the default 4 MB spilled them to disk).
                 let mut tx = pool.begin().await?;
-                sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+                sqlx::query(
+                    "SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true),
+                            set_config('work_mem', '32MB', true)",
+                )
+                .execute(&mut *tx)
+                .await?;
                 let rows = sql.build_query_as::<FigureRow>().fetch_all(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(rows)
@@ -189,77 +286,41 @@ impl Store {
     }
 }
 
-/// Writes the query of one scope (and department) into `sql`.
+/// A query's window, and the earliest report a case open at its end and finished since can have.
+#[derive(Clone, Copy)]
+struct Window<'a> {
+    query: &'a StatsQuery,
+    earliest_open: DateTime<Utc>,
+}
+
+/// Writes the query of one figure of one scope (and department) into `sql`: one row per group.
 fn build<'args, DB>(
     sql: &mut QueryBuilder<'args, DB>,
     dialect: Dialect,
-    query: &StatsQuery,
+    Window { query, earliest_open }: Window<'_>,
     scope: &ReadScope,
     department: Option<&Department>,
+    figure: Figure,
 ) where
     DB: Database,
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
     DateTime<Utc>: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
 {
-    let cases_within = |sql: &mut QueryBuilder<'args, DB>| {
-        if let Some(grid) = &query.grid {
-            sql.push(" AND grid >= ").push_bind(grid.clone());
-            sql.push(" AND grid < ").push_bind(format!("{grid}:"));
-        }
-        scope.push_condition(sql);
-        if let Some(department) = department {
-            ReadScope::of_department(department).push_condition(sql);
-        }
-    };
-    let none = "CAST(NULL AS DOUBLE PRECISION)";
-    // One row per (case, figure): the figure, seconds for the durations, and two flags; each branch
-    // reads its moment's index.
-    let in_window = |sql: &mut QueryBuilder<'args, DB>, moment: &str| {
-        sql.push(format!(" FROM cases WHERE {moment} >= ")).push_bind(query.since);
-        sql.push(format!(" AND {moment} < ")).push_bind(query.until);
-        cases_within(sql);
-    };
-    sql.push(format!(
-        "WITH m AS (SELECT category, grid, opened_at AS at, 'opened' AS measure, {none} AS s, 0 AS flagged,
-           0 AS reworked"
-    ));
-    in_window(sql, "opened_at");
-    for (measure, moment) in [("filed", "filed_at"), ("dispatched", "dispatched_at")] {
-        let seconds = dialect.seconds_between(moment, "opened_at");
-        sql.push(format!(" UNION ALL SELECT category, grid, {moment}, '{measure}', {seconds}, 0, 0"));
-        in_window(sql, moment);
-    }
-    // Finished: closed (on time if never supervised; reworked if ever sent back) or voided.
-    sql.push(format!(
-        " UNION ALL SELECT category, grid, finished_at, CASE WHEN status = 'voided' THEN 'voided' ELSE 'closed' END,
-           {}, CASE WHEN supervised THEN 0 ELSE 1 END, CASE WHEN reopened THEN 1 ELSE 0 END",
-        dialect.seconds_between("finished_at", "opened_at"),
-    ));
-    in_window(sql, "finished_at");
-    // Open at the end: reported before it and not finished by then — not finished at all, or since.
-    for finished_since in [false, true] {
-        sql.push(" UNION ALL SELECT category, grid, ");
-        sql.push_bind(query.until);
-        sql.push(format!(", 'open_at_end', {none}, CASE WHEN deadline_at < "));
-        sql.push_bind(query.until);
-        sql.push(" THEN 1 ELSE 0 END, 0 FROM cases WHERE ");
-        if finished_since {
-            sql.push("finished_at >= ").push_bind(query.until);
-        } else {
-            sql.push("finished_at IS NULL");
-        }
-        sql.push(" AND opened_at < ").push_bind(query.until);
-        cases_within(sql);
-    }
-    sql.push("), k AS (SELECT ");
+    sql.push("SELECT ");
     for (n, group) in [query.group_by.first(), query.group_by.get(1)].into_iter().enumerate() {
         match (group, department) {
             (Some(StatsGroup::Department), Some(department)) => {
                 sql.push_bind(department.id.clone());
             }
-            (Some(StatsGroup::Day), _) => {
-                sql.push(dialect.city_day("at", query.utc_offset_minutes));
-            }
+            (Some(StatsGroup::Day), _) => match figure.moment() {
+                Some(moment) => {
+                    sql.push(dialect.city_day(moment, query.utc_offset_minutes));
+                }
+                None => {
+                    let until = query.until + chrono::Duration::minutes(query.utc_offset_minutes.into());
+                    sql.push_bind(until.format("%Y-%m-%d").to_string());
+                }
+            },
             (Some(StatsGroup::Category), _) => {
                 sql.push("category");
             }
@@ -272,12 +333,42 @@ fn build<'args, DB>(
         }
         sql.push(format!(" AS k{}, ", n + 1));
     }
+    let (measure, duration, flagged, reworked) = figure.columns();
+    sql.push(format!("{measure} AS measure, COUNT(*) AS count, "));
+    if flagged.is_empty() {
+        sql.push("COALESCE(SUM(CASE WHEN deadline_at < ").push_bind(query.until).push(" THEN 1 ELSE 0 END), 0)");
+    } else {
+        sql.push(format!("COALESCE(SUM({flagged}), 0)"));
+    }
     sql.push(format!(
-        "measure, s, flagged, reworked FROM m)
-         SELECT k1, k2, measure, COUNT(*) AS count, SUM(flagged) AS flagged, SUM(reworked) AS reworked, {}
-         FROM k GROUP BY k1, k2, measure ORDER BY k1, k2",
-        dialect.percentiles(),
+        " AS flagged, COALESCE(SUM({reworked}), 0) AS reworked, {} FROM cases{} WHERE ",
+        dialect.percentiles(duration),
+        dialect.index_hint(figure),
     ));
+    match figure.moment() {
+        Some(moment) => {
+            sql.push(format!("{moment} >= ")).push_bind(query.since);
+            sql.push(format!(" AND {moment} < ")).push_bind(query.until);
+        }
+        None => {
+            if matches!(figure, Figure::OpenUnfinished) {
+                sql.push("finished_at IS NULL");
+            } else {
+                sql.push("finished_at >= ").push_bind(query.until);
+                sql.push(" AND opened_at >= ").push_bind(earliest_open);
+            }
+            sql.push(" AND opened_at < ").push_bind(query.until);
+        }
+    }
+    if let Some(grid) = &query.grid {
+        sql.push(" AND grid >= ").push_bind(grid.clone());
+        sql.push(" AND grid < ").push_bind(format!("{grid}:"));
+    }
+    scope.push_condition(sql);
+    if let Some(department) = department {
+        ReadScope::of_department(department).push_condition(sql);
+    }
+    sql.push(" GROUP BY 1, 2, 3");
 }
 
 /// The nearest-rank `p` percentile of `sorted` (the smallest value with at least `p` of the values at or
@@ -288,7 +379,7 @@ fn nearest_rank(sorted: &[f64], p: f64) -> Option<f64> {
 }
 
 /// The query's (group, figure) rows folded into one [`StatsRow`] per group.
-fn fold(figures: Vec<FigureRow>) -> Result<Vec<StatsRow>> {
+fn fold(figures: impl IntoIterator<Item = FigureRow>) -> Result<Vec<StatsRow>> {
     let mut rows: BTreeMap<Vec<String>, StatsRow> = BTreeMap::new();
     for mut figure in figures {
         if let Some(durations) = figure.durations.take() {
@@ -311,7 +402,10 @@ fn fold(figures: Vec<FigureRow>) -> Result<Vec<StatsRow>> {
                 (row.closed, row.to_close_p50_s, row.to_close_p90_s) = (figure.count, figure.p50, figure.p90);
                 (row.on_time_rate, row.reopened_rate) = (share(figure.flagged), share(figure.reworked));
             }
-            _ => (row.open_at_end, row.overdue_at_end) = (figure.count, figure.flagged),
+            _ => {
+                row.open_at_end += figure.count;
+                row.overdue_at_end += figure.flagged;
+            }
         }
     }
     Ok(rows.into_values().collect())
