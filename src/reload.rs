@@ -1,10 +1,12 @@
-//! Loading the detector, and SIGHUP: re-read the configuration and the model's manifest, then hand the
-//! inference stage new thresholds and class mappings — or, when the model itself changed, a freshly
-//! loaded detector — and the rules the classes of each category (parking, litter, construction),
-//! without touching the cameras; and each camera whose zones changed in the file its new zones, unless
-//! an admin's zones (kept in the database) are in force for it.
+//! Loading the detector, and SIGHUP: the configuration is read again once ([`configs_on_sighup`]) and
+//! each valid reading is handed to its readers: the detector's ([`on_sighup`]) reads the model's
+//! manifest, then hands the inference stage new thresholds and class mappings — or, when the model
+//! itself changed, a freshly loaded detector — and the rules the classes of each category (parking,
+//! litter, construction), without touching the cameras; the zones' ([`zones_on_sighup`]) hands each
+//! camera whose zones changed in the file its new zones, unless an admin's zones (kept in the database)
+//! are in force for it.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use crossbeam_channel::Sender;
@@ -14,7 +16,10 @@ use sharpeyes_alerting::{
 };
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use sharpeyes_ingest::{Problem, units::Score};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::watch,
+};
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -61,27 +66,48 @@ fn same_model(a: &Manifest, b: &Manifest) -> bool {
         && a.classes.len() == b.classes.len()
 }
 
-/// Serves SIGHUP until the task is aborted. A configuration or manifest that fails to load is logged
-/// and changes nothing.
+/// The configuration as last read: the one the service started with, then each valid one read again on
+/// SIGHUP.
+pub type Configs = watch::Receiver<Arc<Config>>;
+
+/// Starts reading the configuration at `config_path` again on each SIGHUP, until the returned task is
+/// aborted: a valid one is published to the [`Configs`] receivers (which start at `started_with`); an
+/// invalid one is logged with its problems and changes nothing.
+pub fn configs_on_sighup(config_path: PathBuf, started_with: Config) -> (Configs, tokio::task::JoinHandle<()>) {
+    let (configs_tx, configs) = watch::channel(Arc::new(started_with));
+    let reader = tokio::spawn(async move {
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            warn!("cannot listen for SIGHUP; reloading is off");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            info!(config = %config_path.display(), "SIGHUP: reading the configuration again");
+            match Config::load(&config_path) {
+                Ok(config) => {
+                    if configs_tx.send(Arc::new(config)).is_err() {
+                        return;
+                    }
+                }
+                Err(problems) => {
+                    warn!(problems = %Problem::list(&problems, "; "), "reload refused: invalid configuration")
+                }
+            }
+        }
+    });
+    (configs, reader)
+}
+
+/// Hands each configuration read again the detector's settings, until `configs` closes. A manifest or
+/// model that fails to load is logged and changes nothing.
 pub async fn on_sighup(
-    config_path: PathBuf,
+    mut configs: Configs,
     mut current: Manifest,
     reload_tx: Sender<Reload>,
     rules_tx: Sender<RulesUpdate>,
 ) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        warn!("cannot listen for SIGHUP; reloading is off");
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        info!(config = %config_path.display(), "SIGHUP: reloading the detector settings");
-        let config = match Config::load(&config_path) {
-            Ok(config) => config,
-            Err(problems) => {
-                warn!(problems = %Problem::list(&problems, "; "), "reload refused: invalid configuration");
-                continue;
-            }
-        };
+    while configs.changed().await.is_ok() {
+        let config = configs.borrow_and_update().clone();
+        info!("reloading the detector settings");
         let manifest = match Manifest::load(&config.detector.manifest) {
             Ok(manifest) => manifest,
             Err(error) => {
@@ -108,20 +134,13 @@ pub async fn on_sighup(
     }
 }
 
-/// Serves SIGHUP for the cameras' zones until the task is aborted: a camera whose zones changed in the
-/// re-read file runs them from its next analysed frame (its stream untouched), unless `store` keeps an
-/// admin's zones for it, which stay in force (resetting them through the API then takes the file's).
-/// Cameras added to or removed from the file are named in the log: that takes a restart.
-pub async fn zones_on_sighup(config_path: PathBuf, store: Store, editor: ZoneEditor) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        warn!("cannot listen for SIGHUP; zones are not reloaded");
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        // An invalid file is reported by the detector's reloader; nothing changes.
-        let Ok(config) = Config::load(&config_path) else {
-            continue;
-        };
+/// Hands each configuration read again the cameras' zones, until `configs` closes: a camera whose zones
+/// changed in the file runs them from its next analysed frame (its stream untouched), unless `store`
+/// keeps an admin's zones for it, which stay in force (resetting them through the API then takes the
+/// file's). Cameras added to or removed from the file are named in the log: that takes a restart.
+pub async fn zones_on_sighup(mut configs: Configs, store: Store, editor: ZoneEditor) {
+    while configs.changed().await.is_ok() {
+        let config = configs.borrow_and_update().clone();
         for gone in editor.cameras().iter().filter(|id| !config.cameras.iter().any(|camera| camera.id == **id)) {
             warn!(camera = %gone, "SIGHUP: a camera gone from the file keeps running until a restart");
         }

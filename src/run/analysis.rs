@@ -4,7 +4,7 @@
 //! Shutdown: only the sources get the signal. When the cameras have stopped the frame queue closes,
 //! the detector drains it and the rules drain theirs; then the violations channel closes.
 
-use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::FixedOffset;
 use sharpeyes_alerting::{
@@ -59,7 +59,7 @@ impl Analysis {
     /// every violation goes to `violations`.
     pub fn start(
         config: &Config,
-        config_path: &Path,
+        configs: crate::reload::Configs,
         cameras: &[&CameraConfig],
         sensors: Option<Vec<String>>,
         registry: &prometheus::Registry,
@@ -88,7 +88,7 @@ impl Analysis {
         let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
         let (rule_updates, updates_rx) = crossbeam_channel::unbounded();
         let reloader = tokio::spawn(crate::reload::on_sighup(
-            config_path.to_path_buf(),
+            configs,
             detector.manifest().clone(),
             reload_tx,
             rule_updates.clone(),

@@ -140,7 +140,8 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     let listener = listen(&config).await?;
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let cameras: Vec<_> = config.cameras.iter().collect();
-    let analysis = Analysis::start(&config, config_path, &cameras, None, &registry, violations_tx, detector)?;
+    let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
+    let analysis = Analysis::start(&config, configs.clone(), &cameras, None, &registry, violations_tx, detector)?;
     let seen = Seen {
         statuses: analysis.statuses.clone(),
         views: analysis.views.clone(),
@@ -153,14 +154,13 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
             analysis.rule_settings.clone(),
         )),
     };
-    let zone_reloader = seen
-        .zones
-        .clone()
-        .map(|editor| tokio::spawn(crate::reload::zones_on_sighup(config_path.to_path_buf(), store.clone(), editor)));
+    let zone_reloader =
+        seen.zones.clone().map(|editor| tokio::spawn(crate::reload::zones_on_sighup(configs, store.clone(), editor)));
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
 
     crate::shutdown::first_signal().await;
+    config_reader.abort();
     zone_reloader.iter().for_each(tokio::task::JoinHandle::abort);
     analysis.stop().await?;
     cases.stop().await?;
@@ -196,13 +196,14 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
         .with_signing_key(config.cluster.relay_key());
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let node_config = Config { mqtt: Some(mqtt), ..config.clone() };
-    let analysis =
-        Analysis::start(&node_config, config_path, &cameras, Some(sensors), &registry, violations_tx, detector)?;
+    let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
+    let analysis = Analysis::start(&node_config, configs, &cameras, Some(sensors), &registry, violations_tx, detector)?;
     let relay = tokio::spawn(relay.run(violations_rx));
     let (http_stop, http) = serve_health(listener, registry, config.server.connection_limits())?;
     info!(listen = %config.server.listen, node, "sharpeyes edge running");
 
     crate::shutdown::first_signal().await;
+    config_reader.abort();
     analysis.stop().await?;
     relay.await?;
     let _ = http_stop.send(());
