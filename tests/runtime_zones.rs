@@ -186,3 +186,75 @@ fn zones_changed_in_the_file_apply_on_sighup_without_a_reconnect() {
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
 }
+
+/// `GET /api/v1/config` shows the configuration the service runs with — defaults filled in, each
+/// camera's source and zones in force — and none of its secrets: a camera's password, a webhook's
+/// secret and the access token in its URL, a token's digest. Only an admin may read it.
+#[test]
+fn the_configuration_shows_every_setting_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let camera_port = free_port();
+    let url = format!("rtsp://admin:cam-pass-41@127.0.0.1:{camera_port}/live");
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "door-cam", url: &url, decode: "keyframes" }], 4.0);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        r#"
+[[auth.tokens]]
+name = "wall"
+role = "viewer"
+sha256 = "{viewer}"
+
+[[notify.receivers]]
+id = "duty-bot"
+url = "http://127.0.0.1:{hook_port}/robot/send?access_token=hook-token-77"
+secret = "hook-secret-53"
+"#,
+        viewer = sha256_hex("viewer-token"),
+        hook_port = free_port(),
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut service = start_service(&config, &base);
+
+    let response =
+        reqwest::blocking::Client::new().get(format!("{base}/api/v1/config")).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.text().unwrap();
+    for secret in ["cam-pass-41", "hook-token-77", "hook-secret-53", &sha256_hex(TOKEN), &sha256_hex("viewer-token")] {
+        assert!(!body.contains(secret), "'{secret}' is shown: {body}");
+    }
+    let shown: Value = serde_json::from_str(&body).unwrap();
+    let camera = &shown["cameras"][0];
+    assert_eq!(camera["url"], format!("rtsp://admin:***@127.0.0.1:{camera_port}/live"));
+    assert_eq!(
+        (camera["source"].as_str(), camera["analysed_here"].as_bool(), camera["zones_source"].as_str()),
+        (Some("file"), Some(true), Some("file")),
+        "{camera}"
+    );
+    assert_eq!(camera["zones"][0]["id"], "all");
+    let receiver = &shown["notify"]["receivers"][0];
+    assert_eq!(receiver["secret"], "***");
+    assert!(receiver["url"].as_str().unwrap().ends_with("/robot/send?access_token=***"), "{receiver}");
+    assert_eq!(shown["auth"]["tokens"][1]["name"], "wall");
+    assert_eq!(shown["auth"]["tokens"][1]["sha256"], "***");
+    // Settings the file leaves out are shown at their defaults.
+    assert!(shown["detector"]["max_wait_ms"].as_u64().is_some(), "{}", shown["detector"]);
+    assert_eq!(shown["rules"]["illegal_parking"]["min_dwell_s"], 4.0);
+
+    // An admin's zones are shown as those in force, with who set them.
+    let corner = json!([{ "id": "corner", "kind": "no_parking", "polygon": EMPTY_CORNER }]);
+    assert_eq!(send(&base, reqwest::Method::PUT, "/api/v1/cameras/door-cam/zones", Some(corner)).0, 200);
+    let (_, shown) = get_json(&base, "/api/v1/config");
+    let camera = &shown["cameras"][0];
+    assert_eq!(
+        (camera["zones_source"].as_str(), camera["zones_changed_by"].as_str(), camera["zones"][0]["id"].as_str()),
+        (Some("api"), Some("e2e"), Some("corner")),
+        "{camera}"
+    );
+
+    let viewer =
+        reqwest::blocking::Client::new().get(format!("{base}/api/v1/config")).bearer_auth("viewer-token").send();
+    assert_eq!(viewer.unwrap().status().as_u16(), 403, "a viewer may not read the configuration");
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+}

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The calendar shipped in `config/calendar.toml`, used when the configuration names none.
 pub const SHIPPED: &str = include_str!("../../config/calendar.toml");
@@ -18,7 +18,7 @@ pub const SHIPPED: &str = include_str!("../../config/calendar.toml");
 const HORIZON_DAYS: u64 = 3660;
 
 /// The calendar as written in `config/calendar.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// The city's offset from UTC, `+08:00`.

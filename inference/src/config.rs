@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::{Problem, units::Score};
 
 use crate::{
@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// `[detector]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DetectorConfig {
     /// Model manifest (relative to the working directory).
     #[serde(default = "default_manifest")]

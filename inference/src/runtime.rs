@@ -12,7 +12,7 @@ use ort::{
     },
     value::ValueType,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::{Error, Family, Manifest, Result, family};
@@ -37,7 +37,7 @@ impl Default for SessionThreads {
 
 /// Where a model runs. Anything but `cpu` needs an ONNX Runtime build with that provider (for CUDA and
 /// TensorRT: the `onnxruntime-gpu` wheel); when it is missing the model runs on the CPU, with a warning.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// ONNX Runtime's CPU provider.

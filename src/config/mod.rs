@@ -2,6 +2,7 @@
 //! collects every problem. `config/reference.toml` documents every key.
 
 mod places;
+pub mod shown;
 mod validate;
 
 pub use sharpeyes_alerting::calendar::parse_window;
@@ -12,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_alerting::{
     api::{AuthConfig, server::ConnectionLimits},
     api::{MapConfig, Open311Config},
@@ -26,7 +27,7 @@ use sharpeyes_inference::DetectorConfig;
 use sharpeyes_ingest::mqtt::{MqttConfig, SensorConfig};
 
 /// The whole configuration.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Config {
     /// HTTP listener and data directory.
     #[serde(default)]
@@ -75,7 +76,7 @@ pub struct Config {
 }
 
 /// `[server]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ServerConfig {
     /// HTTP listen address.
     #[serde(default = "default_listen")]

@@ -147,6 +147,10 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
         views: analysis.views.clone(),
         sensors: analysis.sensor_board.clone(),
         photos: Some(photo_analyser(&config).await?),
+        config: {
+            let configs = configs.clone();
+            Arc::new(move || crate::config::shown::redacted(&configs.borrow()))
+        },
         zones: Some(ZoneEditor::new(
             analysis.views.clone(),
             analysis.rule_updates.clone(),
@@ -227,6 +231,10 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         sensors: Arc::new(SensorBoard::default()),
         photos: Some(photo_analyser(&config).await?),
         zones: None,
+        config: {
+            let shown = crate::config::shown::redacted(&config);
+            Arc::new(move || shown.clone())
+        },
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
     let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();

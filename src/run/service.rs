@@ -8,7 +8,7 @@ use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
-        self, ApiState, CameraPlace, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
+        self, ApiState, CameraPlace, ConfigView, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
@@ -43,6 +43,8 @@ pub struct Seen {
     pub photos: Option<Arc<PhotoAnalyser>>,
     /// Changes the analysed cameras' zones (none on a center: the edges analyse the cameras).
     pub zones: Option<ZoneEditor>,
+    /// The configuration as last read, without secrets.
+    pub config: ConfigView,
 }
 
 /// The running case engine, leader loop and HTTP server.
@@ -163,6 +165,7 @@ impl CaseService {
                 blur: public_blur(&config)?,
             }),
             quality,
+            config: seen.config,
             dataset_classes: Arc::new(
                 sharpeyes_inference::Manifest::load(&config.detector.manifest).map(|m| m.classes).unwrap_or_default(),
             ),

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use crate::cases::people::{Principal, Role};
 
 /// A configured API token (`[[auth.tokens]]`): its name, role and the SHA-256 (hex) of the secret.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct ApiToken {
     /// Who holds the token (shown in logs and audit records).
     pub name: String,

@@ -3,13 +3,13 @@
 
 use std::{collections::HashSet, path::PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::Problem;
 
 use super::auth::{ApiToken, Authenticator};
 
 /// `[auth]`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct AuthConfig {
     /// `[[auth.tokens]]`.
     #[serde(default)]

@@ -23,6 +23,7 @@ mod parked;
 mod quality;
 mod sensors;
 pub mod server;
+mod shown_config;
 mod silences;
 mod state;
 mod stats;
@@ -43,6 +44,7 @@ pub use error::{ApiError, ErrorBody};
 pub use map::config::{CameraPlace, MapConfig, MapSettings, SensorPlace};
 pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
+pub use shown_config::ConfigView;
 pub use silences::SilenceRequest;
 pub use state::ApiState;
 pub use stream_limit::StreamLimit;
@@ -66,6 +68,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/cameras", get(cameras::list))
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
+        .route("/config", get(shown_config::show))
         .route("/cameras/{id}/zones", get(zones::get).put(zones::put).delete(zones::reset))
         .route("/cameras/{id}/zones/preview", post(zones::preview))
         .route("/grids", get(grids::tree))

@@ -8,8 +8,8 @@ use utoipa::{
 };
 
 use super::{
-    cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality, sensors, silences,
-    stats, stream, zones,
+    cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality, sensors,
+    shown_config, silences, stats, stream, zones,
 };
 
 /// The API's OpenAPI description.
@@ -25,6 +25,7 @@ use super::{
         health::readyz,
         health::metrics,
         me::me,
+        shown_config::show,
         cases::list,
         cases::detail,
         cases::act,

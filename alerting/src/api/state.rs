@@ -61,6 +61,8 @@ pub struct ApiState {
     pub map: MapSettings,
     /// The detector manifest's classes, which number the labels of dataset exports (none: no manifest).
     pub dataset_classes: Arc<Vec<String>>,
+    /// The configuration as last read, without secrets.
+    pub config: super::shown_config::ConfigView,
 }
 
 impl ApiState {

@@ -57,7 +57,7 @@ fn camera_of<'a>(state: &'a ApiState, id: &str) -> Result<(&'a ZoneEditor, Vec<Z
 }
 
 /// The zones `id` runs with: the database's when an admin set them, else the file's.
-async fn effective(state: &ApiState, id: &str, from_file: Vec<ZoneConfig>) -> Result<CameraZones, ApiError> {
+pub(super) async fn effective(state: &ApiState, id: &str, from_file: Vec<ZoneConfig>) -> Result<CameraZones, ApiError> {
     let camera = id.to_owned();
     let Some(stored) = state.store.camera_zones(id).await? else {
         return Ok(CameraZones {

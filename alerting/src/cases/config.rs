@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::{Problem, positive, units::Seconds};
 
 use super::{
@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// `[[departments]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DepartmentConfig {
     /// Unique id, as whistles and report-ins name it.
     pub id: String,
@@ -38,7 +38,7 @@ pub struct DepartmentConfig {
 }
 
 /// `[cases.whistles]`: minutes a called department has to report in, per level.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct WhistleTimes {
     /// 一般.
     #[serde(default = "default_ordinary_minutes")]
@@ -97,7 +97,7 @@ impl CasesConfig {
 }
 
 /// `[cases]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct CasesConfig {
     /// Categories, codes, urgencies and time limits; the shipped `config/taxonomy.toml` when absent.
     pub taxonomy: Option<PathBuf>,
@@ -239,7 +239,7 @@ impl DepartmentConfig {
 }
 
 /// `[[grids]]`: a grid of any level.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct GridConfig {
     /// 6 digits (区), 9 (街道), 12 (社区) or 15 (网格: 6 admin + 3 street + 3 community + 3 grid).
     pub code: String,

@@ -62,7 +62,7 @@ impl Urgency {
 }
 
 /// A category's entry, as written under `[categories.<name>]`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaxonomyEntry {
     /// Event or component.
@@ -148,7 +148,7 @@ impl TaxonomyEntry {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TaxonomyFile {
     categories: BTreeMap<String, TaxonomyEntry>,

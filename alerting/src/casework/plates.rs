@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use image::RgbImage;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_inference::{
     BBox,
     plate::{PlateReader, VEHICLE_MARGIN, quad_bounds},
@@ -32,7 +32,7 @@ use crate::{
 };
 
 /// `[plates]`: licence plates of parking cases.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatesConfig {
     /// Read plates at all.

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::Problem;
 
 /// `[cluster]`: how edge nodes share the cameras and how centers share the violations.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct ClusterConfig {
     /// This node's name (default: `--node`, else `$SHARPEYES_NODE`, else the host name). It names the
     /// node's MQTT sessions, so keep it stable across restarts.

@@ -4,14 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::{Problem, mqtt::MqttSettings, units::Seconds};
 
 use super::{Escalation, EscalationStep, MqttPublisher, Mutes, Notifier, Receiver, RetryPolicy, Route, Webhook};
 use crate::{AlertingMetrics, Error, Result, store::Store};
 
 /// `[notify]`: receivers, the routing tree and retries.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct NotifyConfig {
     /// Attempts of a delivery before it is dead (listed for an operator to retry).
     #[serde(default = "default_max_attempts")]
@@ -57,7 +57,7 @@ impl Default for NotifyConfig {
 }
 
 /// How a receiver is reached.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiverKind {
     /// Signed HTTP POSTs to `url`.
@@ -68,7 +68,7 @@ pub enum ReceiverKind {
 }
 
 /// `[[notify.receivers]]`: a webhook or the MQTT broker.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ReceiverConfig {
     /// Unique id, as routes name it.
     pub id: String,

@@ -4,7 +4,7 @@
 //! taken in order, each once; an acknowledgement stops them, a hand-over starts them again.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::units::Seconds;
 use tracing::warn;
 
@@ -18,7 +18,7 @@ use crate::{
 const PASS_LIMIT: i64 = 10_000;
 
 /// One step of the timetable (`[[notify.escalation]]`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationStep {
     /// Seconds without acknowledgement, counted from the case's opening or last hand-over.

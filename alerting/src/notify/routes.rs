@@ -1,14 +1,14 @@
 //! The routing tree: which receivers hear of which timeline entries.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use sharpeyes_ingest::{Problem, units::Seconds};
 
 use crate::store::{Matchers, TimelineEntry};
 
 /// What a grouped route batches its entries by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupLabel {
     /// The case category.
@@ -70,7 +70,7 @@ pub struct Target {
 }
 
 /// Grouping settings as written on a route; a child takes its parent's where it gives none.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 struct GroupSettings {
     by: Option<Vec<GroupLabel>>,
     wait_s: Option<Seconds>,
@@ -110,7 +110,7 @@ impl GroupSettings {
 /// the first child that matches it — and into later matching siblings while the matching child says
 /// `continue` — to the deepest nodes that match; a node whose children take nothing sends it to its own
 /// receivers. The root matches everything.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct Route {
     /// What the node takes (`match = { categories = [...], grids = [...] }`); empty: everything.
     #[serde(default, rename = "match")]

@@ -132,7 +132,7 @@ impl ZoneConfig {
 }
 
 /// `[rules]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RulesConfig {
     /// Seconds between two reports of a violation that lasts (a vehicle still parked, a cover still
     /// open): its open case ignores them, but once the case has closed and the cooldown passed, the
@@ -179,7 +179,7 @@ impl Default for RulesConfig {
 }
 
 /// `[rules.scene_change]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SceneChangeSettings {
     /// Seconds a change must last (passing and parked vehicles must never last this long).
     #[serde(default = "default_persist_s")]
@@ -213,7 +213,7 @@ impl Default for SceneChangeSettings {
 }
 
 /// `[rules.static_object]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticObjectSettings {
     /// Zone kinds watched: `no_dumping`, and `construction_watch` for piled materials; empty: off.
@@ -343,7 +343,7 @@ impl StaticObjectSettings {
 
 /// `[[rules.sensor]]`: `equals` makes a state rule on a yes/no field; `above` (with `clear_below`)
 /// a threshold rule on a number.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SensorRuleConfig {
     /// Unique id; the cases of the rule carry it as their zone.
     pub id: String,
@@ -367,7 +367,7 @@ pub struct SensorRuleConfig {
 }
 
 /// `[rules.illegal_parking]`, `[rules.litter]`, `[rules.illegal_construction]`: a dwell rule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct DwellConfig {
     /// Seconds an object must stand still in a zone of the rule's kind.
     #[serde(default = "default_min_dwell_s")]

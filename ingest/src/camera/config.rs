@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{CameraSettings, Codec, DecodeMode, Decoder, RtspClient, Transport};
 use crate::{Problem, positive, units::Seconds};
 
 /// How a camera is decoded.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DecodeKind {
     /// Key-frames only.
@@ -21,7 +21,7 @@ pub enum DecodeKind {
 }
 
 /// RTP transport.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportKind {
     /// RTP over the RTSP TCP connection.
@@ -32,7 +32,7 @@ pub enum TransportKind {
 }
 
 /// `[[cameras]]`, with zones of type `Z` (the rules' zone settings, which this crate does not know).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(bound(deserialize = "Z: Deserialize<'de>"))]
 pub struct CameraConfig<Z> {
     /// Unique id.

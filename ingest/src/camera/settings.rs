@@ -24,7 +24,7 @@ pub enum Transport {
 }
 
 /// Which RTSP client receives a camera whose key-frames go to the shared software decoders.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RtspClient {
     /// retina on the shared receiver runtime (the default): a task per camera, no jitter buffer.
@@ -35,7 +35,7 @@ pub enum RtspClient {
 }
 
 /// The camera's video codec.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Codec {
     /// H.264 / AVC (the default).
@@ -47,7 +47,7 @@ pub enum Codec {
 
 /// Which decoder to ask for. A hardware decoder whose GStreamer element is missing on this machine
 /// falls back to software, with a warning.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decoder {
     /// libav (`avdec_h264`, `avdec_h265`).

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Device, MqttSettings, SensorKind};
 use crate::Problem;
 
 /// `[mqtt]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MqttConfig {
     /// `mqtt://[user:password@]host[:port]` or `mqtts://...` (TLS).
     pub url: String,
@@ -46,7 +46,7 @@ const fn default_max_packet_bytes() -> usize {
 }
 
 /// `[[sensors]]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SensorConfig {
     /// Device id, as in its topic.
     pub id: String,

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::Problem;
 
 /// `[map]`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MapConfig {
     /// A tile server inside the site's network, as a URL template with `{z}`, `{x}` and `{y}`

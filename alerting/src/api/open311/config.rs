@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sharpeyes_ingest::Problem;
 
 use super::blur::PublicBlur;
 
 /// `[open311]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Open311Config {
     /// Anyone may read services, requests and their public media without a token, through the public
     /// view (no plate, no internal notes, no names). Off: every read takes `api_key` or a bearer token.

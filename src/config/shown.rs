@@ -1,0 +1,108 @@
+//! The configuration as `GET /api/v1/config` shows it: every setting with its default filled in, as
+//! JSON with the keys of the TOML file, and no secret. Redaction works on the JSON rather than per
+//! field, so that a setting added later is covered by the same rules: a value under a key named
+//! `secret`, `password` or `sha256` (a token's digest) is replaced, and so are the password and the
+//! query values of every URL (a camera's `rtsp://user:password@…`, the database's, the broker's, a
+//! webhook's `?access_token=…`).
+
+use serde_json::Value;
+use url::Url;
+
+use super::Config;
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "***";
+
+/// Keys whose values are secrets wherever they appear.
+const SECRET_KEYS: [&str; 3] = ["secret", "password", "sha256"];
+
+/// `config` as JSON, secrets replaced by [`REDACTED`].
+pub fn redacted(config: &Config) -> Value {
+    let mut value = serde_json::to_value(config).expect("the configuration is plain data");
+    redact(&mut value);
+    value
+}
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if SECRET_KEYS.contains(&key.as_str()) && !field.is_null() {
+                    *field = Value::String(REDACTED.into());
+                } else {
+                    redact(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::String(text) => {
+            if let Some(url) = without_credentials(text) {
+                *text = url;
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// `text` with its password and query values replaced, when it is a URL that has either.
+fn without_credentials(text: &str) -> Option<String> {
+    let mut url = Url::parse(text).ok().filter(|url| url.has_host())?;
+    let mut changed = false;
+    if url.password().is_some() {
+        url.set_password(Some(REDACTED)).ok()?;
+        changed = true;
+    }
+    if url.query().is_some() {
+        let names: Vec<String> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
+        url.query_pairs_mut().clear().extend_pairs(names.iter().map(|name| (name.as_str(), REDACTED)));
+        changed = true;
+    }
+    changed.then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference file, which sets every key: what is shown reads back as the same configuration
+    /// (the keys are the file's), once its secrets are put back.
+    #[test]
+    fn what_is_shown_has_the_keys_of_the_file() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reference.toml");
+        let config = Config::parse(&std::fs::read_to_string(path).unwrap()).expect("the reference file is valid");
+        let shown = serde_json::to_value(&config).unwrap();
+        let read_back: Config = serde_json::from_value(shown.clone()).expect("shown keys are the file's keys");
+        assert_eq!(serde_json::to_value(&read_back).unwrap(), shown);
+        assert!(redacted(&config)["cameras"].as_array().is_some_and(|cameras| !cameras.is_empty()));
+    }
+
+    #[test]
+    fn urls_lose_their_password_and_query_values_only() {
+        assert_eq!(
+            without_credentials("rtsp://admin:hunter2@10.0.0.5:554/Streaming/101").as_deref(),
+            Some("rtsp://admin:***@10.0.0.5:554/Streaming/101")
+        );
+        assert_eq!(
+            without_credentials("https://oapi.dingtalk.com/robot/send?access_token=abc123").as_deref(),
+            Some("https://oapi.dingtalk.com/robot/send?access_token=***")
+        );
+        assert_eq!(without_credentials("rtsp://10.0.0.5/live"), None, "nothing to hide");
+        assert_eq!(without_credentials("cam-01"), None, "not a URL");
+        assert_eq!(without_credentials("models/yolo.json"), None);
+    }
+
+    #[test]
+    fn secret_keys_are_replaced_at_any_depth_and_nulls_stay_null() {
+        let mut value = serde_json::json!({
+            "notify": {"receivers": [{"id": "hook", "secret": "s3cret", "secret_env": "HOOK_SECRET"}]},
+            "auth": {"tokens": [{"name": "ops", "sha256": "ab12"}]},
+            "other": {"secret": null}
+        });
+        redact(&mut value);
+        assert_eq!(value["notify"]["receivers"][0]["secret"], REDACTED);
+        assert_eq!(value["notify"]["receivers"][0]["secret_env"], "HOOK_SECRET", "an environment variable's name");
+        assert_eq!(value["auth"]["tokens"][0]["sha256"], REDACTED);
+        assert_eq!(value["auth"]["tokens"][0]["name"], "ops");
+        assert!(value["other"]["secret"].is_null());
+    }
+}
