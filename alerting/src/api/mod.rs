@@ -44,9 +44,8 @@ pub use error::{ApiError, ErrorBody};
 pub use map::config::{CameraPlace, MapConfig, MapSettings, SensorPlace};
 pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
-pub use shown_config::ConfigView;
 pub use silences::SilenceRequest;
-pub use state::ApiState;
+pub use state::{ApiState, ConfigView};
 pub use stream_limit::StreamLimit;
 
 /// Largest request body the JSON endpoints take (a 413 beyond it).

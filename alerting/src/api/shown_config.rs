@@ -2,16 +2,11 @@
 //! secret (see the binary's `config::shown`), and per camera where its settings and zones come from
 //! and whether this node analyses it.
 
-use std::sync::Arc;
-
 use axum::{Extension, Json, extract::State};
 use serde_json::{Value, json};
 
 use super::{auth::admin_only, error::ApiError, state::ApiState, zones::ZoneSource};
 use crate::cases::Principal;
-
-/// The configuration as last read (at start, then on each valid SIGHUP), secrets already replaced.
-pub type ConfigView = Arc<dyn Fn() -> Value + Send + Sync>;
 
 /// `GET /api/v1/config` (admin only).
 #[utoipa::path(get, path = "/api/v1/config", tag = "meta", responses(

@@ -20,6 +20,10 @@ use crate::{
     store::{ReadScope, Store},
 };
 
+/// The configuration as last read (at start, then on each valid SIGHUP), its secrets already replaced:
+/// what `GET /api/v1/config` shows.
+pub type ConfigView = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -62,7 +66,7 @@ pub struct ApiState {
     /// The detector manifest's classes, which number the labels of dataset exports (none: no manifest).
     pub dataset_classes: Arc<Vec<String>>,
     /// The configuration as last read, without secrets.
-    pub config: super::shown_config::ConfigView,
+    pub config: ConfigView,
 }
 
 impl ApiState {
