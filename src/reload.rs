@@ -1,17 +1,18 @@
 //! Loading the detector, and SIGHUP: the configuration is read again once ([`configs_on_sighup`]) and
 //! each valid reading is handed to its readers: the detector's ([`on_sighup`]) reads the model's
 //! manifest, then hands the inference stage new thresholds and class mappings — or, when the model
-//! itself changed, a freshly loaded detector — and the rules the classes of each category (parking,
-//! litter, construction), without touching the cameras; the zones' ([`zones_on_sighup`]) hands each
+//! itself changed, a freshly loaded detector — and the rules each dwell rule's settings (its
+//! `[rules.*]` section and its category's classes), without touching the cameras; the zones' ([`zones_on_sighup`]) hands each
 //! camera whose zones changed in the file its new zones, unless an admin's zones (kept in the database)
 //! are in force for it.
 
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
+use chrono::FixedOffset;
 use crossbeam_channel::Sender;
 use sharpeyes_alerting::{
-    rules::{Category, DwellConfig, RulesUpdate, ZoneEditor},
+    rules::{Category, DwellConfig, DwellRuleConfig, RulesUpdate, ZoneEditor, ZoneKind},
     store::Store,
 };
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
@@ -55,6 +56,26 @@ pub fn category_classes(config: &Config, manifest: &Manifest) -> [(Category, Vec
         (Category::IllegalParking, vehicle_classes(config, manifest)),
         (Category::Litter, from_rule(&config.rules.litter, "litter")),
         (Category::IllegalConstruction, from_rule(&config.rules.illegal_construction, "illegal_construction")),
+    ]
+}
+
+/// The city's offset from UTC (the working calendar's), which zone schedules are read in.
+pub fn city_offset(config: &Config) -> FixedOffset {
+    config
+        .cases
+        .deadline_policy()
+        .map_or(FixedOffset::east_opt(0).expect("UTC"), |policy| policy.calendar().utc_offset())
+}
+
+/// The dwell rule of each zone kind, as `config`'s `[rules.*]` sections and the classes of
+/// [`category_classes`] set them.
+pub fn dwell_rules(config: &Config, manifest: &Manifest) -> Vec<(ZoneKind, DwellRuleConfig)> {
+    let [(_, vehicles), (_, litter), (_, construction)] = category_classes(config, manifest);
+    let (rules, offset) = (&config.rules, city_offset(config));
+    vec![
+        (ZoneKind::NoParking, rules.dwell_rule(&rules.illegal_parking, vehicles, offset)),
+        (ZoneKind::NoDumping, rules.dwell_rule(&rules.litter, litter, offset)),
+        (ZoneKind::ConstructionWatch, rules.dwell_rule(&rules.illegal_construction, construction, offset)),
     ]
 }
 
@@ -126,9 +147,9 @@ pub async fn on_sighup(
                 }
             }
         };
-        let classes = category_classes(&config, &manifest).to_vec();
+        let dwell = dwell_rules(&config, &manifest);
         current = manifest;
-        if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Classes(classes)).is_err() {
+        if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Dwell(dwell)).is_err() {
             return;
         }
     }

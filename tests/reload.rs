@@ -18,17 +18,23 @@ fn wait_for_log(service: &Running, needle: &str, count: usize) {
     }
 }
 
+/// A simulated camera of the parked-truck photo (running while the first value lives), and a
+/// configuration in `dir` watching it with a five-minute parking dwell time: its path and base URL.
+fn truck_camera(dir: &std::path::Path) -> (Running, std::path::PathBuf, String) {
+    let truck = media("images/000000009769.jpg");
+    let (simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let (config, base) = write_config(dir, &[TestCamera { id: "cam", url: &urls[0], decode: "keyframes" }], 300.0);
+    (simcam, config, base)
+}
+
 fn hangup(service: &Running) {
     Command::new("kill").arg("-HUP").arg(service.child.id().to_string()).status().unwrap();
 }
 
 #[test]
 fn sighup_reloads_thresholds_and_swaps_the_model_without_touching_cameras() {
-    let truck = media("images/000000009769.jpg");
-    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
     let dir = tempfile::tempdir().unwrap();
-    let (config, base) =
-        write_config(dir.path(), &[TestCamera { id: "cam", url: &urls[0], decode: "keyframes" }], 300.0);
+    let (_simcam, config, base) = truck_camera(dir.path());
     let service = start_service(&config, &base);
     wait_for_log(&service, "inference started", 1);
 
@@ -37,7 +43,7 @@ fn sighup_reloads_thresholds_and_swaps_the_model_without_touching_cameras() {
     std::fs::write(&config, text.replace("[detector]", "[detector]\nconfidence = 0.5")).unwrap();
     hangup(&service);
     wait_for_log(&service, "thresholds and class mappings reloaded", 1);
-    wait_for_log(&service, "classes reloaded", 3);
+    wait_for_log(&service, "dwell rule reloaded", 3);
 
     // 2. Another model file: a new detector is loaded beside the running one, then swapped in.
     let other = dir.path().join("other.onnx");
@@ -97,11 +103,8 @@ fn cases_of(base: &str, category: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn sighup_gives_litter_new_classes_and_switches_on_a_rule_idle_at_start() {
-    let truck = media("images/000000009769.jpg");
-    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
     let dir = tempfile::tempdir().unwrap();
-    let (config, base) =
-        write_config(dir.path(), &[TestCamera { id: "cam", url: &urls[0], decode: "keyframes" }], 300.0);
+    let (_simcam, config, base) = truck_camera(dir.path());
     // The camera watches for dumping and for construction over the whole frame; the litter rule
     // follows the manifest's stand-ins (bottles, bags: none in the photo), and the construction rule
     // has no classes at all (the COCO manifest maps none): idle.
@@ -123,7 +126,7 @@ fn sighup_gives_litter_new_classes_and_switches_on_a_rule_idle_at_start() {
         .replace("min_dwell_s = 2.0\n", "min_dwell_s = 2.0\nclasses = [\"truck\"]\n");
     std::fs::write(&config, text).unwrap();
     hangup(&service);
-    wait_for_log(&service, "classes reloaded", 3);
+    wait_for_log(&service, "dwell rule reloaded", 3);
     let started = Instant::now();
     while cases_of(&base, "litter").is_empty() || cases_of(&base, "illegal_construction").is_empty() {
         assert!(started.elapsed() < Duration::from_secs(60), "no litter and construction cases:\n{}", service.log());
@@ -134,6 +137,53 @@ fn sighup_gives_litter_new_classes_and_switches_on_a_rule_idle_at_start() {
         assert_eq!(cases.len(), 1, "{category}: {cases:?}");
         assert_eq!(cases[0]["zone"], zone);
     }
+    let (_, cameras) = get_json(&base, "/api/v1/cameras");
+    assert_eq!(cameras[0]["restarts"], 0, "the camera never reconnected: {}", cameras[0]);
+}
+
+/// A parked truck under a five-minute dwell time: SIGHUP with a two-second one applies from the next
+/// frame (the truck keeps the time it has stood, so its case opens at once), previews of the camera's
+/// zones build with the new setting, and the camera never reconnects.
+#[test]
+fn sighup_applies_the_dwell_rules_settings_without_touching_cameras() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_simcam, config, base) = truck_camera(dir.path());
+    let service = start_service(&config, &base);
+    let preview = || {
+        let zones = serde_json::json!([{ "id": "all", "kind": "no_parking",
+            "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]] }]);
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/v1/cameras/cam/zones/preview"))
+            .bearer_auth(TOKEN)
+            .json(&zones)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json::<serde_json::Value>().unwrap()
+    };
+    // Well past two seconds on the still picture, nothing is filed under the five-minute rule, and a
+    // preview of the camera's frames would confirm nothing either.
+    let started = Instant::now();
+    while get_json(&base, "/api/v1/cameras").1[0]["frames"].as_u64().unwrap_or(0) < 5 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the camera analysed no frames:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(cases_of(&base, "illegal_parking").is_empty(), "{}", service.log());
+    let before = preview();
+    assert!(before["zones"][0]["frames"].as_u64().unwrap() >= 3, "the truck counts in the zone: {before}");
+    assert_eq!(before["cases"].as_array().map(Vec::len), Some(0), "{before}");
+
+    let text = std::fs::read_to_string(&config).unwrap().replace("min_dwell_s = 300", "min_dwell_s = 2.0");
+    std::fs::write(&config, text).unwrap();
+    hangup(&service);
+    wait_for_log(&service, "dwell rule reloaded", 3);
+    let started = Instant::now();
+    while cases_of(&base, "illegal_parking").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no case after the dwell time fell:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let after = preview();
+    assert!(!after["cases"].as_array().unwrap().is_empty(), "the preview builds with the new setting: {after}");
     let (_, cameras) = get_json(&base, "/api/v1/cameras");
     assert_eq!(cameras[0]["restarts"], 0, "the camera never reconnected: {}", cameras[0]);
 }

@@ -6,10 +6,9 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use chrono::FixedOffset;
 use sharpeyes_alerting::{
     clock,
-    rules::{CameraViews, RuleSettings, RulesStage, RulesUpdate, SensorStage, Violation, Zone, ZoneConfig, ZoneKind},
+    rules::{CameraViews, RuleSettings, RulesStage, RulesUpdate, SensorStage, Violation, Zone, ZoneConfig},
 };
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
@@ -35,8 +34,9 @@ pub struct Analysis {
     pub sensor_board: Arc<SensorBoard>,
     /// Changes to the running rules (a camera's zones), applied before the next analysed frame.
     pub rule_updates: crossbeam_channel::Sender<RulesUpdate>,
-    /// The settings the cameras' rules were built from (what previews of zone changes build with).
-    pub rule_settings: RuleSettings,
+    /// The settings the cameras' rules run with, SIGHUP's changes included (what previews of zone changes
+    /// build with).
+    pub rule_settings: Arc<std::sync::RwLock<RuleSettings>>,
     stop: AnalysisStop,
 }
 
@@ -83,8 +83,7 @@ impl Analysis {
         registry.register(Box::new(CameraCollector::new(statuses.clone())))?;
 
         let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
-        let [(_, vehicle_classes), (_, litter_classes), (_, construction_classes)] =
-            crate::reload::category_classes(config, detector.manifest());
+        let dwell = crate::reload::dwell_rules(config, detector.manifest());
         let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
         let (rule_updates, updates_rx) = crossbeam_channel::unbounded();
         let reloader = tokio::spawn(crate::reload::on_sighup(
@@ -98,22 +97,11 @@ impl Analysis {
         let inference =
             InferenceStage::new(detector, frames.clone(), detections_tx, reload_rx, inference_metrics, max_wait)
                 .spawn()?;
-        let offset = config
-            .cases
-            .deadline_policy()
-            .map_or(FixedOffset::east_opt(0).expect("UTC"), |policy| policy.calendar().utc_offset());
-        let rules = &config.rules;
+        let offset = crate::reload::city_offset(config);
         let settings = RuleSettings {
-            dwell: vec![
-                (ZoneKind::NoParking, rules.dwell_rule(&rules.illegal_parking, vehicle_classes, offset)),
-                (ZoneKind::NoDumping, rules.dwell_rule(&rules.litter, litter_classes, offset)),
-                (
-                    ZoneKind::ConstructionWatch,
-                    rules.dwell_rule(&rules.illegal_construction, construction_classes, offset),
-                ),
-            ],
-            scene: rules.scene_change(offset),
-            static_objects: Arc::new(rules.static_object.build(offset)),
+            dwell,
+            scene: config.rules.scene_change(offset),
+            static_objects: Arc::new(config.rules.static_object.build(offset)),
         };
         let camera_zones = zones_by_camera(cameras.iter().copied());
         let views = Arc::new(CameraViews::new(camera_zones.clone()));
@@ -130,15 +118,15 @@ impl Analysis {
             }
             None => None,
         };
-        let rules =
-            RulesStage::new(settings.clone(), &camera_zones, detections_rx, violations, updates_rx, views.clone())
-                .spawn()?;
+        let rules = RulesStage::new(settings, &camera_zones, detections_rx, violations, updates_rx, views.clone());
+        let rule_settings = rules.settings();
+        let rules = rules.spawn()?;
         Ok(Self {
             statuses,
             views,
             sensor_board,
             rule_updates,
-            rule_settings: settings,
+            rule_settings,
             stop: AnalysisStop {
                 reloader,
                 cameras_stop,

@@ -75,9 +75,11 @@ impl DwellRule {
         }
     }
 
-    /// Replaces the detector classes the rule follows (a reloaded class mapping).
-    pub fn set_classes(&mut self, classes: Vec<String>) {
-        self.config.classes = classes;
+    /// Replaces the rule's settings (a re-read `[rules.*]` section and class mapping) from the next
+    /// frame: the objects it follows keep their tracks and the time they have stood.
+    pub fn set_config(&mut self, config: DwellRuleConfig) {
+        self.tracker.set_config(config.tracker);
+        self.config = config;
     }
 
     /// The zone kind the rule watches, when it watches any zone.

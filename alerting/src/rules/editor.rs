@@ -25,20 +25,20 @@ pub struct ZoneEditor {
     views: Arc<CameraViews>,
     updates: Sender<RulesUpdate>,
     from_file: Arc<RwLock<HashMap<String, Vec<ZoneConfig>>>>,
-    settings: Arc<RuleSettings>,
+    settings: Arc<RwLock<RuleSettings>>,
 }
 
 impl ZoneEditor {
     /// The editor of the cameras of `from_file` (each camera this node analyses, with its zones as the
     /// configuration file gives them), sending to the rules stage on `updates`; previews build rules
-    /// with `settings` (the rules' at start: a SIGHUP's new classes are not seen here).
+    /// with `settings`, the rules stage's settings in force ([`super::RulesStage::settings`]).
     pub fn new(
         views: Arc<CameraViews>,
         updates: Sender<RulesUpdate>,
         from_file: HashMap<String, Vec<ZoneConfig>>,
-        settings: RuleSettings,
+        settings: Arc<RwLock<RuleSettings>>,
     ) -> Self {
-        Self { views, updates, from_file: Arc::new(RwLock::new(from_file)), settings: Arc::new(settings) }
+        Self { views, updates, from_file: Arc::new(RwLock::new(from_file)), settings }
     }
 
     /// What `zones` (validated) would have done on `camera`'s recent analysed frames: the dwell rules
@@ -46,7 +46,7 @@ impl ZoneEditor {
     /// pictures, which the recent frames do not keep).
     pub fn preview(&self, camera: &str, zones: &[ZoneConfig]) -> ZonePreview {
         let built: Vec<_> = zones.iter().map(ZoneConfig::build).collect();
-        let mut rules = self.settings.camera_rules(&built);
+        let mut rules = self.settings.read().expect("rule settings lock").camera_rules(&built);
         let recent = self.views.recent(camera);
         let mut preview = ZonePreview {
             frames: recent.len(),

@@ -41,7 +41,7 @@ pub use editor::{CountedObject, PreviewCase, RulesStopped, ZoneCount, ZoneEditor
 pub use scene::{SCENE_CHANGE_CLASS, SceneChangeConfig, SceneChangeRule};
 pub use sensor::{Condition, SensorRule, SensorRules};
 pub use sensor_stage::SensorStage;
-pub use stage::{CameraRules, ClassMapping, RuleSettings, RulesStage, RulesUpdate};
+pub use stage::{CameraRules, RuleSettings, RulesStage, RulesUpdate};
 pub use static_object::{STATIC_OBJECT_CLASS, StaticObjectConfig, StaticObjectRule};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::{CameraViews, RECENT_FRAMES};

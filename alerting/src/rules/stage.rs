@@ -1,4 +1,8 @@
-use std::{collections::HashMap, sync::Arc, thread::JoinHandle};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    thread::JoinHandle,
+};
 
 use crossbeam_channel::Receiver;
 use sharpeyes_inference::FrameDetections;
@@ -6,8 +10,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::{
-    CameraViews, Category, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule, StaticObjectConfig,
-    StaticObjectRule, Violation, Zone, ZoneKind,
+    CameraViews, DwellRule, DwellRuleConfig, SceneChangeConfig, SceneChangeRule, StaticObjectConfig, StaticObjectRule,
+    Violation, Zone, ZoneKind,
 };
 
 /// Every rule of one camera: a dwell rule per zone kind it has, the scene-change analyser of its
@@ -38,12 +42,9 @@ impl CameraRules {
         !self.dwell.is_empty() || self.scene.is_some() || self.static_objects.is_some()
     }
 
-    /// Gives each dwell rule of `category`'s zones the classes `classes` (a reloaded class mapping).
-    fn set_classes(&mut self, category: Category, classes: &[String]) {
-        self.dwell
-            .iter_mut()
-            .filter(|rule| rule.kind().is_some_and(|kind| kind.category() == category))
-            .for_each(|rule| rule.set_classes(classes.to_vec()));
+    /// Gives the dwell rule of `kind`'s zones the settings `config` (a re-read configuration).
+    fn set_dwell(&mut self, kind: ZoneKind, config: &DwellRuleConfig) {
+        self.dwell.iter_mut().filter(|rule| rule.kind() == Some(kind)).for_each(|rule| rule.set_config(config.clone()));
     }
 
     fn observe(&mut self, analysed: &FrameDetections) -> Vec<Violation> {
@@ -87,24 +88,18 @@ impl RuleSettings {
         )
     }
 
-    /// Gives the dwell rules of `category`'s zone kinds the classes `classes`.
-    fn set_classes(&mut self, category: Category, classes: &[String]) {
-        self.dwell
-            .iter_mut()
-            .filter(|(kind, _)| kind.category() == category)
-            .for_each(|(_, rule)| rule.classes = classes.to_vec());
+    /// Makes `config` the dwell rule of `kind`'s zones.
+    fn set_dwell(&mut self, kind: ZoneKind, config: &DwellRuleConfig) {
+        self.dwell.iter_mut().filter(|(of, _)| *of == kind).for_each(|(_, rule)| *rule = config.clone());
     }
 }
-
-/// The detector classes each camera category follows (parking, litter, construction), as a reloaded
-/// configuration or manifest maps them.
-pub type ClassMapping = Vec<(Category, Vec<String>)>;
 
 /// A change to the running rules, applied before the next analysed frame.
 #[derive(Clone, Debug)]
 pub enum RulesUpdate {
-    /// Each category's classes (SIGHUP): a rule that had none starts watching.
-    Classes(ClassMapping),
+    /// Each zone kind's dwell rule (SIGHUP: the re-read `[rules.*]` sections and class mapping): standing
+    /// objects keep their time; a rule that had no classes starts watching.
+    Dwell(Vec<(ZoneKind, DwellRuleConfig)>),
     /// A camera's new zones (`PUT /api/v1/cameras/{id}/zones`): its rules are built again, so their
     /// dwell timers start again; the other cameras' rules are untouched.
     Zones(Arc<str>, Vec<Zone>),
@@ -114,7 +109,7 @@ pub enum RulesUpdate {
 /// case engine. Sending blocks when the engine is behind (violations are never dropped). Stops when
 /// the detections channel closes, which closes `violations_tx`.
 pub struct RulesStage {
-    settings: RuleSettings,
+    settings: Arc<RwLock<RuleSettings>>,
     rules: HashMap<Arc<str>, CameraRules>,
     detections_rx: Receiver<FrameDetections>,
     violations_tx: mpsc::Sender<Violation>,
@@ -139,7 +134,13 @@ impl RulesStage {
             .map(|(camera, zones)| (camera.clone(), settings.camera_rules(zones)))
             .filter(|(_, rules)| rules.watches_any_zone())
             .collect();
-        Self { settings, rules, detections_rx, violations_tx, updates_rx, views }
+        Self { settings: Arc::new(RwLock::new(settings)), rules, detections_rx, violations_tx, updates_rx, views }
+    }
+
+    /// The settings in force, which previews of zone changes build their rules with (updates change
+    /// them).
+    pub fn settings(&self) -> Arc<RwLock<RuleSettings>> {
+        self.settings.clone()
     }
 
     /// Runs on its own thread.
@@ -149,15 +150,21 @@ impl RulesStage {
 
     fn apply(&mut self, update: RulesUpdate) {
         match update {
-            RulesUpdate::Classes(mapping) => {
-                for (category, classes) in &mapping {
-                    info!(category = category.as_str(), classes = ?classes, "classes reloaded");
-                    self.settings.set_classes(*category, classes);
-                    self.rules.values_mut().for_each(|rules| rules.set_classes(*category, classes));
+            RulesUpdate::Dwell(rules) => {
+                for (kind, config) in &rules {
+                    info!(
+                        rule = kind.category().as_str(),
+                        classes = ?config.classes,
+                        min_dwell_s = config.min_dwell.as_seconds_f64(),
+                        min_score = config.min_score,
+                        "dwell rule reloaded"
+                    );
+                    self.settings.write().expect("rule settings lock").set_dwell(*kind, config);
+                    self.rules.values_mut().for_each(|rules| rules.set_dwell(*kind, config));
                 }
             }
             RulesUpdate::Zones(camera, zones) => {
-                let rules = self.settings.camera_rules(&zones);
+                let rules = self.settings.read().expect("rule settings lock").camera_rules(&zones);
                 info!(camera = %camera, zones = zones.len(), "zones changed: the camera's rules start again");
                 if rules.watches_any_zone() {
                     self.rules.insert(camera, rules);

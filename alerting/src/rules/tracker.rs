@@ -77,6 +77,11 @@ impl Tracker {
         Self { config, tracks: Vec::new(), next_id: 1 }
     }
 
+    /// Follows the live tracks on with `config` from the next frame.
+    pub fn set_config(&mut self, config: TrackerConfig) {
+        self.config = config;
+    }
+
     /// The live tracks.
     pub fn tracks(&self) -> &[Track] {
         &self.tracks
