@@ -567,8 +567,13 @@ fn the_map_and_the_wall_show_a_live_case_in_its_grid_and_survive_a_lost_connecti
             covered[0] <= 116.45 && covered[1] >= 116.47 && covered[2] <= 39.905 && covered[3] >= 39.915,
             "tiles {paths:?} cover {covered:?}, not the grids"
         );
+        // An image in the page may not have been asked for yet: wait for each request.
+        let started = Instant::now();
+        while let Some(path) = paths.iter().find(|path| tile_server.answers(path).is_empty()) {
+            assert!(started.elapsed() < WAIT, "the browser never asked for {path}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         for path in &paths {
-            assert!(!tile_server.answers(path).is_empty(), "the browser asked for {path}");
             tile_server.hold(path);
         }
         client.refresh().await.unwrap();
