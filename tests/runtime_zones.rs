@@ -225,7 +225,7 @@ secret = "hook-secret-53"
     }
     let shown: Value = serde_json::from_str(&body).unwrap();
     let camera = &shown["cameras"][0];
-    assert_eq!(camera["url"], format!("rtsp://admin:***@127.0.0.1:{camera_port}/live"));
+    assert_eq!(camera["url"], format!("rtsp://***@127.0.0.1:{camera_port}/live"), "as the camera list shows it");
     assert_eq!(
         (camera["source"].as_str(), camera["analysed_here"].as_bool(), camera["zones_source"].as_str()),
         (Some("file"), Some(true), Some("file")),

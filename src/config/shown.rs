@@ -1,11 +1,12 @@
 //! The configuration as `GET /api/v1/config` shows it: every setting with its default filled in, as
 //! JSON with the keys of the TOML file, and no secret. Redaction works on the JSON rather than per
 //! field, so that a setting added later is covered by the same rules: a value under a key named
-//! `secret`, `password` or `sha256` (a token's digest) is replaced, and so are the password and the
-//! query values of every URL (a camera's `rtsp://user:password@…`, the database's, the broker's, a
-//! webhook's `?access_token=…`).
+//! `secret`, `password` or `sha256` (a token's digest) is replaced, and so are the credentials of every
+//! URL, as the logs redact them ([`redact_url`]: a camera's `rtsp://***@…`, the database's, the
+//! broker's), and its query values (a webhook's `?access_token=***`).
 
 use serde_json::Value;
+use sharpeyes_ingest::urls::redact_url;
 use url::Url;
 
 use super::Config;
@@ -44,28 +45,27 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// `text` with its password and query values replaced, when it is a URL that has either.
+/// `text` with its credentials and query values replaced, when it is a URL that has either (any other
+/// text, a URL template among them, is left as written).
 fn without_credentials(text: &str) -> Option<String> {
-    let mut url = Url::parse(text).ok().filter(|url| url.has_host())?;
-    let mut changed = false;
-    if url.password().is_some() {
-        url.set_password(Some(REDACTED)).ok()?;
-        changed = true;
+    let mut url = Url::parse(text).ok().filter(Url::has_host)?;
+    let has_credentials = !url.username().is_empty() || url.password().is_some();
+    if !has_credentials && url.query().is_none() {
+        return None;
     }
     if url.query().is_some() {
         let names: Vec<String> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
         url.query_pairs_mut().clear().extend_pairs(names.iter().map(|name| (name.as_str(), REDACTED)));
-        changed = true;
     }
-    changed.then(|| url.to_string())
+    Some(redact_url(url.as_str()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The reference file, which sets every key: what is shown reads back as the same configuration
-    /// (the keys are the file's), once its secrets are put back.
+    /// The reference file, which sets every key: what is shown, before redaction, reads back as the same
+    /// configuration (the keys are the file's).
     #[test]
     fn what_is_shown_has_the_keys_of_the_file() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reference.toml");
@@ -80,7 +80,7 @@ mod tests {
     fn urls_lose_their_password_and_query_values_only() {
         assert_eq!(
             without_credentials("rtsp://admin:hunter2@10.0.0.5:554/Streaming/101").as_deref(),
-            Some("rtsp://admin:***@10.0.0.5:554/Streaming/101")
+            Some("rtsp://***@10.0.0.5:554/Streaming/101")
         );
         assert_eq!(
             without_credentials("https://oapi.dingtalk.com/robot/send?access_token=abc123").as_deref(),

@@ -2,6 +2,8 @@
 //! secret (see the binary's `config::shown`), and per camera where its settings and zones come from
 //! and whether this node analyses it.
 
+use std::collections::HashSet;
+
 use axum::{Extension, Json, extract::State};
 use serde_json::{Value, json};
 
@@ -21,13 +23,14 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     admin_only(&who, "read the configuration")?;
     let mut config = (state.config)();
+    let analysed: HashSet<String> = state.cameras.iter().map(|status| status.snapshot().id).collect();
     if let Some(cameras) = config.get_mut("cameras").and_then(Value::as_array_mut) {
         for camera in cameras {
             let Some(id) = camera.get("id").and_then(Value::as_str).map(str::to_owned) else {
                 continue;
             };
             camera["source"] = json!("file");
-            camera["analysed_here"] = json!(state.cameras.iter().any(|status| status.snapshot().id == id));
+            camera["analysed_here"] = json!(analysed.contains(&id));
             let Some(from_file) = state.zones.as_ref().and_then(|editor| editor.file_zones(&id)) else {
                 continue;
             };
