@@ -147,20 +147,20 @@ impl Figure {
         }
     }
 
-    /// The measure's name (an SQL expression), its duration column, and its two flags.
-    fn columns(self) -> (&'static str, Option<&'static str>, &'static str, &'static str) {
+    /// The measure's name (an SQL expression), its duration column, its first flag (`None`: overdue at
+    /// `until`, which is bound where the query is written) and its second.
+    fn columns(self) -> (&'static str, Option<&'static str>, Option<&'static str>, &'static str) {
         match self {
-            Self::Opened => ("'opened'", None, "0", "0"),
-            Self::Filed => ("'filed'", Some("to_filing_s"), "0", "0"),
-            Self::Dispatched => ("'dispatched'", Some("to_dispatch_s"), "0", "0"),
+            Self::Opened => ("'opened'", None, Some("0"), "0"),
+            Self::Filed => ("'filed'", Some("to_filing_s"), Some("0"), "0"),
+            Self::Dispatched => ("'dispatched'", Some("to_dispatch_s"), Some("0"), "0"),
             Self::Finished => (
                 "CASE WHEN status = 'voided' THEN 'voided' ELSE 'closed' END",
                 Some("to_finish_s"),
-                "CASE WHEN supervised THEN 0 ELSE 1 END",
+                Some("CASE WHEN supervised THEN 0 ELSE 1 END"),
                 "CASE WHEN reopened THEN 1 ELSE 0 END",
             ),
-            // The overdue flag compares with `until`, bound where the query is written.
-            Self::OpenUnfinished | Self::OpenFinishedLater => ("'open_at_end'", None, "", "0"),
+            Self::OpenUnfinished | Self::OpenFinishedLater => ("'open_at_end'", None, None, "0"),
         }
     }
 }
@@ -231,10 +231,11 @@ impl Store {
         } else {
             vec![None]
         };
+        // Without a finished case the bound is never read: that figure is left out above.
+        let window = Window { query, earliest_open: earliest_open.unwrap_or(query.until) };
         let mut queries = Vec::new();
         for department in of {
             for &figure in &figures {
-                let window = Window { query, earliest_open: earliest_open.unwrap_or(query.until) };
                 queries.push(self.figure(window, scope, department, figure));
             }
         }
@@ -335,10 +336,13 @@ fn build<'args, DB>(
     }
     let (measure, duration, flagged, reworked) = figure.columns();
     sql.push(format!("{measure} AS measure, COUNT(*) AS count, "));
-    if flagged.is_empty() {
-        sql.push("COALESCE(SUM(CASE WHEN deadline_at < ").push_bind(query.until).push(" THEN 1 ELSE 0 END), 0)");
-    } else {
-        sql.push(format!("COALESCE(SUM({flagged}), 0)"));
+    match flagged {
+        Some(flagged) => {
+            sql.push(format!("COALESCE(SUM({flagged}), 0)"));
+        }
+        None => {
+            sql.push("COALESCE(SUM(CASE WHEN deadline_at < ").push_bind(query.until).push(" THEN 1 ELSE 0 END), 0)");
+        }
     }
     sql.push(format!(
         " AS flagged, COALESCE(SUM({reworked}), 0) AS reworked, {} FROM cases{} WHERE ",
