@@ -2,19 +2,15 @@
 //! each valid reading is handed to its readers: the detector's ([`on_sighup`]) reads the model's
 //! manifest, then hands the inference stage new thresholds and class mappings — or, when the model
 //! itself changed, a freshly loaded detector — and the rules each dwell rule's settings (its
-//! `[rules.*]` section and its category's classes), without touching the cameras; the zones' ([`zones_on_sighup`]) hands each
-//! camera whose zones changed in the file its new zones, unless an admin's zones (kept in the database)
-//! are in force for it.
+//! `[rules.*]` section and its category's classes), without touching the cameras. The cameras' own
+//! reader (`run::camera_keeper`) starts, stops and changes the cameras the file changed.
 
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use chrono::FixedOffset;
 use crossbeam_channel::Sender;
-use sharpeyes_alerting::{
-    rules::{Category, DwellConfig, DwellRuleConfig, RulesUpdate, ZoneEditor, ZoneKind},
-    store::Store,
-};
+use sharpeyes_alerting::rules::{Category, DwellConfig, DwellRuleConfig, RulesUpdate, ZoneKind};
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
 use sharpeyes_ingest::{Problem, units::Score};
 use tokio::{
@@ -151,47 +147,6 @@ pub async fn on_sighup(
         current = manifest;
         if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Dwell(dwell)).is_err() {
             return;
-        }
-    }
-}
-
-/// Hands each configuration read again the cameras' zones, until `configs` closes: a camera whose zones
-/// changed in the file runs them from its next analysed frame (its stream untouched), unless `store`
-/// keeps an admin's zones for it, which stay in force (resetting them through the API then takes the
-/// file's). Cameras added to or removed from the file are named in the log: that takes a restart.
-pub async fn zones_on_sighup(mut configs: Configs, store: Store, editor: ZoneEditor) {
-    while configs.changed().await.is_ok() {
-        let config = configs.borrow_and_update().clone();
-        for gone in editor.cameras().iter().filter(|id| !config.cameras.iter().any(|camera| camera.id == **id)) {
-            warn!(camera = %gone, "SIGHUP: a camera gone from the file keeps running until a restart");
-        }
-        for camera in &config.cameras {
-            if editor.file_zones(&camera.id).is_none() {
-                warn!(camera = %camera.id, "SIGHUP: a camera new in the file starts with a restart");
-                continue;
-            }
-            if !editor.set_file_zones(&camera.id, camera.zones.clone()) {
-                continue;
-            }
-            match store.camera_zones(&camera.id).await {
-                Ok(Some(kept)) => info!(
-                    camera = %camera.id,
-                    changed_by = %kept.changed_by,
-                    "SIGHUP: the file's zones changed, but an admin's zones stay in force (DELETE them through the API to take the file's)"
-                ),
-                Ok(None) => match editor.apply(&camera.id, &camera.zones) {
-                    Ok(()) => {
-                        info!(camera = %camera.id, zones = camera.zones.len(), "SIGHUP: the file's new zones applied")
-                    }
-                    Err(stopped) => {
-                        warn!(error = %stopped, "SIGHUP: zones not applied");
-                        return;
-                    }
-                },
-                Err(error) => {
-                    warn!(camera = %camera.id, %error, "SIGHUP: zones not applied: the database did not answer")
-                }
-            }
         }
     }
 }

@@ -192,7 +192,7 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
     }
 
     // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead), the labelled
-    // dataset, a camera's zones.
+    // dataset, a camera's zones, adding, changing and removing cameras.
     for role in ROLES {
         let admin = role == "admin";
         assert_eq!(call(&base, Method::GET, "/api/v1/audit", role, None).0, if admin { 200 } else { 403 }, "{role}");
@@ -202,6 +202,13 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(dataset, if admin { 200 } else { 403 }, "{role} exporting the labelled dataset");
         let zones = call(&base, Method::PUT, "/api/v1/cameras/none/zones", role, Some(serde_json::json!([]))).0;
         assert_eq!(zones, if admin { 404 } else { 403 }, "{role} changing a camera's zones (there is no such camera)");
+        let invalid = serde_json::json!({ "id": "none", "url": "not a camera" });
+        let added = call(&base, Method::POST, "/api/v1/cameras", role, Some(invalid.clone())).0;
+        assert_eq!(added, if admin { 400 } else { 403 }, "{role} adding a camera (an invalid one)");
+        let changed = call(&base, Method::PUT, "/api/v1/cameras/none", role, Some(invalid)).0;
+        assert_eq!(changed, if admin { 404 } else { 403 }, "{role} changing a camera (there is no such camera)");
+        let removed = call(&base, Method::DELETE, "/api/v1/cameras/none", role, None).0;
+        assert_eq!(removed, if admin { 404 } else { 403 }, "{role} removing a camera (there is no such camera)");
     }
 
     // Every role reads; a reporter (a citizen app) reads only what it filed and sees no camera or

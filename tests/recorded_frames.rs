@@ -15,7 +15,7 @@ use sharpeyes_alerting::{
     AlertingMetrics,
     calendar::{self, WorkCalendar},
     cases::{deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore, taxonomy::Taxonomy},
-    casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
+    casework::{CameraSite, CameraSites, CaseEngine, CaseOutcome, EngineSettings},
     clock::ManualClock,
     rules::{
         CameraViews, DwellRuleConfig, RuleSettings, RulesStage, SceneChangeConfig, StaticObjectConfig, TrackerConfig,
@@ -124,7 +124,7 @@ async fn parked_vehicles_in_recorded_frames_are_one_case_confirmed_after_exactly
         shared: false,
         clock: Arc::new(clock),
     };
-    let sites = HashMap::from([(Arc::from("truck"), CameraSite { grid: "110105001001001".into(), location: None })]);
+    let sites = CameraSites::from_iter([("truck", CameraSite { grid: "110105001001001".into(), location: None })]);
     let metrics = AlertingMetrics::register(&prometheus::Registry::new()).unwrap();
     let mut engine =
         CaseEngine::start(store.clone(), EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();

@@ -13,15 +13,6 @@ const FULL_FRAME: &str = "[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]";
 /// A corner of the photo where nothing stands.
 const EMPTY_CORNER: [[f64; 2]; 3] = [[0.0, 0.0], [0.08, 0.0], [0.0, 0.08]];
 
-fn send(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::blocking::Client::new().request(method, format!("{base}{path}")).bearer_auth(TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().unwrap();
-    (response.status().as_u16(), response.json().unwrap_or_default())
-}
-
 fn truck_cases(base: &str) -> Vec<Value> {
     let (status, cases) = get_json(base, "/api/v1/cases");
     assert_eq!(status, 200, "{cases}");
@@ -59,7 +50,7 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     assert_eq!(get_json(&base, "/api/v1/cameras/no-such-cam/zones").0, 404);
 
     // Invalid zones are refused with every problem named by its key path, and change nothing.
-    let put = |body: Value| send(&base, reqwest::Method::PUT, "/api/v1/cameras/truck-cam/zones", Some(body));
+    let put = |body: Value| send_json(&base, reqwest::Method::PUT, "/api/v1/cameras/truck-cam/zones", Some(body));
     let (status, refused) = put(json!([
         { "id": "a", "kind": "no_parking", "polygon": [[0.0, 0.0], [1.0, 0.0]] },
         { "id": "a", "kind": "no_parking", "polygon": EMPTY_CORNER, "min_area": 0.5, "max_area": 0.2, "min_dwell_s": 0 },
@@ -104,7 +95,7 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     // A preview replays the camera's recent frames through rules built from a draft, and changes
     // nothing: the truck counts in the curb and would be confirmed there, never in the empty corner.
     let preview =
-        |zones: Value| send(&base, reqwest::Method::POST, "/api/v1/cameras/truck-cam/zones/preview", Some(zones));
+        |zones: Value| send_json(&base, reqwest::Method::POST, "/api/v1/cameras/truck-cam/zones/preview", Some(zones));
     let (status, seen) = preview(curb.clone());
     assert_eq!(status, 200, "{seen}");
     assert!(seen["frames"].as_u64().unwrap() >= 5 && seen["zones"][0]["frames"].as_u64().unwrap() >= 3, "{seen}");
@@ -138,7 +129,7 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     assert_eq!(view["zones"][0]["id"], "curb", "{view}");
 
     // Reset to the file's zones: the case of the zone that went stays and can be worked to the end.
-    let reset = || send(&base, reqwest::Method::DELETE, "/api/v1/cameras/truck-cam/zones", None);
+    let reset = || send_json(&base, reqwest::Method::DELETE, "/api/v1/cameras/truck-cam/zones", None);
     let (status, zones) = reset();
     assert_eq!(status, 200, "{zones}");
     assert_eq!((zones["source"].as_str(), zones["zones"][0]["polygon"].clone()), (Some("file"), json!(EMPTY_CORNER)));
@@ -146,7 +137,7 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
     assert_eq!(view["zones"][0]["id"], "all", "{view}");
     let path = format!("/api/v1/cases/{}/actions", case["id"]);
-    let (status, verified) = send(&base, reqwest::Method::POST, &path, Some(json!({ "action": "verify" })));
+    let (status, verified) = send_json(&base, reqwest::Method::POST, &path, Some(json!({ "action": "verify" })));
     assert_eq!((status, verified["status"].as_str()), (200, Some("filed")), "{verified}");
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
@@ -182,7 +173,7 @@ fn zones_changed_in_the_file_apply_on_sighup_without_a_reconnect() {
     );
     let camera = &cameras_by_id(&base)["truck-cam"];
     assert_eq!((camera["restarts"].clone(), camera["state"].as_str()), (restarts, Some("streaming")), "{camera}");
-    assert!(service.log().contains("SIGHUP: the file's new zones applied"), "{}", service.log());
+    assert!(service.log().contains("camera changed: its stream untouched"), "{}", service.log());
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
 }
@@ -243,7 +234,7 @@ secret = "hook-secret-53"
 
     // An admin's zones are shown as those in force, with who set them.
     let corner = json!([{ "id": "corner", "kind": "no_parking", "polygon": EMPTY_CORNER }]);
-    assert_eq!(send(&base, reqwest::Method::PUT, "/api/v1/cameras/door-cam/zones", Some(corner)).0, 200);
+    assert_eq!(send_json(&base, reqwest::Method::PUT, "/api/v1/cameras/door-cam/zones", Some(corner)).0, 200);
     let (_, shown) = get_json(&base, "/api/v1/config");
     let camera = &shown["cameras"][0];
     assert_eq!(

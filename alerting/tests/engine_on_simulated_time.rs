@@ -4,7 +4,7 @@
 //! but the violations. A category's `auto_file_score` files confident cases at once and leaves the
 //! others to an operator.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta};
@@ -19,7 +19,7 @@ use sharpeyes_alerting::{
         taxonomy::{self, Taxonomy},
         workflow::{Action, Status},
     },
-    casework::{CameraSite, CaseEngine, CaseOutcome, EngineSettings},
+    casework::{CameraSite, CameraSites, CaseEngine, CaseOutcome, EngineSettings},
     clock::{Clock, ManualClock},
     rules::{CameraViolation, Category, Violation},
     store::Store,
@@ -71,7 +71,7 @@ async fn a_closed_place_cools_down_for_exactly_the_cooldown_on_the_engines_clock
         shared: false,
         clock: Arc::new(clock.clone()),
     };
-    let sites = HashMap::from([(Arc::from("cam-1"), CameraSite { grid: "110105001001001".into(), location: None })]);
+    let sites = CameraSites::from_iter([("cam-1", CameraSite { grid: "110105001001001".into(), location: None })]);
     let metrics = AlertingMetrics::register(&prometheus::Registry::new()).unwrap();
     let mut engine =
         CaseEngine::start(store.clone(), EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();
@@ -118,8 +118,7 @@ async fn a_confident_detection_is_filed_at_once_and_a_doubtful_one_waits_for_an_
         clock: Arc::new(clock.clone()),
     };
     let site = || CameraSite { grid: "110105001001001".into(), location: None };
-    let sites =
-        HashMap::from([(Arc::from("cam-1"), site()), (Arc::from("cam-2"), site()), (Arc::from("cam-3"), site())]);
+    let sites = CameraSites::from_iter([("cam-1", site()), ("cam-2", site()), ("cam-3", site())]);
     let metrics = AlertingMetrics::register(&prometheus::Registry::new()).unwrap();
     let mut engine =
         CaseEngine::start(store.clone(), EvidenceStore::new(dir.path()), sites, metrics, settings).await.unwrap();

@@ -661,8 +661,8 @@ async fn exercise_stats(store: &Store) {
     assert_eq!((scoped[0].key.clone(), scoped[0].opened), (vec!["litter".to_owned()], 1));
 }
 
-/// Camera zones set through the API: kept per camera, replaced by a second set, forgotten on reset,
-/// each change in the audit log.
+/// Camera zones and cameras set through the API: kept per camera, replaced by a second set, forgotten
+/// on reset, each change in the audit log.
 async fn exercise_zones(store: &Store) {
     let admin = Principal::new("ops", Role::Admin);
     assert_eq!(store.camera_zones("gate").await.unwrap(), None);
@@ -678,6 +678,34 @@ async fn exercise_zones(store: &Store) {
     assert_eq!(store.camera_zones("gate").await.unwrap(), None);
     let audit: Vec<String> = store.audit_log(10).await.unwrap().into_iter().map(|a| a.action).collect();
     assert_eq!(audit, ["zones.reset", "zones.set", "zones.set", "zones.set"]);
+
+    // Cameras set through the API: kept per camera, a removal kept as such; the camera's settings carry
+    // its zones, so the zones an admin kept for it before are forgotten.
+    assert!(store.stored_cameras().await.unwrap().is_empty());
+    store.set_camera("dock", Some(r#"{"id":"dock"}"#), "shown dock", "camera.add", &admin, at(4)).await.unwrap();
+    store
+        .set_camera("lane", Some(r#"{"id":"lane","grid":"x"}"#), "shown lane", "camera.change", &admin, at(5))
+        .await
+        .unwrap();
+    store.set_camera("dock", None, "shown dock", "camera.remove", &admin, at(6)).await.unwrap();
+    let kept: Vec<(String, Option<String>, DateTime<Utc>)> =
+        store.stored_cameras().await.unwrap().into_iter().map(|c| (c.camera, c.settings, c.changed_at)).collect();
+    assert_eq!(
+        kept,
+        [("dock".to_owned(), None, at(6)), ("lane".to_owned(), Some(r#"{"id":"lane","grid":"x"}"#.to_owned()), at(5))]
+    );
+    assert_eq!(store.camera_zones("lane").await.unwrap(), None, "the camera's settings carry its zones now");
+    let audit = store.audit_log(3).await.unwrap();
+    let audit: Vec<(&str, &str, &str)> =
+        audit.iter().map(|a| (a.action.as_str(), a.target.as_str(), a.detail.as_str())).collect();
+    assert_eq!(
+        audit,
+        [
+            ("camera.remove", "camera dock", "shown dock"),
+            ("camera.change", "camera lane", "shown lane"),
+            ("camera.add", "camera dock", "shown dock")
+        ]
+    );
 }
 
 #[tokio::test]

@@ -238,4 +238,36 @@ impl Config {
         problems.extend(validate::validate(&config));
         if problems.is_empty() { Ok(config) } else { Err(problems) }
     }
+
+    /// A camera's `[[cameras]]` entry as JSON (the body of `POST /api/v1/cameras`), parsed and validated
+    /// as [`Config::parse`] does a camera of the file, against this configuration's grids and grid
+    /// polygons (a camera that names no grid is placed in the cell containing its location). Every
+    /// problem is named by its key path within the entry (`url`, `zones[0].polygon`). Ids are not
+    /// compared with this configuration's cameras: the caller knows which are running.
+    pub fn checked_camera(&self, entry: serde_json::Value) -> Result<CameraConfig, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut unknown_key = |path: serde_ignored::Path<'_>| {
+            problems.push(Problem { path: key_path(&path), message: "unknown key".into() })
+        };
+        let parsed: Result<CameraConfig, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(entry, &mut unknown_key));
+        let camera = match parsed {
+            Ok(camera) => camera,
+            Err(err) => {
+                let path = match err.path().to_string() {
+                    path if path == "." => "(camera)".to_owned(),
+                    path => path,
+                };
+                problems.push(Problem { path, message: err.into_inner().to_string() });
+                return Err(problems);
+            }
+        };
+        let mut alone = Self { cameras: vec![camera], ..self.clone() };
+        problems.extend(places::place(&mut alone));
+        problems.extend(validate::validate(&alone).into_iter().map(|problem| Problem {
+            path: problem.path.strip_prefix("cameras[0].").map_or(problem.path.clone(), str::to_owned),
+            ..problem
+        }));
+        if problems.is_empty() { Ok(alone.cameras.remove(0)) } else { Err(problems) }
+    }
 }

@@ -24,7 +24,8 @@ pub fn redacted(config: &Config) -> Value {
     value
 }
 
-fn redact(value: &mut Value) {
+/// Replaces the secrets in `value` (any part of the configuration as JSON) by [`REDACTED`].
+pub fn redact(value: &mut Value) {
     match value {
         Value::Object(fields) => {
             for (key, field) in fields.iter_mut() {

@@ -195,6 +195,35 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
     }
 
     #[test]
+    fn a_camera_from_the_api_is_checked_as_the_file_checks_it_with_paths_within_its_entry() {
+        let config = Config::parse(DESIGN_EXAMPLE).unwrap();
+        let camera = config
+            .checked_camera(serde_json::json!({
+                "id": "cam-02", "url": "rtsp://127.0.0.1:8554/gate", "grid": "110105001001001",
+                "zones": [{ "id": "np-1", "kind": "no_parking", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]] }],
+            }))
+            .unwrap();
+        assert_eq!((camera.id.as_str(), camera.zones.len()), ("cam-02", 1));
+        assert!(camera.analyse_every_s.is_none(), "defaults are filled in");
+
+        let problems = config
+            .checked_camera(serde_json::json!({
+                "id": "", "url": "http://127.0.0.1/gate", "grid": "110105001001999", "colour": "red",
+                "maintenance": [["25:00", "04:00"]],
+                "zones": [{ "id": "a", "kind": "no_parking", "polygon": [[0.0, 0.0]] }],
+            }))
+            .unwrap_err();
+        let mut paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["colour", "grid", "id", "maintenance[0]", "url", "zones[0].polygon"], "{problems:?}");
+
+        let problems = config.checked_camera(serde_json::json!({ "id": "cam-03", "url": 7 })).unwrap_err();
+        assert_eq!(problems[0].path, "url", "a wrong type names its path: {problems:?}");
+        let problems = config.checked_camera(serde_json::json!(["not", "an", "entry"])).unwrap_err();
+        assert_eq!(problems[0].path, "(camera)", "{problems:?}");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_path() {
         let broken = DESIGN_EXAMPLE
             .replace("grid   = \"110105001001001\"", "grid   = \"110105001001999\"\ncolour = \"red\"")

@@ -13,12 +13,14 @@ use sharpeyes_alerting::{
 use sharpeyes_inference::{Detector, InferenceMetrics, InferenceStage};
 use sharpeyes_ingest::{
     FrameQueue,
-    camera::{CameraCollector, CameraFeed, CameraSource, CameraStatus, KeyframeDecoders, RtspClients},
-    mqtt::{DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_camera_status},
+    camera::{CameraBoard, CameraCollector, KeyframeDecoders, RtspClients},
+    mqtt::{
+        DeviceRegistry, MqttConfig, SensorBoard, SensorConfig, SensorMetrics, SensorSource, publish_board_statuses,
+    },
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::mqtt_settings;
+use super::{feeds::CameraFeeds, mqtt_settings};
 use crate::config::{CameraConfig, Config};
 
 /// Detections waiting for the rules (the sender blocks when full).
@@ -26,8 +28,10 @@ const DETECTIONS_CAPACITY: usize = 64;
 
 /// The running cameras, detector, rules and sensor ingest of this node.
 pub struct Analysis {
-    /// Each camera's status, for the API and `/metrics`.
-    pub statuses: Vec<Arc<CameraStatus>>,
+    /// The running cameras' streams (cameras are added and removed at runtime through it).
+    pub feeds: CameraFeeds,
+    /// Each running camera's status, for the API and `/metrics`.
+    pub statuses: CameraBoard,
     /// The latest analysed frame and detections of each camera, for the tuning view.
     pub views: Arc<CameraViews>,
     /// The latest reading of each sensor.
@@ -43,11 +47,9 @@ pub struct Analysis {
 /// What stopping the analysis takes, in order.
 struct AnalysisStop {
     reloader: tokio::task::JoinHandle<()>,
-    cameras_stop: crossbeam_channel::Sender<()>,
+    feeds: CameraFeeds,
     sensors_stop: oneshot::Sender<()>,
     sensors: Option<tokio::task::JoinHandle<()>>,
-    camera_threads: Vec<std::thread::JoinHandle<()>>,
-    decoders: KeyframeDecoders,
     frames: Arc<FrameQueue>,
     inference: std::thread::JoinHandle<()>,
     rules: std::thread::JoinHandle<()>,
@@ -70,16 +72,11 @@ impl Analysis {
         // Key-frames are decoded only while the detector has room for two calls' worth of pictures.
         let decoders = KeyframeDecoders::spawn_per_core(frames.clone(), detector.call_batch().max(1) * 2)?;
         let clients = RtspClients::start_per_core()?;
-        let (cameras_stop, cameras_stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let mut statuses = Vec::new();
-        let mut camera_threads = Vec::new();
+        let feeds = CameraFeeds::new(frames.clone(), decoders, clients);
         for camera in cameras {
-            let feed: Box<dyn CameraFeed> =
-                Box::new(CameraSource::new(camera.settings(), frames.clone(), decoders.clone(), clients.clone()));
-            statuses.push(feed.status());
-            camera_threads.push(feed.spawn(cameras_stop_rx.clone())?);
+            feeds.start(camera)?;
         }
-        drop(cameras_stop_rx);
+        let statuses = feeds.board();
         registry.register(Box::new(CameraCollector::new(statuses.clone())))?;
 
         let (detections_tx, detections_rx) = crossbeam_channel::bounded(DETECTIONS_CAPACITY);
@@ -112,8 +109,13 @@ impl Analysis {
             Some(mqtt) => {
                 let rules = config.rules.sensor_rules();
                 let consumer = SensorStage::new(sensor_board.clone(), rules, violations.clone(), clock::system());
-                let ingest =
-                    SensorIngest { mqtt, sensors: &config.sensors, owned: sensors, cameras: &statuses, registry };
+                let ingest = SensorIngest {
+                    mqtt,
+                    sensors: &config.sensors,
+                    owned: sensors,
+                    cameras: statuses.clone(),
+                    registry,
+                };
                 Some(tokio::spawn(ingest.start(consumer, sensors_stop_rx)?))
             }
             None => None,
@@ -122,50 +124,31 @@ impl Analysis {
         let rule_settings = rules.settings();
         let rules = rules.spawn()?;
         Ok(Self {
+            feeds: feeds.clone(),
             statuses,
             views,
             sensor_board,
             rule_updates,
             rule_settings,
-            stop: AnalysisStop {
-                reloader,
-                cameras_stop,
-                sensors_stop,
-                sensors,
-                camera_threads,
-                decoders,
-                frames,
-                inference,
-                rules,
-            },
+            stop: AnalysisStop { reloader, feeds, sensors_stop, sensors, frames, inference, rules },
         })
     }
 
     /// Stops the sources and waits for every stage to drain (the violations channel closes then).
     pub async fn stop(self) -> anyhow::Result<()> {
-        let AnalysisStop {
-            reloader,
-            cameras_stop,
-            sensors_stop,
-            sensors,
-            camera_threads,
-            decoders,
-            frames,
-            inference,
-            rules,
-        } = self.stop;
+        let AnalysisStop { reloader, feeds, sensors_stop, sensors, frames, inference, rules } = self.stop;
         reloader.abort();
-        drop(cameras_stop);
+        let cameras = feeds.stop_all();
         let _ = sensors_stop.send(());
         if let Some(sensors) = sensors {
             sensors.await?;
         }
         tokio::task::spawn_blocking(move || {
-            for thread in camera_threads {
+            for thread in cameras.threads {
                 let _ = thread.join();
             }
             // The decoder threads finish what the cameras handed them and end with the last handle.
-            drop(decoders);
+            drop(cameras.decoders);
             frames.close();
             let _ = inference.join();
             let _ = rules.join();
@@ -182,13 +165,14 @@ pub fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> H
         .collect()
 }
 
-/// What the MQTT connection serves: sensor ingest, and camera status published on change.
+/// What the MQTT connection serves: sensor ingest, and camera status published on change (cameras
+/// added and removed at runtime included).
 struct SensorIngest<'a> {
     mqtt: &'a MqttConfig,
     sensors: &'a [SensorConfig],
     /// The devices this node evaluates (`None`: all).
     owned: Option<Vec<String>>,
-    cameras: &'a [Arc<CameraStatus>],
+    cameras: CameraBoard,
     registry: &'a prometheus::Registry,
 }
 
@@ -207,13 +191,7 @@ impl SensorIngest<'_> {
         if let Some(owned) = self.owned {
             source = source.only_devices(owned);
         }
-        let publishers: Vec<_> = self
-            .cameras
-            .iter()
-            .map(|status| {
-                tokio::spawn(publish_camera_status(source.client(), self.mqtt.prefix.clone(), status.clone()))
-            })
-            .collect();
+        let publisher = tokio::spawn(publish_board_statuses(source.client(), self.mqtt.prefix.clone(), self.cameras));
         Ok(async move {
             let consumer = tokio::spawn(consumer.run(events_rx));
             source
@@ -221,7 +199,7 @@ impl SensorIngest<'_> {
                     let _ = stop.await;
                 })
                 .await;
-            publishers.iter().for_each(tokio::task::JoinHandle::abort);
+            publisher.abort();
             let _ = consumer.await;
         })
     }

@@ -10,6 +10,8 @@
 //! Shutdown: only the sources get the signal; the later stages drain and stop when their input closes.
 
 mod analysis;
+mod camera_keeper;
+mod feeds;
 mod service;
 mod zones;
 
@@ -18,8 +20,11 @@ use std::{path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{Router, routing::get};
 use sharpeyes_alerting::{
-    api::server::{self, ConnectionLimits, ConnectionMetrics},
-    casework::citizen::PhotoAnalyser,
+    api::{
+        CameraChanges,
+        server::{self, ConnectionLimits, ConnectionMetrics},
+    },
+    casework::{CameraSite, CameraSites, citizen::PhotoAnalyser},
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
     rules::{CameraViews, ZoneEditor},
 };
@@ -132,6 +137,7 @@ async fn photo_analyser(config: &Config) -> anyhow::Result<Arc<PhotoAnalyser>> {
 async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let store = service::open_store(&config).await?;
+    let in_force = Arc::new(std::sync::RwLock::new(camera_keeper::apply_stored_cameras(&store, &mut config).await?));
     let file_zones = zones::apply_stored_zones(&store, &mut config).await?;
     let detector = crate::reload::load_detector(config.detector.clone()).await?;
     for grid in &config.grids {
@@ -142,30 +148,42 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     let cameras: Vec<_> = config.cameras.iter().collect();
     let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
     let analysis = Analysis::start(&config, configs.clone(), &cameras, None, &registry, violations_tx, detector)?;
+    let editor = ZoneEditor::new(
+        analysis.views.clone(),
+        analysis.rule_updates.clone(),
+        file_zones,
+        analysis.rule_settings.clone(),
+    );
+    let sites = camera_sites(&config);
+    let (camera_changes, camera_requests) = CameraChanges::channel();
     let seen = Seen {
         statuses: analysis.statuses.clone(),
         views: analysis.views.clone(),
         sensors: analysis.sensor_board.clone(),
         photos: Some(photo_analyser(&config).await?),
         config: {
-            let configs = configs.clone();
-            Arc::new(move || crate::config::shown::redacted(&configs.borrow()))
+            let (configs, in_force) = (configs.clone(), in_force.clone());
+            Arc::new(move || shown_config(&configs.borrow(), &in_force.read().expect("cameras in force lock")))
         },
-        zones: Some(ZoneEditor::new(
-            analysis.views.clone(),
-            analysis.rule_updates.clone(),
-            file_zones,
-            analysis.rule_settings.clone(),
-        )),
+        zones: Some(editor.clone()),
+        sites: sites.clone(),
+        camera_changes: Some(camera_changes),
     };
-    let zone_reloader =
-        seen.zones.clone().map(|editor| tokio::spawn(crate::reload::zones_on_sighup(configs, store.clone(), editor)));
+    let keeper = camera_keeper::CameraKeeper {
+        store: store.clone(),
+        feeds: analysis.feeds.clone(),
+        editor,
+        sites,
+        in_force,
+        clock: sharpeyes_alerting::clock::system(),
+    };
+    let keeper = tokio::spawn(keeper.run(camera_requests, configs));
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
 
     crate::shutdown::first_signal().await;
     config_reader.abort();
-    zone_reloader.iter().for_each(tokio::task::JoinHandle::abort);
+    keeper.abort();
     analysis.stop().await?;
     cases.stop().await?;
     info!("sharpeyes stopped");
@@ -226,7 +244,7 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         .with_signing_key(config.cluster.relay_key());
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let seen = Seen {
-        statuses: Vec::new(),
+        statuses: sharpeyes_ingest::camera::CameraBoard::default(),
         views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
         sensors: Arc::new(SensorBoard::default()),
         photos: Some(photo_analyser(&config).await?),
@@ -235,6 +253,8 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
             let shown = crate::config::shown::redacted(&config);
             Arc::new(move || shown.clone())
         },
+        sites: camera_sites(&config),
+        camera_changes: None,
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
     let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();
@@ -249,6 +269,19 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
     cases.stop().await?;
     info!("sharpeyes center stopped");
     Ok(())
+}
+
+/// Where each configured camera is, for the case engine and the map.
+fn camera_sites(config: &Config) -> CameraSites {
+    config.cameras.iter().map(|c| (c.id.as_str(), CameraSite { grid: c.grid.clone(), location: c.location })).collect()
+}
+
+/// The configuration as `GET /api/v1/config` shows it: as last read, with the cameras in force (the
+/// API's changes included), each with its origin.
+fn shown_config(config: &Config, in_force: &[camera_keeper::KeptCamera]) -> serde_json::Value {
+    let mut shown = crate::config::shown::redacted(&Config { cameras: Vec::new(), ..config.clone() });
+    shown["cameras"] = in_force.iter().map(|kept| camera_keeper::shown_camera(&kept.camera, &kept.origin)).collect();
+    shown
 }
 
 /// `/healthz` and `/metrics` of an edge node (it keeps no cases: the API lives on the centers), within

@@ -8,12 +8,12 @@ use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
-        self, ApiState, CameraPlace, ConfigView, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
+        self, ApiState, CameraChanges, ConfigView, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
     casework::{
-        CameraSite, CaseEngine, EngineSettings,
+        CameraSites, CaseEngine, EngineSettings,
         citizen::{CitizenIntake, PhotoAnalyser},
         plates::{PlateMetrics, PlateQueue, PlateWorker, erase_expired_plates},
     },
@@ -24,7 +24,7 @@ use sharpeyes_alerting::{
     store::Store,
 };
 use sharpeyes_inference::{plate::PlateReader, runtime::SessionOptions};
-use sharpeyes_ingest::{Problem, camera::CameraStatus, mqtt::SensorBoard};
+use sharpeyes_ingest::{Problem, camera::CameraBoard, mqtt::SensorBoard};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -33,8 +33,8 @@ use crate::config::Config;
 
 /// What the API shows of the node's cameras and sensors (empty on a center).
 pub struct Seen {
-    /// Camera statuses.
-    pub statuses: Vec<Arc<CameraStatus>>,
+    /// The running cameras' statuses.
+    pub statuses: CameraBoard,
     /// Latest analysed frames and zones.
     pub views: Arc<CameraViews>,
     /// Latest sensor readings.
@@ -45,6 +45,10 @@ pub struct Seen {
     pub zones: Option<ZoneEditor>,
     /// The configuration as last read, without secrets.
     pub config: ConfigView,
+    /// Where each camera is (the case engine files in its grid; the map shows it).
+    pub sites: CameraSites,
+    /// Adds, changes and removes the running cameras (none on a center).
+    pub camera_changes: Option<CameraChanges>,
 }
 
 /// The running case engine, leader loop and HTTP server.
@@ -89,11 +93,6 @@ impl CaseService {
             .cases
             .deadline_policy()
             .map_err(|problems| anyhow::anyhow!("invalid case settings:\n  {}", Problem::list(&problems, "\n  ")))?;
-        let sites = config
-            .cameras
-            .iter()
-            .map(|c| (Arc::from(c.id.as_str()), CameraSite { grid: c.grid.clone(), location: c.location }))
-            .collect();
         let duplicates = DuplicateRule {
             radius_m: config.cases.duplicate_radius_m,
             window: config.cases.duplicate_window_s.time_delta(),
@@ -107,7 +106,8 @@ impl CaseService {
             shared,
             clock: clock.clone(),
         };
-        let mut engine = CaseEngine::start(store.clone(), evidence.clone(), sites, metrics.clone(), settings).await?;
+        let mut engine =
+            CaseEngine::start(store.clone(), evidence.clone(), seen.sites.clone(), metrics.clone(), settings).await?;
         if config.plates.enabled {
             engine = engine.with_plates(plate_queue(config, &store, &evidence, &registry)?);
         }
@@ -148,7 +148,7 @@ impl CaseService {
                     .with_failed_login_limit(config.server.failed_logins_per_minute),
             ),
             registry,
-            cameras: Arc::new(seen.statuses),
+            cameras: seen.statuses,
             sensors: seen.sensors,
             policy,
             whistles: config.cases.whistle_policy(&config.departments),
@@ -157,6 +157,7 @@ impl CaseService {
             citizens,
             photos: seen.photos,
             zones: seen.zones,
+            camera_changes: seen.camera_changes,
             clock,
             streams: Arc::new(StreamLimit::new(config.server.streams_per_token)),
             open311: Arc::new(Open311Settings {
@@ -171,13 +172,7 @@ impl CaseService {
             ),
             map: MapSettings {
                 config: config.map.clone(),
-                cameras: Arc::new(
-                    config
-                        .cameras
-                        .iter()
-                        .map(|c| CameraPlace { id: c.id.clone(), grid: c.grid.clone(), location: c.location })
-                        .collect(),
-                ),
+                cameras: seen.sites,
                 sensors: Arc::new(
                     config
                         .sensors

@@ -242,6 +242,22 @@ pub fn get_json(base: &str, path: &str) -> (u16, serde_json::Value) {
     (status, response.json().unwrap_or(serde_json::Value::Null))
 }
 
+/// `method` with the test token and `body` as JSON; returns the status and the JSON body (`Null` when
+/// not JSON).
+pub fn send_json(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::blocking::Client::new().request(method, format!("{base}{path}")).bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    (response.status().as_u16(), response.json().unwrap_or_default())
+}
+
 /// GET with the test token; returns the status and the raw body.
 pub fn get_bytes(base: &str, path: &str) -> (u16, Vec<u8>) {
     let response = reqwest::blocking::Client::new().get(format!("{base}{path}")).bearer_auth(TOKEN).send().unwrap();

@@ -25,7 +25,7 @@ pub async fn list(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Vec<StatusSnapshot>>, ApiError> {
     state.check_may_watch(&who)?;
-    Ok(Json(state.cameras.iter().map(|camera| camera.snapshot()).collect()))
+    Ok(Json(state.cameras.statuses().iter().map(|camera| camera.snapshot()).collect()))
 }
 
 /// A camera's zones and what the detector found in its latest analysed frame.
@@ -107,7 +107,7 @@ pub struct DetectionView {
 }
 
 fn known(state: &ApiState, id: &str) -> Result<(), ApiError> {
-    match state.cameras.iter().any(|camera| camera.snapshot().id == id) {
+    match state.cameras.get(id).is_some() {
         true => Ok(()),
         false => Err(ApiError::NotFound(format!("no camera '{id}'"))),
     }

@@ -4,6 +4,8 @@
 //! of `[[auth.tokens]]`; `/healthz`, `/readyz`, `/metrics` and the dashboard's static files are open.
 
 mod auth;
+mod camera_admin;
+mod camera_changes;
 mod cameras;
 mod cases;
 mod config;
@@ -36,12 +38,13 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     middleware,
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
+pub use camera_changes::{CameraChange, CameraChanges, CameraRefusal, CameraRequest};
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use config::AuthConfig;
 pub use error::{ApiError, ErrorBody};
-pub use map::config::{CameraPlace, MapConfig, MapSettings, SensorPlace};
+pub use map::config::{MapConfig, MapSettings, SensorPlace};
 pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
@@ -64,7 +67,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/evidence/{index}", get(cases::evidence))
         .route("/cases/export", get(export::cases))
         .route("/me", get(me::me))
-        .route("/cameras", get(cameras::list))
+        .route("/cameras", get(cameras::list).post(camera_admin::add))
+        .route("/cameras/{id}", put(camera_admin::replace).delete(camera_admin::remove))
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
         .route("/config", get(shown_config::show))

@@ -8,8 +8,8 @@ use utoipa::{
 };
 
 use super::{
-    cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality, sensors,
-    shown_config, silences, stats, stream, zones,
+    camera_admin, cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality,
+    sensors, shown_config, silences, stats, stream, zones,
 };
 
 /// The API's OpenAPI description.
@@ -37,6 +37,9 @@ use super::{
         cameras::list,
         cameras::view,
         cameras::frame,
+        camera_admin::add,
+        camera_admin::replace,
+        camera_admin::remove,
         zones::get,
         zones::put,
         zones::reset,

@@ -1,5 +1,6 @@
 //! `GET /api/v1/config` (admin): the configuration this node runs with, every default filled in, no
-//! secret (see the binary's `config::shown`), and per camera where its settings and zones come from
+//! secret (see the binary's `config::shown`), the cameras in force (the API's changes included), and
+//! per camera where its settings and zones come from
 //! and whether this node analyses it.
 
 use std::collections::HashSet;
@@ -13,7 +14,8 @@ use crate::cases::Principal;
 /// `GET /api/v1/config` (admin only).
 #[utoipa::path(get, path = "/api/v1/config", tag = "meta", responses(
     (status = 200, description = "the configuration with the keys of the TOML file, every default filled in and every \
-        secret replaced by `***`; each of `cameras` also has `source` (`file`), `analysed_here`, `zones_source` \
+        secret replaced by `***`; each of `cameras` (those in force: the API's changes included) also has `source` \
+        (`file`, or `api` with `changed_at` and `changed_by`), `analysed_here`, `zones_source` \
         (`file` or `api`) and, for `api`, `zones_changed_at` and `zones_changed_by`, its `zones` those in force", body = Object),
     (status = 403, description = "not an admin", body = super::error::ErrorBody),
     (status = 401, description = "no or an unknown token", body = super::error::ErrorBody)))]
@@ -23,13 +25,15 @@ pub async fn show(
 ) -> Result<Json<Value>, ApiError> {
     admin_only(&who, "read the configuration")?;
     let mut config = (state.config)();
-    let analysed: HashSet<String> = state.cameras.iter().map(|status| status.snapshot().id).collect();
+    let analysed: HashSet<String> = state.cameras.statuses().iter().map(|status| status.id().to_owned()).collect();
     if let Some(cameras) = config.get_mut("cameras").and_then(Value::as_array_mut) {
         for camera in cameras {
             let Some(id) = camera.get("id").and_then(Value::as_str).map(str::to_owned) else {
                 continue;
             };
-            camera["source"] = json!("file");
+            if camera.get("source").is_none() {
+                camera["source"] = json!("file");
+            }
             camera["analysed_here"] = json!(analysed.contains(&id));
             let Some(from_file) = state.zones.as_ref().and_then(|editor| editor.file_zones(&id)) else {
                 continue;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use sharpeyes_ingest::{camera::CameraStatus, mqtt::SensorBoard};
+use sharpeyes_ingest::{camera::CameraBoard, mqtt::SensorBoard};
 
 use super::{
-    auth::Authenticator, error::ApiError, map::config::MapSettings, open311::config::Open311Settings,
-    stream_limit::StreamLimit,
+    auth::Authenticator, camera_changes::CameraChanges, error::ApiError, map::config::MapSettings,
+    open311::config::Open311Settings, stream_limit::StreamLimit,
 };
 use crate::{
     cases::{
@@ -35,8 +35,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// Metrics served at `/metrics`.
     pub registry: prometheus::Registry,
-    /// Live status of every camera.
-    pub cameras: Arc<Vec<Arc<CameraStatus>>>,
+    /// Live status of every camera this node runs (cameras added and removed at runtime included).
+    pub cameras: CameraBoard,
     /// The latest reading of every sensor.
     pub sensors: Arc<SensorBoard>,
     /// Deadlines set by workflow actions.
@@ -53,6 +53,8 @@ pub struct ApiState {
     pub photos: Option<Arc<PhotoAnalyser>>,
     /// Changes the running cameras' zones (none on a center: the edges analyse the cameras).
     pub zones: Option<ZoneEditor>,
+    /// Adds, changes and removes the running cameras (none on a center).
+    pub camera_changes: Option<CameraChanges>,
     /// What "now" is for the actions handlers take (the system clock in service).
     pub clock: SharedClock,
     /// The event streams each token holds open, capped.

@@ -9,7 +9,10 @@ use sharpeyes_inference::BBox;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use super::plates::{PlateOffer, PlateQueue};
+use super::{
+    plates::{PlateOffer, PlateQueue},
+    sites::CameraSites,
+};
 use crate::{
     AlertingMetrics, Error, Result,
     cases::{
@@ -123,7 +126,7 @@ struct OpenCase {
 pub struct CaseEngine {
     store: Store,
     evidence: EvidenceStore,
-    sites: HashMap<Arc<str>, CameraSite>,
+    sites: CameraSites,
     open: HashMap<Place, OpenCase>,
     metrics: AlertingMetrics,
     policy: DeadlinePolicy,
@@ -147,15 +150,6 @@ type OfferedPlates = HashMap<(i64, u64), DateTime<Utc>>;
 
 /// Each vehicle (track) of a parking case is offered to the plate reader at most this often.
 const PLATE_OFFER_EVERY: TimeDelta = TimeDelta::seconds(10);
-
-/// Where a camera is.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CameraSite {
-    /// 15-digit grid code.
-    pub grid: String,
-    /// `[longitude, latitude]`, when known (needed to link duplicates).
-    pub location: Option<[f64; 2]>,
-}
 
 /// How the engine files cases.
 #[derive(Clone, Debug)]
@@ -188,12 +182,13 @@ fn ai_verifier() -> Principal {
 }
 
 impl CaseEngine {
-    /// An engine over `store`, knowing each camera's grid and position. Open cases need no reloading:
-    /// each violation reads its place's state from the store, so a restart continues them.
+    /// An engine over `store`, knowing each camera's grid and position (cameras added at runtime
+    /// included, when `sites` is shared with what adds them). Open cases need no reloading: each
+    /// violation reads its place's state from the store, so a restart continues them.
     pub async fn start(
         store: Store,
         evidence: EvidenceStore,
-        sites: HashMap<Arc<str>, CameraSite>,
+        sites: CameraSites,
         metrics: AlertingMetrics,
         settings: EngineSettings,
     ) -> Result<Self> {
@@ -448,7 +443,7 @@ impl CaseEngine {
                 CaseOutcome::Added(id)
             }
             None => {
-                let site = self.sites.get(&violation.camera).cloned().unwrap_or_default();
+                let site = self.sites.get(&violation.camera).unwrap_or_default();
                 let duplicate_of = self.duplicate_of(category, site.location).await?;
                 let entry = self.policy.taxonomy().entry(category);
                 let auto_file = entry.auto_file_score.is_some_and(|score| violation.score >= score);

@@ -87,27 +87,23 @@ impl ZoneEditor {
         preview
     }
 
-    /// `camera`'s zones in the configuration file; `None` for a camera this node does not analyse.
+    /// The zones of `camera`'s own entry (the configuration file's, or as the API added it); `None`
+    /// for a camera this node does not analyse.
     pub fn file_zones(&self, camera: &str) -> Option<Vec<ZoneConfig>> {
         self.from_file.read().expect("file zones lock").get(camera).cloned()
     }
 
-    /// The cameras this node analyses.
-    pub fn cameras(&self) -> Vec<String> {
-        self.from_file.read().expect("file zones lock").keys().cloned().collect()
+    /// Records `zones` as the zones of `camera`'s own entry (in the file, or as the API added it),
+    /// what resetting its zones goes back to; a camera new on this node starts being known. Its
+    /// running zones are not changed: [`Self::apply`] does that.
+    pub fn add_camera(&self, camera: &str, zones: Vec<ZoneConfig>) {
+        self.from_file.write().expect("file zones lock").insert(camera.to_owned(), zones);
     }
 
-    /// Records `zones` as `camera`'s zones in the configuration file (re-read on SIGHUP); whether they
-    /// changed. A camera this node does not analyse is left out (`false`).
-    pub fn set_file_zones(&self, camera: &str, zones: Vec<ZoneConfig>) -> bool {
-        let mut from_file = self.from_file.write().expect("file zones lock");
-        match from_file.get_mut(camera) {
-            Some(known) if *known != zones => {
-                *known = zones;
-                true
-            }
-            _ => false,
-        }
+    /// Forgets `camera` (removed from this node): its rules stop watching it.
+    pub fn remove_camera(&self, camera: &str) -> Result<(), RulesStopped> {
+        self.from_file.write().expect("file zones lock").remove(camera);
+        self.apply(camera, &[])
     }
 
     /// Makes `zones` (validated by [`ZoneConfig::validate_list`]) `camera`'s zones.

@@ -7,6 +7,7 @@
 
 mod acks;
 mod actions;
+mod camera_settings;
 mod clearances;
 mod cluster;
 mod columns;
@@ -37,6 +38,7 @@ use tracing::info;
 
 pub use acks::{OwnershipOutcome, Unacknowledged};
 pub use actions::ActionOutcome;
+pub use camera_settings::StoredCamera;
 pub use cluster::{Leadership, PlaceKey, PlaceLock, PlaceState};
 pub use dataset::LabelledCase;
 pub use deliveries::{Delivery, DeliveryState, HeldGroup, NewDelivery, QuietCase, TimelineEntry};

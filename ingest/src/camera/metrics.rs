@@ -1,14 +1,12 @@
 //! Camera status as Prometheus metrics, read from the live statuses at each scrape.
 
-use std::sync::Arc;
-
 use prometheus::{
     GaugeVec, IntCounterVec, IntGaugeVec, Opts,
     core::{Collector, Desc},
     proto::MetricFamily,
 };
 
-use super::{CameraState, CameraStatus};
+use super::{CameraBoard, CameraState};
 
 /// `sharpeyes_camera_state{camera,state}` (1 for the current state, 0 for the others),
 /// `sharpeyes_camera_frames_total`, `sharpeyes_camera_frames_dropped_total` and
@@ -17,7 +15,7 @@ use super::{CameraState, CameraStatus};
 /// `sharpeyes_camera_analysis_interval_seconds` (the interval analysis gives it; with
 /// `..._target_interval_seconds`, the one it asks for), by camera.
 pub struct CameraCollector {
-    statuses: Vec<Arc<CameraStatus>>,
+    cameras: CameraBoard,
     descs: Vec<Desc>,
 }
 
@@ -86,10 +84,10 @@ impl Families {
 }
 
 impl CameraCollector {
-    /// A collector over these cameras.
-    pub fn new(statuses: Vec<Arc<CameraStatus>>) -> Self {
+    /// A collector over the cameras on `cameras` at each scrape.
+    pub fn new(cameras: CameraBoard) -> Self {
         let descs = Families::new().collectors().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
-        Self { statuses, descs }
+        Self { cameras, descs }
     }
 }
 
@@ -100,7 +98,7 @@ impl Collector for CameraCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let families = Families::new();
-        for status in &self.statuses {
+        for status in &self.cameras.statuses() {
             let snapshot = status.snapshot();
             let camera = snapshot.id.as_str();
             for state in CameraState::ALL {
@@ -125,7 +123,10 @@ impl Collector for CameraCollector {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::camera::CameraStatus;
 
     #[test]
     fn each_camera_reports_its_state_and_counts() {
@@ -133,7 +134,7 @@ mod tests {
         status.frame_arrived(chrono::Utc::now());
         status.frame_dropped();
         let registry = prometheus::Registry::new();
-        registry.register(Box::new(CameraCollector::new(vec![status]))).unwrap();
+        registry.register(Box::new(CameraCollector::new(CameraBoard::new(vec![status])))).unwrap();
         let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
         for line in [
             "sharpeyes_camera_state{camera=\"gate\",state=\"streaming\"} 1",

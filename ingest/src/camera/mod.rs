@@ -13,6 +13,7 @@
 //! - [`CameraStatus`]: what the API, MQTT and metrics report about each camera;
 //! - [`CameraCollector`]: the cameras' status as Prometheus metrics.
 
+mod board;
 mod config;
 mod feed;
 mod interval;
@@ -24,6 +25,7 @@ mod settings;
 mod source;
 mod status;
 
+pub use board::CameraBoard;
 pub use config::{CameraConfig, DecodeKind, TransportKind};
 pub use feed::{CameraFeed, RecordedCamera};
 pub use keyframes::KeyframeDecoders;

@@ -60,6 +60,7 @@ impl CameraState {
 /// of state is also sent to [`CameraStatus::watch`]ers.
 #[derive(Debug)]
 pub struct CameraStatus {
+    id: String,
     inner: Mutex<StatusSnapshot>,
     frames: AtomicU64,
     dropped: AtomicU64,
@@ -166,6 +167,7 @@ impl CameraStatus {
             last_frame_at: None,
         };
         Self {
+            id: id.to_owned(),
             changes: watch::Sender::new(snapshot.clone()),
             inner: Mutex::new(snapshot),
             frames: AtomicU64::new(0),
@@ -173,6 +175,11 @@ impl CameraStatus {
             skipped: AtomicU64::new(0),
             pace: Mutex::new(Pace::default()),
         }
+    }
+
+    /// The camera's id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The interval the camera asks for between analysed key-frames (`analyse_every_s`).

@@ -7,7 +7,7 @@
 //!   hands valid events on, and republishes every invalid payload to `{prefix}/deadletter/{device_id}`
 //!   with its reason and original bytes, counted by reason. The ingest never stops for bad input;
 //! - [`SensorBoard`]: the latest reading of each sensor, for the API;
-//! - [`publish_camera_status`]: each camera's status, published on the same connection when it changes.
+//! - [`publish_board_statuses`]: each running camera's status, published on the same connection when it changes.
 
 mod board;
 mod config;
@@ -21,4 +21,4 @@ pub use config::{MqttConfig, SensorConfig};
 pub use schema::{FieldValue, Rejection, SensorKind, SensorReading};
 pub use settings::{Device, DeviceRegistry, MqttSettings};
 pub use source::{Receipt, SensorEvent, SensorMessage, SensorMetrics, SensorSource};
-pub use status::publish_camera_status;
+pub use status::publish_board_statuses;

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use crate::casework::CameraSites;
 use sharpeyes_ingest::Problem;
 
 /// `[map]`.
@@ -42,17 +44,6 @@ impl MapConfig {
     }
 }
 
-/// Where a camera stands, from the configuration.
-#[derive(Clone, Debug)]
-pub struct CameraPlace {
-    /// Camera id.
-    pub id: String,
-    /// Its grid cell.
-    pub grid: String,
-    /// `[longitude, latitude]`, when configured.
-    pub location: Option<[f64; 2]>,
-}
-
 /// Where a sensor stands, from the sensor registry.
 #[derive(Clone, Debug)]
 pub struct SensorPlace {
@@ -69,8 +60,8 @@ pub struct SensorPlace {
 pub struct MapSettings {
     /// `[map]`.
     pub config: MapConfig,
-    /// Every configured camera's place.
-    pub cameras: Arc<Vec<CameraPlace>>,
+    /// Every camera's place, cameras added and removed at runtime included.
+    pub cameras: CameraSites,
     /// Every registered sensor's place.
     pub sensors: Arc<Vec<SensorPlace>>,
 }

@@ -59,16 +59,17 @@ pub async fn view(State(state): State<ApiState>, Extension(who): Extension<Princ
     let map = &state.map;
     let (cameras, sensors) = if who.role.may_watch_cameras() {
         let statuses: HashMap<String, _> =
-            state.cameras.iter().map(|camera| camera.snapshot()).map(|s| (s.id.clone(), s)).collect();
+            state.cameras.statuses().iter().map(|camera| camera.snapshot()).map(|s| (s.id.clone(), s)).collect();
         let cameras = map
             .cameras
-            .iter()
-            .map(|place| {
-                let status = statuses.get(&place.id);
+            .listed()
+            .into_iter()
+            .map(|(id, site)| {
+                let status = statuses.get(&*id);
                 MapCamera {
-                    id: place.id.clone(),
-                    grid: place.grid.clone(),
-                    location: place.location,
+                    id: id.to_string(),
+                    grid: site.grid,
+                    location: site.location,
                     state: status.as_ref().map_or(CameraState::Connecting, |s| s.state),
                     last_frame_at: status.and_then(|s| s.last_frame_at),
                 }

@@ -1,0 +1,339 @@
+//! The cameras this node runs, kept in force while it runs: the configuration file seeds them, the
+//! database's changes (made through the API) win over the file's, and both kinds of change apply at
+//! runtime, one camera at a time, without touching the others:
+//!
+//! - `POST`, `PUT` and `DELETE /api/v1/cameras` ([`CameraRequest`]s): validated as `check-config`
+//!   validates the file, kept in the database (audited), then applied;
+//! - SIGHUP: a camera new in the file starts, one gone from it stops, one changed in it changes —
+//!   unless the API changed that camera, which then keeps the API's settings.
+//!
+//! Applying a camera: its site (grid, place) for the case engine and the map, its zones for the rules
+//! (an admin's zones kept in the database stay in force), then its stream, which reconnects only when
+//! its stream settings changed. A removed camera's open cases stay and can be worked to the end.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sharpeyes_alerting::{
+    api::{CameraChange, CameraRefusal, CameraRequest},
+    cases::Principal,
+    casework::{CameraSite, CameraSites},
+    clock::SharedClock,
+    rules::{ZoneConfig, ZoneEditor},
+    store::Store,
+};
+use sharpeyes_ingest::Problem;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::feeds::CameraFeeds;
+use crate::{
+    config::{CameraConfig, Config, shown},
+    reload::Configs,
+};
+
+/// Where a running camera's settings come from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Origin {
+    /// `file` or `api`.
+    pub source: &'static str,
+    /// When an admin set them (`api` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    /// The token that set them (`api` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
+}
+
+impl Origin {
+    const FILE: Self = Self { source: "file", changed_at: None, changed_by: None };
+
+    fn api(at: DateTime<Utc>, by: &str) -> Self {
+        Self { source: "api", changed_at: Some(at), changed_by: Some(by.to_owned()) }
+    }
+}
+
+/// A camera in force: its entry (the zones of the entry itself, before an admin's zones) and where
+/// it comes from.
+#[derive(Clone, Debug)]
+pub struct KeptCamera {
+    /// The `[[cameras]]` entry.
+    pub camera: CameraConfig,
+    /// File or API.
+    pub origin: Origin,
+}
+
+/// The cameras in force, shared with what shows the configuration.
+pub type InForce = Arc<RwLock<Vec<KeptCamera>>>;
+
+/// Puts the database's camera changes into `config` (before it starts): a kept camera replaces the
+/// file's of its id or is added, a kept removal takes the file's away. A kept camera that no longer
+/// validates is named in the log and left out (the file's, if any, runs). Returns each camera's origin.
+pub async fn apply_stored_cameras(store: &Store, config: &mut Config) -> anyhow::Result<Vec<KeptCamera>> {
+    let mut kept: Vec<KeptCamera> =
+        config.cameras.iter().map(|camera| KeptCamera { camera: camera.clone(), origin: Origin::FILE }).collect();
+    for stored in store.stored_cameras().await? {
+        let origin = Origin::api(stored.changed_at, &stored.changed_by);
+        let Some(settings) = stored.settings else {
+            if kept.iter().any(|k| k.camera.id == stored.camera) {
+                info!(camera = %stored.camera, changed_by = %stored.changed_by, "camera removed through the API: not started");
+            }
+            kept.retain(|k| k.camera.id != stored.camera);
+            continue;
+        };
+        let camera = serde_json::from_str(&settings)
+            .map_err(|error| vec![Problem::at("(stored)", error.to_string())])
+            .and_then(|entry| config.checked_camera(entry));
+        match camera {
+            Ok(camera) => {
+                info!(camera = %camera.id, changed_by = %stored.changed_by, changed_at = %stored.changed_at, "camera from the database (set through the API)");
+                match kept.iter_mut().find(|k| k.camera.id == camera.id) {
+                    Some(known) => *known = KeptCamera { camera, origin },
+                    None => kept.push(KeptCamera { camera, origin }),
+                }
+            }
+            Err(problems) => warn!(
+                camera = %stored.camera,
+                problems = %Problem::list(&problems, "; "),
+                "the database's settings of this camera are invalid: not used"
+            ),
+        }
+    }
+    config.cameras = kept.iter().map(|k| k.camera.clone()).collect();
+    Ok(kept)
+}
+
+/// Applies camera changes to the running node.
+pub struct CameraKeeper {
+    /// The case database (changes and an admin's zones).
+    pub store: Store,
+    /// The running streams.
+    pub feeds: CameraFeeds,
+    /// The rules' zones.
+    pub editor: ZoneEditor,
+    /// The cameras' sites, for the case engine and the map.
+    pub sites: CameraSites,
+    /// The cameras in force.
+    pub in_force: InForce,
+    /// What stamps the API's changes.
+    pub clock: SharedClock,
+}
+
+impl CameraKeeper {
+    /// Serves the API's `requests` and each configuration `configs` reads again, until both end.
+    pub async fn run(self, mut requests: mpsc::Receiver<CameraRequest>, mut configs: Configs) {
+        let mut config = configs.borrow_and_update().clone();
+        let (mut serving, mut reading) = (true, true);
+        while serving || reading {
+            tokio::select! {
+                request = requests.recv(), if serving => match request {
+                    Some(CameraRequest { change, who, reply }) => {
+                        let _ = reply.send(self.change(&config, change, &who).await);
+                    }
+                    None => serving = false,
+                },
+                changed = configs.changed(), if reading => match changed {
+                    Ok(()) => {
+                        config = configs.borrow_and_update().clone();
+                        self.follow_file(&config).await;
+                    }
+                    Err(_) => reading = false,
+                },
+            }
+        }
+    }
+
+    /// Makes an API change: validated against `config`, kept in the database, applied.
+    async fn change(&self, config: &Config, change: CameraChange, who: &Principal) -> Result<Value, CameraRefusal> {
+        let now = self.clock.now();
+        let invalid = |problems: Vec<Problem>| CameraRefusal::Invalid(Problem::list(&problems, "; "));
+        let origin = Origin::api(now, &who.name);
+        match change {
+            CameraChange::Add(entry) => {
+                let camera = config.checked_camera(entry).map_err(invalid)?;
+                if self.get(&camera.id).is_some() {
+                    return Err(CameraRefusal::Conflict(format!(
+                        "camera '{}' runs already: change it with PUT /api/v1/cameras/{}",
+                        camera.id, camera.id
+                    )));
+                }
+                let shown = self.keep(&camera, "camera.add", who, now).await?;
+                self.start(KeptCamera { camera, origin }).await?;
+                Ok(shown)
+            }
+            CameraChange::Replace { id, camera } => {
+                let old = self.get(&id).ok_or_else(|| CameraRefusal::Unknown(format!("no camera '{id}'")))?;
+                let camera = config.checked_camera(camera).map_err(invalid)?;
+                let shown = self.keep(&camera, "camera.change", who, now).await?;
+                self.replace(&old, KeptCamera { camera, origin }).await?;
+                Ok(shown)
+            }
+            CameraChange::Remove { id } => {
+                let old = self.get(&id).ok_or_else(|| CameraRefusal::Unknown(format!("no camera '{id}'")))?;
+                let mut shown = shown_camera(&old.camera, &origin);
+                self.store.set_camera(&id, None, &shown.to_string(), "camera.remove", who, now).await?;
+                self.stop(&id)?;
+                shown["removed"] = Value::Bool(true);
+                Ok(shown)
+            }
+        }
+    }
+
+    /// Keeps `camera` in the database as the API set it; returns it as the API shows it.
+    async fn keep(
+        &self,
+        camera: &CameraConfig,
+        action: &str,
+        who: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<Value, CameraRefusal> {
+        let shown = shown_camera(camera, &Origin::api(now, &who.name));
+        let settings = serde_json::to_string(camera).expect("a camera's settings serialise");
+        self.store.set_camera(&camera.id, Some(&settings), &shown.to_string(), action, who, now).await?;
+        Ok(shown)
+    }
+
+    /// Follows a configuration file read again: the file's cameras the API did not change start, stop
+    /// or change as the file says.
+    async fn follow_file(&self, config: &Config) {
+        let stored = match self.store.stored_cameras().await {
+            Ok(stored) => stored,
+            Err(error) => {
+                warn!(%error, "SIGHUP: cameras not changed: the database did not answer");
+                return;
+            }
+        };
+        let by_api = |id: &str| stored.iter().any(|s| s.camera == id);
+        let running = self.in_force.read().expect("cameras in force lock").clone();
+        for gone in
+            running.iter().filter(|k| k.origin.source == "file" && !config.cameras.iter().any(|c| c.id == k.camera.id))
+        {
+            info!(camera = %gone.camera.id, "SIGHUP: a camera gone from the file stops");
+            if self.stop(&gone.camera.id).is_err() {
+                return;
+            }
+        }
+        for camera in &config.cameras {
+            if by_api(&camera.id) {
+                let differs =
+                    |k: &KeptCamera| serde_json::to_value(&k.camera).ok() != serde_json::to_value(camera).ok();
+                if running.iter().any(|k| k.camera.id == camera.id && differs(k)) {
+                    info!(camera = %camera.id, "SIGHUP: the camera was set through the API, whose settings stay in force");
+                }
+                continue;
+            }
+            let kept = KeptCamera { camera: camera.clone(), origin: Origin::FILE };
+            let applied = match running.iter().find(|k| k.camera.id == camera.id) {
+                None => {
+                    info!(camera = %camera.id, "SIGHUP: a camera new in the file starts");
+                    self.start(kept).await
+                }
+                Some(old) => self.replace(old, kept).await,
+            };
+            if let Err(refused) = applied {
+                warn!(camera = %camera.id, error = %refused, "SIGHUP: the camera's change was not applied");
+            }
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<KeptCamera> {
+        self.in_force.read().expect("cameras in force lock").iter().find(|k| k.camera.id == id).cloned()
+    }
+
+    /// Starts a camera new on this node: its site, its zones, then its stream.
+    async fn start(&self, kept: KeptCamera) -> Result<(), CameraRefusal> {
+        let camera = &kept.camera;
+        self.sites.set(camera.id.as_str(), site(camera));
+        self.editor.add_camera(&camera.id, camera.zones.clone());
+        let zones = self.zones_in_force(camera).await?;
+        self.editor.apply(&camera.id, &zones).map_err(stopping)?;
+        self.feeds.start(camera).map_err(|error| not_started(camera, &error))?;
+        info!(camera = %camera.id, source = kept.origin.source, "camera started");
+        self.in_force.write().expect("cameras in force lock").push(kept);
+        Ok(())
+    }
+
+    /// Changes a running camera from `old` to `new`: its site, its zones when they changed, and its stream
+    /// (a reconnect) only when its stream settings changed.
+    async fn replace(&self, old: &KeptCamera, new: KeptCamera) -> Result<(), CameraRefusal> {
+        let (before, camera) = (&old.camera, &new.camera);
+        let unchanged = serde_json::to_value(before).ok() == serde_json::to_value(camera).ok();
+        if unchanged && old.origin.source == new.origin.source {
+            return Ok(());
+        }
+        self.sites.set(camera.id.as_str(), site(camera));
+        self.editor.add_camera(&camera.id, camera.zones.clone());
+        if before.zones != camera.zones || new.origin.source == "api" {
+            let zones = self.zones_in_force(camera).await?;
+            self.editor.apply(&camera.id, &zones).map_err(stopping)?;
+        }
+        if stream_settings(before) != stream_settings(camera) {
+            self.feeds.start(camera).map_err(|error| not_started(camera, &error))?;
+            info!(camera = %camera.id, "camera changed: its stream reconnects");
+        } else {
+            info!(camera = %camera.id, "camera changed: its stream untouched");
+        }
+        let mut in_force = self.in_force.write().expect("cameras in force lock");
+        if let Some(known) = in_force.iter_mut().find(|k| k.camera.id == camera.id) {
+            *known = new;
+        }
+        Ok(())
+    }
+
+    /// Stops a running camera: its stream, its rules; its site stays for its last violations.
+    fn stop(&self, id: &str) -> Result<(), CameraRefusal> {
+        self.feeds.stop(id);
+        self.editor.remove_camera(id).map_err(stopping)?;
+        self.sites.remove(id);
+        self.in_force.write().expect("cameras in force lock").retain(|k| k.camera.id != id);
+        info!(camera = id, "camera removed");
+        Ok(())
+    }
+
+    /// The zones `camera` runs with: an admin's kept in the database, else its entry's.
+    async fn zones_in_force(&self, camera: &CameraConfig) -> Result<Vec<ZoneConfig>, CameraRefusal> {
+        let Some(kept) = self.store.camera_zones(&camera.id).await? else {
+            return Ok(camera.zones.clone());
+        };
+        Ok(serde_json::from_str(&kept.zones).unwrap_or_else(|error| {
+            warn!(camera = %camera.id, %error, "the database's zones of this camera do not read: its entry's are used");
+            camera.zones.clone()
+        }))
+    }
+}
+
+fn stopping(error: impl std::fmt::Display) -> CameraRefusal {
+    CameraRefusal::Conflict(format!("{error}: the service is stopping"))
+}
+
+fn not_started(camera: &CameraConfig, error: &std::io::Error) -> CameraRefusal {
+    CameraRefusal::Conflict(format!("camera '{}': its stream could not start: {error}", camera.id))
+}
+
+/// Where `camera` is, for its cases and the map.
+fn site(camera: &CameraConfig) -> CameraSite {
+    CameraSite { grid: camera.grid.clone(), location: camera.location }
+}
+
+/// What of `camera` its stream runs with: everything but its zones, grid, place and maintenance windows.
+fn stream_settings(camera: &CameraConfig) -> Value {
+    let mut value = serde_json::to_value(camera).expect("a camera's settings serialise");
+    if let Some(fields) = value.as_object_mut() {
+        for key in ["zones", "grid", "location", "maintenance"] {
+            fields.remove(key);
+        }
+    }
+    value
+}
+
+/// `camera` as the API and `GET /api/v1/config` show it: its entry without secrets, and its origin.
+pub fn shown_camera(camera: &CameraConfig, origin: &Origin) -> Value {
+    let mut value = serde_json::to_value(camera).expect("a camera's settings serialise");
+    shown::redact(&mut value);
+    if let (Some(fields), Ok(Value::Object(origin))) = (value.as_object_mut(), serde_json::to_value(origin)) {
+        fields.extend(origin);
+    }
+    value
+}
