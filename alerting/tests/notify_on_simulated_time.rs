@@ -67,7 +67,7 @@ async fn notifier_with_maintenance(
     maintenance: HashMap<String, Vec<(chrono::NaiveTime, chrono::NaiveTime)>>,
 ) -> Notifier {
     let route: Route = toml::from_str(route).unwrap();
-    let mutes = Mutes { maintenance, utc_offset: FixedOffset::east_opt(8 * 3600).unwrap() };
+    let mutes = Mutes { maintenance: maintenance.into(), utc_offset: FixedOffset::east_opt(8 * 3600).unwrap() };
     let webhook = Webhook { url, secret: "k".into(), timeout: Duration::from_secs(5) };
     let receivers = HashMap::from([("desk".to_owned(), Receiver::Webhook(webhook))]);
     let retry = RetryPolicy { max_attempts: 3, min_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) };

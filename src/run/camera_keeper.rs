@@ -7,13 +7,14 @@
 //! - SIGHUP: a camera new in the file starts, one gone from it stops, one changed in it changes —
 //!   unless the API changed that camera, which then keeps the API's settings.
 //!
-//! Applying a camera: its site (grid, place) for the case engine and the map, its zones for the rules
+//! Applying a camera: its site (grid, place) for the case engine and the map, its maintenance windows
+//! for the notifier, its zones for the rules
 //! (an admin's zones kept in the database stay in force), then its stream, which reconnects only when
 //! its stream settings changed. A removed camera's open cases stay and can be worked to the end.
 
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sharpeyes_alerting::{
@@ -21,6 +22,7 @@ use sharpeyes_alerting::{
     cases::Principal,
     casework::{CameraSite, CameraSites},
     clock::SharedClock,
+    notify::MaintenanceWindows,
     rules::{ZoneConfig, ZoneEditor},
     store::Store,
 };
@@ -115,6 +117,8 @@ pub struct CameraKeeper {
     pub editor: ZoneEditor,
     /// The cameras' sites, for the case engine and the map.
     pub sites: CameraSites,
+    /// The cameras' maintenance windows, which mute their notifications.
+    pub maintenance: MaintenanceWindows,
     /// The cameras in force.
     pub in_force: InForce,
     /// What stamps the API's changes.
@@ -246,6 +250,7 @@ impl CameraKeeper {
     async fn start(&self, kept: KeptCamera) -> Result<(), CameraRefusal> {
         let camera = &kept.camera;
         self.sites.set(camera.id.as_str(), site(camera));
+        self.maintenance.set(&camera.id, maintenance_of(camera));
         self.editor.add_camera(&camera.id, camera.zones.clone());
         let zones = self.zones_in_force(camera).await?;
         self.editor.apply(&camera.id, &zones).map_err(stopping)?;
@@ -264,6 +269,7 @@ impl CameraKeeper {
             return Ok(());
         }
         self.sites.set(camera.id.as_str(), site(camera));
+        self.maintenance.set(&camera.id, maintenance_of(camera));
         self.editor.add_camera(&camera.id, camera.zones.clone());
         if before.zones != camera.zones || new.origin.source == "api" {
             let zones = self.zones_in_force(camera).await?;
@@ -287,6 +293,7 @@ impl CameraKeeper {
         self.feeds.stop(id);
         self.editor.remove_camera(id).map_err(stopping)?;
         self.sites.remove(id);
+        self.maintenance.set(id, Vec::new());
         self.in_force.write().expect("cameras in force lock").retain(|k| k.camera.id != id);
         info!(camera = id, "camera removed");
         Ok(())
@@ -310,6 +317,11 @@ fn stopping(error: impl std::fmt::Display) -> CameraRefusal {
 
 fn not_started(camera: &CameraConfig, error: &std::io::Error) -> CameraRefusal {
     CameraRefusal::Conflict(format!("camera '{}': its stream could not start: {error}", camera.id))
+}
+
+/// `camera`'s daily maintenance windows (validated: each reads).
+pub fn maintenance_of(camera: &CameraConfig) -> Vec<(NaiveTime, NaiveTime)> {
+    camera.maintenance.iter().filter_map(crate::config::parse_window).collect()
 }
 
 /// Where `camera` is, for its cases and the map.

@@ -26,6 +26,7 @@ use sharpeyes_alerting::{
     },
     casework::{CameraSite, CameraSites, citizen::PhotoAnalyser},
     cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
+    notify::MaintenanceWindows,
     rules::{CameraViews, ZoneEditor},
 };
 use sharpeyes_ingest::mqtt::{MqttConfig, MqttSettings, SensorBoard};
@@ -155,6 +156,7 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
         analysis.rule_settings.clone(),
     );
     let sites = camera_sites(&config);
+    let maintenance = maintenance_windows(&config);
     let (camera_changes, camera_requests) = CameraChanges::channel();
     let seen = Seen {
         statuses: analysis.statuses.clone(),
@@ -168,12 +170,14 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
         zones: Some(editor.clone()),
         sites: sites.clone(),
         camera_changes: Some(camera_changes),
+        maintenance: maintenance.clone(),
     };
     let keeper = camera_keeper::CameraKeeper {
         store: store.clone(),
         feeds: analysis.feeds.clone(),
         editor,
         sites,
+        maintenance,
         in_force,
         clock: sharpeyes_alerting::clock::system(),
     };
@@ -255,6 +259,7 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         },
         sites: camera_sites(&config),
         camera_changes: None,
+        maintenance: maintenance_windows(&config),
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
     let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();
@@ -274,6 +279,12 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
 /// Where each configured camera is, for the case engine and the map.
 fn camera_sites(config: &Config) -> CameraSites {
     config.cameras.iter().map(|c| (c.id.as_str(), CameraSite { grid: c.grid.clone(), location: c.location })).collect()
+}
+
+/// Each configured camera's maintenance windows.
+fn maintenance_windows(config: &Config) -> MaintenanceWindows {
+    let windows = config.cameras.iter().map(|camera| (camera.id.clone(), camera_keeper::maintenance_of(camera)));
+    MaintenanceWindows::from(windows.collect::<std::collections::HashMap<_, _>>())
 }
 
 /// The configuration as `GET /api/v1/config` shows it: as last read, with the cameras in force (the

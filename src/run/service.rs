@@ -4,7 +4,6 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::FixedOffset;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
@@ -19,7 +18,7 @@ use sharpeyes_alerting::{
     },
     clock::{self, SharedClock},
     cluster::leader,
-    notify::{Escalation, Mutes, Notifier},
+    notify::{Escalation, MaintenanceWindows, Mutes, Notifier},
     rules::{CameraViews, Violation, ZoneEditor},
     store::Store,
 };
@@ -49,6 +48,8 @@ pub struct Seen {
     pub sites: CameraSites,
     /// Adds, changes and removes the running cameras (none on a center).
     pub camera_changes: Option<CameraChanges>,
+    /// Each camera's maintenance windows, which mute its notifications.
+    pub maintenance: MaintenanceWindows,
 }
 
 /// The running case engine, leader loop and HTTP server.
@@ -117,6 +118,7 @@ impl CaseService {
         let leader = {
             let (config, store, evidence, metrics, policy, clock) =
                 (config.clone(), store.clone(), evidence.clone(), metrics.clone(), policy.clone(), clock.clone());
+            let maintenance = seen.maintenance.clone();
             tokio::spawn(leader::lead(
                 store.clone(),
                 move |stop| {
@@ -127,6 +129,7 @@ impl CaseService {
                         policy: policy.clone(),
                         clock: clock.clone(),
                         plate_retention_days: config.plates.enabled.then_some(config.plates.retention_days),
+                        maintenance: maintenance.clone(),
                     };
                     passes.start(&config, stop)
                 },
@@ -218,13 +221,16 @@ struct LeaderPasses {
     clock: SharedClock,
     /// `[plates] retention_days` when plates are read.
     plate_retention_days: Option<u32>,
+    /// Each camera's maintenance windows.
+    maintenance: MaintenanceWindows,
 }
 
 impl LeaderPasses {
     /// Starts the notifier, and every `cases.supervise_every_s` the supervision of overdue cases and
     /// the escalation of unacknowledged ones; until `stop` fires.
     fn start(self, config: &Config, stop: oneshot::Receiver<()>) -> tokio::task::JoinHandle<()> {
-        let notifier = notifier(config, self.store.clone(), self.metrics.clone(), self.policy.calendar().utc_offset())
+        let mutes = Mutes { maintenance: self.maintenance.clone(), utc_offset: self.policy.calendar().utc_offset() };
+        let notifier = notifier(config, self.store.clone(), self.metrics.clone(), mutes)
             .map(|notifier| notifier.with_clock(self.clock.clone()));
         let escalation = Escalation::new(config.notify.escalation.clone());
         let every = config.cases.supervise_every_s.duration();
@@ -249,7 +255,7 @@ impl LeaderPasses {
     /// Every `every`, puts the cases past their deadline under supervision, escalates the cases
     /// nobody acknowledged in time and erases the plates past their retention (until aborted).
     async fn supervise(self, escalation: Escalation, every: Duration) {
-        let Self { store, evidence, metrics, policy, clock, plate_retention_days } = self;
+        let Self { store, evidence, metrics, policy, clock, plate_retention_days, .. } = self;
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
@@ -302,19 +308,8 @@ fn plate_queue(
     Ok(PlateWorker::spawn(reader, store.clone(), evidence.clone(), metrics, plates.queue, runtime)?)
 }
 
-/// The notifier of `[notify]`, muting each camera's maintenance windows.
-fn notifier(
-    config: &Config,
-    store: Store,
-    metrics: AlertingMetrics,
-    utc_offset: FixedOffset,
-) -> anyhow::Result<Notifier> {
-    let maintenance = config
-        .cameras
-        .iter()
-        .map(|camera| (camera.id.clone(), camera.maintenance.iter().filter_map(crate::config::parse_window).collect()))
-        .collect();
-    let mutes = Mutes { maintenance, utc_offset };
+/// The notifier of `[notify]`, muting what `mutes` mutes.
+fn notifier(config: &Config, store: Store, metrics: AlertingMetrics, mutes: Mutes) -> anyhow::Result<Notifier> {
     let mqtt = config.mqtt.as_ref().map(mqtt_settings).transpose()?;
     Ok(config.notify.build(store, metrics, mutes, mqtt.as_ref())?)
 }

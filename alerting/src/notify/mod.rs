@@ -19,7 +19,11 @@ pub mod mqtt;
 pub mod routes;
 pub mod webhook;
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use chrono::{DateTime, FixedOffset, NaiveTime, TimeDelta, Utc};
 use futures_util::{StreamExt, stream};
@@ -80,11 +84,40 @@ impl RetryPolicy {
     }
 }
 
+/// Each camera's daily maintenance windows (local time), changed as cameras are added, changed and
+/// removed at runtime; cloned wherever they are read, every clone seeing each change at once.
+#[derive(Clone, Debug, Default)]
+pub struct MaintenanceWindows(Arc<RwLock<HashMap<String, Vec<(NaiveTime, NaiveTime)>>>>);
+
+impl From<HashMap<String, Vec<(NaiveTime, NaiveTime)>>> for MaintenanceWindows {
+    fn from(windows: HashMap<String, Vec<(NaiveTime, NaiveTime)>>) -> Self {
+        Self(Arc::new(RwLock::new(windows)))
+    }
+}
+
+impl MaintenanceWindows {
+    /// Makes `windows` `camera`'s (none: the camera is never in maintenance).
+    pub fn set(&self, camera: &str, windows: Vec<(NaiveTime, NaiveTime)>) {
+        let mut all = self.0.write().expect("maintenance windows lock");
+        if windows.is_empty() {
+            all.remove(camera);
+        } else {
+            all.insert(camera.to_owned(), windows);
+        }
+    }
+
+    /// Whether `camera` is in one of its maintenance windows at `at`, in the city's `utc_offset`.
+    fn covers(&self, camera: &str, at: DateTime<Utc>, utc_offset: FixedOffset) -> bool {
+        let all = self.0.read().expect("maintenance windows lock");
+        all.get(camera).is_some_and(|windows| windows.iter().any(|window| in_window(at, utc_offset, *window)))
+    }
+}
+
 /// What mutes entries besides silences (which live in the store).
 #[derive(Clone, Debug)]
 pub struct Mutes {
     /// Daily maintenance windows (local time) by camera id: its entries are not sent during them.
-    pub maintenance: HashMap<String, Vec<(NaiveTime, NaiveTime)>>,
+    pub maintenance: MaintenanceWindows,
     /// The city's offset from UTC.
     pub utc_offset: FixedOffset,
 }
@@ -251,9 +284,7 @@ impl Notifier {
     /// it, or inhibition (a normal-urgency entry of a grid where an open case has an urgent whistle).
     async fn muted(&self, entry: &TimelineEntry, silences: &[Silence]) -> Result<Option<String>> {
         let now = self.clock.now();
-        if let Some(windows) = self.mutes.maintenance.get(&entry.camera)
-            && windows.iter().any(|window| in_window(entry.at, self.mutes.utc_offset, *window))
-        {
+        if self.mutes.maintenance.covers(&entry.camera, entry.at, self.mutes.utc_offset) {
             return Ok(Some(format!("camera {} in its maintenance window", entry.camera)));
         }
         if let Some(silence) = silences.iter().find(|s| s.is_active_at(now) && s.matchers.matches(entry)) {
@@ -342,6 +373,23 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_camera_changed_at_runtime_is_muted_by_its_new_windows_at_once() {
+        let windows = MaintenanceWindows::default();
+        let notifier_copy = windows.clone();
+        let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+        let at =
+            |hour: u32| DateTime::parse_from_rfc3339(&format!("2026-12-02T{hour:02}:30:00+08:00")).unwrap().to_utc();
+        let night = (NaiveTime::from_hms_opt(2, 0, 0).unwrap(), NaiveTime::from_hms_opt(4, 0, 0).unwrap());
+        assert!(!notifier_copy.covers("dock", at(3), beijing), "an unknown camera is never in maintenance");
+        windows.set("dock", vec![night]);
+        assert!(notifier_copy.covers("dock", at(3), beijing));
+        assert!(!notifier_copy.covers("dock", at(5), beijing), "outside its window");
+        assert!(!notifier_copy.covers("gate", at(3), beijing), "another camera's window");
+        windows.set("dock", Vec::new());
+        assert!(!notifier_copy.covers("dock", at(3), beijing), "its windows removed");
+    }
 
     #[test]
     fn retries_back_off_and_stop_at_the_last_attempt() {
