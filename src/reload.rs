@@ -5,10 +5,14 @@
 //! `[rules.*]` section and its category's classes), without touching the cameras. The cameras' own
 //! reader (`run::camera_keeper`) starts, stops and changes the cameras the file changed.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, RwLock},
+};
 
 use anyhow::Context;
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 use crossbeam_channel::Sender;
 use sharpeyes_alerting::rules::{Category, DwellConfig, DwellRuleConfig, RulesUpdate, ZoneKind};
 use sharpeyes_inference::{Detector, DetectorConfig, Manifest, Reload};
@@ -19,7 +23,7 @@ use tokio::{
 };
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, dwell_section};
 
 /// Loads (off the async workers) and warms up the configured detector.
 pub async fn load_detector(config: DetectorConfig) -> anyhow::Result<Detector> {
@@ -114,10 +118,56 @@ pub fn configs_on_sighup(config_path: PathBuf, started_with: Config) -> (Configs
     (configs, reader)
 }
 
-/// Hands each configuration read again the detector's settings, until `configs` closes. A manifest or
-/// model that fails to load is logged and changes nothing.
+/// A dwell rule's section an admin set through the API (kept in the database).
+#[derive(Clone, Debug)]
+pub struct RuleOverride {
+    /// The `[rules.<rule>]` section.
+    pub section: DwellConfig,
+    /// When it was set.
+    pub changed_at: DateTime<Utc>,
+    /// Who set it.
+    pub changed_by: String,
+}
+
+/// The dwell rules' sections the API set, which win over the file's (at start, on SIGHUP, in what
+/// `GET /api/v1/config` shows); cloned wherever they are read, every clone seeing each change at once.
+#[derive(Clone, Debug, Default)]
+pub struct RuleOverrides(Arc<RwLock<BTreeMap<String, RuleOverride>>>);
+
+impl RuleOverrides {
+    /// Makes `section` `rule`'s.
+    pub fn set(&self, rule: &str, section: RuleOverride) {
+        self.0.write().expect("rule overrides lock").insert(rule.to_owned(), section);
+    }
+
+    /// Takes `rule` back to the file's section.
+    pub fn remove(&self, rule: &str) {
+        self.0.write().expect("rule overrides lock").remove(rule);
+    }
+
+    /// The rules the API set, with their sections.
+    pub fn all(&self) -> BTreeMap<String, RuleOverride> {
+        self.0.read().expect("rule overrides lock").clone()
+    }
+
+    /// `config` with the API's sections in place of the file's.
+    pub fn applied_to(&self, config: &Config) -> Config {
+        let mut config = config.clone();
+        for (rule, kept) in self.all() {
+            if let Some(section) = dwell_section(&mut config.rules, &rule) {
+                *section = kept.section;
+            }
+        }
+        config
+    }
+}
+
+/// Hands each configuration read again the detector's settings, until `configs` closes; the dwell
+/// rules get their sections with the API's `overrides` in place of the file's. A manifest or model
+/// that fails to load is logged and changes nothing.
 pub async fn on_sighup(
     mut configs: Configs,
+    overrides: RuleOverrides,
     mut current: Manifest,
     reload_tx: Sender<Reload>,
     rules_tx: Sender<RulesUpdate>,
@@ -143,7 +193,7 @@ pub async fn on_sighup(
                 }
             }
         };
-        let dwell = dwell_rules(&config, &manifest);
+        let dwell = dwell_rules(&overrides.applied_to(&config), &manifest);
         current = manifest;
         if reload_tx.send(reload).is_err() || rules_tx.send(RulesUpdate::Dwell(dwell)).is_err() {
             return;

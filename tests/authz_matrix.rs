@@ -192,7 +192,7 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
     }
 
     // Admin only: the audit log, retrying a delivery (409 here: delivery 1 is not dead), the labelled
-    // dataset, a camera's zones, adding, changing and removing cameras.
+    // dataset, a camera's zones, adding, changing and removing cameras, a rule's settings.
     for role in ROLES {
         let admin = role == "admin";
         assert_eq!(call(&base, Method::GET, "/api/v1/audit", role, None).0, if admin { 200 } else { 403 }, "{role}");
@@ -209,6 +209,10 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(changed, if admin { 404 } else { 403 }, "{role} changing a camera (there is no such camera)");
         let removed = call(&base, Method::DELETE, "/api/v1/cameras/none", role, None).0;
         assert_eq!(removed, if admin { 404 } else { 403 }, "{role} removing a camera (there is no such camera)");
+        let rule = call(&base, Method::PUT, "/api/v1/rules/no-such-rule", role, Some(serde_json::json!({}))).0;
+        assert_eq!(rule, if admin { 404 } else { 403 }, "{role} changing a rule's settings (there is no such rule)");
+        let reset = call(&base, Method::DELETE, "/api/v1/rules/litter", role, None).0;
+        assert_eq!(reset, if admin { 409 } else { 403 }, "{role} resetting a rule (already the file's)");
     }
 
     // Every role reads; a reporter (a citizen app) reads only what it filed and sees no camera or

@@ -1,6 +1,7 @@
 //! Cameras added, changed and removed at runtime (issue 20): through the API while another camera
 //! streams (it never reconnects), validated as the file is, audited, kept in the database across a
-//! restart; and by SIGHUP from the file. A removed camera's case stays workable.
+//! restart; and by SIGHUP from the file. A removed camera's case stays workable. A dwell rule's
+//! settings changed through the API, winning over the file's until deleted.
 
 mod common;
 
@@ -186,6 +187,74 @@ fn sighup_starts_a_camera_new_in_the_file_and_stops_one_gone_from_it() {
         !cameras_by_id(&base).contains_key("second-cam")
     });
     assert_untouched(&base, &first);
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+}
+
+#[test]
+fn a_dwell_rule_changed_through_the_api_applies_at_once_wins_over_the_file_and_goes_back_to_it() {
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) =
+        write_config(dir.path(), &[TestCamera { id: "cam", url: &urls[0], decode: "keyframes" }], 300.0);
+    let mut service = start_service(&config, &base);
+    wait_until(&service, "the camera analyses no frame", || frames(&base, "cam").unwrap_or(0) >= 5);
+    assert!(cases_of(&base, "cam").is_empty(), "a case before five minutes of dwell:\n{}", service.log());
+    let before = cameras_by_id(&base)["cam"].clone();
+    let rule = |base: &str| get_json(base, "/api/v1/config").1["rules"]["illegal_parking"].clone();
+    assert_eq!((rule(&base)["source"].as_str(), rule(&base)["min_dwell_s"].as_f64()), (Some("file"), Some(300.0)));
+
+    // Refused with the key path of each problem, or 404 for a rule that is not a dwell rule.
+    let put =
+        |name: &str, body: Value| send_json(&base, reqwest::Method::PUT, &format!("/api/v1/rules/{name}"), Some(body));
+    let (status, refused) = put("illegal_parking", json!({ "min_dwell_s": -1, "min_score": 3, "colour": "red" }));
+    assert_eq!(status, 400, "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    for path in ["min_dwell_s:", "min_score:", "colour:"] {
+        assert!(error.contains(path), "{path} is not named: {error}");
+    }
+    assert_eq!(put("scene_change", json!({})).0, 404);
+
+    // Two seconds of dwell: the truck's case opens within seconds, the camera untouched.
+    let (status, set) = put("illegal_parking", json!({ "min_dwell_s": 2 }));
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(
+        (set["source"].as_str(), set["changed_by"].as_str(), set["min_dwell_s"].as_f64()),
+        (Some("api"), Some("e2e"), Some(2.0))
+    );
+    wait_until(&service, "no case after the dwell time went down to 2 s", || !cases_of(&base, "cam").is_empty());
+    assert_untouched(&base, &before);
+
+    // A SIGHUP with the file unchanged, then a restart: the API's section stays in force.
+    Command::new("kill").arg("-HUP").arg(service.child.id().to_string()).status().unwrap();
+    // Each dwell rule is reloaded once for the PUT, once for the SIGHUP.
+    let reloads = || service.log().matches("dwell rule reloaded").count();
+    wait_until(&service, "SIGHUP did not reload the rules", || reloads() >= 6);
+    assert_eq!((rule(&base)["source"].as_str(), rule(&base)["min_dwell_s"].as_f64()), (Some("api"), Some(2.0)));
+    // The running rules kept the API's two seconds: a preview (built with them) confirms the truck.
+    let zones = json!([{ "id": "curb", "kind": "no_parking", "polygon": FULL_FRAME }]);
+    let (status, seen) = send_json(&base, reqwest::Method::POST, "/api/v1/cameras/cam/zones/preview", Some(zones));
+    assert_eq!(status, 200, "{seen}");
+    assert!(!seen["cases"].as_array().unwrap().is_empty(), "the SIGHUP brought back the file's dwell time: {seen}");
+    let (exit, _) = service.interrupt();
+    assert!(exit.success(), "{}", service.log());
+    let mut service = start_service(&config, &base);
+    assert_eq!((rule(&base)["source"].as_str(), rule(&base)["min_dwell_s"].as_f64()), (Some("api"), Some(2.0)));
+
+    // Deleted: back to the file's five minutes.
+    let delete = || send_json(&base, reqwest::Method::DELETE, "/api/v1/rules/illegal_parking", None);
+    let (status, reset) = delete();
+    assert_eq!(
+        (status, reset["source"].as_str(), reset["min_dwell_s"].as_f64()),
+        (200, Some("file"), Some(300.0)),
+        "{reset}"
+    );
+    assert_eq!(delete().0, 409, "already the file's");
+    assert_eq!(rule(&base)["source"], "file");
+    let (_, audit) = get_json(&base, "/api/v1/audit");
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(actions.contains(&"rules.set") && actions.contains(&"rules.reset"), "{actions:?}");
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
 }

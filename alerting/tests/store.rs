@@ -661,8 +661,8 @@ async fn exercise_stats(store: &Store) {
     assert_eq!((scoped[0].key.clone(), scoped[0].opened), (vec!["litter".to_owned()], 1));
 }
 
-/// Camera zones and cameras set through the API: kept per camera, replaced by a second set, forgotten
-/// on reset, each change in the audit log.
+/// Camera zones, cameras and rule sections set through the API: kept, replaced by a second set,
+/// forgotten on reset, each change in the audit log.
 async fn exercise_zones(store: &Store) {
     let admin = Principal::new("ops", Role::Admin);
     assert_eq!(store.camera_zones("gate").await.unwrap(), None);
@@ -706,6 +706,21 @@ async fn exercise_zones(store: &Store) {
             ("camera.add", "camera dock", "shown dock")
         ]
     );
+
+    // A dwell rule's section set through the API: replaced by a second set, forgotten on reset.
+    assert!(store.stored_rules().await.unwrap().is_empty());
+    assert!(!store.reset_rule("litter", &admin, at(7)).await.unwrap(), "nothing to reset");
+    store.set_rule("litter", r#"{"min_dwell_s":60}"#, &admin, at(7)).await.unwrap();
+    store.set_rule("litter", r#"{"min_dwell_s":90}"#, &admin, at(8)).await.unwrap();
+    let kept = store.stored_rules().await.unwrap();
+    assert_eq!(
+        kept.iter().map(|r| (r.rule.as_str(), r.settings.as_str(), r.changed_at)).collect::<Vec<_>>(),
+        [("litter", r#"{"min_dwell_s":90}"#, at(8))]
+    );
+    assert!(store.reset_rule("litter", &admin, at(9)).await.unwrap());
+    assert!(store.stored_rules().await.unwrap().is_empty());
+    let audit: Vec<String> = store.audit_log(3).await.unwrap().into_iter().map(|a| a.action).collect();
+    assert_eq!(audit, ["rules.reset", "rules.set", "rules.set"]);
 }
 
 #[tokio::test]

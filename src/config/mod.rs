@@ -21,7 +21,7 @@ use sharpeyes_alerting::{
     casework::plates::PlatesConfig,
     cluster::ClusterConfig,
     notify::NotifyConfig,
-    rules::{RulesConfig, ZoneConfig},
+    rules::{DwellConfig, RulesConfig, ZoneConfig},
 };
 use sharpeyes_inference::DetectorConfig;
 use sharpeyes_ingest::mqtt::{MqttConfig, SensorConfig};
@@ -174,6 +174,44 @@ impl Default for ServerConfig {
 /// `[[cameras]]`: the camera ingest's settings with the rules' zones.
 pub type CameraConfig = sharpeyes_ingest::camera::CameraConfig<ZoneConfig>;
 
+/// The dwell rules whose sections can be changed at runtime.
+pub const DWELL_RULES: [&str; 3] = ["illegal_parking", "litter", "illegal_construction"];
+
+/// The section `[rules.<rule>]` of a dwell rule; `None` for another name.
+pub fn dwell_section<'a>(rules: &'a mut RulesConfig, rule: &str) -> Option<&'a mut DwellConfig> {
+    match rule {
+        "illegal_parking" => Some(&mut rules.illegal_parking),
+        "litter" => Some(&mut rules.litter),
+        "illegal_construction" => Some(&mut rules.illegal_construction),
+        _ => None,
+    }
+}
+
+/// A part of the configuration as JSON (an entry the API was given), parsed with every unknown key
+/// collected and a value of the wrong type named by its path (`whole` when it is the entry itself);
+/// returns it with the unknown keys' problems.
+fn parse_entry<T: serde::de::DeserializeOwned>(
+    entry: serde_json::Value,
+    whole: &str,
+) -> Result<(T, Vec<Problem>), Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut unknown_key =
+        |path: serde_ignored::Path<'_>| problems.push(Problem { path: key_path(&path), message: "unknown key".into() });
+    let parsed: Result<T, _> =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(entry, &mut unknown_key));
+    match parsed {
+        Ok(parsed) => Ok((parsed, problems)),
+        Err(err) => {
+            let path = match err.path().to_string() {
+                path if path == "." => whole.to_owned(),
+                path => path,
+            };
+            problems.push(Problem { path, message: err.into_inner().to_string() });
+            Err(problems)
+        }
+    }
+}
+
 /// A key path written the way the rest of the messages write it: `cameras[1].zones[0].polygon`.
 fn key_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
@@ -245,23 +283,7 @@ impl Config {
     /// problem is named by its key path within the entry (`url`, `zones[0].polygon`). Ids are not
     /// compared with this configuration's cameras: the caller knows which are running.
     pub fn checked_camera(&self, entry: serde_json::Value) -> Result<CameraConfig, Vec<Problem>> {
-        let mut problems = Vec::new();
-        let mut unknown_key = |path: serde_ignored::Path<'_>| {
-            problems.push(Problem { path: key_path(&path), message: "unknown key".into() })
-        };
-        let parsed: Result<CameraConfig, _> =
-            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(entry, &mut unknown_key));
-        let camera = match parsed {
-            Ok(camera) => camera,
-            Err(err) => {
-                let path = match err.path().to_string() {
-                    path if path == "." => "(camera)".to_owned(),
-                    path => path,
-                };
-                problems.push(Problem { path, message: err.into_inner().to_string() });
-                return Err(problems);
-            }
-        };
+        let (camera, mut problems) = parse_entry::<CameraConfig>(entry, "(camera)")?;
         let mut alone = Self { cameras: vec![camera], ..self.clone() };
         problems.extend(places::place(&mut alone));
         problems.extend(validate::validate(&alone).into_iter().map(|problem| Problem {
@@ -269,5 +291,24 @@ impl Config {
             ..problem
         }));
         if problems.is_empty() { Ok(alone.cameras.remove(0)) } else { Err(problems) }
+    }
+
+    /// A dwell rule's `[rules.<rule>]` section as JSON (the body of `PUT /api/v1/rules/{rule}`), parsed
+    /// and validated as [`Config::parse`] does the file's, every problem named by its key path within
+    /// the section (`min_dwell_s`); `None` for a rule that is not a dwell rule.
+    pub fn checked_rule(&self, rule: &str, section: serde_json::Value) -> Option<Result<DwellConfig, Vec<Problem>>> {
+        let mut candidate = self.clone();
+        let slot = dwell_section(&mut candidate.rules, rule)?;
+        let (parsed, mut problems) = match parse_entry::<DwellConfig>(section, "(section)") {
+            Ok(parsed) => parsed,
+            Err(problems) => return Some(Err(problems)),
+        };
+        *slot = parsed.clone();
+        let prefix = format!("rules.{rule}.");
+        problems.extend(validate::validate(&candidate).into_iter().filter_map(|problem| {
+            let path = problem.path.strip_prefix(&prefix)?.to_owned();
+            Some(Problem { path, ..problem })
+        }));
+        Some(if problems.is_empty() { Ok(parsed) } else { Err(problems) })
     }
 }

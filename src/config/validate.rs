@@ -224,6 +224,23 @@ sha256 = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
     }
 
     #[test]
+    fn a_rule_section_from_the_api_is_checked_as_the_file_checks_it() {
+        let config = Config::parse(DESIGN_EXAMPLE).unwrap();
+        let section = config.checked_rule("litter", serde_json::json!({ "min_dwell_s": 60, "classes": ["bottle"] }));
+        let section = section.unwrap().unwrap();
+        assert_eq!((section.min_dwell_s.get(), section.classes), (60.0, Some(vec!["bottle".to_owned()])));
+        assert!(config.checked_rule("scene_change", serde_json::json!({})).is_none(), "not a dwell rule");
+
+        let problems = config
+            .checked_rule("illegal_parking", serde_json::json!({ "min_dwell_s": 0, "min_score": 1.5, "colour": "red" }))
+            .unwrap()
+            .unwrap_err();
+        let mut paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["colour", "min_dwell_s", "min_score"], "{problems:?}");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_path() {
         let broken = DESIGN_EXAMPLE
             .replace("grid   = \"110105001001001\"", "grid   = \"110105001001999\"\ncolour = \"red\"")

@@ -58,10 +58,11 @@ struct AnalysisStop {
 impl Analysis {
     /// Starts `cameras` (this node's share of the configuration's), the detector, the rules and, with
     /// `[mqtt]`, the sensor ingest of `sensors` (the node's share of the devices; `None`: all);
-    /// every violation goes to `violations`.
+    /// every violation goes to `violations`. `reading` is what SIGHUP reads (the configuration as last
+    /// read) with the dwell rules' sections the API set, which win over the file's.
     pub fn start(
         config: &Config,
-        configs: crate::reload::Configs,
+        reading: (crate::reload::Configs, crate::reload::RuleOverrides),
         cameras: &[&CameraConfig],
         sensors: Option<Vec<String>>,
         registry: &prometheus::Registry,
@@ -83,8 +84,10 @@ impl Analysis {
         let dwell = crate::reload::dwell_rules(config, detector.manifest());
         let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
         let (rule_updates, updates_rx) = crossbeam_channel::unbounded();
+        let (configs, overrides) = reading;
         let reloader = tokio::spawn(crate::reload::on_sighup(
             configs,
+            overrides,
             detector.manifest().clone(),
             reload_tx,
             rule_updates.clone(),

@@ -2,7 +2,7 @@
 //! database's changes (made through the API) win over the file's, and both kinds of change apply at
 //! runtime, one camera at a time, without touching the others:
 //!
-//! - `POST`, `PUT` and `DELETE /api/v1/cameras` ([`CameraRequest`]s): validated as `check-config`
+//! - `POST`, `PUT` and `DELETE /api/v1/cameras` ([`ChangeRequest`]s): validated as `check-config`
 //!   validates the file, kept in the database (audited), then applied;
 //! - SIGHUP: a camera new in the file starts, one gone from it stops, one changed in it changes —
 //!   unless the API changed that camera, which then keeps the API's settings.
@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sharpeyes_alerting::{
-    api::{CameraChange, CameraRefusal, CameraRequest},
+    api::{CameraChange, ChangeRefusal, ChangeRequest},
     cases::Principal,
     casework::{CameraSite, CameraSites},
     clock::SharedClock,
@@ -127,13 +127,13 @@ pub struct CameraKeeper {
 
 impl CameraKeeper {
     /// Serves the API's `requests` and each configuration `configs` reads again, until both end.
-    pub async fn run(self, mut requests: mpsc::Receiver<CameraRequest>, mut configs: Configs) {
+    pub async fn run(self, mut requests: mpsc::Receiver<ChangeRequest<CameraChange>>, mut configs: Configs) {
         let mut config = configs.borrow_and_update().clone();
         let (mut serving, mut reading) = (true, true);
         while serving || reading {
             tokio::select! {
                 request = requests.recv(), if serving => match request {
-                    Some(CameraRequest { change, who, reply }) => {
+                    Some(ChangeRequest { change, who, reply }) => {
                         let _ = reply.send(self.change(&config, change, &who).await);
                     }
                     None => serving = false,
@@ -150,15 +150,15 @@ impl CameraKeeper {
     }
 
     /// Makes an API change: validated against `config`, kept in the database, applied.
-    async fn change(&self, config: &Config, change: CameraChange, who: &Principal) -> Result<Value, CameraRefusal> {
+    async fn change(&self, config: &Config, change: CameraChange, who: &Principal) -> Result<Value, ChangeRefusal> {
         let now = self.clock.now();
-        let invalid = |problems: Vec<Problem>| CameraRefusal::Invalid(Problem::list(&problems, "; "));
+        let invalid = |problems: Vec<Problem>| ChangeRefusal::Invalid(Problem::list(&problems, "; "));
         let origin = Origin::api(now, &who.name);
         match change {
             CameraChange::Add(entry) => {
                 let camera = config.checked_camera(entry).map_err(invalid)?;
                 if self.get(&camera.id).is_some() {
-                    return Err(CameraRefusal::Conflict(format!(
+                    return Err(ChangeRefusal::Conflict(format!(
                         "camera '{}' runs already: change it with PUT /api/v1/cameras/{}",
                         camera.id, camera.id
                     )));
@@ -168,14 +168,14 @@ impl CameraKeeper {
                 Ok(shown)
             }
             CameraChange::Replace { id, camera } => {
-                let old = self.get(&id).ok_or_else(|| CameraRefusal::Unknown(format!("no camera '{id}'")))?;
+                let old = self.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
                 let camera = config.checked_camera(camera).map_err(invalid)?;
                 let shown = self.keep(&camera, "camera.change", who, now).await?;
                 self.replace(&old, KeptCamera { camera, origin }).await?;
                 Ok(shown)
             }
             CameraChange::Remove { id } => {
-                let old = self.get(&id).ok_or_else(|| CameraRefusal::Unknown(format!("no camera '{id}'")))?;
+                let old = self.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
                 let mut shown = shown_camera(&old.camera, &origin);
                 self.store.set_camera(&id, None, &shown.to_string(), "camera.remove", who, now).await?;
                 self.stop(&id)?;
@@ -192,7 +192,7 @@ impl CameraKeeper {
         action: &str,
         who: &Principal,
         now: DateTime<Utc>,
-    ) -> Result<Value, CameraRefusal> {
+    ) -> Result<Value, ChangeRefusal> {
         let shown = shown_camera(camera, &Origin::api(now, &who.name));
         let settings = serde_json::to_string(camera).expect("a camera's settings serialise");
         self.store.set_camera(&camera.id, Some(&settings), &shown.to_string(), action, who, now).await?;
@@ -247,7 +247,7 @@ impl CameraKeeper {
     }
 
     /// Starts a camera new on this node: its site, its zones, then its stream.
-    async fn start(&self, kept: KeptCamera) -> Result<(), CameraRefusal> {
+    async fn start(&self, kept: KeptCamera) -> Result<(), ChangeRefusal> {
         let camera = &kept.camera;
         self.sites.set(camera.id.as_str(), site(camera));
         self.maintenance.set(&camera.id, maintenance_of(camera));
@@ -262,7 +262,7 @@ impl CameraKeeper {
 
     /// Changes a running camera from `old` to `new`: its site, its zones when they changed, and its stream
     /// (a reconnect) only when its stream settings changed.
-    async fn replace(&self, old: &KeptCamera, new: KeptCamera) -> Result<(), CameraRefusal> {
+    async fn replace(&self, old: &KeptCamera, new: KeptCamera) -> Result<(), ChangeRefusal> {
         let (before, camera) = (&old.camera, &new.camera);
         let unchanged = serde_json::to_value(before).ok() == serde_json::to_value(camera).ok();
         if unchanged && old.origin.source == new.origin.source {
@@ -289,7 +289,7 @@ impl CameraKeeper {
     }
 
     /// Stops a running camera: its stream, its rules; its site stays for its last violations.
-    fn stop(&self, id: &str) -> Result<(), CameraRefusal> {
+    fn stop(&self, id: &str) -> Result<(), ChangeRefusal> {
         self.feeds.stop(id);
         self.editor.remove_camera(id).map_err(stopping)?;
         self.sites.remove(id);
@@ -300,7 +300,7 @@ impl CameraKeeper {
     }
 
     /// The zones `camera` runs with: an admin's kept in the database, else its entry's.
-    async fn zones_in_force(&self, camera: &CameraConfig) -> Result<Vec<ZoneConfig>, CameraRefusal> {
+    async fn zones_in_force(&self, camera: &CameraConfig) -> Result<Vec<ZoneConfig>, ChangeRefusal> {
         let Some(kept) = self.store.camera_zones(&camera.id).await? else {
             return Ok(camera.zones.clone());
         };
@@ -311,12 +311,12 @@ impl CameraKeeper {
     }
 }
 
-fn stopping(error: impl std::fmt::Display) -> CameraRefusal {
-    CameraRefusal::Conflict(format!("{error}: the service is stopping"))
+fn stopping(error: impl std::fmt::Display) -> ChangeRefusal {
+    ChangeRefusal::Conflict(format!("{error}: the service is stopping"))
 }
 
-fn not_started(camera: &CameraConfig, error: &std::io::Error) -> CameraRefusal {
-    CameraRefusal::Conflict(format!("camera '{}': its stream could not start: {error}", camera.id))
+fn not_started(camera: &CameraConfig, error: &std::io::Error) -> ChangeRefusal {
+    ChangeRefusal::Conflict(format!("camera '{}': its stream could not start: {error}", camera.id))
 }
 
 /// `camera`'s daily maintenance windows (validated: each reads).

@@ -12,6 +12,7 @@
 mod analysis;
 mod camera_keeper;
 mod feeds;
+mod rules_keeper;
 mod service;
 mod zones;
 
@@ -21,7 +22,7 @@ use anyhow::Context;
 use axum::{Router, routing::get};
 use sharpeyes_alerting::{
     api::{
-        CameraChanges,
+        CameraChanges, RuleChanges,
         server::{self, ConnectionLimits, ConnectionMetrics},
     },
     casework::{CameraSite, CameraSites, citizen::PhotoAnalyser},
@@ -140,6 +141,7 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     let store = service::open_store(&config).await?;
     let in_force = Arc::new(std::sync::RwLock::new(camera_keeper::apply_stored_cameras(&store, &mut config).await?));
     let file_zones = zones::apply_stored_zones(&store, &mut config).await?;
+    let rule_overrides = rules_keeper::stored_rules(&store, &config).await?;
     let detector = crate::reload::load_detector(config.detector.clone()).await?;
     for grid in &config.grids {
         info!(code = %grid.code, name = %grid.name, "grid");
@@ -148,7 +150,9 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let cameras: Vec<_> = config.cameras.iter().collect();
     let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
-    let analysis = Analysis::start(&config, configs.clone(), &cameras, None, &registry, violations_tx, detector)?;
+    let reading = (configs.clone(), rule_overrides.clone());
+    let in_force_config = rule_overrides.applied_to(&config);
+    let analysis = Analysis::start(&in_force_config, reading, &cameras, None, &registry, violations_tx, detector)?;
     let editor = ZoneEditor::new(
         analysis.views.clone(),
         analysis.rule_updates.clone(),
@@ -158,18 +162,22 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     let sites = camera_sites(&config);
     let maintenance = maintenance_windows(&config);
     let (camera_changes, camera_requests) = CameraChanges::channel();
+    let (rule_changes, rule_requests) = RuleChanges::channel();
     let seen = Seen {
         statuses: analysis.statuses.clone(),
         views: analysis.views.clone(),
         sensors: analysis.sensor_board.clone(),
         photos: Some(photo_analyser(&config).await?),
         config: {
-            let (configs, in_force) = (configs.clone(), in_force.clone());
-            Arc::new(move || shown_config(&configs.borrow(), &in_force.read().expect("cameras in force lock")))
+            let (configs, in_force, overrides) = (configs.clone(), in_force.clone(), rule_overrides.clone());
+            Arc::new(move || {
+                shown_config(&configs.borrow(), &in_force.read().expect("cameras in force lock"), &overrides)
+            })
         },
         zones: Some(editor.clone()),
         sites: sites.clone(),
         camera_changes: Some(camera_changes),
+        rule_changes: Some(rule_changes),
         maintenance: maintenance.clone(),
     };
     let keeper = camera_keeper::CameraKeeper {
@@ -181,6 +189,14 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
         in_force,
         clock: sharpeyes_alerting::clock::system(),
     };
+    let rules = rules_keeper::RulesKeeper {
+        store: store.clone(),
+        overrides: rule_overrides,
+        configs: configs.clone(),
+        updates: analysis.rule_updates.clone(),
+        clock: sharpeyes_alerting::clock::system(),
+    };
+    let rules = tokio::spawn(rules.run(rule_requests));
     let keeper = tokio::spawn(keeper.run(camera_requests, configs));
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, false).await?;
     info!(listen = %config.server.listen, cameras = config.cameras.len(), "sharpeyes running");
@@ -188,6 +204,7 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     crate::shutdown::first_signal().await;
     config_reader.abort();
     keeper.abort();
+    rules.abort();
     analysis.stop().await?;
     cases.stop().await?;
     info!("sharpeyes stopped");
@@ -223,7 +240,8 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
     let node_config = Config { mqtt: Some(mqtt), ..config.clone() };
     let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
-    let analysis = Analysis::start(&node_config, configs, &cameras, Some(sensors), &registry, violations_tx, detector)?;
+    let reading = (configs, crate::reload::RuleOverrides::default());
+    let analysis = Analysis::start(&node_config, reading, &cameras, Some(sensors), &registry, violations_tx, detector)?;
     let relay = tokio::spawn(relay.run(violations_rx));
     let (http_stop, http) = serve_health(listener, registry, config.server.connection_limits())?;
     info!(listen = %config.server.listen, node, "sharpeyes edge running");
@@ -259,6 +277,7 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         },
         sites: camera_sites(&config),
         camera_changes: None,
+        rule_changes: None,
         maintenance: maintenance_windows(&config),
     };
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
@@ -287,11 +306,22 @@ fn maintenance_windows(config: &Config) -> MaintenanceWindows {
     MaintenanceWindows::from(windows.collect::<std::collections::HashMap<_, _>>())
 }
 
-/// The configuration as `GET /api/v1/config` shows it: as last read, with the cameras in force (the
-/// API's changes included), each with its origin.
-fn shown_config(config: &Config, in_force: &[camera_keeper::KeptCamera]) -> serde_json::Value {
-    let mut shown = crate::config::shown::redacted(&Config { cameras: Vec::new(), ..config.clone() });
+/// The configuration as `GET /api/v1/config` shows it: as last read, with the cameras and the dwell
+/// rules' sections in force (the API's changes included), each with its origin.
+fn shown_config(
+    config: &Config,
+    in_force: &[camera_keeper::KeptCamera],
+    overrides: &crate::reload::RuleOverrides,
+) -> serde_json::Value {
+    let mut config = Config { cameras: Vec::new(), ..overrides.applied_to(config) };
+    let mut shown = crate::config::shown::redacted(&config);
     shown["cameras"] = in_force.iter().map(|kept| camera_keeper::shown_camera(&kept.camera, &kept.origin)).collect();
+    let kept = overrides.all();
+    for rule in crate::config::DWELL_RULES {
+        if let Some(section) = crate::config::dwell_section(&mut config.rules, rule) {
+            shown["rules"][rule] = rules_keeper::shown_rule(section, kept.get(rule));
+        }
+    }
     shown
 }
 

@@ -7,7 +7,8 @@ use anyhow::Context;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
-        self, ApiState, CameraChanges, ConfigView, MapSettings, Open311Settings, PublicBlur, SensorPlace, StreamLimit,
+        self, ApiState, CameraChanges, ConfigView, MapSettings, Open311Settings, PublicBlur, RuleChanges, SensorPlace,
+        StreamLimit,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
@@ -48,6 +49,8 @@ pub struct Seen {
     pub sites: CameraSites,
     /// Adds, changes and removes the running cameras (none on a center).
     pub camera_changes: Option<CameraChanges>,
+    /// Changes the running dwell rules' settings (none on a center).
+    pub rule_changes: Option<RuleChanges>,
     /// Each camera's maintenance windows, which mute its notifications.
     pub maintenance: MaintenanceWindows,
 }
@@ -161,6 +164,7 @@ impl CaseService {
             photos: seen.photos,
             zones: seen.zones,
             camera_changes: seen.camera_changes,
+            rule_changes: seen.rule_changes,
             clock,
             streams: Arc::new(StreamLimit::new(config.server.streams_per_token)),
             open311: Arc::new(Open311Settings {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{
     auth::admin_only,
-    camera_changes::{CameraChange, CameraChanges},
+    changes::{CameraChange, CameraChanges},
     error::{ApiError, ErrorBody},
     state::ApiState,
 };

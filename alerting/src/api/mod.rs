@@ -5,9 +5,9 @@
 
 mod auth;
 mod camera_admin;
-mod camera_changes;
 mod cameras;
 mod cases;
+mod changes;
 mod config;
 mod dashboard;
 mod dataset;
@@ -23,6 +23,7 @@ mod open311;
 mod openapi;
 mod parked;
 mod quality;
+mod rule_admin;
 mod sensors;
 pub mod server;
 mod shown_config;
@@ -40,8 +41,8 @@ use axum::{
     middleware,
     routing::{delete, get, post, put},
 };
-pub use camera_changes::{CameraChange, CameraChanges, CameraRefusal, CameraRequest};
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
+pub use changes::{CameraChange, CameraChanges, ChangeRefusal, ChangeRequest, RuleChange, RuleChanges};
 pub use config::AuthConfig;
 pub use error::{ApiError, ErrorBody};
 pub use map::config::{MapConfig, MapSettings, SensorPlace};
@@ -69,6 +70,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/me", get(me::me))
         .route("/cameras", get(cameras::list).post(camera_admin::add))
         .route("/cameras/{id}", put(camera_admin::replace).delete(camera_admin::remove))
+        .route("/rules/{rule}", put(rule_admin::set).delete(rule_admin::reset))
         .route("/cameras/{id}/view", get(cameras::view))
         .route("/cameras/{id}/frame", get(cameras::frame))
         .route("/config", get(shown_config::show))

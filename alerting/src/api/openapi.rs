@@ -9,7 +9,7 @@ use utoipa::{
 
 use super::{
     camera_admin, cameras, cases, dataset, deliveries, export, grids, health, map, me, open311, parked, quality,
-    sensors, shown_config, silences, stats, stream, zones,
+    rule_admin, sensors, shown_config, silences, stats, stream, zones,
 };
 
 /// The API's OpenAPI description.
@@ -40,6 +40,8 @@ use super::{
         camera_admin::add,
         camera_admin::replace,
         camera_admin::remove,
+        rule_admin::set,
+        rule_admin::reset,
         zones::get,
         zones::put,
         zones::reset,
@@ -74,7 +76,8 @@ use super::{
     security(("bearer" = [])),
     tags(
         (name = "cases", description = "Grid cases, their workflow, whistles, evidence and live changes"),
-        (name = "cameras", description = "Camera status, zones and latest detections"),
+        (name = "cameras", description = "Camera status, zones and latest detections; cameras added, changed and removed at runtime"),
+        (name = "rules", description = "The dwell rules' settings changed at runtime"),
         (name = "notifications", description = "Deliveries, silences and the audit log"),
         (name = "open311", description = "Open311 GeoReport v2: categories as services, cases as requests, \
                                           citizen reports with a photo; JSON or XML by the path's extension; \

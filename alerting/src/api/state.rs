@@ -6,8 +6,12 @@ use std::sync::Arc;
 use sharpeyes_ingest::{camera::CameraBoard, mqtt::SensorBoard};
 
 use super::{
-    auth::Authenticator, camera_changes::CameraChanges, error::ApiError, map::config::MapSettings,
-    open311::config::Open311Settings, stream_limit::StreamLimit,
+    auth::Authenticator,
+    changes::{CameraChanges, RuleChanges},
+    error::ApiError,
+    map::config::MapSettings,
+    open311::config::Open311Settings,
+    stream_limit::StreamLimit,
 };
 use crate::{
     cases::{
@@ -55,6 +59,8 @@ pub struct ApiState {
     pub zones: Option<ZoneEditor>,
     /// Adds, changes and removes the running cameras (none on a center).
     pub camera_changes: Option<CameraChanges>,
+    /// Changes the running dwell rules' settings (none on a center).
+    pub rule_changes: Option<RuleChanges>,
     /// What "now" is for the actions handlers take (the system clock in service).
     pub clock: SharedClock,
     /// The event streams each token holds open, capped.

@@ -87,10 +87,13 @@ impl RetryPolicy {
 /// Each camera's daily maintenance windows (local time), changed as cameras are added, changed and
 /// removed at runtime; cloned wherever they are read, every clone seeing each change at once.
 #[derive(Clone, Debug, Default)]
-pub struct MaintenanceWindows(Arc<RwLock<HashMap<String, Vec<(NaiveTime, NaiveTime)>>>>);
+pub struct MaintenanceWindows(Arc<RwLock<WindowsByCamera>>);
 
-impl From<HashMap<String, Vec<(NaiveTime, NaiveTime)>>> for MaintenanceWindows {
-    fn from(windows: HashMap<String, Vec<(NaiveTime, NaiveTime)>>) -> Self {
+/// Daily windows (start, end in local time) by camera id.
+type WindowsByCamera = HashMap<String, Vec<(NaiveTime, NaiveTime)>>;
+
+impl From<WindowsByCamera> for MaintenanceWindows {
+    fn from(windows: WindowsByCamera) -> Self {
         Self(Arc::new(RwLock::new(windows)))
     }
 }

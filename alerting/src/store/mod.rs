@@ -19,6 +19,7 @@ mod parked;
 mod plates;
 mod quality;
 mod requests;
+mod rule_settings;
 mod scope;
 mod silences;
 mod stats;
@@ -49,6 +50,7 @@ pub use model::{
 pub use parked::{ParkedMessage, ParkedViolation};
 pub use plates::ErasedPlate;
 pub use requests::{RequestFilter, RequestRow};
+pub use rule_settings::StoredRule;
 pub use scope::ReadScope;
 pub use silences::{AuditRecord, Silence};
 pub use stats::{StatsGroup, StatsQuery, StatsRow};
