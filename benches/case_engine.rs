@@ -56,6 +56,7 @@ fn violation(place: usize, object: usize, frame: &Frame) -> Violation {
         confirmed_at: Utc::now(),
         frame: frame.clone(),
         before: None,
+        frame_objects: Vec::new(),
         receipt: None,
     })
 }

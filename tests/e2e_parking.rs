@@ -170,7 +170,7 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     assert!(took < Duration::from_secs(5), "SIGINT took {took:?}");
 
     // The labelled-data export: the verified case's analysed frame (nothing drawn) as a positive
-    // labelled with the object that opened it, the false detection's as a hard negative, in YOLO format.
+    // labelled with the object that opened it and the frame's other objects, the false detection's as a hard negative, in YOLO format.
     let out = dir.path().join("dataset");
     let export = |out: &std::path::Path| {
         std::process::Command::new(binary())
@@ -196,12 +196,17 @@ fn a_parked_truck_opens_exactly_one_case_and_passing_traffic_none() {
     assert_eq!((names.len(), names[0].as_str()), (80, "person"), "the manifest's COCO classes");
     let object = &objects[0];
     let label = std::fs::read_to_string(out.join(format!("labels/{positive}.txt"))).unwrap();
-    let fields: Vec<f64> = label.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let lines: Vec<Vec<f64>> =
+        label.lines().map(|line| line.split_whitespace().map(|v| v.parse().unwrap()).collect()).collect();
     let class = names.iter().position(|name| *name == object["class"]).unwrap();
     let [x1, y1, x2, y2] = ["x1", "y1", "x2", "y2"].map(|k| object[k].as_f64().unwrap());
     let expected = [class as f64, (x1 + x2) / 1280.0, (y1 + y2) / 960.0, (x2 - x1) / 640.0, (y2 - y1) / 480.0];
-    assert_eq!(fields.len(), 5, "one object: {label}");
-    assert!(fields.iter().zip(expected).all(|(got, want)| (got - want).abs() < 1e-5), "{label} vs {expected:?}");
+    assert!(lines[0].iter().zip(expected).all(|(got, want)| (got - want).abs() < 1e-5), "{label} vs {expected:?}");
+    // The other objects of the frame are labelled too: the car parked beside the truck is a car, not
+    // background, for a model trained on it.
+    let car = names.iter().position(|name| name == "car").unwrap() as f64;
+    assert!(lines.len() >= 2 && lines[1..].iter().any(|l| l[0] == car), "the car beside the truck: {label}");
+    assert!(lines.iter().all(|l| l.len() == 5 && l[1..].iter().all(|v| (0.0..=1.0).contains(v))), "{label}");
     assert_eq!(std::fs::read_to_string(out.join(format!("labels/{negative}.txt"))).unwrap(), "");
     assert!(out.join(format!("images/{negative}.jpg")).is_file());
     let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();

@@ -54,6 +54,7 @@ fn scored_car(clock: &ManualClock, camera: &str, x: f32, score: f32) -> Violatio
         confirmed_at: now,
         frame,
         before: None,
+        frame_objects: Vec::new(),
         receipt: None,
     })
 }

@@ -169,13 +169,15 @@ async fn exercise(store: &Store) {
         .unwrap();
     // The labelled-data export: the verified case (a positive) and the false detection (a hard
     // negative), each with its kept frame and first object; the undecided case is left out.
+    let objects = r#"[{"class":"car","bbox":{"x1":0.0,"y1":10.0,"x2":50.0,"y2":60.5}}]"#;
     for case in [first, second, third] {
-        store.insert_case_frame(case, &evidence(10 + case as u8, 0)).await.unwrap();
+        store.insert_case_frame(case, &evidence(10 + case as u8, 0), objects).await.unwrap();
     }
     let labelled = store.labelled_cases(at(-100), at(100)).await.unwrap();
     let decisions: Vec<(i64, bool, f64)> = labelled.iter().map(|c| (c.id, c.verified, c.x1)).collect();
     assert_eq!(decisions, [(first, true, 0.0), (third, false, 9.0)]);
     assert_eq!((labelled[0].width, labelled[0].class.as_str()), (640, "car"), "{labelled:?}");
+    assert_eq!(labelled[0].objects.as_deref(), Some(objects), "the frame's objects are kept with it");
     assert!(store.labelled_cases(at(25), at(100)).await.unwrap().is_empty(), "opened before the window");
     // The map's filter: open cases only, or finished ones only.
     for (open, expected) in [(true, vec![second, first]), (false, vec![third])] {

@@ -1,6 +1,6 @@
 //! Operators' decisions as training data: the analysed frames behind camera cases that were verified
-//! (positives, labelled with the object that opened the case) or voided as false detections (hard
-//! negatives, empty label files), laid out as a YOLO dataset. One plan of files, written into a
+//! (positives, labelled with the object that opened the case and every other object the detector found
+//! in the frame) or voided as false detections (hard negatives, empty label files), laid out as a YOLO dataset. One plan of files, written into a
 //! directory by `sharpeyes export-dataset` and into a tar by `GET /api/v1/dataset`:
 //!
 //! ```text
@@ -16,7 +16,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{cases::evidence::EvidenceStore, store::LabelledCase};
+use sharpeyes_inference::BBox;
+
+use crate::{cases::evidence::EvidenceStore, rules::FrameObject, store::LabelledCase};
 
 /// What a file of the dataset holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +72,7 @@ pub fn plan(cases: &[LabelledCase], classes: &[String], evidence: &EvidenceStore
         let image = format!("images/{}.jpg", case.id);
         let (label, decision) = if case.verified {
             plan.positives += 1;
-            (yolo_line(class, case), "verified")
+            (labels(class, case, classes), "verified")
         } else {
             plan.hard_negatives += 1;
             (String::new(), "false_detection")
@@ -150,11 +152,35 @@ impl DatasetPlan {
     }
 }
 
-/// One YOLO label line: the class index and the box's centre and size as shares of the frame.
-fn yolo_line(class: usize, case: &LabelledCase) -> String {
-    let (w, h) = (case.width as f64, case.height as f64);
-    let (x1, x2) = (case.x1.clamp(0.0, w), case.x2.clamp(0.0, w));
-    let (y1, y2) = (case.y1.clamp(0.0, h), case.y2.clamp(0.0, h));
+/// Least IoU at which an object of the frame, of the case's class, is the case's object itself.
+const SAME_OBJECT_IOU: f32 = 0.9;
+
+/// The label file of a verified case: its object (`class`), then every other object the detector found
+/// in the frame whose class the model has. A frame kept before its objects were recorded gets the
+/// case's object alone.
+fn labels(class: usize, case: &LabelledCase, classes: &[String]) -> String {
+    let size = (case.width as f64, case.height as f64);
+    let own = BBox::new(case.x1 as f32, case.y1 as f32, case.x2 as f32, case.y2 as f32);
+    let mut text = yolo_line(class, own, size);
+    let others: Vec<FrameObject> =
+        case.objects.as_deref().and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default();
+    for object in others {
+        let Some(index) = classes.iter().position(|name| *name == object.class) else {
+            continue;
+        };
+        if index == class && object.bbox.iou(&own) >= SAME_OBJECT_IOU {
+            continue;
+        }
+        text.push_str(&yolo_line(index, object.bbox, size));
+    }
+    text
+}
+
+/// One YOLO label line: the class index and the box's centre and size as shares of the frame
+/// (`size`, in pixels), the box clamped to the frame.
+fn yolo_line(class: usize, bbox: BBox, (w, h): (f64, f64)) -> String {
+    let (x1, x2) = (f64::from(bbox.x1).clamp(0.0, w), f64::from(bbox.x2).clamp(0.0, w));
+    let (y1, y2) = (f64::from(bbox.y1).clamp(0.0, h), f64::from(bbox.y2).clamp(0.0, h));
     format!("{class} {:.6} {:.6} {:.6} {:.6}\n", (x1 + x2) / 2.0 / w, (y1 + y2) / 2.0 / h, (x2 - x1) / w, (y2 - y1) / h)
 }
 
@@ -193,7 +219,37 @@ mod tests {
             y1: 48.0,
             x2: 704.0,
             y2: 240.0,
+            objects: None,
         }
+    }
+
+    #[test]
+    fn every_object_of_a_verified_frame_is_labelled_once_and_a_false_detection_stays_empty() {
+        let data = tempfile::tempdir().unwrap();
+        let evidence = EvidenceStore::new(data.path());
+        let sha = evidence.save(b"\xff\xd8 a frame").unwrap();
+        let classes = ["person".to_owned(), "car".to_owned(), "truck".to_owned()];
+        let objects = serde_json::json!([
+            // The case's own object, as the detector saw it: not labelled twice.
+            { "class": "car", "bbox": { "x1": 64.0, "y1": 48.0, "x2": 700.0, "y2": 240.0 } },
+            { "class": "person", "bbox": { "x1": 0.0, "y1": 240.0, "x2": 64.0, "y2": 480.0 } },
+            // Another car elsewhere in the frame is a car too.
+            { "class": "car", "bbox": { "x1": 320.0, "y1": 288.0, "x2": 640.0, "y2": 480.0 } },
+            { "class": "kite", "bbox": { "x1": 0.0, "y1": 0.0, "x2": 10.0, "y2": 10.0 } },
+        ])
+        .to_string();
+        let verified = LabelledCase { objects: Some(objects.clone()), ..case(1, "car", true, &sha) };
+        let voided = LabelledCase { objects: Some(objects), ..case(2, "car", false, &sha) };
+        let plan = plan(&[verified, voided], &classes, &evidence);
+        let out = tempfile::tempdir().unwrap();
+        plan.write_to_dir(out.path()).unwrap();
+        let label = std::fs::read_to_string(out.path().join("labels/1.txt")).unwrap();
+        assert_eq!(
+            label,
+            "1 0.550000 0.300000 0.900000 0.400000\n0 0.050000 0.750000 0.100000 0.500000\n1 0.750000 0.800000 0.500000 0.400000\n",
+            "the case's car, the person and the other car; the kite is not a class of the model"
+        );
+        assert_eq!(std::fs::read_to_string(out.path().join("labels/2.txt")).unwrap(), "", "a hard negative");
     }
 
     #[test]
@@ -227,6 +283,7 @@ mod tests {
             "{manifest}"
         );
         let yaml = std::fs::read_to_string(out.path().join("data.yaml")).unwrap();
+        assert_eq!(manifest.lines().nth(1).map(|l| l.starts_with("images/1.jpg,1,")), Some(true), "{manifest}");
         assert!(yaml.contains("nc: 2\nnames: [\"person\", \"car\"]\n"), "{yaml}");
         assert_eq!(std::fs::read_to_string(out.path().join("skipped.txt")).unwrap().lines().count(), 2);
 

@@ -681,7 +681,10 @@ impl CaseEngine {
         .await
         .expect("frame encoding does not panic");
         let kept = match saved {
-            Ok(sha256) => self.store.insert_case_frame(id, &NewEvidence { sha256, width, height, captured_at }).await,
+            Ok(sha256) => {
+                let objects = serde_json::to_string(&violation.frame_objects).expect("boxes and class names serialise");
+                self.store.insert_case_frame(id, &NewEvidence { sha256, width, height, captured_at }, &objects).await
+            }
             Err(error) => Err(error),
         };
         if let Err(error) = kept {

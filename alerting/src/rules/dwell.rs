@@ -8,7 +8,7 @@ use sharpeyes_inference::{BBox, Detection, FrameDetections};
 use sharpeyes_ingest::Frame;
 
 use super::violation::before_picture;
-use super::{CameraViolation, Tracker, TrackerConfig, Zone, ZoneKind};
+use super::{CameraViolation, FrameObject, Tracker, TrackerConfig, Zone, ZoneKind};
 
 /// Settings of a dwell rule (one per zone kind); a zone may narrow them (see [`Zone`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -194,6 +194,11 @@ impl DwellRule {
                         confirmed_at: at,
                         frame: frame.clone(),
                         before: self.first_frames.get(&track.id).and_then(before_picture),
+                        frame_objects: analysed
+                            .detections
+                            .iter()
+                            .map(|d| FrameObject { class: d.class.to_string(), bbox: d.bbox })
+                            .collect(),
                         receipt: None,
                     });
                 }

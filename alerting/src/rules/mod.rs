@@ -45,5 +45,5 @@ pub use stage::{CameraRules, RuleSettings, RulesStage, RulesUpdate};
 pub use static_object::{STATIC_OBJECT_CLASS, StaticObjectConfig, StaticObjectRule};
 pub use tracker::{Track, Tracker, TrackerConfig};
 pub use views::{CameraViews, RECENT_FRAMES};
-pub use violation::{CameraViolation, Category, ObjectCleared, SensorViolation, Violation};
+pub use violation::{CameraViolation, Category, FrameObject, ObjectCleared, SensorViolation, Violation};
 pub use zone::{Zone, ZoneKind};

@@ -157,6 +157,7 @@ impl SceneChangeRule {
                 confirmed_at: at,
                 frame: frame.clone(),
                 before: before_picture(&reference.frame),
+                frame_objects: Vec::new(),
                 receipt: None,
             });
         }

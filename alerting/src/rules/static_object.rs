@@ -387,6 +387,7 @@ impl WatchedZone {
             confirmed_at: frame.captured_at,
             frame: frame.clone(),
             before,
+            frame_objects: Vec::new(),
             receipt: None,
         })
     }

@@ -184,9 +184,23 @@ pub struct CameraViolation {
     /// The earlier view, kept as a second evidence image: for a dwell rule the frame in which the object
     /// was first seen standing in the zone, for a scene change the reference view.
     pub before: Option<Frame>,
+    /// Every object the detector found in the confirming frame, of any class: a verified case's frame
+    /// goes into the labelled dataset with all of them labelled, not only the case's object (an
+    /// unlabelled car beside the parked truck would teach a model that cars are background). Empty for
+    /// rules that do not use the detector (scene change, objects left).
+    pub frame_objects: Vec<FrameObject>,
     /// The receipt of the message that brought the violation from an edge node, acknowledged once the
     /// violation is filed (none when this process's own rules confirmed it).
     pub receipt: Option<Receipt>,
+}
+
+/// An object the detector found in a frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrameObject {
+    /// Detector class.
+    pub class: String,
+    /// Its box in the frame's pixels.
+    pub bbox: BBox,
 }
 
 /// An object left (a static-object violation) that the camera sees gone: the place where it stood

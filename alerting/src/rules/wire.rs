@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sharpeyes_inference::BBox;
 use sharpeyes_ingest::{Frame, mqtt::SensorReading};
 
-use crate::rules::{CameraViolation, Category, ObjectCleared, SensorViolation, Violation};
+use crate::rules::{CameraViolation, Category, FrameObject, ObjectCleared, SensorViolation, Violation};
 
 /// Largest side of a frame a message may carry (a decompression bomb is refused before decoding).
 pub const MAX_FRAME_SIDE: u32 = 8192;
@@ -100,6 +100,10 @@ pub enum Body {
         frame: SentFrame,
         /// The earlier view, when kept.
         before: Option<SentFrame>,
+        /// Every object the detector found in the confirming frame (absent from an older edge's
+        /// messages: none).
+        #[serde(default)]
+        frame_objects: Vec<FrameObject>,
     },
     /// See [`SensorViolation`].
     Sensor {
@@ -170,6 +174,7 @@ pub fn encode(violation: &Violation, node: &str) -> Result<Vec<u8>, image::Image
             confirmed_at: v.confirmed_at,
             frame: sent_frame(&v.frame)?,
             before: v.before.as_ref().map(sent_frame).transpose()?,
+            frame_objects: v.frame_objects.clone(),
         },
         Violation::Sensor(v) => Body::Sensor {
             device: v.device.to_string(),
@@ -247,10 +252,13 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
             confirmed_at,
             frame,
             before,
+            frame_objects,
         } => {
             let camera: Arc<str> = camera.as_str().into();
             check_zone(zone_points)?;
-            if !score.is_finite() || [*bbox].iter().chain(zone_boxes.iter()).any(|b| !finite_box(b)) {
+            let boxes =
+                [*bbox].into_iter().chain(zone_boxes.iter().copied()).chain(frame_objects.iter().map(|o| o.bbox));
+            if !score.is_finite() || boxes.into_iter().any(|b| !finite_box(&b)) {
                 return Err(WireError::Invalid { field: "bbox", reason: "not finite" });
             }
             let frame = received_frame(&camera, frame, "frame")?;
@@ -270,6 +278,7 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
                 confirmed_at: *confirmed_at,
                 frame,
                 before,
+                frame_objects: std::mem::take(frame_objects),
                 receipt: None,
             })
         }
@@ -377,6 +386,10 @@ mod tests {
             confirmed_at: Utc::now(),
             frame: frame(64, 48),
             before: Some(frame(64, 48)),
+            frame_objects: vec![
+                FrameObject { class: "truck".into(), bbox: BBox::new(10.0, 20.0, 60.0, 40.0) },
+                FrameObject { class: "car".into(), bbox: BBox::new(1.0, 2.0, 3.0, 4.0) },
+            ],
             receipt: None,
         })
     }
@@ -393,6 +406,7 @@ mod tests {
         assert_eq!((got.bbox, got.first_seen, got.confirmed_at), (sent.bbox, sent.first_seen, sent.confirmed_at));
         assert_eq!((got.frame.width, got.frame.height), (64, 48));
         assert!(got.before.is_some());
+        assert_eq!(got.frame_objects, sent.frame_objects, "every object of the frame travels with it");
     }
 
     #[test]
@@ -461,6 +475,15 @@ mod tests {
         value["zone_points"] = serde_json::json!([[0.0, 0.0]]);
         assert!(decode(&serde_json::to_vec(&value).unwrap()).unwrap_err().to_string().starts_with("zone_points"));
         assert!(matches!(decode(b"{\"id\": 1}").unwrap_err(), WireError::Json(_)));
+        let mut older =
+            serde_json::from_slice::<serde_json::Value>(&encode(&camera_violation(), "edge-0").unwrap()).unwrap();
+        older.as_object_mut().unwrap().remove("frame_objects").expect("the message carries the frame's objects");
+        let Violation::Camera(got) = decode(&serde_json::to_vec(&older).unwrap()).unwrap().0 else { panic!("camera") };
+        assert!(got.frame_objects.is_empty(), "an older edge's message, without them, is taken");
+        let mut infinite =
+            serde_json::from_slice::<serde_json::Value>(&encode(&camera_violation(), "edge-0").unwrap()).unwrap();
+        infinite["frame_objects"][1]["bbox"]["x2"] = serde_json::json!(1e39);
+        assert!(decode(&serde_json::to_vec(&infinite).unwrap()).is_err(), "a box that is not finite is refused");
     }
 
     #[test]

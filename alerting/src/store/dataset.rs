@@ -38,20 +38,26 @@ pub struct LabelledCase {
     pub x2: f64,
     /// Bottom.
     pub y2: f64,
+    /// Every object the detector found in the frame, as the JSON of a list of
+    /// [`FrameObject`](crate::rules::FrameObject)s; `None` for a frame kept before they were recorded.
+    pub objects: Option<String>,
 }
 
 impl Store {
-    /// Keeps `frame` (a JPEG already in the evidence store) as the analysed frame behind case `id`.
-    pub async fn insert_case_frame(&self, id: i64, frame: &NewEvidence) -> Result<()> {
+    /// Keeps `frame` (a JPEG already in the evidence store) as the analysed frame behind case `id`, with
+    /// `objects` (the JSON of every object the detector found in it).
+    pub async fn insert_case_frame(&self, id: i64, frame: &NewEvidence, objects: &str) -> Result<()> {
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO case_frames (case_id, sha256, width, height, captured_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO case_frames (case_id, sha256, width, height, captured_at, objects)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id)
             .bind(&frame.sha256)
             .bind(i64::from(frame.width))
             .bind(i64::from(frame.height))
             .bind(frame.captured_at)
+            .bind(objects)
             .execute(pool)
             .await?;
             Ok(())
@@ -66,7 +72,7 @@ impl Store {
                 "SELECT c.id, c.camera, c.zone, c.category,
                         (COALESCE(c.void_reason, '') <> 'false_detection') AS verified,
                         f.sha256 AS frame_sha256, f.width, f.height, f.captured_at,
-                        o.class, o.x1, o.y1, o.x2, o.y2
+                        o.class, o.x1, o.y1, o.x2, o.y2, f.objects
                  FROM cases c
                  JOIN case_frames f ON f.case_id = c.id
                  JOIN case_objects o ON o.case_id = c.id AND o.idx = 0
