@@ -42,7 +42,7 @@ const LIST_QUERIES: usize = 300;
 
 fn violation(place: usize, object: usize, frame: &Frame) -> Violation {
     let x = (object % 20) as f32 * 30.0;
-    Violation::Camera(CameraViolation {
+    Violation::from(CameraViolation {
         camera: format!("cam-{place:03}").into(),
         zone: "np".into(),
         zone_points: vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],

@@ -40,7 +40,7 @@ fn parked_car(clock: &ManualClock, x: f32) -> Violation {
 fn scored_car(clock: &ManualClock, camera: &str, x: f32, score: f32) -> Violation {
     let now = clock.now();
     let frame = Frame::from_rgb(camera.into(), now, 64, 48, Bytes::from(vec![90u8; 64 * 48 * 3]));
-    Violation::Camera(CameraViolation {
+    Violation::from(CameraViolation {
         camera: camera.into(),
         zone: "np".into(),
         zone_points: vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]],

@@ -316,7 +316,7 @@ impl CaseEngine {
     /// be recorded with what it filed.
     async fn file_at_place(&mut self, violation: Violation, relayed: Option<String>) -> Result<CaseOutcome> {
         match violation {
-            Violation::Camera(violation) => self.handle_camera(violation, relayed).await,
+            Violation::Camera(violation) => self.handle_camera(*violation, relayed).await,
             Violation::Sensor(violation) => self.handle_sensor(violation, relayed).await,
             Violation::Cleared(cleared) => self.handle_cleared(cleared).await,
         }

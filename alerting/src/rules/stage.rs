@@ -53,10 +53,10 @@ impl CameraRules {
             .iter_mut()
             .filter(|rule| rule.is_active())
             .flat_map(|rule| rule.observe(analysed))
-            .map(Violation::Camera)
+            .map(Violation::from)
             .collect();
         if let Some(scene) = &mut self.scene {
-            violations.extend(scene.observe(analysed).into_iter().map(Violation::Camera));
+            violations.extend(scene.observe(analysed).into_iter().map(Violation::from));
         }
         if let Some(static_objects) = &mut self.static_objects {
             violations.extend(static_objects.observe(analysed));

@@ -221,7 +221,7 @@ impl StaticObjectRule {
             for blob in settled {
                 if let Some(violation) = watched.report(&self.config, frame, blob, self.next_blob) {
                     self.next_blob += 1;
-                    violations.push(Violation::Camera(violation));
+                    violations.push(Violation::from(violation));
                 }
             }
             watched.last_seen = Some((frame.captured_at, frame.compact()));
@@ -619,7 +619,7 @@ mod tests {
         run_all(rule, seconds, scene)
             .into_iter()
             .filter_map(|(second, found)| match found {
-                Violation::Camera(violation) => Some((second, violation)),
+                Violation::Camera(violation) => Some((second, *violation)),
                 _ => None,
             })
             .collect()

@@ -57,12 +57,19 @@ impl Category {
 /// engine files.
 #[derive(Clone, Debug)]
 pub enum Violation {
-    /// An object that broke a camera zone's rule.
-    Camera(CameraViolation),
+    /// An object that broke a camera zone's rule (boxed: it carries its frames and is many times the
+    /// size of the others).
+    Camera(Box<CameraViolation>),
     /// A sensor reading that broke a sensor rule.
     Sensor(SensorViolation),
     /// An object left that the camera sees gone: its case's timeline says so.
     Cleared(ObjectCleared),
+}
+
+impl From<CameraViolation> for Violation {
+    fn from(violation: CameraViolation) -> Self {
+        Self::Camera(Box::new(violation))
+    }
 }
 
 impl Violation {

@@ -264,7 +264,7 @@ pub fn decode(payload: &[u8]) -> Result<(Violation, ViolationMessage), WireError
             let frame = received_frame(&camera, frame, "frame")?;
             let before = before.as_mut().map(|b| received_frame(&camera, b, "before")).transpose()?;
             check_inside(bbox, &frame)?;
-            Violation::Camera(CameraViolation {
+            Violation::from(CameraViolation {
                 camera,
                 zone: zone.as_str().into(),
                 zone_points: std::mem::take(zone_points),
@@ -372,7 +372,7 @@ mod tests {
     }
 
     fn camera_violation() -> Violation {
-        Violation::Camera(CameraViolation {
+        Violation::from(CameraViolation {
             camera: "cam".into(),
             zone: "np-1".into(),
             zone_points: vec![[0.0, 0.5], [1.0, 0.5], [1.0, 1.0]],
