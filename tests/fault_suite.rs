@@ -55,24 +55,6 @@ fn count(postgres: &PrivatePostgres, query: &str) -> i64 {
     sql(postgres, query).first().and_then(|v| v.parse().ok()).unwrap_or(-1)
 }
 
-fn metrics_of(base: &str) -> String {
-    let response = reqwest::blocking::Client::new()
-        .get(format!("{base}/metrics"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .and_then(|r| r.text());
-    response.unwrap_or_default()
-}
-
-/// Cameras an edge reports `streaming`.
-fn streaming(base: &str) -> HashSet<String> {
-    metrics_of(base)
-        .lines()
-        .filter(|l| l.starts_with("sharpeyes_camera_state{") && l.contains("state=\"streaming\"") && l.ends_with(" 1"))
-        .filter_map(|l| l.split("camera=\"").nth(1)?.split('"').next().map(str::to_owned))
-        .collect()
-}
-
 /// A sensor violation as an edge node would send it, and its signature under `key`: the message's
 /// id is computed as `Violation::stable_id` does.
 fn signed_sensor_violation(key: &[u8], device: &str) -> (String, String) {
@@ -87,16 +69,6 @@ fn signed_sensor_violation(key: &[u8], device: &str) -> (String, String) {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
     mac.update(payload.as_bytes());
     (payload, hex::encode(mac.finalize().into_bytes()))
-}
-
-/// A node's configuration: the shared part plus its listen port and data directory.
-fn node_config(dir: &Path, shared: &str, name: &str) -> (PathBuf, String) {
-    let port = free_port();
-    let data = dir.join(name);
-    let text = format!("[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{shared}", data.display());
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    (path, format!("http://127.0.0.1:{port}"))
 }
 
 struct Node {

@@ -103,8 +103,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     let mut camera_ids = HashMap::new();
     for (i, camera) in config.cameras.iter().enumerate() {
         let at = |key: &str| format!("cameras[{i}].{key}");
-        if camera.id.is_empty() {
-            report(at("id"), "must not be empty".into());
+        if camera.id.is_empty() || camera.id.contains(['/', '+', '#']) {
+            report(at("id"), "must be non-empty, without '/', '+' or '#' (it names MQTT topics and URL paths)".into());
         } else if let Some(first) = camera_ids.insert(camera.id.as_str(), i) {
             report(at("id"), format!("'{}' is also the id of cameras[{first}]", camera.id));
         }

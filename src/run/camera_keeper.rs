@@ -22,6 +22,7 @@ use sharpeyes_alerting::{
     cases::Principal,
     casework::{CameraSite, CameraSites},
     clock::SharedClock,
+    cluster::SettingsChanged,
     notify::MaintenanceWindows,
     rules::{ZoneConfig, ZoneEditor},
     store::Store,
@@ -50,9 +51,11 @@ pub struct Origin {
 }
 
 impl Origin {
-    const FILE: Self = Self { source: "file", changed_at: None, changed_by: None };
+    /// From the configuration file.
+    pub const FILE: Self = Self { source: "file", changed_at: None, changed_by: None };
 
-    fn api(at: DateTime<Utc>, by: &str) -> Self {
+    /// Set through the API at `at` by `by`.
+    pub fn api(at: DateTime<Utc>, by: &str) -> Self {
         Self { source: "api", changed_at: Some(at), changed_by: Some(by.to_owned()) }
     }
 }
@@ -107,20 +110,181 @@ pub async fn apply_stored_cameras(store: &Store, config: &mut Config) -> anyhow:
     Ok(kept)
 }
 
-/// Applies camera changes to the running node.
-pub struct CameraKeeper {
-    /// The case database (changes and an admin's zones).
-    pub store: Store,
-    /// The running streams.
-    pub feeds: CameraFeeds,
-    /// The rules' zones.
-    pub editor: ZoneEditor,
+/// Where the cameras' streams run.
+pub enum Streams {
+    /// On this node: its streams and its rules' zones.
+    Here {
+        /// The running streams.
+        feeds: CameraFeeds,
+        /// The rules' zones.
+        editor: ZoneEditor,
+    },
+    /// On the edge nodes (this is a center): only where each camera is, and its maintenance windows,
+    /// are kept here.
+    OnEdges,
+}
+
+/// The cameras in force on this node, changed one camera at a time without touching the others.
+pub struct CameraRunner {
+    /// Where their streams run.
+    pub streams: Streams,
     /// The cameras' sites, for the case engine and the map.
     pub sites: CameraSites,
     /// The cameras' maintenance windows, which mute their notifications.
     pub maintenance: MaintenanceWindows,
     /// The cameras in force.
     pub in_force: InForce,
+}
+
+impl CameraRunner {
+    /// Camera `id` as it runs.
+    pub fn get(&self, id: &str) -> Option<KeptCamera> {
+        self.in_force.read().expect("cameras in force lock").iter().find(|k| k.camera.id == id).cloned()
+    }
+
+    /// Every camera in force.
+    pub fn running(&self) -> Vec<KeptCamera> {
+        self.in_force.read().expect("cameras in force lock").clone()
+    }
+
+    /// Starts a camera new on this node: its site, its `zones`, then its stream.
+    pub fn start(&self, kept: KeptCamera, zones: &[ZoneConfig]) -> Result<(), ChangeRefusal> {
+        let camera = &kept.camera;
+        self.sites.set(camera.id.as_str(), site(camera));
+        self.maintenance.set(&camera.id, maintenance_of(camera));
+        if let Streams::Here { feeds, editor } = &self.streams {
+            editor.add_camera(&camera.id, camera.zones.clone());
+            editor.apply(&camera.id, zones).map_err(stopping)?;
+            feeds.start(camera).map_err(|error| not_started(camera, &error))?;
+        }
+        info!(camera = %camera.id, source = kept.origin.source, "camera started");
+        self.in_force.write().expect("cameras in force lock").push(kept);
+        Ok(())
+    }
+
+    /// Changes a running camera from `old` to `new`: its site, its zones (to `zones`) when they
+    /// changed, and its stream (a reconnect) only when its stream settings changed.
+    pub fn replace(&self, old: &KeptCamera, new: KeptCamera, zones: &[ZoneConfig]) -> Result<(), ChangeRefusal> {
+        let (before, camera) = (&old.camera, &new.camera);
+        let unchanged = serde_json::to_value(before).ok() == serde_json::to_value(camera).ok();
+        if unchanged && old.origin.source == new.origin.source {
+            return Ok(());
+        }
+        self.sites.set(camera.id.as_str(), site(camera));
+        self.maintenance.set(&camera.id, maintenance_of(camera));
+        if let Streams::Here { feeds, editor } = &self.streams {
+            editor.add_camera(&camera.id, camera.zones.clone());
+            if before.zones != camera.zones || new.origin.source == "api" {
+                editor.apply(&camera.id, zones).map_err(stopping)?;
+            }
+            if stream_settings(before) != stream_settings(camera) {
+                feeds.start(camera).map_err(|error| not_started(camera, &error))?;
+                info!(camera = %camera.id, "camera changed: its stream reconnects");
+            } else {
+                info!(camera = %camera.id, "camera changed: its stream untouched");
+            }
+        } else {
+            info!(camera = %camera.id, "camera changed");
+        }
+        let mut in_force = self.in_force.write().expect("cameras in force lock");
+        if let Some(known) = in_force.iter_mut().find(|k| k.camera.id == camera.id) {
+            *known = new;
+        }
+        Ok(())
+    }
+
+    /// Stops a running camera: its stream, its rules; its site stays for its last violations.
+    pub fn stop(&self, id: &str) -> Result<(), ChangeRefusal> {
+        if let Streams::Here { feeds, editor } = &self.streams {
+            feeds.stop(id);
+            editor.remove_camera(id).map_err(stopping)?;
+        }
+        self.sites.remove(id);
+        self.maintenance.set(id, Vec::new());
+        self.in_force.write().expect("cameras in force lock").retain(|k| k.camera.id != id);
+        info!(camera = id, "camera removed");
+        Ok(())
+    }
+}
+
+impl CameraRunner {
+    /// Applies what a configuration file read again asks (see [`file_changes`]), each camera
+    /// started or changed with `zones_of` it; a change that fails is named in the log.
+    pub fn apply_file(&self, changes: Vec<FileChange>, zones_of: impl Fn(&CameraConfig) -> Vec<ZoneConfig>) {
+        for change in changes {
+            let (id, applied) = match change {
+                FileChange::Stop(id) => {
+                    info!(camera = %id, "SIGHUP: a camera gone from the file stops");
+                    let stopped = self.stop(&id);
+                    (id, stopped)
+                }
+                FileChange::Start(camera) => {
+                    info!(camera = %camera.id, "SIGHUP: a camera new in the file starts");
+                    let zones = zones_of(&camera);
+                    let started = self.start(KeptCamera { camera: camera.clone(), origin: Origin::FILE }, &zones);
+                    (camera.id, started)
+                }
+                FileChange::Replace(old, camera) => {
+                    let zones = zones_of(&camera);
+                    let kept = KeptCamera { camera: camera.clone(), origin: Origin::FILE };
+                    (camera.id, self.replace(&old, kept, &zones))
+                }
+            };
+            if let Err(refused) = applied {
+                warn!(camera = %id, error = %refused, "SIGHUP: the camera's change was not applied");
+            }
+        }
+    }
+}
+
+/// What a configuration file read again asks of the cameras in force.
+#[derive(Debug)]
+pub enum FileChange {
+    /// A camera new in the file starts.
+    Start(CameraConfig),
+    /// A running camera takes the file's entry (nothing happens when it is the same).
+    Replace(Box<KeptCamera>, CameraConfig),
+    /// A camera gone from the file stops.
+    Stop(String),
+}
+
+/// The changes that bring the cameras in force (`running`) to the `file`'s cameras, leaving alone
+/// those `set_elsewhere` (through the API) says an admin set.
+pub fn file_changes(
+    running: &[KeptCamera],
+    file: &[CameraConfig],
+    set_elsewhere: impl Fn(&str) -> bool,
+) -> Vec<FileChange> {
+    let mut changes: Vec<FileChange> = running
+        .iter()
+        .filter(|k| k.origin.source == "file" && !file.iter().any(|c| c.id == k.camera.id))
+        .map(|gone| FileChange::Stop(gone.camera.id.clone()))
+        .collect();
+    for camera in file {
+        let known = running.iter().find(|k| k.camera.id == camera.id);
+        if set_elsewhere(&camera.id) {
+            let differs = |k: &KeptCamera| serde_json::to_value(&k.camera).ok() != serde_json::to_value(camera).ok();
+            if known.is_some_and(differs) {
+                info!(camera = %camera.id, "SIGHUP: the camera was set through the API, whose settings stay in force");
+            }
+            continue;
+        }
+        changes.push(match known {
+            None => FileChange::Start(camera.clone()),
+            Some(old) => FileChange::Replace(Box::new(old.clone()), camera.clone()),
+        });
+    }
+    changes
+}
+
+/// Applies camera changes asked through the API and by the file to the running node.
+pub struct CameraKeeper {
+    /// The case database (changes and an admin's zones).
+    pub store: Store,
+    /// The cameras in force.
+    pub runner: CameraRunner,
+    /// Told of every change made (on a center: publishes it to the edges).
+    pub broadcast: Option<SettingsChanged>,
     /// What stamps the API's changes.
     pub clock: SharedClock,
 }
@@ -134,7 +298,11 @@ impl CameraKeeper {
             tokio::select! {
                 request = requests.recv(), if serving => match request {
                     Some(ChangeRequest { change, who, reply }) => {
-                        let _ = reply.send(self.change(&config, change, &who).await);
+                        let answer = self.change(&config, change, &who).await;
+                        if let (Ok(_), Some(broadcast)) = (&answer, &self.broadcast) {
+                            broadcast.notify();
+                        }
+                        let _ = reply.send(answer);
                     }
                     None => serving = false,
                 },
@@ -157,28 +325,30 @@ impl CameraKeeper {
         match change {
             CameraChange::Add(entry) => {
                 let camera = config.checked_camera(entry).map_err(invalid)?;
-                if self.get(&camera.id).is_some() {
+                if self.runner.get(&camera.id).is_some() {
                     return Err(ChangeRefusal::Conflict(format!(
                         "camera '{}' runs already: change it with PUT /api/v1/cameras/{}",
                         camera.id, camera.id
                     )));
                 }
                 let shown = self.keep(&camera, "camera.add", who, now).await?;
-                self.start(KeptCamera { camera, origin }).await?;
+                let zones = self.zones_in_force(&camera).await?;
+                self.runner.start(KeptCamera { camera, origin }, &zones)?;
                 Ok(shown)
             }
             CameraChange::Replace { id, camera } => {
-                let old = self.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
+                let old = self.runner.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
                 let camera = config.checked_camera(camera).map_err(invalid)?;
                 let shown = self.keep(&camera, "camera.change", who, now).await?;
-                self.replace(&old, KeptCamera { camera, origin }).await?;
+                let zones = self.zones_in_force(&camera).await?;
+                self.runner.replace(&old, KeptCamera { camera, origin }, &zones)?;
                 Ok(shown)
             }
             CameraChange::Remove { id } => {
-                let old = self.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
+                let old = self.runner.get(&id).ok_or_else(|| ChangeRefusal::Unknown(format!("no camera '{id}'")))?;
                 let mut shown = shown_camera(&old.camera, &origin);
                 self.store.set_camera(&id, None, &shown.to_string(), "camera.remove", who, now).await?;
-                self.stop(&id)?;
+                self.runner.stop(&id)?;
                 shown["removed"] = Value::Bool(true);
                 Ok(shown)
             }
@@ -210,93 +380,20 @@ impl CameraKeeper {
             }
         };
         let by_api = |id: &str| stored.iter().any(|s| s.camera == id);
-        let running = self.in_force.read().expect("cameras in force lock").clone();
-        for gone in
-            running.iter().filter(|k| k.origin.source == "file" && !config.cameras.iter().any(|c| c.id == k.camera.id))
-        {
-            info!(camera = %gone.camera.id, "SIGHUP: a camera gone from the file stops");
-            if self.stop(&gone.camera.id).is_err() {
-                return;
+        let changes = file_changes(&self.runner.running(), &config.cameras, by_api);
+        let mut zones = std::collections::HashMap::new();
+        for change in &changes {
+            if let FileChange::Start(camera) | FileChange::Replace(_, camera) = change {
+                match self.zones_in_force(camera).await {
+                    Ok(found) => zones.insert(camera.id.clone(), found),
+                    Err(refused) => {
+                        warn!(camera = %camera.id, error = %refused, "SIGHUP: cameras not changed");
+                        return;
+                    }
+                };
             }
         }
-        for camera in &config.cameras {
-            if by_api(&camera.id) {
-                let differs =
-                    |k: &KeptCamera| serde_json::to_value(&k.camera).ok() != serde_json::to_value(camera).ok();
-                if running.iter().any(|k| k.camera.id == camera.id && differs(k)) {
-                    info!(camera = %camera.id, "SIGHUP: the camera was set through the API, whose settings stay in force");
-                }
-                continue;
-            }
-            let kept = KeptCamera { camera: camera.clone(), origin: Origin::FILE };
-            let applied = match running.iter().find(|k| k.camera.id == camera.id) {
-                None => {
-                    info!(camera = %camera.id, "SIGHUP: a camera new in the file starts");
-                    self.start(kept).await
-                }
-                Some(old) => self.replace(old, kept).await,
-            };
-            if let Err(refused) = applied {
-                warn!(camera = %camera.id, error = %refused, "SIGHUP: the camera's change was not applied");
-            }
-        }
-    }
-
-    fn get(&self, id: &str) -> Option<KeptCamera> {
-        self.in_force.read().expect("cameras in force lock").iter().find(|k| k.camera.id == id).cloned()
-    }
-
-    /// Starts a camera new on this node: its site, its zones, then its stream.
-    async fn start(&self, kept: KeptCamera) -> Result<(), ChangeRefusal> {
-        let camera = &kept.camera;
-        self.sites.set(camera.id.as_str(), site(camera));
-        self.maintenance.set(&camera.id, maintenance_of(camera));
-        self.editor.add_camera(&camera.id, camera.zones.clone());
-        let zones = self.zones_in_force(camera).await?;
-        self.editor.apply(&camera.id, &zones).map_err(stopping)?;
-        self.feeds.start(camera).map_err(|error| not_started(camera, &error))?;
-        info!(camera = %camera.id, source = kept.origin.source, "camera started");
-        self.in_force.write().expect("cameras in force lock").push(kept);
-        Ok(())
-    }
-
-    /// Changes a running camera from `old` to `new`: its site, its zones when they changed, and its stream
-    /// (a reconnect) only when its stream settings changed.
-    async fn replace(&self, old: &KeptCamera, new: KeptCamera) -> Result<(), ChangeRefusal> {
-        let (before, camera) = (&old.camera, &new.camera);
-        let unchanged = serde_json::to_value(before).ok() == serde_json::to_value(camera).ok();
-        if unchanged && old.origin.source == new.origin.source {
-            return Ok(());
-        }
-        self.sites.set(camera.id.as_str(), site(camera));
-        self.maintenance.set(&camera.id, maintenance_of(camera));
-        self.editor.add_camera(&camera.id, camera.zones.clone());
-        if before.zones != camera.zones || new.origin.source == "api" {
-            let zones = self.zones_in_force(camera).await?;
-            self.editor.apply(&camera.id, &zones).map_err(stopping)?;
-        }
-        if stream_settings(before) != stream_settings(camera) {
-            self.feeds.start(camera).map_err(|error| not_started(camera, &error))?;
-            info!(camera = %camera.id, "camera changed: its stream reconnects");
-        } else {
-            info!(camera = %camera.id, "camera changed: its stream untouched");
-        }
-        let mut in_force = self.in_force.write().expect("cameras in force lock");
-        if let Some(known) = in_force.iter_mut().find(|k| k.camera.id == camera.id) {
-            *known = new;
-        }
-        Ok(())
-    }
-
-    /// Stops a running camera: its stream, its rules; its site stays for its last violations.
-    fn stop(&self, id: &str) -> Result<(), ChangeRefusal> {
-        self.feeds.stop(id);
-        self.editor.remove_camera(id).map_err(stopping)?;
-        self.sites.remove(id);
-        self.maintenance.set(id, Vec::new());
-        self.in_force.write().expect("cameras in force lock").retain(|k| k.camera.id != id);
-        info!(camera = id, "camera removed");
-        Ok(())
+        self.runner.apply_file(changes, |camera| zones.get(&camera.id).cloned().unwrap_or_default());
     }
 
     /// The zones `camera` runs with: an admin's kept in the database, else its entry's.
@@ -348,4 +445,52 @@ pub fn shown_camera(camera: &CameraConfig, origin: &Origin) -> Value {
         fields.extend(origin);
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(id: &str, url: &str) -> CameraConfig {
+        serde_json::from_value(serde_json::json!({ "id": id, "url": url, "grid": "110105001001001" })).unwrap()
+    }
+
+    fn kept(id: &str, url: &str, origin: Origin) -> KeptCamera {
+        KeptCamera { camera: camera(id, url), origin }
+    }
+
+    /// The changes as `(what, camera)`.
+    fn plan(changes: Vec<FileChange>) -> Vec<(&'static str, String)> {
+        changes
+            .into_iter()
+            .map(|change| match change {
+                FileChange::Start(camera) => ("start", camera.id),
+                FileChange::Replace(old, camera) => {
+                    assert_eq!(old.camera.id, camera.id);
+                    ("replace", camera.id)
+                }
+                FileChange::Stop(id) => ("stop", id),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_read_again_starts_changes_and_stops_only_what_no_admin_set() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let running = [
+            kept("kept", "rtsp://a/1", Origin::FILE),
+            kept("gone", "rtsp://a/2", Origin::FILE),
+            kept("by-api", "rtsp://a/3", Origin::api(at, "ops")),
+            kept("api-only", "rtsp://a/4", Origin::api(at, "ops")),
+        ];
+        let file = [camera("kept", "rtsp://a/1b"), camera("new", "rtsp://a/5"), camera("by-api", "rtsp://a/3b")];
+        let set_by_api = |id: &str| id == "by-api" || id == "api-only";
+        assert_eq!(
+            plan(file_changes(&running, &file, set_by_api)),
+            [("stop", "gone".to_owned()), ("replace", "kept".to_owned()), ("start", "new".to_owned())]
+        );
+        // A camera an admin removed stays removed, though the file still lists it.
+        let removed_by_api = |id: &str| id == "new";
+        assert_eq!(plan(file_changes(&running[..1], &file[..2], removed_by_api)), [("replace", "kept".to_owned())]);
+    }
 }

@@ -3,9 +3,11 @@
 //! - `all` (the default): one box — cameras → inference → rules → cases, notifications and the API,
 //!   on SQLite (or PostgreSQL);
 //! - `edge`: this node's share of the cameras (see [`sharpeyes_alerting::cluster::shard`]), inference,
-//!   rules and sensors; each violation is spooled and published over MQTT; `/healthz` and `/metrics`;
+//!   rules and sensors; each violation is spooled and published over MQTT; the cameras and rule
+//!   sections an admin set on a center (see [`settings_follower`]); `/healthz` and `/metrics`;
 //! - `center`: violations from the edge nodes (an MQTT v5 shared subscription), cases in PostgreSQL
-//!   shared with the other centers, notifications (by the leading center), the API and dashboard.
+//!   shared with the other centers, notifications (by the leading center), the API and dashboard;
+//!   camera and rule changes made through its API are kept in the database and published to the edges.
 //!
 //! Shutdown: only the sources get the signal; the later stages drain and stop when their input closes.
 
@@ -14,6 +16,7 @@ mod camera_keeper;
 mod feeds;
 mod rules_keeper;
 mod service;
+mod settings_follower;
 mod zones;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -26,7 +29,7 @@ use sharpeyes_alerting::{
         server::{self, ConnectionLimits, ConnectionMetrics},
     },
     casework::{CameraSite, CameraSites, citizen::PhotoAnalyser},
-    cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, ViolationConsumer, shard},
+    cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, SettingsBroadcast, SettingsFeed, ViolationConsumer, shard},
     notify::MaintenanceWindows,
     rules::{CameraViews, ZoneEditor},
 };
@@ -36,11 +39,14 @@ use tracing::info;
 
 use crate::config::Config;
 use analysis::Analysis;
+use camera_keeper::{CameraRunner, Streams};
 pub use service::open_store;
 use service::{CaseService, Seen};
 
 /// Violations waiting for the case engine or the relay (the sender blocks when full).
 const VIOLATIONS_CAPACITY: usize = 256;
+/// Settings from the centers waiting to be applied (the feed waits while it is full).
+const SETTINGS_WAITING: usize = 64;
 /// Default MQTT v5 share group of the centers.
 const DEFAULT_SHARE_GROUP: &str = "centers";
 
@@ -182,18 +188,21 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
     };
     let keeper = camera_keeper::CameraKeeper {
         store: store.clone(),
-        feeds: analysis.feeds.clone(),
-        editor,
-        sites,
-        maintenance,
-        in_force,
+        runner: CameraRunner {
+            streams: Streams::Here { feeds: analysis.feeds.clone(), editor },
+            sites,
+            maintenance,
+            in_force,
+        },
+        broadcast: None,
         clock: sharpeyes_alerting::clock::system(),
     };
     let rules = rules_keeper::RulesKeeper {
         store: store.clone(),
         overrides: rule_overrides,
         configs: configs.clone(),
-        updates: analysis.rule_updates.clone(),
+        updates: Some(analysis.rule_updates.clone()),
+        broadcast: None,
         clock: sharpeyes_alerting::clock::system(),
     };
     let rules = tokio::spawn(rules.run(rule_requests));
@@ -238,16 +247,43 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
         .with_context(|| format!("cluster.spool_dir: '{}'", spool_dir.display()))?
         .with_signing_key(config.cluster.relay_key());
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let feed = SettingsFeed::new(mqtt_settings(&mqtt)?, &registry)?.with_signing_key(config.cluster.relay_key());
     let node_config = Config { mqtt: Some(mqtt), ..config.clone() };
     let (configs, config_reader) = crate::reload::configs_on_sighup(config_path.to_path_buf(), config.clone());
-    let reading = (configs, crate::reload::RuleOverrides::default());
+    let overrides = crate::reload::RuleOverrides::default();
+    let reading = (configs.clone(), overrides.clone());
     let analysis = Analysis::start(&node_config, reading, &cameras, Some(sensors), &registry, violations_tx, detector)?;
     let relay = tokio::spawn(relay.run(violations_rx));
+    let kept = cameras
+        .iter()
+        .map(|&camera| camera_keeper::KeptCamera { camera: camera.clone(), origin: camera_keeper::Origin::FILE });
+    let editor = ZoneEditor::new(
+        analysis.views.clone(),
+        analysis.rule_updates.clone(),
+        cameras.iter().map(|camera| (camera.id.clone(), camera.zones.clone())).collect(),
+        analysis.rule_settings.clone(),
+    );
+    let follower = settings_follower::SettingsFollower {
+        runner: CameraRunner {
+            streams: Streams::Here { feeds: analysis.feeds.clone(), editor },
+            sites: camera_sites(&config),
+            maintenance: maintenance_windows(&config),
+            in_force: Arc::new(std::sync::RwLock::new(kept.collect())),
+        },
+        share: settings_follower::Share { node: node.to_owned(), nodes },
+        overrides,
+        rule_updates: Some(analysis.rule_updates.clone()),
+    };
+    let (settings_tx, settings_rx) = mpsc::channel(SETTINGS_WAITING);
+    let feed = tokio::spawn(feed.run(settings_tx));
+    let follower = tokio::spawn(follower.run(settings_rx, configs));
     let (http_stop, http) = serve_health(listener, registry, config.server.connection_limits())?;
     info!(listen = %config.server.listen, node, "sharpeyes edge running");
 
     crate::shutdown::first_signal().await;
     config_reader.abort();
+    feed.abort();
+    follower.abort();
     analysis.stop().await?;
     relay.await?;
     let _ = http_stop.send(());
@@ -256,15 +292,27 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
     Ok(())
 }
 
-async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
+async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let store = service::open_store(&config).await?;
+    let in_force = Arc::new(std::sync::RwLock::new(camera_keeper::apply_stored_cameras(&store, &mut config).await?));
+    let rule_overrides = rules_keeper::stored_rules(&store, &config).await?;
     let listener = listen(&config).await?;
     let mqtt = node_mqtt(&config, node);
     let group = config.cluster.share_group.clone().unwrap_or_else(|| DEFAULT_SHARE_GROUP.to_owned());
     let consumer = ViolationConsumer::new(mqtt_settings(&mqtt)?, &group, CenterMetrics::register(&registry)?)?
         .with_signing_key(config.cluster.relay_key());
+    let (broadcast, settings_changed) =
+        SettingsBroadcast::new(mqtt_settings(&mqtt)?, store.clone(), &crate::config::DWELL_RULES)?;
+    let broadcast = broadcast.with_signing_key(config.cluster.relay_key());
+    let feed = SettingsFeed::new(mqtt_settings(&mqtt)?, &registry)?.with_signing_key(config.cluster.relay_key());
+    // A center reads its file once: SIGHUP changes nothing on it.
+    let (_file_unchanged, configs) = tokio::sync::watch::channel(Arc::new(config.clone()));
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
+    let sites = camera_sites(&config);
+    let maintenance = maintenance_windows(&config);
+    let (camera_changes, camera_requests) = CameraChanges::channel();
+    let (rule_changes, rule_requests) = RuleChanges::channel();
     let seen = Seen {
         statuses: sharpeyes_ingest::camera::CameraBoard::default(),
         views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
@@ -272,14 +320,50 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
         photos: Some(photo_analyser(&config).await?),
         zones: None,
         config: {
-            let shown = crate::config::shown::redacted(&config);
-            Arc::new(move || shown.clone())
+            let (configs, in_force, overrides) = (configs.clone(), in_force.clone(), rule_overrides.clone());
+            Arc::new(move || {
+                shown_config(&configs.borrow(), &in_force.read().expect("cameras in force lock"), &overrides)
+            })
         },
-        sites: camera_sites(&config),
-        camera_changes: None,
-        rule_changes: None,
-        maintenance: maintenance_windows(&config),
+        sites: sites.clone(),
+        camera_changes: Some(camera_changes),
+        rule_changes: Some(rule_changes),
+        maintenance: maintenance.clone(),
     };
+    let runner = || CameraRunner {
+        streams: Streams::OnEdges,
+        sites: sites.clone(),
+        maintenance: maintenance.clone(),
+        in_force: in_force.clone(),
+    };
+    let keeper = camera_keeper::CameraKeeper {
+        store: store.clone(),
+        runner: runner(),
+        broadcast: Some(settings_changed.clone()),
+        clock: sharpeyes_alerting::clock::system(),
+    };
+    let rules = rules_keeper::RulesKeeper {
+        store: store.clone(),
+        overrides: rule_overrides.clone(),
+        configs: configs.clone(),
+        updates: None,
+        broadcast: Some(settings_changed),
+        clock: sharpeyes_alerting::clock::system(),
+    };
+    let follower = settings_follower::SettingsFollower {
+        runner: runner(),
+        share: settings_follower::Share { node: node.to_owned(), nodes: Vec::new() },
+        overrides: rule_overrides,
+        rule_updates: None,
+    };
+    let (settings_tx, settings_rx) = mpsc::channel(SETTINGS_WAITING);
+    let tasks = [
+        tokio::spawn(broadcast.run()),
+        tokio::spawn(feed.run(settings_tx)),
+        tokio::spawn(follower.run(settings_rx, configs.clone())),
+        tokio::spawn(keeper.run(camera_requests, configs)),
+        tokio::spawn(rules.run(rule_requests)),
+    ];
     let cases = CaseService::start(&config, store, registry, seen, violations_rx, listener, true).await?;
     let (consumer_stop, consumer_stop_rx) = oneshot::channel::<()>();
     let consumer = tokio::spawn(consumer.run(violations_tx, async move {
@@ -290,6 +374,9 @@ async fn serve_center(config: Config, node: &str) -> anyhow::Result<()> {
     crate::shutdown::first_signal().await;
     let _ = consumer_stop.send(());
     consumer.await?;
+    for task in tasks {
+        task.abort();
+    }
     cases.stop().await?;
     info!("sharpeyes center stopped");
     Ok(())

@@ -10,6 +10,7 @@ use sharpeyes_alerting::{
     api::{ChangeRefusal, ChangeRequest, RuleChange},
     cases::Principal,
     clock::SharedClock,
+    cluster::SettingsChanged,
     rules::{DwellConfig, RulesUpdate},
     store::Store,
 };
@@ -55,8 +56,10 @@ pub struct RulesKeeper {
     pub overrides: RuleOverrides,
     /// The configuration as last read (the file's sections, the detector's manifest).
     pub configs: Configs,
-    /// The running rules.
-    pub updates: Sender<RulesUpdate>,
+    /// The running rules (none on a center: the edges run them).
+    pub updates: Option<Sender<RulesUpdate>>,
+    /// Told of every change made (on a center: publishes it to the edges).
+    pub broadcast: Option<SettingsChanged>,
     /// What stamps the changes.
     pub clock: SharedClock,
 }
@@ -65,7 +68,11 @@ impl RulesKeeper {
     /// Serves `requests` until the API's end closes.
     pub async fn run(self, mut requests: mpsc::Receiver<ChangeRequest<RuleChange>>) {
         while let Some(ChangeRequest { change, who, reply }) = requests.recv().await {
-            let _ = reply.send(self.change(change, &who).await);
+            let answer = self.change(change, &who).await;
+            if let (Ok(_), Some(broadcast)) = (&answer, &self.broadcast) {
+                broadcast.notify();
+            }
+            let _ = reply.send(answer);
         }
     }
 
@@ -73,11 +80,6 @@ impl RulesKeeper {
         let config = self.configs.borrow().clone();
         let unknown =
             |rule: &str| ChangeRefusal::Unknown(format!("no dwell rule '{rule}': one of {}", DWELL_RULES.join(", ")));
-        let manifest = Manifest::load(&config.detector.manifest).map_err(|error| {
-            ChangeRefusal::Conflict(format!(
-                "the detector's manifest does not read, so the rules were not changed: {error}"
-            ))
-        })?;
         let now = self.clock.now();
         let shown = match change {
             RuleChange::Set { rule, section } => {
@@ -102,13 +104,29 @@ impl RulesKeeper {
                 shown_rule(&section, None)
             }
         };
-        let dwell = dwell_rules(&self.overrides.applied_to(&config), &manifest);
-        self.updates
-            .send(RulesUpdate::Dwell(dwell))
-            .map_err(|_| ChangeRefusal::Conflict("the rules have stopped: the service is stopping".into()))?;
+        if let Some(updates) = &self.updates {
+            push_dwell_rules(&config, &self.overrides, updates)?;
+        }
         info!(changed_by = %who.name, "rule settings changed through the API: the rules take them from the next frame");
         Ok(shown)
     }
+}
+
+/// Hands the running rules the dwell rules of `config` with `overrides`, from their next frame.
+pub fn push_dwell_rules(
+    config: &Config,
+    overrides: &RuleOverrides,
+    updates: &Sender<RulesUpdate>,
+) -> Result<(), ChangeRefusal> {
+    let manifest = Manifest::load(&config.detector.manifest).map_err(|error| {
+        ChangeRefusal::Conflict(format!(
+            "the detector's manifest does not read, so the rules were not changed: {error}"
+        ))
+    })?;
+    let dwell = dwell_rules(&overrides.applied_to(config), &manifest);
+    updates
+        .send(RulesUpdate::Dwell(dwell))
+        .map_err(|_| ChangeRefusal::Conflict("the rules have stopped: the service is stopping".into()))
 }
 
 /// A rule's section as the API and `GET /api/v1/config` show it, with where it comes from: `api`

@@ -556,3 +556,32 @@ pub fn start_webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) 
     });
     (url, taken)
 }
+
+/// The text of a node's `/metrics` (empty when it does not answer).
+pub fn metrics_of(base: &str) -> String {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{base}/metrics"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .and_then(|r| r.text());
+    response.unwrap_or_default()
+}
+
+/// Cameras an edge reports `streaming`.
+pub fn streaming(base: &str) -> std::collections::HashSet<String> {
+    metrics_of(base)
+        .lines()
+        .filter(|l| l.starts_with("sharpeyes_camera_state{") && l.contains("state=\"streaming\"") && l.ends_with(" 1"))
+        .filter_map(|l| l.split("camera=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect()
+}
+
+/// A node's configuration: `shared` after its own listen port and data directory.
+pub fn node_config(dir: &Path, shared: &str, name: &str) -> (PathBuf, String) {
+    let port = free_port();
+    let data = dir.join(name);
+    let text = format!("[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{shared}", data.display());
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    (path, format!("http://127.0.0.1:{port}"))
+}

@@ -19,7 +19,8 @@ use super::{
 };
 use crate::cases::Principal;
 
-/// The keeper of this node's cameras (409 on a node that analyses none).
+/// The keeper of this node's cameras (409 on a node without one). On a center the keeper keeps the
+/// change and publishes it to the edge that owns the camera.
 fn changes(state: &ApiState) -> Result<&CameraChanges, ApiError> {
     state.camera_changes.as_ref().ok_or_else(|| {
         ApiError::Conflict("this node analyses no cameras (role center): change cameras on the node that does".into())
@@ -32,7 +33,7 @@ fn changes(state: &ApiState) -> Result<&CameraChanges, ApiError> {
     (status = 201, description = "the camera as it now runs, secrets replaced by `***`, with `source` (`api`), `changed_at` and `changed_by`", body = Object),
     (status = 400, description = "an invalid camera, each problem by key path (`zones[0].polygon`)", body = ErrorBody),
     (status = 403, description = "not an admin", body = ErrorBody),
-    (status = 409, description = "a camera of that id runs already, or a center", body = ErrorBody),
+    (status = 409, description = "a camera of that id runs already, or its stream could not start", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn add(
     State(state): State<ApiState>,
@@ -54,7 +55,7 @@ pub async fn add(
     (status = 400, description = "an invalid camera, each problem by key path", body = ErrorBody),
     (status = 403, description = "not an admin", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 409, description = "a center", body = ErrorBody),
+    (status = 409, description = "the service is stopping, or the stream could not start", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn replace(
     State(state): State<ApiState>,
@@ -84,7 +85,7 @@ pub async fn replace(
     (status = 200, description = "the camera as it ran, with `source` (`api`), `changed_at` and `changed_by` of its removal", body = Object),
     (status = 403, description = "not an admin", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 409, description = "a center", body = ErrorBody),
+    (status = 409, description = "the service is stopping, or the stream could not start", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<ApiState>,

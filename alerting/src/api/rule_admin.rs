@@ -34,7 +34,7 @@ fn changes(state: &ApiState) -> Result<&RuleChanges, ApiError> {
     (status = 400, description = "an invalid section, each problem by key path (`min_dwell_s`)", body = ErrorBody),
     (status = 403, description = "not an admin", body = ErrorBody),
     (status = 404, description = "not a dwell rule", body = ErrorBody),
-    (status = 409, description = "a center, or the detector's manifest does not read", body = ErrorBody),
+    (status = 409, description = "the detector's manifest does not read", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn set(
     State(state): State<ApiState>,
@@ -53,7 +53,7 @@ pub async fn set(
     (status = 200, description = "the file's section, now in force, with `source` (`file`)", body = Object),
     (status = 403, description = "not an admin", body = ErrorBody),
     (status = 404, description = "not a dwell rule", body = ErrorBody),
-    (status = 409, description = "the rule already runs with the file's section, or a center", body = ErrorBody),
+    (status = 409, description = "the rule already runs with the file's section", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn reset(
     State(state): State<ApiState>,

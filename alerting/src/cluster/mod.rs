@@ -9,16 +9,23 @@
 //! - [`ViolationConsumer`] (center): a persistent MQTT v5 shared subscription; each message is
 //!   acknowledged once its violation is filed, and filed once whoever receives it (the case engine's
 //!   shared mode, see [`crate::casework::CaseEngine`]);
+//! - [`SettingsBroadcast`] (center) and [`SettingsFeed`] (edge): the cameras and rule sections an
+//!   admin set on a center, carried to the edges as retained messages;
 //! - [`leader::lead`] (center): one center at a time sends notifications and runs supervision.
 
 mod center;
 mod config;
 mod edge;
 pub mod leader;
+mod settings;
 pub mod shard;
 mod spool;
 
 pub use center::{CenterMetrics, ViolationConsumer};
 pub use config::ClusterConfig;
 pub use edge::{EdgeMetrics, EdgeRelay};
+pub use settings::{
+    PublishedSettings, SettingsBody, SettingsBroadcast, SettingsChanged, SettingsFeed, SettingsKind, read_settings,
+    settings_topic,
+};
 pub use spool::Spool;
