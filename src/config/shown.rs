@@ -17,9 +17,16 @@ pub const REDACTED: &str = "***";
 /// Keys whose values are secrets wherever they appear.
 const SECRET_KEYS: [&str; 3] = ["secret", "password", "sha256"];
 
+/// `settings` as JSON, each number as its type writes it: through the text, so that an `f32` of 0.6
+/// shows as `0.6` (`serde_json::to_value` widens it to 0.6000000238418579).
+pub fn as_json(settings: &impl serde::Serialize) -> Value {
+    let text = serde_json::to_string(settings).expect("settings are plain data");
+    serde_json::from_str(&text).expect("serde_json reads what it writes")
+}
+
 /// `config` as JSON, secrets replaced by [`REDACTED`].
 pub fn redacted(config: &Config) -> Value {
-    let mut value = serde_json::to_value(config).expect("the configuration is plain data");
+    let mut value = as_json(config);
     redact(&mut value);
     value
 }
@@ -72,6 +79,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reference.toml");
         let config = Config::parse(&std::fs::read_to_string(path).unwrap()).expect("the reference file is valid");
         let shown = serde_json::to_value(&config).unwrap();
+        assert_eq!(redacted(&config)["rules"]["illegal_parking"]["min_presence"], serde_json::json!(0.6));
         let read_back: Config = serde_json::from_value(shown.clone()).expect("shown keys are the file's keys");
         assert_eq!(serde_json::to_value(&read_back).unwrap(), shown);
         assert!(redacted(&config)["cameras"].as_array().is_some_and(|cameras| !cameras.is_empty()));

@@ -439,7 +439,7 @@ fn stream_settings(camera: &CameraConfig) -> Value {
 
 /// `camera` as the API and `GET /api/v1/config` show it: its entry without secrets, and its origin.
 pub fn shown_camera(camera: &CameraConfig, origin: &Origin) -> Value {
-    let mut value = serde_json::to_value(camera).expect("a camera's settings serialise");
+    let mut value = shown::as_json(camera);
     shown::redact(&mut value);
     if let (Some(fields), Ok(Value::Object(origin))) = (value.as_object_mut(), serde_json::to_value(origin)) {
         fields.extend(origin);

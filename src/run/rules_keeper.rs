@@ -132,7 +132,7 @@ pub fn push_dwell_rules(
 /// A rule's section as the API and `GET /api/v1/config` show it, with where it comes from: `api`
 /// (with when and who) when `kept`, else `file`.
 pub fn shown_rule(section: &DwellConfig, kept: Option<&RuleOverride>) -> Value {
-    let mut value = serde_json::to_value(section).expect("a rule's settings serialise");
+    let mut value = crate::config::shown::as_json(section);
     let origin = match kept {
         Some(kept) => json!({ "source": "api", "changed_at": kept.changed_at, "changed_by": kept.changed_by }),
         None => json!({ "source": "file" }),
