@@ -202,6 +202,8 @@ fn every_role_and_every_write_is_allowed_or_refused_as_designed() {
         assert_eq!(dataset, if admin { 200 } else { 403 }, "{role} exporting the labelled dataset");
         let zones = call(&base, Method::PUT, "/api/v1/cameras/none/zones", role, Some(serde_json::json!([]))).0;
         assert_eq!(zones, if admin { 404 } else { 403 }, "{role} changing a camera's zones (there is no such camera)");
+        let zone = call(&base, Method::DELETE, "/api/v1/cameras/none/zones/a", role, None).0;
+        assert_eq!(zone, if admin { 404 } else { 403 }, "{role} removing a zone (there is no such camera)");
         let invalid = serde_json::json!({ "id": "none", "url": "not a camera" });
         let added = call(&base, Method::POST, "/api/v1/cameras", role, Some(invalid.clone())).0;
         assert_eq!(added, if admin { 400 } else { 403 }, "{role} adding a camera (an invalid one)");

@@ -128,6 +128,27 @@ fn zones_changed_through_the_api_apply_without_a_reconnect_and_outlive_a_restart
     let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
     assert_eq!(view["zones"][0]["id"], "curb", "{view}");
 
+    // One zone set and removed by its id, the others as they are.
+    let one = |method: reqwest::Method, zone: &str, body: Option<Value>| {
+        send_json(&base, method, &format!("/api/v1/cameras/truck-cam/zones/{zone}"), body)
+    };
+    let gate = json!({ "kind": "no_parking", "polygon": EMPTY_CORNER });
+    let (status, zones) = one(reqwest::Method::PUT, "gate", Some(gate.clone()));
+    assert_eq!(status, 200, "{zones}");
+    let ids: Vec<&str> = zones["zones"].as_array().unwrap().iter().filter_map(|z| z["id"].as_str()).collect();
+    assert_eq!((ids, zones["source"].as_str()), (vec!["curb", "gate"], Some("api")), "{zones}");
+    let (_, view) = get_json(&base, "/api/v1/cameras/truck-cam/view");
+    assert_eq!(view["zones"].as_array().map(Vec::len), Some(2), "the tuning view shows the new zone: {view}");
+    let (status, refused) = one(reqwest::Method::PUT, "gate", Some(json!({ "id": "other", "kind": "no_parking" })));
+    assert_eq!(status, 400, "{refused}");
+    let (status, refused) =
+        one(reqwest::Method::PUT, "gate", Some(json!({ "kind": "no_parking", "polygon": [[0.0, 0.0]] })));
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("zones[1].polygon"), "{refused}");
+    let (status, zones) = one(reqwest::Method::DELETE, "gate", None);
+    assert_eq!((status, zones["zones"].as_array().map(Vec::len)), (200, Some(1)), "{zones}");
+    assert_eq!(one(reqwest::Method::DELETE, "gate", None).0, 404, "no zone 'gate' any more");
+
     // Reset to the file's zones: the case of the zone that went stays and can be worked to the end.
     let reset = || send_json(&base, reqwest::Method::DELETE, "/api/v1/cameras/truck-cam/zones", None);
     let (status, zones) = reset();

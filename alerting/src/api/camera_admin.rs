@@ -66,16 +66,7 @@ pub async fn replace(
     admin_only(&who, "change a camera")?;
     let changes = changes(&state)?;
     let Json(mut camera) = body?;
-    let Some(fields) = camera.as_object_mut() else {
-        return Err(ApiError::BadRequest("the body must be a camera's [[cameras]] entry (a JSON object)".into()));
-    };
-    match fields.get("id") {
-        None => {
-            fields.insert("id".into(), Value::String(id.clone()));
-        }
-        Some(Value::String(given)) if *given == id => {}
-        Some(given) => return Err(ApiError::BadRequest(format!("id: {given} is not the path's camera '{id}'"))),
-    }
+    named_by_path(&mut camera, "camera's [[cameras]]", &id)?;
     Ok(Json(changes.ask(CameraChange::Replace { id, camera }, who).await?))
 }
 
@@ -95,4 +86,20 @@ pub async fn remove(
     admin_only(&who, "remove a camera")?;
     let changes = changes(&state)?;
     Ok(Json(changes.ask(CameraChange::Remove { id }, who).await?))
+}
+
+/// Gives `entry` (a request body, the `what` entry) the path's `id`, or refuses it when it is not an
+/// object or names another id.
+pub(super) fn named_by_path(entry: &mut Value, what: &str, id: &str) -> Result<(), ApiError> {
+    let Some(fields) = entry.as_object_mut() else {
+        return Err(ApiError::BadRequest(format!("the body must be a {what} entry (a JSON object)")));
+    };
+    match fields.get("id") {
+        None => {
+            fields.insert("id".into(), Value::String(id.to_owned()));
+            Ok(())
+        }
+        Some(Value::String(given)) if given == id => Ok(()),
+        Some(given) => Err(ApiError::BadRequest(format!("id: {given} is not the path's '{id}'"))),
+    }
 }

@@ -76,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/config", get(shown_config::show))
         .route("/cameras/{id}/zones", get(zones::get).put(zones::put).delete(zones::reset))
         .route("/cameras/{id}/zones/preview", post(zones::preview))
+        .route("/cameras/{id}/zones/{zone}", put(zones::put_one).delete(zones::remove_one))
         .route("/grids", get(grids::tree))
         .route("/map", get(map::view))
         .route("/dataset", get(dataset::export))

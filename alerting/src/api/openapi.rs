@@ -46,6 +46,8 @@ use super::{
         zones::put,
         zones::reset,
         zones::preview,
+        zones::put_one,
+        zones::remove_one,
         grids::tree,
         map::view,
         dataset::export,

@@ -155,17 +155,88 @@ pub async fn put(
     admin_only(&who, "change a camera's zones")?;
     let (editor, _) = camera_of(&state, &id)?;
     let zones = validated(body)?;
+    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
+}
+
+/// Keeps `zones` as camera `id`'s (audited) and hands them to its rules.
+async fn keep_and_apply(
+    state: &ApiState,
+    editor: &ZoneEditor,
+    who: &Principal,
+    id: String,
+    zones: Vec<ZoneConfig>,
+) -> Result<CameraZones, ApiError> {
     let json = serde_json::to_string(&zones).expect("zone settings serialise");
     let now = state.clock.now();
-    state.store.set_camera_zones(&id, &json, &who, now).await?;
+    state.store.set_camera_zones(&id, &json, who, now).await?;
     editor.apply(&id, &zones).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
-    Ok(Json(CameraZones {
+    Ok(CameraZones {
         camera: id,
         source: ZoneSource::Api,
         changed_at: Some(now),
         changed_by: Some(who.name.to_string()),
         zones,
-    }))
+    })
+}
+
+/// `PUT /api/v1/cameras/{id}/zones/{zone}` (admin): sets one zone of the camera (its body a
+/// `[[cameras.zones]]` entry; its `id`, when given, must be the path's), adding it when the camera has
+/// no zone of that id; the other zones stay as they are in force. Validated with them, as `PUT
+/// /api/v1/cameras/{id}/zones` validates the whole list (problems by key path, `zones[2].polygon`).
+#[utoipa::path(put, path = "/api/v1/cameras/{id}/zones/{zone}", tag = "cameras", params(("id" = String, Path, description = "camera id"), ("zone" = String, Path, description = "zone id")),
+    request_body = super::cameras::ZoneView,
+    responses(
+        (status = 200, description = "all the camera's zones, now in force", body = CameraZones),
+        (status = 400, description = "an invalid zone, each problem by key path", body = ErrorBody),
+        (status = 403, description = "not an admin", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+        (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn put_one(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path((id, zone)): Path<(String, String)>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<CameraZones>, ApiError> {
+    admin_only(&who, "change a camera's zones")?;
+    let (editor, from_file) = camera_of(&state, &id)?;
+    let Json(mut entry) = body?;
+    super::camera_admin::named_by_path(&mut entry, "zone's [[cameras.zones]]", &zone)?;
+    let mut zones = effective(&state, &id, from_file).await?.zones;
+    let at = zones.iter().position(|z| z.id == zone).unwrap_or(zones.len());
+    let entry: ZoneConfig =
+        serde_json::from_value(entry).map_err(|error| ApiError::BadRequest(format!("zones[{at}]: {error}")))?;
+    match zones.get_mut(at) {
+        Some(known) => *known = entry,
+        None => zones.push(entry),
+    }
+    let zones = validated(Ok(Json(zones)))?;
+    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
+}
+
+/// `DELETE /api/v1/cameras/{id}/zones/{zone}` (admin): removes one zone of the camera, the others staying
+/// as they are in force; the zone's open cases stay open and workable.
+#[utoipa::path(delete, path = "/api/v1/cameras/{id}/zones/{zone}", tag = "cameras", params(("id" = String, Path, description = "camera id"), ("zone" = String, Path, description = "zone id")),
+    responses(
+        (status = 200, description = "the camera's remaining zones, now in force", body = CameraZones),
+        (status = 403, description = "not an admin", body = ErrorBody),
+        (status = 404, description = "no such camera, or no such zone on it", body = ErrorBody),
+        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+        (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+pub async fn remove_one(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path((id, zone)): Path<(String, String)>,
+) -> Result<Json<CameraZones>, ApiError> {
+    admin_only(&who, "change a camera's zones")?;
+    let (editor, from_file) = camera_of(&state, &id)?;
+    let mut zones = effective(&state, &id, from_file).await?.zones;
+    let before = zones.len();
+    zones.retain(|z| z.id != zone);
+    if zones.len() == before {
+        return Err(ApiError::NotFound(format!("camera '{id}' has no zone '{zone}'")));
+    }
+    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
 }
 
 /// `DELETE /api/v1/cameras/{id}/zones` (admin): the camera goes back to the configuration file's zones.
