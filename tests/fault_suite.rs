@@ -128,34 +128,14 @@ fn faults_lose_no_violation_and_file_none_twice() {
     // SAFETY: set before any other thread of this test binary (its only test) reads the environment;
     // the nodes inherit it.
     unsafe { std::env::set_var("SHARPEYES_RELAY_SECRET", "fault-suite-relay-key") };
-    let mut shared = format!(
-        r#"database = "{database}"
-rate_limit_per_s = 100000
-rate_limit_burst = 100000
-
-[detector]
-manifest = "{manifest}"
-
-[[grids]]
-code = "110105001001001"
-name = "test grid"
-
+    let mut shared = cluster_config(&postgres.url(), broker.port, &prefix);
+    shared.push_str(&format!(
+        r#"
 [rules]
 repeat_s = 4.0
-[rules.illegal_parking]
-min_dwell_s = 2.0
 
 [cases]
 cooldown_s = 0.0
-
-[cluster]
-edges = ["edge-0", "edge-1"]
-relay_secret_env = "SHARPEYES_RELAY_SECRET"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-client_id = "{prefix}"
-prefix = "{prefix}"
 
 [notify]
 retry_min_s = 0.2
@@ -166,17 +146,8 @@ url = "{hook}"
 secret = "fault-suite-secret"
 [notify.route]
 receivers = ["city-ops"]
-
-[[auth.tokens]]
-name = "e2e"
-role = "admin"
-sha256 = "{sha}"
-"#,
-        database = postgres.url(),
-        manifest = root().join("models/yolox_nano.toml").display(),
-        port = broker.port,
-        sha = sha256_hex(TOKEN),
-    );
+"#
+    ));
     const SENSORS: usize = 6;
     // One more cover per fault, opened while the fault lasts.
     const FAULTS: [&str; 4] = ["broker away, edge SIGKILL", "center SIGKILL", "RTSP restart", "PostgreSQL restart"];

@@ -46,35 +46,9 @@ fn a_camera_added_on_the_center_runs_on_its_edge_and_outlives_the_edges_restart(
     // SAFETY: set before any other thread of this test binary (its only test) reads the environment;
     // the nodes inherit it.
     unsafe { std::env::set_var("SHARPEYES_RELAY_SECRET", RELAY_SECRET) };
-    let shared = format!(
-        r#"database = "{database}"
-rate_limit_per_s = 100000
-rate_limit_burst = 100000
-
-[detector]
-manifest = "{manifest}"
-
-[[grids]]
-code = "{GRID}"
-name = "test grid"
-
-[rules.illegal_parking]
-min_dwell_s = 2.0
-
-[cluster]
-edges = ["edge-0", "edge-1"]
-relay_secret_env = "SHARPEYES_RELAY_SECRET"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-client_id = "{prefix}"
-prefix = "{prefix}"
-
-[[auth.tokens]]
-name = "e2e"
-role = "admin"
-sha256 = "{sha}"
-
+    let mut shared = cluster_config(&database.url, broker.port, &prefix);
+    shared.push_str(&format!(
+        r#"
 [[cameras]]
 id = "first-cam"
 url = "{first}"
@@ -85,12 +59,8 @@ decode = "keyframes"
   kind = "no_parking"
   polygon = [[0.0, 0.0], [0.08, 0.0], [0.0, 0.08]]
 "#,
-        database = database.url,
-        manifest = root().join("models/yolox_nano.toml").display(),
-        port = broker.port,
-        sha = sha256_hex(TOKEN),
         first = urls[0],
-    );
+    ));
     let (center_config, center) = node_config(dir.path(), &shared, "center");
     let edges: Vec<(PathBuf, String)> =
         ["edge-0", "edge-1"].iter().map(|name| node_config(dir.path(), &shared, name)).collect();

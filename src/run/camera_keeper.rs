@@ -205,9 +205,7 @@ impl CameraRunner {
         info!(camera = id, "camera removed");
         Ok(())
     }
-}
 
-impl CameraRunner {
     /// Applies what a configuration file read again asks (see [`file_changes`]), each camera
     /// started or changed with `zones_of` it; a change that fails is named in the log.
     pub fn apply_file(&self, changes: Vec<FileChange>, zones_of: impl Fn(&CameraConfig) -> Vec<ZoneConfig>) {

@@ -585,3 +585,43 @@ pub fn node_config(dir: &Path, shared: &str, name: &str) -> (PathBuf, String) {
     std::fs::write(&path, text).unwrap();
     (path, format!("http://127.0.0.1:{port}"))
 }
+
+/// What every node of a test cluster shares, continuing each node's `[server]` section (see
+/// [`node_config`]): the case database at `database` with no rate limit, the detector, grid
+/// 110105001001001, parking confirmed after 2 s, edges `edge-0` and `edge-1` signing with the key in
+/// `SHARPEYES_RELAY_SECRET`, the broker on `broker_port` under `prefix`, and the admin test token.
+/// A test appends its own tables.
+pub fn cluster_config(database: &str, broker_port: u16, prefix: &str) -> String {
+    format!(
+        r#"database = "{database}"
+rate_limit_per_s = 100000
+rate_limit_burst = 100000
+
+[detector]
+manifest = "{manifest}"
+
+[[grids]]
+code = "110105001001001"
+name = "test grid"
+
+[rules.illegal_parking]
+min_dwell_s = 2.0
+
+[cluster]
+edges = ["edge-0", "edge-1"]
+relay_secret_env = "SHARPEYES_RELAY_SECRET"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{broker_port}"
+client_id = "{prefix}"
+prefix = "{prefix}"
+
+[[auth.tokens]]
+name = "e2e"
+role = "admin"
+sha256 = "{sha}"
+"#,
+        manifest = root().join("models/yolox_nano.toml").display(),
+        sha = sha256_hex(TOKEN),
+    )
+}

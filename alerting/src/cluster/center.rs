@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use rumqttc::v5::{
-    AsyncClient, Event, EventLoop, MqttOptions,
+    AsyncClient, Event, EventLoop,
     mqttbytes::{
         QoS,
         v5::{ConnectProperties, Packet, Publish},
@@ -20,6 +20,7 @@ use sharpeyes_ingest::mqtt::{MqttSettings, Receipt};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::mqtt::{client_options, signature_of};
 use crate::rules::wire;
 use crate::{Result, rules::Violation};
 
@@ -77,20 +78,12 @@ impl ViolationConsumer {
     /// A consumer in share group `group`, its session named by `settings.client_id` (keep it stable
     /// across restarts: the broker holds the unacknowledged messages under it).
     pub fn new(settings: MqttSettings, group: &str, metrics: CenterMetrics) -> Result<Self> {
-        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+        let mut options = client_options(&settings, settings.client_id.clone())?;
         let mut properties = ConnectProperties::new();
         properties.session_expiry_interval = Some(SESSION_EXPIRY_S);
         properties.receive_maximum = Some(RECEIVE_MAXIMUM);
         properties.max_packet_size = Some(64 * 1024 * 1024);
-        options
-            .set_keep_alive(Duration::from_secs(15))
-            .set_clean_start(false)
-            .set_manual_acks(true)
-            .set_connect_properties(properties);
-        options.set_transport(settings.transport().map_err(|error| crate::Error::Mqtt(error.to_string()))?);
-        if let Some((user, password)) = &settings.credentials {
-            options.set_credentials(user, password);
-        }
+        options.set_clean_start(false).set_manual_acks(true).set_connect_properties(properties);
         let (client, eventloop) = AsyncClient::new(options, 256);
         let filter = format!("$share/{group}/{}/violations/#", settings.prefix);
         let deadletter = format!("{}/deadletter/violations", settings.prefix);
@@ -194,11 +187,7 @@ impl Handler {
     ) -> bool {
         self.metrics.received.inc();
         let payload = std::mem::take(&mut publish.payload);
-        let signature = publish
-            .properties
-            .as_ref()
-            .and_then(|p| p.user_properties.iter().find(|(name, _)| name == wire::SIGNATURE_PROPERTY))
-            .map(|(_, value)| value.clone());
+        let signature = signature_of(&publish).map(str::to_owned);
         let decoded = {
             let (payload, key) = (payload.clone(), self.key.clone());
             tokio::task::spawn_blocking(move || {

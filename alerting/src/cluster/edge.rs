@@ -8,16 +8,17 @@ use std::{path::Path, time::Duration};
 
 use prometheus::{IntCounter, IntGauge, Registry};
 use rumqttc::v5::{
-    AsyncClient, Event, EventLoop, MqttOptions,
+    AsyncClient, Event, EventLoop,
     mqttbytes::{
         QoS,
-        v5::{Packet, PubAckReason, PublishProperties},
+        v5::{Packet, PubAckReason},
     },
 };
 use sharpeyes_ingest::mqtt::MqttSettings;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::mqtt::{client_options, signed_properties};
 use super::spool::Spool;
 use crate::rules::wire;
 use crate::{Result, rules::Violation};
@@ -88,13 +89,8 @@ impl EdgeRelay {
             info!(waiting, bytes, "violations left in the spool by the last run will be sent");
         }
         metrics.waiting.set(waiting as i64);
-        let mut options = MqttOptions::new(format!("{}-violations", settings.client_id), &settings.host, settings.port);
-        options.set_keep_alive(Duration::from_secs(15)).set_clean_start(true);
-        options.set_transport(settings.transport().map_err(|error| crate::Error::Mqtt(error.to_string()))?);
-        options.set_max_packet_size(Some(64 * 1024 * 1024));
-        if let Some((user, password)) = &settings.credentials {
-            options.set_credentials(user, password);
-        }
+        let mut options = client_options(&settings, format!("{}-violations", settings.client_id))?;
+        options.set_clean_start(true).set_max_packet_size(Some(64 * 1024 * 1024));
         let (client, eventloop) = AsyncClient::new(options, 16);
         let topic = format!("{}/violations/{node}", settings.prefix);
         Ok(Self {
@@ -236,11 +232,7 @@ impl EdgeRelay {
                 return None;
             }
         };
-        let mut properties =
-            PublishProperties { content_type: Some("application/json".into()), ..PublishProperties::default() };
-        if let Some(key) = &self.key {
-            properties.user_properties.push((wire::SIGNATURE_PROPERTY.into(), wire::sign(key, &message)));
-        }
+        let properties = signed_properties(self.key.as_deref(), &message);
         let sent =
             self.client.publish_with_properties(self.topic.clone(), QoS::AtLeastOnce, false, message, properties);
         match sent.await {

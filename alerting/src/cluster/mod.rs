@@ -17,6 +17,7 @@ mod center;
 mod config;
 mod edge;
 pub mod leader;
+mod mqtt;
 mod settings;
 pub mod shard;
 mod spool;

@@ -13,15 +13,13 @@
 //!
 //! Every message carries the whole setting, never a difference: taking one twice changes nothing.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use prometheus::{IntCounter, Registry};
 use rumqttc::v5::{
-    AsyncClient, Event, EventLoop, MqttOptions,
+    AsyncClient, Event, EventLoop,
     mqttbytes::{
         QoS,
-        v5::{Packet, Publish, PublishProperties},
+        v5::{Packet, Publish},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -30,6 +28,7 @@ use sharpeyes_ingest::mqtt::MqttSettings;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::mqtt::{client_options, signature_of, signed_properties};
 use crate::{Result, rules::wire, store::Store};
 
 /// What is set: a camera or a dwell rule.
@@ -122,13 +121,8 @@ impl SettingsBroadcast {
     /// A publisher of `store`'s camera settings and of the sections of `rules` (a rule without one is
     /// published as back to the file's), and the handle that asks it to publish.
     pub fn new(settings: MqttSettings, store: Store, rules: &[&str]) -> Result<(Self, SettingsChanged)> {
-        let mut options =
-            MqttOptions::new(format!("{}-settings-out", settings.client_id), &settings.host, settings.port);
-        options.set_keep_alive(Duration::from_secs(15)).set_clean_start(true);
-        options.set_transport(settings.transport().map_err(|error| crate::Error::Mqtt(error.to_string()))?);
-        if let Some((user, password)) = &settings.credentials {
-            options.set_credentials(user, password);
-        }
+        let mut options = client_options(&settings, format!("{}-settings-out", settings.client_id))?;
+        options.set_clean_start(true);
         let (client, eventloop) = AsyncClient::new(options, 64);
         let (changed, changes) = mpsc::channel(1);
         let rules = rules.iter().map(|rule| (*rule).to_owned()).collect();
@@ -204,11 +198,7 @@ impl Publisher {
 
     async fn publish(&self, kind: SettingsKind, name: &str, body: &SettingsBody) {
         let payload = serde_json::to_vec(body).expect("settings serialise");
-        let mut properties =
-            PublishProperties { content_type: Some("application/json".into()), ..PublishProperties::default() };
-        if let Some(key) = &self.key {
-            properties.user_properties.push((wire::SIGNATURE_PROPERTY.into(), wire::sign(key, &payload)));
-        }
+        let properties = signed_properties(self.key.as_deref(), &payload);
         let topic = settings_topic(&self.prefix, kind, name);
         if let Err(error) =
             self.client.publish_with_properties(topic.clone(), QoS::AtLeastOnce, true, payload, properties).await
@@ -255,14 +245,8 @@ impl SettingsFeed {
         )
         .and_then(|refused| registry.register(Box::new(refused.clone())).map(|()| refused))
         .map_err(|error| crate::Error::Config(format!("metrics: {error}")))?;
-        let mut options =
-            MqttOptions::new(format!("{}-settings-in", settings.client_id), &settings.host, settings.port);
-        options.set_keep_alive(Duration::from_secs(15)).set_clean_start(true);
-        options.set_transport(settings.transport().map_err(|error| crate::Error::Mqtt(error.to_string()))?);
-        options.set_max_packet_size(Some(u32::try_from(settings.max_packet).unwrap_or(u32::MAX)));
-        if let Some((user, password)) = &settings.credentials {
-            options.set_credentials(user, password);
-        }
+        let mut options = client_options(&settings, format!("{}-settings-in", settings.client_id))?;
+        options.set_clean_start(true).set_max_packet_size(Some(u32::try_from(settings.max_packet).unwrap_or(u32::MAX)));
         let (client, eventloop) = AsyncClient::new(options, 16);
         Ok(Self { client, eventloop, settings, key: None, refused })
     }
@@ -310,11 +294,7 @@ impl SettingsFeed {
             return None;
         }
         let topic = String::from_utf8_lossy(&publish.topic);
-        let signature = publish
-            .properties
-            .as_ref()
-            .and_then(|p| p.user_properties.iter().find(|(name, _)| name == wire::SIGNATURE_PROPERTY))
-            .map(|(_, value)| value.as_str());
+        let signature = signature_of(publish);
         let read = match &self.key {
             Some(key) => wire::verify(key, &publish.payload, signature).map_err(|error| error.to_string()),
             None => Ok(()),
