@@ -3,6 +3,10 @@
 //! that owns the camera applies it while the other cameras stream on, and an edge started later
 //! finds it. A settings message not signed with the relay key changes nothing.
 //!
+//! The tuning view on the center: a camera's list entry, view, latest frame and zone preview come
+//! from the edge that runs it (as it announced itself, signed); a zone set there reaches that edge's
+//! rules, outlives the edge's restart and goes back to the camera's entry when reset.
+//!
 //! On loopback: one center, two edges (`run --role center|edge`), simcam cameras, a private Mosquitto
 //! broker and a database of the local PostgreSQL.
 
@@ -109,6 +113,71 @@ decode = "keyframes"
     let shown = config["cameras"].as_array().unwrap().iter().find(|c| c["id"] == "added-cam").cloned();
     assert_eq!(shown.as_ref().map(|c| c["source"].clone()), Some(json!("api")), "{config}");
 
+    // The center lists each camera as the edge that runs it reports it.
+    let edge_names = ["edge-0", "edge-1"];
+    let node_of = |camera: &str| {
+        let (status, cameras) = get_json(&center, "/api/v1/cameras");
+        assert_eq!(status, 200, "{cameras}");
+        let listed = cameras.as_array().unwrap().iter().find(|c| c["id"] == camera).cloned();
+        listed.filter(|c| c["state"] == "streaming").map(|c| c["node"].clone())
+    };
+    wait_for(Duration::from_secs(20), || all_logs(&edge_processes), || node_of("added-cam").is_some());
+    assert_eq!(node_of("added-cam"), Some(json!(edge_names[added_edge])));
+    assert_eq!(node_of("first-cam"), Some(json!(edge_names[first_edge])));
+
+    // An edge card the relay key did not sign is refused: the center sends no token to its address.
+    let forged_card = json!({ "api": "http://127.0.0.1:9", "cameras": ["first-cam"] }).to_string();
+    publish_lines(broker.port, &format!("{prefix}/edges/edge-x"), &[forged_card], None);
+    wait_for(
+        Duration::from_secs(20),
+        || all_logs(&edge_processes),
+        || metric(&metrics_of(&center), "sharpeyes_edge_cards_refused_total") >= 1.0,
+    );
+
+    // The tuning view's reads on the center come from the edge: the zones it runs, its latest frame
+    // with the detector's boxes, and a preview replayed on its recent frames.
+    let view = |camera: &str| get_json(&center, &format!("/api/v1/cameras/{camera}/view"));
+    let (status, seen) = view("added-cam");
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["zones"][0]["id"], "curb", "{seen}");
+    assert!(seen["frame"]["width"].as_u64() > Some(0), "{seen}");
+    assert!(!seen["detections"].as_array().unwrap().is_empty(), "{seen}");
+    assert_eq!(view("first-cam").1["zones"][0]["id"], "corner", "the other edge serves its own camera");
+    let (status, jpeg) = get_bytes(&center, "/api/v1/cameras/added-cam/frame");
+    assert_eq!((status, &jpeg[..2]), (200, &[0xFF, 0xD8][..]), "a JPEG from the edge");
+    let zone = |polygon: Value| json!({ "id": "curb", "kind": "no_parking", "polygon": polygon });
+    let whole = zone(json!([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]));
+    let corner = zone(json!([[0.0, 0.0], [0.08, 0.0], [0.0, 0.08]]));
+    let preview = |draft: &Value| {
+        let path = "/api/v1/cameras/added-cam/zones/preview";
+        let (status, answer) = send_json(&center, reqwest::Method::POST, path, Some(json!([draft])));
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    let counted = preview(&whole);
+    assert!(counted["frames"].as_u64() > Some(0), "{counted}");
+    assert!(!counted["latest"].as_array().unwrap().is_empty(), "the truck counts in the whole frame: {counted}");
+    let in_corner = preview(&corner);
+    assert!(in_corner["latest"].as_array().unwrap().is_empty(), "nothing counts in the corner: {in_corner}");
+    assert!(in_corner["cases"].as_array().unwrap().is_empty(), "{in_corner}");
+    let (status, refused) = send_json(
+        &center,
+        reqwest::Method::POST,
+        "/api/v1/cameras/added-cam/zones/preview",
+        Some(json!([{ "id": "curb", "kind": "no_parking", "polygon": [[0.0, 0.0]] }])),
+    );
+    assert_eq!(status, 400, "a bad draft is refused on the center, naming its field: {refused}");
+    assert!(refused["error"].as_str().unwrap().contains("zones[0].polygon"), "{refused}");
+
+    // A zone moved on the center: kept, and the edge's rules run it (the edge's view shows it).
+    let corners_seen = || view("added-cam").1["zones"][0]["polygon"].as_array().map(Vec::len);
+    let (status, answer) =
+        send_json(&center, reqwest::Method::PUT, "/api/v1/cameras/added-cam/zones/curb", Some(corner.clone()));
+    assert_eq!((status, &answer["source"]), (200, &json!("api")), "{answer}");
+    wait_for(Duration::from_secs(20), || all_logs(&edge_processes), || corners_seen() == Some(3));
+    let (_, kept) = get_json(&center, "/api/v1/cameras/added-cam/zones");
+    assert_eq!((&kept["source"], kept["zones"][0]["polygon"].as_array().map(Vec::len)), (&json!("api"), Some(3)));
+
     // A dwell rule's section set on the center reaches both edges' rules.
     let section = json!({ "min_dwell_s": 3.0 });
     let (status, answer) = send_json(&center, reqwest::Method::PUT, "/api/v1/rules/illegal_parking", Some(section));
@@ -122,9 +191,12 @@ decode = "keyframes"
     // The edge that runs the added camera starts again from its file alone and finds it retained.
     let (status, _) = edge_processes[added_edge].interrupt();
     assert!(status.success(), "{}", edge_processes[added_edge].log());
+    // Stopped, the edge said goodbye: the center knows no edge to ask.
+    wait_for(Duration::from_secs(20), || all_logs(&edge_processes), || view("added-cam").0 == 404);
     let (config, base) = &edges[added_edge];
-    edge_processes[added_edge] = start(config, base, "edge", ["edge-0", "edge-1"][added_edge]);
+    edge_processes[added_edge] = start(config, base, "edge", edge_names[added_edge]);
     wait_for(Duration::from_secs(60), || all_logs(&edge_processes), || streams_on("added-cam") == vec![added_edge]);
+    wait_for(Duration::from_secs(20), || all_logs(&edge_processes), || corners_seen() == Some(3));
     wait_for(Duration::from_secs(60), || all_logs(&edge_processes), || streams_on("first-cam") == vec![first_edge]);
     let first_restarts = restarts(&edges[first_edge].1);
     assert!(
@@ -132,6 +204,11 @@ decode = "keyframes"
         "the restarted edge took the rule's section:\n{}",
         edge_processes[added_edge].log()
     );
+
+    // The zones reset on the center: the edge runs the camera entry's again.
+    let (status, answer) = send_json(&center, reqwest::Method::DELETE, "/api/v1/cameras/added-cam/zones", None);
+    assert_eq!((status, &answer["source"]), (200, &json!("file")), "{answer}");
+    wait_for(Duration::from_secs(20), || all_logs(&edge_processes), || corners_seen() == Some(4));
 
     // Removed on the center: its edge stops it; its case stays and can be worked to the end.
     let (status, answer) = send_json(&center, reqwest::Method::DELETE, "/api/v1/cameras/added-cam", None);

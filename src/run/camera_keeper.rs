@@ -193,6 +193,14 @@ impl CameraRunner {
         Ok(())
     }
 
+    /// Makes `zones` camera `id`'s zones in its rules (nothing where the streams run on the edges).
+    pub fn apply_zones(&self, id: &str, zones: &[ZoneConfig]) -> Result<(), ChangeRefusal> {
+        if let Streams::Here { editor, .. } = &self.streams {
+            editor.apply(id, zones).map_err(stopping)?;
+        }
+        Ok(())
+    }
+
     /// Stops a running camera: its stream, its rules; its site stays for its last violations.
     pub fn stop(&self, id: &str) -> Result<(), ChangeRefusal> {
         if let Streams::Here { feeds, editor } = &self.streams {

@@ -3,11 +3,14 @@
 //! - `all` (the default): one box — cameras → inference → rules → cases, notifications and the API,
 //!   on SQLite (or PostgreSQL);
 //! - `edge`: this node's share of the cameras (see [`sharpeyes_alerting::cluster::shard`]), inference,
-//!   rules and sensors; each violation is spooled and published over MQTT; the cameras and rule
-//!   sections an admin set on a center (see [`settings_follower`]); `/healthz` and `/metrics`;
+//!   rules and sensors; each violation is spooled and published over MQTT; the cameras, zones and
+//!   rule sections an admin set on a center (see [`settings_follower`]); `/healthz`, `/metrics` and,
+//!   for the centers, the reads of its cameras (their status, latest frames, zone previews), with
+//!   its API's address and cameras announced over the broker;
 //! - `center`: violations from the edge nodes (an MQTT v5 shared subscription), cases in PostgreSQL
 //!   shared with the other centers, notifications (by the leading center), the API and dashboard;
-//!   camera and rule changes made through its API are kept in the database and published to the edges.
+//!   camera, zone and rule changes made through its API are kept in the database and published to
+//!   the edges; the tuning view's reads are forwarded to the edge that runs the camera.
 //!
 //! Shutdown: only the sources get the signal; the later stages drain and stop when their input closes.
 
@@ -25,11 +28,14 @@ use anyhow::Context;
 use axum::{Router, routing::get};
 use sharpeyes_alerting::{
     api::{
-        CameraChanges, RuleChanges,
+        Authenticator, CameraChanges, CameraReads, EdgeReads, RuleChanges, ZoneKeeper,
         server::{self, ConnectionLimits, ConnectionMetrics},
     },
     casework::{CameraSite, CameraSites, citizen::PhotoAnalyser},
-    cluster::{CenterMetrics, EdgeMetrics, EdgeRelay, SettingsBroadcast, SettingsFeed, ViolationConsumer, shard},
+    cluster::{
+        CenterMetrics, EdgeAnnouncer, EdgeCards, EdgeMetrics, EdgeRelay, SettingsBroadcast, SettingsFeed,
+        ViolationConsumer, shard,
+    },
     notify::MaintenanceWindows,
     rules::{CameraViews, ZoneEditor},
 };
@@ -180,7 +186,8 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
                 shown_config(&configs.borrow(), &in_force.read().expect("cameras in force lock"), &overrides)
             })
         },
-        zones: Some(editor.clone()),
+        zones: ZoneKeeper::Here(editor.clone()),
+        edges: None,
         sites: sites.clone(),
         camera_changes: Some(camera_changes),
         rule_changes: Some(rule_changes),
@@ -263,27 +270,49 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
         cameras.iter().map(|camera| (camera.id.clone(), camera.zones.clone())).collect(),
         analysis.rule_settings.clone(),
     );
+    let in_force: camera_keeper::InForce = Arc::new(std::sync::RwLock::new(kept.collect()));
     let follower = settings_follower::SettingsFollower {
         runner: CameraRunner {
-            streams: Streams::Here { feeds: analysis.feeds.clone(), editor },
+            streams: Streams::Here { feeds: analysis.feeds.clone(), editor: editor.clone() },
             sites: camera_sites(&config),
             maintenance: maintenance_windows(&config),
-            in_force: Arc::new(std::sync::RwLock::new(kept.collect())),
+            in_force: in_force.clone(),
         },
         share: settings_follower::Share { node: node.to_owned(), nodes },
         overrides,
         rule_updates: Some(analysis.rule_updates.clone()),
+        zones_set: std::collections::HashMap::new(),
     };
+    let api = edge_api_address(&config, node);
+    let running = Arc::new(move || {
+        in_force.read().expect("cameras in force lock").iter().map(|kept| kept.camera.id.clone()).collect()
+    });
+    let announcer =
+        EdgeAnnouncer::new(mqtt_settings(node_config.mqtt.as_ref().expect("set above"))?, node, api.clone(), running)?
+            .with_signing_key(config.cluster.relay_key());
+    let goodbye = announcer.goodbye();
     let (settings_tx, settings_rx) = mpsc::channel(SETTINGS_WAITING);
     let feed = tokio::spawn(feed.run(settings_tx));
     let follower = tokio::spawn(follower.run(settings_rx, configs));
-    let (http_stop, http) = serve_health(listener, registry, config.server.connection_limits())?;
-    info!(listen = %config.server.listen, node, "sharpeyes edge running");
+    let announcer = tokio::spawn(announcer.run());
+    let reads = CameraReads {
+        cameras: analysis.statuses.clone(),
+        views: analysis.views.clone(),
+        zones: Some(editor),
+        edges: None,
+    };
+    let auth = Arc::new(api_tokens(&config));
+    let (http_stop, http) = serve_edge_http(listener, registry, reads, auth, config.server.connection_limits())?;
+    info!(listen = %config.server.listen, node, %api, "sharpeyes edge running");
 
     crate::shutdown::first_signal().await;
     config_reader.abort();
     feed.abort();
     follower.abort();
+    goodbye.say().await;
+    if tokio::time::timeout(Duration::from_secs(2), announcer).await.is_err() {
+        info!("the edge card could not be cleared (no broker): the broker's last will clears it");
+    }
     analysis.stop().await?;
     relay.await?;
     let _ = http_stop.send(());
@@ -306,6 +335,8 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
         SettingsBroadcast::new(mqtt_settings(&mqtt)?, store.clone(), &crate::config::DWELL_RULES)?;
     let broadcast = broadcast.with_signing_key(config.cluster.relay_key());
     let feed = SettingsFeed::new(mqtt_settings(&mqtt)?, &registry)?.with_signing_key(config.cluster.relay_key());
+    let (cards, edges) = EdgeCards::new(mqtt_settings(&mqtt)?, &registry)?;
+    let cards = cards.with_signing_key(config.cluster.relay_key());
     // A center reads its file once: SIGHUP changes nothing on it.
     let (_file_unchanged, configs) = tokio::sync::watch::channel(Arc::new(config.clone()));
     let (violations_tx, violations_rx) = mpsc::channel(VIOLATIONS_CAPACITY);
@@ -318,7 +349,17 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
         views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
         sensors: Arc::new(SensorBoard::default()),
         photos: Some(photo_analyser(&config).await?),
-        zones: None,
+        zones: ZoneKeeper::OnEdges {
+            entries: {
+                let in_force = in_force.clone();
+                Arc::new(move |id: &str| {
+                    let in_force = in_force.read().expect("cameras in force lock");
+                    in_force.iter().find(|kept| kept.camera.id == id).map(|kept| kept.camera.zones.clone())
+                })
+            },
+            published: settings_changed.clone(),
+        },
+        edges: Some(EdgeReads::new(edges)),
         config: {
             let (configs, in_force, overrides) = (configs.clone(), in_force.clone(), rule_overrides.clone());
             Arc::new(move || {
@@ -355,10 +396,12 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
         share: settings_follower::Share { node: node.to_owned(), nodes: Vec::new() },
         overrides: rule_overrides,
         rule_updates: None,
+        zones_set: std::collections::HashMap::new(),
     };
     let (settings_tx, settings_rx) = mpsc::channel(SETTINGS_WAITING);
     let tasks = [
         tokio::spawn(broadcast.run()),
+        tokio::spawn(cards.run()),
         tokio::spawn(feed.run(settings_tx)),
         tokio::spawn(follower.run(settings_rx, configs.clone())),
         tokio::spawn(keeper.run(camera_requests, configs)),
@@ -412,18 +455,42 @@ fn shown_config(
     shown
 }
 
-/// `/healthz` and `/metrics` of an edge node (it keeps no cases: the API lives on the centers), within
-/// the same connection limits as a center's API.
-fn serve_health(
+/// The tokens of `[auth]`, within the server's rate and failed-login limits (as the centers' API).
+fn api_tokens(config: &Config) -> Authenticator {
+    config
+        .auth
+        .authenticator(config.server.rate_limit_per_s, config.server.rate_limit_burst)
+        .with_failed_login_limit(config.server.failed_logins_per_minute)
+}
+
+/// Where the centers reach edge `node`'s API: `cluster.advertise_api` with `{node}` replaced, else
+/// `http://` and `server.listen`, the node's name in place of an unspecified address (`0.0.0.0`).
+fn edge_api_address(config: &Config, node: &str) -> String {
+    if let Some(template) = &config.cluster.advertise_api {
+        return template.replace("{node}", node);
+    }
+    match config.server.listen.parse::<std::net::SocketAddr>() {
+        Ok(address) if address.ip().is_unspecified() => format!("http://{node}:{}", address.port()),
+        Ok(address) => format!("http://{address}"),
+        Err(_) => format!("http://{}", config.server.listen),
+    }
+}
+
+/// An edge node's HTTP: `/healthz`, `/metrics` and, for the centers, the reads of its cameras (see
+/// [`sharpeyes_alerting::api::edge_router`]), within the same connection limits as a center's API.
+fn serve_edge_http(
     listener: tokio::net::TcpListener,
     registry: prometheus::Registry,
+    reads: CameraReads,
+    auth: Arc<Authenticator>,
     limits: ConnectionLimits,
 ) -> anyhow::Result<(oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let connections = ConnectionMetrics::register(&registry)?;
     let router = Router::new()
         .route("/healthz", get(sharpeyes_alerting::api::health::healthz))
         .route("/metrics", get(sharpeyes_alerting::api::health::registry_metrics))
-        .with_state(registry);
+        .with_state(registry)
+        .merge(sharpeyes_alerting::api::edge_router(reads, auth));
     let (stop, stop_rx) = oneshot::channel::<()>();
     let http = tokio::spawn(server::serve(listener, router, limits, Some(connections), async move {
         let _ = stop_rx.await;

@@ -7,8 +7,8 @@ use anyhow::Context;
 use sharpeyes_alerting::{
     AlertingMetrics, QualityMetrics,
     api::{
-        self, ApiState, CameraChanges, ConfigView, MapSettings, Open311Settings, PublicBlur, RuleChanges, SensorPlace,
-        StreamLimit,
+        self, ApiState, CameraChanges, ConfigView, EdgeReads, MapSettings, Open311Settings, PublicBlur, RuleChanges,
+        SensorPlace, StreamLimit, ZoneKeeper,
         server::{self, ConnectionMetrics},
     },
     cases::{GridConfig, deadlines::DeadlinePolicy, duplicates::DuplicateRule, evidence::EvidenceStore},
@@ -20,7 +20,7 @@ use sharpeyes_alerting::{
     clock::{self, SharedClock},
     cluster::leader,
     notify::{Escalation, MaintenanceWindows, Mutes, Notifier},
-    rules::{CameraViews, Violation, ZoneEditor},
+    rules::{CameraViews, Violation},
     store::Store,
 };
 use sharpeyes_inference::{plate::PlateReader, runtime::SessionOptions};
@@ -31,7 +31,7 @@ use tracing::warn;
 use super::mqtt_settings;
 use crate::config::Config;
 
-/// What the API shows of the node's cameras and sensors (empty on a center).
+/// What the API shows of the node's cameras and sensors (on a center, the edges' through `edges`).
 pub struct Seen {
     /// The running cameras' statuses.
     pub statuses: CameraBoard,
@@ -41,8 +41,10 @@ pub struct Seen {
     pub sensors: Arc<SensorBoard>,
     /// The detector for citizen photos.
     pub photos: Option<Arc<PhotoAnalyser>>,
-    /// Changes the analysed cameras' zones (none on a center: the edges analyse the cameras).
-    pub zones: Option<ZoneEditor>,
+    /// Where zone changes take effect: this node's rules, or (a center) the edges'.
+    pub zones: ZoneKeeper,
+    /// On a center, the edges' reads of the cameras they run.
+    pub edges: Option<EdgeReads>,
     /// The configuration as last read, without secrets.
     pub config: ConfigView,
     /// Where each camera is (the case engine files in its grid; the map shows it).
@@ -163,6 +165,7 @@ impl CaseService {
             citizens,
             photos: seen.photos,
             zones: seen.zones,
+            edges: seen.edges,
             camera_changes: seen.camera_changes,
             rule_changes: seen.rule_changes,
             clock,

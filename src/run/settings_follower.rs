@@ -2,8 +2,8 @@
 //! [`sharpeyes_alerting::cluster::SettingsFeed`]):
 //!
 //! - an **edge** starts, changes or stops the cameras of its share (rendezvous hashing over the edge
-//!   nodes, as at start-up) as a center set them, and hands its rules a dwell rule's section as a
-//!   center set it; on SIGHUP it follows its configuration file for the cameras of its share that no
+//!   nodes, as at start-up) as a center set them, hands their rules the zones an admin set on a
+//!   center (which win over the camera's entry's), and a dwell rule's section as a center set it; on SIGHUP it follows its configuration file for the cameras of its share that no
 //!   center set (as `run --role all` does);
 //! - a **center** keeps every camera's site and maintenance windows (for the case engine, the
 //!   notifier and the map) and the configuration it shows up to date with the changes made on the
@@ -16,10 +16,10 @@ use chrono::Utc;
 use crossbeam_channel::Sender;
 use sharpeyes_alerting::{
     cluster::{PublishedSettings, SettingsKind, shard},
-    rules::RulesUpdate,
+    rules::{RulesUpdate, ZoneConfig},
 };
 use sharpeyes_ingest::Problem;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -56,11 +56,13 @@ pub struct SettingsFollower {
     pub overrides: RuleOverrides,
     /// The running rules (none on a center).
     pub rule_updates: Option<Sender<RulesUpdate>>,
+    /// The zones an admin set on a center, by camera: they win over the camera's entry's.
+    pub zones_set: HashMap<String, Vec<ZoneConfig>>,
 }
 
 impl SettingsFollower {
     /// Follows `settings` and each configuration `configs` reads again, until both end.
-    pub async fn run(self, mut settings: mpsc::Receiver<PublishedSettings>, mut configs: Configs) {
+    pub async fn run(mut self, mut settings: mpsc::Receiver<PublishedSettings>, mut configs: Configs) {
         let mut config = configs.borrow_and_update().clone();
         let mut set_by_center = HashSet::new();
         let (mut following, mut reading) = (true, true);
@@ -72,6 +74,7 @@ impl SettingsFollower {
                             set_by_center.insert(setting.name.clone());
                             self.camera(&config, setting);
                         }
+                        SettingsKind::Zones => self.zones(setting),
                         SettingsKind::Rule => self.rule(&config, setting),
                     },
                     None => following = false,
@@ -115,7 +118,7 @@ impl SettingsFollower {
             setting.body.changed_at.unwrap_or_else(Utc::now),
             setting.body.changed_by.as_deref().unwrap_or("a center"),
         );
-        let zones = camera.zones.clone();
+        let zones = self.zones_of(&camera);
         let kept = KeptCamera { camera, origin };
         let applied = match &running {
             None => {
@@ -126,6 +129,43 @@ impl SettingsFollower {
         };
         if let Err(refused) = applied {
             warn!(camera = %id, error = %refused, "a center's settings of this camera were not applied");
+        }
+    }
+
+    /// The zones `camera` runs with: those an admin set on a center, else its entry's.
+    fn zones_of(&self, camera: &CameraConfig) -> Vec<ZoneConfig> {
+        self.zones_set.get(&camera.id).cloned().unwrap_or_else(|| camera.zones.clone())
+    }
+
+    /// Applies a camera's zones as a center published them (back to its entry's when `None`) to its
+    /// rules, when this node runs it; kept for when it starts here.
+    fn zones(&mut self, setting: PublishedSettings) {
+        let id = setting.name;
+        let set = match setting.body.settings.map(serde_json::from_value::<Vec<ZoneConfig>>).transpose() {
+            Ok(set) => set,
+            Err(error) => {
+                warn!(camera = %id, %error, "a center's zones of this camera do not read: not applied");
+                return;
+            }
+        };
+        if let Some(zones) = &set {
+            let problems = ZoneConfig::validate_list(zones, "");
+            if !problems.is_empty() {
+                warn!(camera = %id, problems = %Problem::list(&problems, "; "), "a center's zones of this camera are invalid: not applied");
+                return;
+            }
+        }
+        let changed = match &set {
+            Some(zones) => self.zones_set.insert(id.clone(), zones.clone()).as_ref() != Some(zones),
+            None => self.zones_set.remove(&id).is_some(),
+        };
+        let Some(running) = self.runner.get(&id).filter(|_| changed) else {
+            return;
+        };
+        let zones = set.unwrap_or(running.camera.zones);
+        info!(camera = %id, zones = zones.len(), "zones set on a center: the rules watch them from the next frame");
+        if let Err(refused) = self.runner.apply_zones(&id, &zones) {
+            warn!(camera = %id, error = %refused, "a center's zones of this camera were not applied");
         }
     }
 
@@ -173,6 +213,6 @@ impl SettingsFollower {
     fn follow_file(&self, config: &Config, set_by_center: &HashSet<String>) {
         let share: Vec<CameraConfig> = config.cameras.iter().filter(|c| self.share.owns(&c.id)).cloned().collect();
         let changes = file_changes(&self.runner.running(), &share, |id| set_by_center.contains(id));
-        self.runner.apply_file(changes, |camera| camera.zones.clone());
+        self.runner.apply_file(changes, |camera| self.zones_of(camera));
     }
 }

@@ -1,8 +1,8 @@
 use axum::{
     Extension, Json,
     extract::{Path, State},
-    http::header,
-    response::IntoResponse,
+    http::{HeaderMap, Method, header},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use image::RgbImage;
@@ -11,21 +11,28 @@ use sharpeyes_ingest::camera::StatusSnapshot;
 
 use super::{
     error::{ApiError, ErrorBody},
-    state::ApiState,
+    state::{CameraReads, may_watch},
 };
 use crate::{
     cases::{Principal, evidence::encode_jpeg},
     rules::{Zone, ZoneKind},
 };
 
-/// `GET /api/v1/cameras`: every camera's status (URLs with credentials redacted).
+/// `GET /api/v1/cameras`: every camera's status (URLs with credentials redacted). On a center, as
+/// each edge reports its own, with the edge's name in `node`; the cameras of an edge that does not
+/// answer are listed with state `unreachable` and the reason in `last_error`.
 #[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = Vec<StatusSnapshot>), (status = 403, description = "a reporter", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn list(
-    State(state): State<ApiState>,
+    State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,
-) -> Result<Json<Vec<StatusSnapshot>>, ApiError> {
-    state.check_may_watch(&who)?;
-    Ok(Json(state.cameras.statuses().iter().map(|camera| camera.snapshot()).collect()))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    may_watch(&who)?;
+    if let Some(edges) = &reads.edges {
+        return Ok(Json(edges.cameras(&headers).await).into_response());
+    }
+    let cameras: Vec<StatusSnapshot> = reads.cameras.statuses().iter().map(|camera| camera.snapshot()).collect();
+    Ok(Json(cameras).into_response())
 }
 
 /// A camera's zones and what the detector found in its latest analysed frame.
@@ -106,25 +113,30 @@ pub struct DetectionView {
     pub bbox: [f32; 4],
 }
 
-fn known(state: &ApiState, id: &str) -> Result<(), ApiError> {
-    match state.cameras.get(id).is_some() {
+fn known(reads: &CameraReads, id: &str) -> Result<(), ApiError> {
+    match reads.cameras.get(id).is_some() {
         true => Ok(()),
         false => Err(ApiError::NotFound(format!("no camera '{id}'"))),
     }
 }
 
-/// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view).
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+/// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view);
+/// on a center, as the edge that runs the camera answers.
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn view(
-    State(state): State<ApiState>,
+    State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<CameraView>, ApiError> {
-    state.check_may_watch(&who)?;
-    known(&state, &id)?;
-    let latest = state.views.latest(&id);
-    Ok(Json(CameraView {
-        zones: state.views.zones(&id).iter().map(ZoneView::from).collect(),
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    may_watch(&who)?;
+    if let Some(edges) = &reads.edges {
+        return edges.camera(&id, &["view"], Method::GET, &headers, None).await;
+    }
+    known(&reads, &id)?;
+    let latest = reads.views.latest(&id);
+    let view = CameraView {
+        zones: reads.views.zones(&id).iter().map(ZoneView::from).collect(),
         frame: latest.as_ref().map(|analysed| FrameInfo {
             width: analysed.frame.width,
             height: analysed.frame.height,
@@ -140,20 +152,26 @@ pub async fn view(
             })
             .collect(),
         id,
-    }))
+    };
+    Ok(Json(view).into_response())
 }
 
-/// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first).
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+/// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first); on
+/// a center, as the edge that runs the camera answers.
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn frame(
-    State(state): State<ApiState>,
+    State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    state.check_may_watch(&who)?;
-    known(&state, &id)?;
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    may_watch(&who)?;
+    if let Some(edges) = &reads.edges {
+        return edges.camera(&id, &["frame"], Method::GET, &headers, None).await;
+    }
+    known(&reads, &id)?;
     let analysed =
-        state.views.latest(&id).ok_or_else(|| ApiError::NotFound(format!("camera '{id}' has no frame yet")))?;
+        reads.views.latest(&id).ok_or_else(|| ApiError::NotFound(format!("camera '{id}' has no frame yet")))?;
     let camera = id.clone();
     let jpeg = tokio::task::spawn_blocking(move || {
         let frame = analysed.frame.with_pixels().map_err(|error| crate::Error::FrameDecode { camera, error })?;
@@ -163,5 +181,5 @@ pub async fn frame(
     })
     .await
     .expect("decoding and encoding a frame do not panic")?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg))
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg).into_response())
 }

@@ -119,6 +119,10 @@ pub enum ApiError {
     /// 429: the token has this many event streams open already, its cap.
     #[error("this token has {0} event streams open already (the most it may): close one first")]
     TooManyStreams(usize),
+    /// 502: the edge node that holds what was asked (a camera's frame) did not answer, or refused
+    /// the center; the message names the edge and why.
+    #[error("{0}")]
+    EdgeUnreachable(String),
     /// 500: logged in full, answered without internals; 503 with `Retry-After` when the database was
     /// busy or unreachable.
     #[error("internal error")]
@@ -147,6 +151,10 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::EdgeUnreachable(message) => {
+                warn!(error = %message, "an edge node did not serve a forwarded read");
+                StatusCode::BAD_GATEWAY
+            }
             Self::Internal(source) if source.is_transient() || matches!(source, crate::Error::Contended(_)) => {
                 warn!(error = %source, "API request met a busy or unreachable database; the client is asked to retry");
                 StatusCode::SERVICE_UNAVAILABLE

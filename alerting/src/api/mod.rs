@@ -13,6 +13,7 @@ mod dashboard;
 mod dataset;
 mod deliveries;
 mod download;
+mod edge_reads;
 mod error;
 mod export;
 mod grids;
@@ -32,7 +33,10 @@ mod state;
 mod stats;
 mod stream;
 mod stream_limit;
+mod zone_keeper;
 mod zones;
+
+use std::sync::Arc;
 
 pub use auth::{ApiToken, Authenticator};
 use axum::{
@@ -44,13 +48,15 @@ use axum::{
 pub use cases::{AcknowledgeRequest, ActionRequest, HandOverRequest, ReportInRequest, WhistleRequest};
 pub use changes::{CameraChange, CameraChanges, ChangeRefusal, ChangeRequest, RuleChange, RuleChanges};
 pub use config::AuthConfig;
+pub use edge_reads::EdgeReads;
 pub use error::{ApiError, ErrorBody};
 pub use map::config::{MapConfig, MapSettings, SensorPlace};
 pub use open311::{Open311Config, Open311Settings, PublicBlur};
 pub use openapi::ApiDoc;
 pub use silences::SilenceRequest;
-pub use state::{ApiState, ConfigView};
+pub use state::{ApiState, CameraReads, ConfigView};
 pub use stream_limit::StreamLimit;
+pub use zone_keeper::{EntryZones, ZoneKeeper};
 
 /// Largest request body the JSON endpoints take (a 413 beyond it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -108,6 +114,24 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn(error::json_error_bodies))
         .layer(middleware::map_response(no_sniffing))
         .with_state(state)
+}
+
+/// What an edge node serves the centers (with `/healthz` and `/metrics`, which the caller adds): the
+/// reads of the cameras it runs — their list, a camera's view and latest frame, a zone preview — for
+/// the tokens of `[auth]`, as the whole API checks them.
+pub fn edge_router(reads: CameraReads, auth: Arc<Authenticator>) -> Router {
+    let api = Router::new()
+        .route("/cameras", get(cameras::list))
+        .route("/cameras/{id}/view", get(cameras::view))
+        .route("/cameras/{id}/frame", get(cameras::frame))
+        .route("/cameras/{id}/zones/preview", post(zones::preview))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(middleware::from_fn_with_state(auth, auth::require_token))
+        .with_state(reads);
+    Router::new()
+        .nest("/api/v1", api)
+        .layer(middleware::from_fn(error::json_error_bodies))
+        .layer(middleware::map_response(no_sniffing))
 }
 
 /// Every answer says what it is and browsers must not guess otherwise (a JSON error or an evidence

@@ -35,7 +35,7 @@ pub async fn show(
                 camera["source"] = json!("file");
             }
             camera["analysed_here"] = json!(analysed.contains(&id));
-            let Some(from_file) = state.zones.as_ref().and_then(|editor| editor.file_zones(&id)) else {
+            let Some(from_file) = state.zones.entry_zones(&id) else {
                 continue;
             };
             let in_force = super::zones::effective(&state, &id, from_file).await?;

@@ -3,15 +3,18 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use sharpeyes_ingest::{camera::CameraBoard, mqtt::SensorBoard};
 
 use super::{
     auth::Authenticator,
     changes::{CameraChanges, RuleChanges},
+    edge_reads::EdgeReads,
     error::ApiError,
     map::config::MapSettings,
     open311::config::Open311Settings,
     stream_limit::StreamLimit,
+    zone_keeper::ZoneKeeper,
 };
 use crate::{
     cases::{
@@ -55,8 +58,10 @@ pub struct ApiState {
     pub citizens: CitizenIntake,
     /// The detector that suggests a category for a citizen's photo (none: reports must name one).
     pub photos: Option<Arc<PhotoAnalyser>>,
-    /// Changes the running cameras' zones (none on a center: the edges analyse the cameras).
-    pub zones: Option<ZoneEditor>,
+    /// Changes the cameras' zones: this node's rules, or (a center) the edges' through the broker.
+    pub zones: ZoneKeeper,
+    /// On a center, the edges' reads of the cameras they run (none elsewhere).
+    pub edges: Option<EdgeReads>,
     /// Adds, changes and removes the running cameras (none on a center).
     pub camera_changes: Option<CameraChanges>,
     /// Changes the running dwell rules' settings (none on a center).
@@ -104,10 +109,41 @@ impl ApiState {
 
     /// Refuses cameras and sensors to roles that may not watch them (403 naming the role).
     pub fn check_may_watch(&self, who: &Principal) -> Result<(), ApiError> {
-        if who.role.may_watch_cameras() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("a {} may not see cameras or sensors", who.role.as_str())))
+        may_watch(who)
+    }
+}
+
+/// Refuses cameras and sensors to roles that may not watch them (403 naming the role).
+pub fn may_watch(who: &Principal) -> Result<(), ApiError> {
+    if who.role.may_watch_cameras() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("a {} may not see cameras or sensors", who.role.as_str())))
+    }
+}
+
+/// What the reads of the cameras (their list, the tuning view's frame, detections and preview) need:
+/// this node's cameras, or on a center the way to the edges that run them. An edge serves these
+/// reads to the centers with nothing else of the API.
+#[derive(Clone)]
+pub struct CameraReads {
+    /// Live status of the cameras this node runs.
+    pub cameras: CameraBoard,
+    /// Their zones and latest analysed frames.
+    pub views: Arc<CameraViews>,
+    /// Their rules' zones, for previews (none on a center).
+    pub zones: Option<ZoneEditor>,
+    /// On a center, the edges that run the cameras.
+    pub edges: Option<EdgeReads>,
+}
+
+impl FromRef<ApiState> for CameraReads {
+    fn from_ref(state: &ApiState) -> Self {
+        Self {
+            cameras: state.cameras.clone(),
+            views: state.views.clone(),
+            zones: state.zones.editor().cloned(),
+            edges: state.edges.clone(),
         }
     }
 }

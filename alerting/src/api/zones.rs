@@ -1,10 +1,17 @@
 //! `/api/v1/cameras/{id}/zones`: a running camera's zones, changed by an admin without a restart and
 //! without touching the camera's stream; validated as `check-config` validates the file, audited, and
 //! kept in the database so that they outlive a restart. `DELETE` goes back to the file's zones.
+//!
+//! On a center the zones are kept in the shared database the same way and published to the edge that
+//! runs the camera (see [`crate::cluster::SettingsBroadcast`]); a preview is replayed there, on the
+//! frames the edge holds (see [`super::edge_reads`]).
 
 use axum::{
     Extension, Json,
+    body::Bytes,
     extract::{Path, State, rejection::JsonRejection},
+    http::{HeaderMap, Method},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,11 +20,11 @@ use sharpeyes_ingest::Problem;
 use super::{
     auth::admin_only,
     error::{ApiError, ErrorBody},
-    state::ApiState,
+    state::{ApiState, CameraReads, may_watch},
 };
 use crate::{
     cases::Principal,
-    rules::{ZoneConfig, ZoneEditor, ZonePreview},
+    rules::{ZoneConfig, ZonePreview},
 };
 
 /// Where a camera's zones come from.
@@ -46,14 +53,9 @@ pub struct CameraZones {
     pub zones: Vec<ZoneConfig>,
 }
 
-/// The editor of this node's cameras, and `id`'s zones in the file (404 for an unknown camera, 409 on
-/// a node that analyses no cameras).
-fn camera_of<'a>(state: &'a ApiState, id: &str) -> Result<(&'a ZoneEditor, Vec<ZoneConfig>), ApiError> {
-    let editor = state.zones.as_ref().ok_or_else(|| {
-        ApiError::Conflict("this node analyses no cameras (role center): change zones on the node that does".into())
-    })?;
-    let from_file = editor.file_zones(id).ok_or_else(|| ApiError::NotFound(format!("no camera '{id}'")))?;
-    Ok((editor, from_file))
+/// The zones of camera `id`'s own entry (404 for a camera not in force).
+fn camera_of(state: &ApiState, id: &str) -> Result<Vec<ZoneConfig>, ApiError> {
+    state.zones.entry_zones(id).ok_or_else(|| ApiError::NotFound(format!("no camera '{id}'")))
 }
 
 /// The zones `id` runs with: the database's when an admin set them, else the file's.
@@ -84,7 +86,6 @@ pub(super) async fn effective(state: &ApiState, id: &str, from_file: Vec<ZoneCon
     (status = 200, body = CameraZones),
     (status = 403, description = "a reporter", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn get(
     State(state): State<ApiState>,
@@ -92,7 +93,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<CameraZones>, ApiError> {
     state.check_may_watch(&who)?;
-    let (_, from_file) = camera_of(&state, &id)?;
+    let from_file = camera_of(&state, &id)?;
     Ok(Json(effective(&state, &id, from_file).await?))
 }
 
@@ -109,7 +110,7 @@ fn validated(body: Result<Json<Vec<ZoneConfig>>, JsonRejection>) -> Result<Vec<Z
 /// `POST /api/v1/cameras/{id}/zones/preview` (roles that see cameras): what a draft of the camera's
 /// zones would have done on its recent analysed frames (up to 150): per zone the frames with an object
 /// that counts, the objects that count in the latest frame, the violations the dwell rules would have
-/// confirmed. Changes nothing.
+/// confirmed. Changes nothing. On a center, the edge that runs the camera replays them.
 #[utoipa::path(post, path = "/api/v1/cameras/{id}/zones/preview", tag = "cameras", params(("id" = String, Path, description = "camera id")),
     request_body = Vec<super::cameras::ZoneView>,
     responses(
@@ -117,21 +118,28 @@ fn validated(body: Result<Json<Vec<ZoneConfig>>, JsonRejection>) -> Result<Vec<Z
         (status = 400, description = "invalid zones, each problem by key path", body = ErrorBody),
         (status = 403, description = "a reporter", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
+        (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody),
         (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn preview(
-    State(state): State<ApiState>,
+    State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Result<Json<Vec<ZoneConfig>>, JsonRejection>,
-) -> Result<Json<ZonePreview>, ApiError> {
-    state.check_may_watch(&who)?;
-    let (editor, _) = camera_of(&state, &id)?;
+) -> Result<Response, ApiError> {
+    may_watch(&who)?;
+    if let Some(edges) = &reads.edges {
+        let draft = Bytes::from(serde_json::to_vec(&validated(body)?).expect("zone settings serialise"));
+        return edges.camera(&id, &["zones", "preview"], Method::POST, &headers, Some(draft)).await;
+    }
+    let editor = reads
+        .zones
+        .filter(|editor| editor.file_zones(&id).is_some())
+        .ok_or_else(|| ApiError::NotFound(format!("no camera '{id}'")))?;
     let zones = validated(body)?;
-    let editor = editor.clone();
     let preview =
         tokio::task::spawn_blocking(move || editor.preview(&id, &zones)).await.expect("a zone preview does not panic");
-    Ok(Json(preview))
+    Ok(Json(preview).into_response())
 }
 
 /// `PUT /api/v1/cameras/{id}/zones` (admin): replaces the camera's zones. The rules watch them from
@@ -144,7 +152,6 @@ pub async fn preview(
         (status = 400, description = "invalid zones, each problem by key path", body = ErrorBody),
         (status = 403, description = "not an admin", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
         (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn put(
     State(state): State<ApiState>,
@@ -153,15 +160,14 @@ pub async fn put(
     body: Result<Json<Vec<ZoneConfig>>, JsonRejection>,
 ) -> Result<Json<CameraZones>, ApiError> {
     admin_only(&who, "change a camera's zones")?;
-    let (editor, _) = camera_of(&state, &id)?;
+    camera_of(&state, &id)?;
     let zones = validated(body)?;
-    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
+    Ok(Json(keep_and_apply(&state, &who, id, zones).await?))
 }
 
 /// Keeps `zones` as camera `id`'s (audited) and hands them to its rules.
 async fn keep_and_apply(
     state: &ApiState,
-    editor: &ZoneEditor,
     who: &Principal,
     id: String,
     zones: Vec<ZoneConfig>,
@@ -169,7 +175,7 @@ async fn keep_and_apply(
     let json = serde_json::to_string(&zones).expect("zone settings serialise");
     let now = state.clock.now();
     state.store.set_camera_zones(&id, &json, who, now).await?;
-    editor.apply(&id, &zones).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
+    state.zones.apply(&id, &zones).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
     Ok(CameraZones {
         camera: id,
         source: ZoneSource::Api,
@@ -190,7 +196,6 @@ async fn keep_and_apply(
         (status = 400, description = "an invalid zone, each problem by key path", body = ErrorBody),
         (status = 403, description = "not an admin", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
         (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn put_one(
     State(state): State<ApiState>,
@@ -199,7 +204,7 @@ pub async fn put_one(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<CameraZones>, ApiError> {
     admin_only(&who, "change a camera's zones")?;
-    let (editor, from_file) = camera_of(&state, &id)?;
+    let from_file = camera_of(&state, &id)?;
     let Json(mut entry) = body?;
     super::camera_admin::named_by_path(&mut entry, "zone's [[cameras.zones]]", &zone)?;
     let mut zones = effective(&state, &id, from_file).await?.zones;
@@ -211,7 +216,7 @@ pub async fn put_one(
         None => zones.push(entry),
     }
     let zones = validated(Ok(Json(zones)))?;
-    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
+    Ok(Json(keep_and_apply(&state, &who, id, zones).await?))
 }
 
 /// `DELETE /api/v1/cameras/{id}/zones/{zone}` (admin): removes one zone of the camera, the others staying
@@ -221,7 +226,6 @@ pub async fn put_one(
         (status = 200, description = "the camera's remaining zones, now in force", body = CameraZones),
         (status = 403, description = "not an admin", body = ErrorBody),
         (status = 404, description = "no such camera, or no such zone on it", body = ErrorBody),
-        (status = 409, description = "a center: it analyses no cameras", body = ErrorBody),
         (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn remove_one(
     State(state): State<ApiState>,
@@ -229,14 +233,14 @@ pub async fn remove_one(
     Path((id, zone)): Path<(String, String)>,
 ) -> Result<Json<CameraZones>, ApiError> {
     admin_only(&who, "change a camera's zones")?;
-    let (editor, from_file) = camera_of(&state, &id)?;
+    let from_file = camera_of(&state, &id)?;
     let mut zones = effective(&state, &id, from_file).await?.zones;
     let before = zones.len();
     zones.retain(|z| z.id != zone);
     if zones.len() == before {
         return Err(ApiError::NotFound(format!("camera '{id}' has no zone '{zone}'")));
     }
-    Ok(Json(keep_and_apply(&state, editor, &who, id, zones).await?))
+    Ok(Json(keep_and_apply(&state, &who, id, zones).await?))
 }
 
 /// `DELETE /api/v1/cameras/{id}/zones` (admin): the camera goes back to the configuration file's zones.
@@ -244,7 +248,7 @@ pub async fn remove_one(
     (status = 200, description = "the file's zones, now in force", body = CameraZones),
     (status = 403, description = "not an admin", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 409, description = "the camera already runs with the file's zones, or a center", body = ErrorBody),
+    (status = 409, description = "the camera already runs with the file's zones", body = ErrorBody),
     (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn reset(
     State(state): State<ApiState>,
@@ -252,10 +256,10 @@ pub async fn reset(
     Path(id): Path<String>,
 ) -> Result<Json<CameraZones>, ApiError> {
     admin_only(&who, "change a camera's zones")?;
-    let (editor, from_file) = camera_of(&state, &id)?;
+    let from_file = camera_of(&state, &id)?;
     if !state.store.reset_camera_zones(&id, &who, state.clock.now()).await? {
         return Err(ApiError::Conflict(format!("camera '{id}' already runs with the configuration file's zones")));
     }
-    editor.apply(&id, &from_file).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
+    state.zones.reset(&id, &from_file).map_err(|stopped| ApiError::Conflict(stopped.to_string()))?;
     Ok(Json(CameraZones { camera: id, source: ZoneSource::File, changed_at: None, changed_by: None, zones: from_file }))
 }

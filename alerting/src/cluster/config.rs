@@ -25,6 +25,10 @@ pub struct ClusterConfig {
     /// Environment variable holding the key that edges sign violation messages with and centers
     /// check (HMAC-SHA256): a center then files nothing another broker client made up.
     pub relay_secret_env: Option<String>,
+    /// Where the centers reach an edge's API (its cameras' frames and previews for the tuning view),
+    /// `{node}` standing for the node's name: `"http://{node}.sharpeyes-edge:8080"`. Default:
+    /// `http://` and `server.listen`, the node's name in place of an unspecified address.
+    pub advertise_api: Option<String>,
 }
 
 impl ClusterConfig {
@@ -68,6 +72,16 @@ impl ClusterConfig {
             && std::env::var(name).map_or(true, |value| value.is_empty())
         {
             report("cluster.relay_secret_env".into(), format!("environment variable {name} is not set"));
+        }
+        if let Some(template) = &cluster.advertise_api {
+            match url::Url::parse(&template.replace("{node}", "node")) {
+                Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {}
+                Ok(url) => report(
+                    "cluster.advertise_api".into(),
+                    format!("'{template}': use http or https, not {}", url.scheme()),
+                ),
+                Err(error) => report("cluster.advertise_api".into(), format!("'{template}' is no URL: {error}")),
+            }
         }
         if let Some(group) = &cluster.share_group
             && !name_ok(group)

@@ -10,11 +10,15 @@
 //!   acknowledged once its violation is filed, and filed once whoever receives it (the case engine's
 //!   shared mode, see [`crate::casework::CaseEngine`]);
 //! - [`SettingsBroadcast`] (center) and [`SettingsFeed`] (edge): the cameras and rule sections an
-//!   admin set on a center, carried to the edges as retained messages;
+//!   admin set on a center (cameras, their zones, rule sections), carried to the edges as retained
+//!   messages;
+//! - [`EdgeAnnouncer`] (edge) and [`EdgeDirectory`] (center): which edge runs which camera and where
+//!   its API is, for the tuning view's reads a center forwards;
 //! - [`leader::lead`] (center): one center at a time sends notifications and runs supervision.
 
 mod center;
 mod config;
+mod directory;
 mod edge;
 pub mod leader;
 mod mqtt;
@@ -24,6 +28,9 @@ mod spool;
 
 pub use center::{CenterMetrics, ViolationConsumer};
 pub use config::ClusterConfig;
+pub use directory::{
+    EdgeAnnouncer, EdgeCard, EdgeCards, EdgeDirectory, Goodbye, KnownEdge, RunningCameras, edge_topic,
+};
 pub use edge::{EdgeMetrics, EdgeRelay};
 pub use settings::{
     PublishedSettings, SettingsBody, SettingsBroadcast, SettingsChanged, SettingsFeed, SettingsKind, read_settings,

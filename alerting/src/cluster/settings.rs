@@ -1,6 +1,7 @@
 //! The settings an admin changed on a center, sent to the edge nodes that run them: each camera set
-//! through the API (`{prefix}/config/cameras/{id}`) and each dwell rule's section
-//! (`{prefix}/config/rules/{rule}`), as *retained* MQTT messages, so that an edge that starts or
+//! through the API (`{prefix}/config/cameras/{id}`), each camera's zones an admin set
+//! (`{prefix}/config/zones/{id}`) and each dwell rule's section (`{prefix}/config/rules/{rule}`), as
+//! *retained* MQTT messages, so that an edge that starts or
 //! reconnects later receives the latest of each at once.
 //!
 //! - [`SettingsBroadcast`] (center): publishes what the database holds — after every change and
@@ -13,14 +14,16 @@
 //!
 //! Every message carries the whole setting, never a difference: taking one twice changes nothing.
 
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
+
 use chrono::{DateTime, Utc};
-use prometheus::{IntCounter, Registry};
+use prometheus::Registry;
 use rumqttc::v5::{
     AsyncClient, Event, EventLoop,
-    mqttbytes::{
-        QoS,
-        v5::{Packet, Publish},
-    },
+    mqttbytes::{QoS, v5::Packet},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,14 +31,16 @@ use sharpeyes_ingest::mqtt::MqttSettings;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::mqtt::{client_options, signature_of, signed_properties};
-use crate::{Result, rules::wire, store::Store};
+use super::mqtt::{SignedSubscription, client_options, signed_properties};
+use crate::{Result, store::Store};
 
-/// What is set: a camera or a dwell rule.
+/// What is set: a camera, its zones or a dwell rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SettingsKind {
     /// A `[[cameras]]` entry, named by its id.
     Camera,
+    /// A camera's zones as an admin set them (its `[[cameras.zones]]` list), named by the camera's id.
+    Zones,
     /// A dwell rule's `[rules.<rule>]` section, named by the rule.
     Rule,
 }
@@ -44,6 +49,7 @@ impl SettingsKind {
     fn topic_level(self) -> &'static str {
         match self {
             Self::Camera => "cameras",
+            Self::Zones => "zones",
             Self::Rule => "rules",
         }
     }
@@ -63,13 +69,13 @@ pub struct PublishedSettings {
 /// The payload of a settings message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SettingsBody {
-    /// The camera's entry or the rule's section as JSON; `None`: the camera was removed, or the rule
-    /// runs with the configuration file's section again.
+    /// The camera's entry, its zones or the rule's section as JSON; `None`: the camera was removed,
+    /// its zones are its entry's again, or the rule runs with the configuration file's section again.
     pub settings: Option<Value>,
-    /// When an admin set it (absent for a rule back to the file's).
+    /// When an admin set it (absent for zones or a rule back to the entry's or file's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<DateTime<Utc>>,
-    /// Who set it (absent for a rule back to the file's).
+    /// Who set it (absent for zones or a rule back to the entry's or file's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_by: Option<String>,
 }
@@ -84,8 +90,9 @@ pub fn read_settings(prefix: &str, topic: &str, payload: &[u8]) -> std::result::
     let rest = topic.strip_prefix(prefix).and_then(|rest| rest.strip_prefix("/config/"));
     let (kind, name) = match rest.and_then(|rest| rest.split_once('/')) {
         Some(("cameras", name)) => (SettingsKind::Camera, name),
+        Some(("zones", name)) => (SettingsKind::Zones, name),
         Some(("rules", name)) => (SettingsKind::Rule, name),
-        _ => return Err("not a topic of camera or rule settings".into()),
+        _ => return Err("not a topic of camera, zone or rule settings".into()),
     };
     if name.is_empty() || name.contains('/') {
         return Err("names no camera or rule".into());
@@ -97,12 +104,22 @@ pub fn read_settings(prefix: &str, topic: &str, payload: &[u8]) -> std::result::
 /// Tells the [`SettingsBroadcast`] that the database's settings changed (cloned into whatever
 /// changes them).
 #[derive(Clone, Debug)]
-pub struct SettingsChanged(mpsc::Sender<()>);
+pub struct SettingsChanged {
+    changed: mpsc::Sender<()>,
+    zones_reset: Arc<Mutex<BTreeSet<String>>>,
+}
 
 impl SettingsChanged {
     /// Asks for the settings to be published again (changes made meanwhile go out together).
     pub fn notify(&self) {
-        let _ = self.0.try_send(());
+        let _ = self.changed.try_send(());
+    }
+
+    /// Says that `camera`'s zones went back to its entry's (the database forgot them), then asks for
+    /// the settings to be published: the camera's zones go out as back to the entry's.
+    pub fn zones_reset(&self, camera: &str) {
+        self.zones_reset.lock().expect("zones reset lock").insert(camera.to_owned());
+        self.notify();
     }
 }
 
@@ -114,6 +131,7 @@ pub struct SettingsBroadcast {
     store: Store,
     rules: Vec<String>,
     changes: mpsc::Receiver<()>,
+    zones_reset: Arc<Mutex<BTreeSet<String>>>,
     key: Option<Vec<u8>>,
 }
 
@@ -126,7 +144,9 @@ impl SettingsBroadcast {
         let (client, eventloop) = AsyncClient::new(options, 64);
         let (changed, changes) = mpsc::channel(1);
         let rules = rules.iter().map(|rule| (*rule).to_owned()).collect();
-        Ok((Self { client, eventloop, settings, store, rules, changes, key: None }, SettingsChanged(changed)))
+        let zones_reset = Arc::default();
+        let handle = SettingsChanged { changed, zones_reset: Arc::clone(&zones_reset) };
+        Ok((Self { client, eventloop, settings, store, rules, changes, zones_reset, key: None }, handle))
     }
 
     /// Signs every message with `key` (the edges refuse unsigned ones when they hold it).
@@ -137,10 +157,11 @@ impl SettingsBroadcast {
 
     /// Publishes on every connection and every change, until aborted.
     pub async fn run(self) {
-        let Self { client, eventloop, settings, store, rules, mut changes, key } = self;
+        let Self { client, eventloop, settings, store, rules, mut changes, zones_reset, key } = self;
         let (connected_tx, mut connected) = mpsc::channel(1);
         let connection = tokio::spawn(poll(eventloop, settings.clone(), connected_tx));
-        let publisher = Publisher { client, prefix: settings.prefix, store, rules, key };
+        let mut publisher =
+            Publisher { client, prefix: settings.prefix, store, rules, key, zones_sent: BTreeSet::new(), zones_reset };
         loop {
             tokio::select! {
                 Some(()) = connected.recv() => {}
@@ -161,12 +182,18 @@ struct Publisher {
     store: Store,
     rules: Vec<String>,
     key: Option<Vec<u8>>,
+    /// The cameras whose zones this center last published as an admin's: when one's are reset (the
+    /// database forgets them), it publishes them as back to the entry's.
+    zones_sent: BTreeSet<String>,
+    /// Cameras whose zones an admin reset here since the last publication.
+    zones_reset: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Publisher {
-    async fn publish_all(&self) -> Result<()> {
+    async fn publish_all(&mut self) -> Result<()> {
         let cameras = self.store.stored_cameras().await?;
         let rules = self.store.stored_rules().await?;
+        let zones = self.store.all_camera_zones().await?;
         for camera in &cameras {
             let settings = camera.settings.as_deref().map(serde_json::from_str).transpose().map_err(|error| {
                 crate::Error::Corrupt(format!("camera_settings of camera '{}': {error}", camera.camera))
@@ -192,7 +219,32 @@ impl Publisher {
                 };
             self.publish(SettingsKind::Rule, rule, &body).await;
         }
-        info!(cameras = cameras.len(), rules = self.rules.len(), "camera and rule settings published to the edges");
+        let mut zones_sent = BTreeSet::new();
+        for kept in &zones {
+            let settings = serde_json::from_str(&kept.zones)
+                .map_err(|error| crate::Error::Corrupt(format!("camera_zones of camera '{}': {error}", kept.camera)))?;
+            let body = SettingsBody {
+                settings: Some(settings),
+                changed_at: Some(kept.changed_at),
+                changed_by: Some(kept.changed_by.clone()),
+            };
+            self.publish(SettingsKind::Zones, &kept.camera, &body).await;
+            zones_sent.insert(kept.camera.clone());
+        }
+        let reset = std::mem::take(&mut *self.zones_reset.lock().expect("zones reset lock"));
+        let mut reset: BTreeSet<String> = reset.union(&self.zones_sent).cloned().collect();
+        reset.retain(|camera| !zones_sent.contains(camera));
+        for reset in &reset {
+            let body = SettingsBody { settings: None, changed_at: None, changed_by: None };
+            self.publish(SettingsKind::Zones, reset, &body).await;
+        }
+        self.zones_sent = zones_sent;
+        info!(
+            cameras = cameras.len(),
+            zones = zones.len(),
+            rules = self.rules.len(),
+            "camera, zone and rule settings published to the edges"
+        );
         Ok(())
     }
 
@@ -229,83 +281,42 @@ async fn poll(mut eventloop: EventLoop, settings: MqttSettings, connected: mpsc:
 
 /// A node's subscription to the centers' settings.
 pub struct SettingsFeed {
-    client: AsyncClient,
-    eventloop: EventLoop,
-    settings: MqttSettings,
-    key: Option<Vec<u8>>,
-    refused: IntCounter,
+    subscription: SignedSubscription,
 }
 
 impl SettingsFeed {
     /// A subscription under `settings.prefix`; its refusals counted in `registry`.
     pub fn new(settings: MqttSettings, registry: &Registry) -> Result<Self> {
-        let refused = IntCounter::new(
+        let filter = format!("{}/config/+/+", settings.prefix);
+        let metric = (
+            registry,
             "sharpeyes_settings_refused_total",
             "Settings messages from the centers refused (unsigned, or not readable)",
-        )
-        .and_then(|refused| registry.register(Box::new(refused.clone())).map(|()| refused))
-        .map_err(|error| crate::Error::Config(format!("metrics: {error}")))?;
-        let mut options = client_options(&settings, format!("{}-settings-in", settings.client_id))?;
-        options.set_clean_start(true).set_max_packet_size(Some(u32::try_from(settings.max_packet).unwrap_or(u32::MAX)));
-        let (client, eventloop) = AsyncClient::new(options, 16);
-        Ok(Self { client, eventloop, settings, key: None, refused })
+        );
+        let subscription = SignedSubscription::new(settings, "settings-in", filter, "centers' settings", metric)?;
+        Ok(Self { subscription })
     }
 
     /// Takes only messages signed with `key` (the centers' relay key).
     pub fn with_signing_key(mut self, key: Option<Vec<u8>>) -> Self {
-        self.key = key;
+        self.subscription = self.subscription.with_signing_key(key);
         self
     }
 
     /// Hands each setting to `out` (the retained ones again after every reconnection) until `out`
     /// closes.
     pub async fn run(mut self, out: mpsc::Sender<PublishedSettings>) {
-        let filter = format!("{}/config/+/+", self.settings.prefix);
-        let mut delays = sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
         loop {
-            match self.eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    delays =
-                        sharpeyes_ingest::backoff::retry_delays(self.settings.backoff_min, self.settings.backoff_max);
-                    info!(%filter, "settings feed connected");
-                    if let Err(error) = self.client.subscribe(filter.clone(), QoS::AtLeastOnce).await {
-                        warn!(%error, "cannot subscribe to the centers' settings");
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if let Some(setting) = self.take(&publish)
-                        && out.send(setting).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    let delay = delays.next().unwrap_or(self.settings.backoff_max);
-                    warn!(%error, retry_in_ms = delay.as_millis() as u64, "settings feed lost the broker");
-                    tokio::time::sleep(delay).await;
-                }
+            let publish = self.subscription.next().await;
+            if publish.payload.is_empty() {
+                continue;
             }
-        }
-    }
-
-    fn take(&self, publish: &Publish) -> Option<PublishedSettings> {
-        if publish.payload.is_empty() {
-            return None;
-        }
-        let topic = String::from_utf8_lossy(&publish.topic);
-        let signature = signature_of(publish);
-        let read = match &self.key {
-            Some(key) => wire::verify(key, &publish.payload, signature).map_err(|error| error.to_string()),
-            None => Ok(()),
-        }
-        .and_then(|()| read_settings(&self.settings.prefix, &topic, &publish.payload));
-        match read {
-            Ok(setting) => Some(setting),
-            Err(error) => {
-                self.refused.inc();
-                warn!(%topic, %error, "a settings message was refused");
-                None
+            let prefix = self.subscription.prefix().to_owned();
+            if let Some(setting) =
+                self.subscription.read(&publish, |topic, payload| read_settings(&prefix, topic, payload))
+                && out.send(setting).await.is_err()
+            {
+                break;
             }
         }
     }
@@ -329,12 +340,16 @@ mod tests {
         let reset = br#"{"settings": null}"#;
         let read = read_settings("city", "city/config/rules/litter", reset).unwrap();
         assert_eq!((read.kind, read.name.as_str(), read.body.settings), (SettingsKind::Rule, "litter", None));
+        let zones = br#"{"settings": [{"id": "curb", "kind": "no_parking", "polygon": [[0,0],[1,0],[1,1]]}]}"#;
+        let read = read_settings("city", &settings_topic("city", SettingsKind::Zones, "cam-1"), zones).unwrap();
+        assert_eq!((read.kind, read.name.as_str()), (SettingsKind::Zones, "cam-1"));
+        assert_eq!(read.body.settings.unwrap()[0]["id"], "curb");
     }
 
     #[test]
     fn other_topics_and_bad_payloads_are_refused_by_name() {
         let body = br#"{"settings": null}"#;
-        assert!(read_settings("city", "city/config/zones/a", body).unwrap_err().contains("not a topic"));
+        assert!(read_settings("city", "city/config/masks/a", body).unwrap_err().contains("not a topic"));
         assert!(read_settings("city", "town/config/cameras/a", body).unwrap_err().contains("not a topic"));
         assert!(read_settings("city", "city/config/cameras/", body).unwrap_err().contains("names no"));
         assert!(read_settings("city", "city/config/cameras/a", b"{").unwrap_err().contains("does not read"));
