@@ -674,6 +674,34 @@ for (let k = 1; k <= 5; k++) {
 canvas.dispatchEvent(new PointerEvent('pointerup', at(to)));
 "#;
 
+/// Presses the tuning view's preview until it has a case in `zone` (the recent frames must first span
+/// the dwell time), for up to a minute; `logs` tells why when it never does.
+async fn preview_until_case(client: &Client, zone: &str, logs: impl Fn() -> String) {
+    let started = Instant::now();
+    loop {
+        click(client, "#tuning-preview-button").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let case = format!("#tuning-preview .preview-case[data-zone='{zone}']");
+        if client.find(Locator::Css(&case)).await.is_ok() {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no previewed case:\n{}", logs());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Saves the tuning view's draft and waits until the page says it is in force.
+async fn save_tuning(client: &Client) {
+    click(client, "#tuning-save").await;
+    wait_until(
+        client,
+        "the saved state",
+        "return document.querySelector('#tuning-status').textContent",
+        json!("已保存并生效"),
+    )
+    .await;
+}
+
 #[test]
 fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -709,16 +737,7 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
 
         // The preview replays the camera's recent frames: once they span the dwell time, the parked
         // truck in the file's whole-frame zone is a case the draft would open.
-        let started = Instant::now();
-        loop {
-            click(&client, "#tuning-preview-button").await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if client.find(Locator::Css("#tuning-preview .preview-case[data-zone='all']")).await.is_ok() {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "no previewed case:\n{}", service.log());
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
+        preview_until_case(&client, "all", || service.log()).await;
         let summary = texts(&client, "#tuning-preview p").await;
         assert!(summary[0].contains("curb-b"), "the draft's zone is counted: {summary:?}");
         screenshot(&client, &shots, "25-tuning-edit").await;
@@ -741,14 +760,7 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
         .await;
         screenshot(&client, &shots, "26-tuning-mask").await;
 
-        click(&client, "#tuning-save").await;
-        wait_until(
-            &client,
-            "the saved state",
-            "return document.querySelector('#tuning-status').textContent",
-            json!("已保存并生效"),
-        )
-        .await;
+        save_tuning(&client).await;
         client.close().await.unwrap();
     });
 
@@ -775,4 +787,86 @@ fn an_admin_draws_a_zone_on_the_latest_frame_previews_it_and_saves_it() {
     }
     let (exit, _) = service.interrupt();
     assert!(exit.success(), "{}", service.log());
+}
+
+#[test]
+fn the_tuning_view_on_a_center_draws_the_edges_frame_previews_there_and_saves_to_the_edge() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let database = PostgresDatabase::create("dashboard_center");
+    let broker_dir = dir.path().join("broker");
+    std::fs::create_dir_all(&broker_dir).unwrap();
+    let broker = Broker::start(&broker_dir, "");
+    let truck = media("images/000000009769.jpg");
+    let (_simcam, urls) = start_simcam(&[("truck", &truck)]);
+    // SAFETY: set before the nodes start; they inherit it, and no other thread reads it meanwhile.
+    unsafe { std::env::set_var("SHARPEYES_RELAY_SECRET", "dashboard-center-relay-key") };
+    let prefix = format!("se-dashboard-{}", nanos_since_epoch());
+    let mut shared = cluster_config(&database.url, broker.port, &prefix)
+        .replace(r#"edges = ["edge-0", "edge-1"]"#, r#"edges = ["edge-0"]"#);
+    shared.push_str(&format!(
+        r#"
+[[auth.tokens]]
+name = "admin-desk"
+role = "admin"
+sha256 = "{admin}"
+
+[[cameras]]
+id = "truck-cam"
+url = "{url}"
+grid = "110105001001001"
+decode = "keyframes"
+  [[cameras.zones]]
+  id = "all"
+  kind = "no_parking"
+  polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+"#,
+        admin = sha256_hex(&secret("admin")),
+        url = urls[0],
+    ));
+    let (center_config, center) = node_config(dir.path(), &shared, "center");
+    let (edge_config, edge) = node_config(dir.path(), &shared, "edge-0");
+    let center_process = start_service_with(&center_config, &center, &["--role", "center", "--node", "center"]);
+    let edge_process = start_service_with(&edge_config, &edge, &["--role", "edge", "--node", "edge-0"]);
+    let logs = || format!("== center\n{}\n== edge-0\n{}", center_process.log(), edge_process.log());
+    common::wait_for(WAIT * 3, logs, || get_json(&center, "/api/v1/cameras/truck-cam/view").1["frame"].is_object());
+    let chromedriver = Chromedriver::start();
+    let shots = artifacts();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = browser(&chromedriver.url).await;
+        sign_in(&client, &center, "admin").await;
+        // The camera wall names the edge that runs each camera.
+        click(&client, "#tabs button[data-view='cameras']").await;
+        wait_for(&client, "#camera-wall article.camera[data-camera='truck-cam'] .node").await;
+        let node = texts(&client, "#camera-wall article.camera[data-camera='truck-cam'] .node").await;
+        assert!(node[0].ends_with("edge-0"), "{node:?}");
+
+        // The tuning view draws the edge's latest frame and boxes, and previews on the edge's frames.
+        click(&client, "#tabs button[data-view='tuning']").await;
+        wait_for(&client, "#tuning-detections tbody tr").await;
+        wait_for(&client, "#tuning-zones tbody input[name='id']").await;
+        let width = client.execute("return document.querySelector('#tuning-canvas').width", Vec::new()).await.unwrap();
+        assert!(width.as_u64() > Some(0), "the canvas holds the edge's frame: {width}");
+        click(&client, "#tuning-add").await;
+        wait_for(&client, "#tuning-zones tbody tr[data-zone='1'].selected").await;
+        client.execute(DRAG, vec![json!([0.3, 0.6]), json!([0.05, 0.3])]).await.unwrap();
+        let rename = "const input = document.querySelector(\"#tuning-zones tr[data-zone='1'] input[name=id]\");
+                      input.value = 'curb-b'; input.dispatchEvent(new Event('change'));";
+        client.execute(rename, Vec::new()).await.unwrap();
+        preview_until_case(&client, "all", logs).await;
+        screenshot(&client, &shots, "27-tuning-on-a-center").await;
+        save_tuning(&client).await;
+        client.close().await.unwrap();
+    });
+
+    // Kept by the center, and run by the edge: its view (read through the center) has the new zone.
+    let (status, zones) = get_json(&center, "/api/v1/cameras/truck-cam/zones");
+    assert_eq!((status, &zones["source"], &zones["zones"][1]["id"]), (200, &json!("api"), &json!("curb-b")), "{zones}");
+    common::wait_for(WAIT, logs, || {
+        get_json(&center, "/api/v1/cameras/truck-cam/view").1["zones"][1]["id"] == "curb-b"
+    });
+    assert!(edge_process.log().contains("zones set on a center"), "{}", edge_process.log());
+    assert!(shots.join("27-tuning-on-a-center.png").metadata().unwrap().len() > 10_000);
 }

@@ -16,7 +16,7 @@ const TERMS = {
     normal: '一般', urgent: '紧急', critical: '特急', camera: '视频', sensor: '感知设备', citizen: '市民',
     ordinary: '一般', major: '重大', viewer: '查看', operator: '值班员', dispatcher: '派遣员', handler: '处置部门',
     inspector: '核查员', admin: '管理员', no_parking: '禁停区', no_dumping: '禁倒区', construction_watch: '违建监控区',
-    streaming: '在线', degraded: '过载降级', stalled: '卡顿', offline: '离线', connecting: '连接中', backoff: '重连等待', failed: '故障', stopped: '已停止',
+    streaming: '在线', degraded: '过载降级', stalled: '卡顿', offline: '离线', connecting: '连接中', backoff: '重连等待', failed: '故障', stopped: '已停止', unreachable: '边缘节点不可达',
   },
   en: {},
 };
