@@ -43,7 +43,7 @@ fn a_camera_added_on_the_center_runs_on_its_edge_and_outlives_the_edges_restart(
     let database = PostgresDatabase::create("runtime_cluster");
     let broker_dir = dir.path().join("broker");
     std::fs::create_dir_all(&broker_dir).unwrap();
-    let broker = Broker::start(&broker_dir, "");
+    let mut broker = Broker::start(&broker_dir, "");
     let truck = media("images/000000009769.jpg");
     let (_simcam, urls) = start_simcam(&[("first", &truck), ("second", &truck)]);
     let prefix = format!("se-settings-{}", nanos_since_epoch());
@@ -204,6 +204,18 @@ decode = "keyframes"
         "the restarted edge took the rule's section:\n{}",
         edge_processes[added_edge].log()
     );
+
+    // Started again while the broker is away, the edge runs what the centers last published, as it
+    // kept it: the added camera, with the zones set on the center.
+    let (status, _) = edge_processes[added_edge].interrupt();
+    assert!(status.success(), "{}", edge_processes[added_edge].log());
+    broker.stop();
+    edge_processes[added_edge] = start(config, base, "edge", edge_names[added_edge]);
+    wait_for(Duration::from_secs(60), || all_logs(&edge_processes), || streams_on("added-cam") == vec![added_edge]);
+    let (status, on_edge) = get_json(base, "/api/v1/cameras/added-cam/view");
+    assert_eq!((status, on_edge["zones"][0]["polygon"].as_array().map(Vec::len)), (200, Some(3)), "{on_edge}");
+    broker.start_again();
+    wait_for(Duration::from_secs(30), || all_logs(&edge_processes), || corners_seen() == Some(3));
 
     // The zones reset on the center: the edge runs the camera entry's again.
     let (status, answer) = send_json(&center, reqwest::Method::DELETE, "/api/v1/cameras/added-cam/zones", None);

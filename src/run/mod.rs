@@ -4,7 +4,8 @@
 //!   on SQLite (or PostgreSQL);
 //! - `edge`: this node's share of the cameras (see [`sharpeyes_alerting::cluster::shard`]), inference,
 //!   rules and sensors; each violation is spooled and published over MQTT; the cameras, zones and
-//!   rule sections an admin set on a center (see [`settings_follower`]); `/healthz`, `/metrics` and,
+//!   rule sections an admin set on a center (see [`settings_follower`]), kept on its disk for its next
+//!   start (see [`settings_cache`]); `/healthz`, `/metrics` and,
 //!   for the centers, the reads of its cameras (their status, latest frames, zone previews), with
 //!   its API's address and cameras announced over the broker;
 //! - `center`: violations from the edge nodes (an MQTT v5 shared subscription), cases in PostgreSQL
@@ -19,6 +20,7 @@ mod camera_keeper;
 mod feeds;
 mod rules_keeper;
 mod service;
+mod settings_cache;
 mod settings_follower;
 mod zones;
 
@@ -230,7 +232,14 @@ async fn serve_all(mut config: Config, config_path: &Path) -> anyhow::Result<()>
 async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let nodes = edge_nodes(&config, node)?;
-    let cameras = shard::share_of(node, &nodes, &config.cameras, |c| c.id.as_str());
+    let cache_dir = config.server.data_dir.join("center-settings");
+    let cache = settings_cache::SettingsCache::open(&cache_dir)
+        .with_context(|| format!("server.data_dir: cannot keep the centers' settings in '{}'", cache_dir.display()))?;
+    // A camera a center set or removed starts (or not) as the center said, from the cache, not the file.
+    let set_by_center: std::collections::HashSet<&str> = cache.cameras().collect();
+    let mut cameras = shard::share_of(node, &nodes, &config.cameras, |c| c.id.as_str());
+    cameras.retain(|camera| !set_by_center.contains(camera.id.as_str()));
+    drop(set_by_center);
     // Sensors are shared out like cameras: a device's readings all go to one node, whose rules keep
     // its state (how long a cover has been open).
     let sensors: Vec<String> =
@@ -282,6 +291,7 @@ async fn serve_edge(config: Config, config_path: &Path, node: &str) -> anyhow::R
         overrides,
         rule_updates: Some(analysis.rule_updates.clone()),
         zones_set: std::collections::HashMap::new(),
+        cache: Some(cache),
     };
     let api = edge_api_address(&config, node);
     let running = Arc::new(move || {
@@ -397,6 +407,7 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
         overrides: rule_overrides,
         rule_updates: None,
         zones_set: std::collections::HashMap::new(),
+        cache: None,
     };
     let (settings_tx, settings_rx) = mpsc::channel(SETTINGS_WAITING);
     let tasks = [

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use super::{
     camera_keeper::{CameraRunner, KeptCamera, Origin, file_changes},
     rules_keeper::push_dwell_rules,
+    settings_cache::SettingsCache,
 };
 use crate::{
     config::{CameraConfig, Config},
@@ -58,25 +59,29 @@ pub struct SettingsFollower {
     pub rule_updates: Option<Sender<RulesUpdate>>,
     /// The zones an admin set on a center, by camera: they win over the camera's entry's.
     pub zones_set: HashMap<String, Vec<ZoneConfig>>,
+    /// Where an edge keeps the centers' settings for its next start (none on a center).
+    pub cache: Option<SettingsCache>,
 }
 
 impl SettingsFollower {
     /// Follows `settings` and each configuration `configs` reads again, until both end.
+    /// The settings kept in the cache are applied first.
     pub async fn run(mut self, mut settings: mpsc::Receiver<PublishedSettings>, mut configs: Configs) {
         let mut config = configs.borrow_and_update().clone();
         let mut set_by_center = HashSet::new();
+        for kept in self.cache.as_ref().map(SettingsCache::settings).unwrap_or_default() {
+            self.apply(&config, kept, &mut set_by_center);
+        }
         let (mut following, mut reading) = (true, true);
         while following || reading {
             tokio::select! {
                 setting = settings.recv(), if following => match setting {
-                    Some(setting) => match setting.kind {
-                        SettingsKind::Camera => {
-                            set_by_center.insert(setting.name.clone());
-                            self.camera(&config, setting);
+                    Some(setting) => {
+                        if let Some(cache) = &mut self.cache {
+                            cache.keep(&setting);
                         }
-                        SettingsKind::Zones => self.zones(setting),
-                        SettingsKind::Rule => self.rule(&config, setting),
-                    },
+                        self.apply(&config, setting, &mut set_by_center);
+                    }
                     None => following = false,
                 },
                 changed = configs.changed(), if reading => match changed {
@@ -87,6 +92,17 @@ impl SettingsFollower {
                     Err(_) => reading = false,
                 },
             }
+        }
+    }
+
+    fn apply(&mut self, config: &Config, setting: PublishedSettings, set_by_center: &mut HashSet<String>) {
+        match setting.kind {
+            SettingsKind::Camera => {
+                set_by_center.insert(setting.name.clone());
+                self.camera(config, setting);
+            }
+            SettingsKind::Zones => self.zones(setting),
+            SettingsKind::Rule => self.rule(config, setting),
         }
     }
 

@@ -324,6 +324,11 @@ impl Broker {
         }
     }
 
+    /// Starts a stopped broker again on the same port and storage.
+    pub fn start_again(&mut self) {
+        self.launch();
+    }
+
     /// Stops and starts the broker on the same port and storage.
     pub fn restart(&mut self) {
         self.stop();

@@ -46,7 +46,11 @@ pub enum SettingsKind {
 }
 
 impl SettingsKind {
-    fn topic_level(self) -> &'static str {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Camera, Self::Zones, Self::Rule];
+
+    /// Its level in the topic (`cameras`, `zones`, `rules`), which also names it elsewhere.
+    pub fn topic_level(self) -> &'static str {
         match self {
             Self::Camera => "cameras",
             Self::Zones => "zones",
@@ -88,11 +92,11 @@ pub fn settings_topic(prefix: &str, kind: SettingsKind, name: &str) -> String {
 /// Reads a settings message of `topic` (under `prefix`).
 pub fn read_settings(prefix: &str, topic: &str, payload: &[u8]) -> std::result::Result<PublishedSettings, String> {
     let rest = topic.strip_prefix(prefix).and_then(|rest| rest.strip_prefix("/config/"));
-    let (kind, name) = match rest.and_then(|rest| rest.split_once('/')) {
-        Some(("cameras", name)) => (SettingsKind::Camera, name),
-        Some(("zones", name)) => (SettingsKind::Zones, name),
-        Some(("rules", name)) => (SettingsKind::Rule, name),
-        _ => return Err("not a topic of camera, zone or rule settings".into()),
+    let found = rest.and_then(|rest| rest.split_once('/')).and_then(|(level, name)| {
+        SettingsKind::ALL.into_iter().find(|kind| kind.topic_level() == level).map(|kind| (kind, name))
+    });
+    let Some((kind, name)) = found else {
+        return Err("not a topic of camera, zone or rule settings".into());
     };
     if name.is_empty() || name.contains('/') {
         return Err("names no camera or rule".into());
