@@ -83,8 +83,13 @@ fn the_kubernetes_configuration_and_tokens_are_valid() {
         .replace("/opt/sharpeyes/models/", &format!("{}/", root().join("models").display()));
     let path = dir.path().join("sharpeyes.toml");
     std::fs::write(&path, config).unwrap();
-    let output =
-        Command::new(binary()).arg("check-config").arg(&path).env("SHARPEYES_WEBHOOK_SECRET", "x").output().unwrap();
+    let output = Command::new(binary())
+        .arg("check-config")
+        .arg(&path)
+        .env("SHARPEYES_WEBHOOK_SECRET", "x")
+        .env("SHARPEYES_RELAY_SECRET", "y")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("1 tokens"), "the Secret's token is added: {stdout}");

@@ -369,7 +369,7 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
             },
             published: settings_changed.clone(),
         },
-        edges: Some(EdgeReads::new(edges)),
+        edges: Some(EdgeReads::new(edges, config.cluster.relay_key().is_some())),
         config: {
             let (configs, in_force, overrides) = (configs.clone(), in_force.clone(), rule_overrides.clone());
             Arc::new(move || {

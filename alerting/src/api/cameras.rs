@@ -122,7 +122,7 @@ fn known(reads: &CameraReads, id: &str) -> Result<(), ApiError> {
 
 /// `GET /api/v1/cameras/{id}/view`: the camera's zones and its latest detections (the tuning view);
 /// on a center, as the edge that runs the camera answers.
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/view", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, body = CameraView), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a center without the relay key: it forwards nothing", body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn view(
     State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,
@@ -158,7 +158,7 @@ pub async fn view(
 
 /// `GET /api/v1/cameras/{id}/frame`: the latest analysed frame as a JPEG (404 before the first); on
 /// a center, as the edge that runs the camera answers.
-#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/frame", tag = "cameras", params(("id" = String, Path, description = "camera id")), responses((status = 200, description = "the JPEG", content_type = "image/jpeg", body = Vec<u8>), (status = 403, description = "a reporter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a center without the relay key: it forwards nothing", body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody), (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn frame(
     State(reads): State<CameraReads>,
     Extension(who): Extension<Principal>,

@@ -4,7 +4,9 @@
 //! the caller's `Authorization` header: each edge checks it against the same `[auth]` tokens and
 //! decides by the same roles, so a token never reaches further through a center than it would
 //! directly. The edge's answer comes back as it was (status, type, body); an edge that does not
-//! answer is a 502 naming it and its address.
+//! answer is a 502 naming it and its address. Tokens go only to addresses the relay key vouches for:
+//! without `cluster.relay_secret_env` anyone who may publish to the broker could announce an edge, so
+//! a center then forwards nothing and says why (409).
 
 use std::time::Duration;
 
@@ -25,22 +27,28 @@ const EDGE_CONNECT_WITHIN: Duration = Duration::from_secs(3);
 /// The headers of an edge's answer that go back to the caller.
 const PASSED_HEADERS: [header::HeaderName; 2] = [header::CONTENT_TYPE, header::CACHE_CONTROL];
 
+/// Why a center without the relay key forwards nothing.
+const UNSIGNED_CARDS: &str = "a center forwards camera reads, with the caller's token, only to edges whose announcements \
+    the relay key signs: set cluster.relay_secret_env on the centers and the edges";
+
 /// A center's way to the edges' reads.
 #[derive(Clone)]
 pub struct EdgeReads {
     directory: EdgeDirectory,
     client: reqwest::Client,
+    signed: bool,
 }
 
 impl EdgeReads {
-    /// Reads from the edges `directory` knows.
-    pub fn new(directory: EdgeDirectory) -> Self {
+    /// Reads from the edges `directory` knows; `signed`: their cards are checked against the relay
+    /// key (without it nothing is forwarded).
+    pub fn new(directory: EdgeDirectory, signed: bool) -> Self {
         let client = reqwest::Client::builder()
             .timeout(EDGE_ANSWER_WITHIN)
             .connect_timeout(EDGE_CONNECT_WITHIN)
             .build()
             .expect("an HTTP client builds");
-        Self { directory, client }
+        Self { directory, client, signed }
     }
 
     /// `method` `/api/v1/cameras/{camera}/{path...}` (with `body`, JSON) as the edge running `camera`
@@ -53,6 +61,9 @@ impl EdgeReads {
         headers: &HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, ApiError> {
+        if !self.signed {
+            return Err(ApiError::Conflict(UNSIGNED_CARDS.into()));
+        }
         let edge = self.directory.edge_of(camera).ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no camera '{camera}': no edge node runs it (an edge announces its cameras once it reaches the broker)"
@@ -69,13 +80,16 @@ impl EdgeReads {
     }
 
     /// Every edge's cameras as `GET /api/v1/cameras` answers there, each with its edge's `node`; the
-    /// cameras of an edge that does not answer are listed with state `unreachable` and the reason.
+    /// cameras of an edge that does not answer (or, without the relay key, of every edge) are listed
+    /// with state `unreachable` and the reason.
     pub(super) async fn cameras(&self, headers: &HeaderMap) -> Vec<Value> {
         let edges = self.directory.edges();
-        let answers = futures_util::future::join_all(
-            edges.iter().map(|edge| self.send(edge, &["api", "v1", "cameras"], Method::GET, headers, None)),
-        )
-        .await;
+        let answers: Vec<Result<EdgeAnswer, ApiError>> = if self.signed {
+            let asked = edges.iter().map(|edge| self.send(edge, &["api", "v1", "cameras"], Method::GET, headers, None));
+            futures_util::future::join_all(asked).await
+        } else {
+            edges.iter().map(|_| Err(ApiError::Conflict(UNSIGNED_CARDS.into()))).collect()
+        };
         let mut cameras = Vec::new();
         for (edge, answer) in edges.iter().zip(answers) {
             let listed = answer.and_then(|answer| match answer.status {
@@ -160,7 +174,11 @@ mod tests {
         drop(closed);
         let directory = EdgeDirectory::default();
         directory.set("edge-7", Some(EdgeCard { api: api.clone(), cameras: vec!["cam-1".into()] }));
-        let reads = EdgeReads::new(directory);
+        let unsigned = EdgeReads::new(directory.clone(), false);
+        let refused = unsigned.camera("cam-1", &["view"], Method::GET, &HeaderMap::new(), None).await.unwrap_err();
+        assert!(matches!(&refused, ApiError::Conflict(message) if message.contains("relay_secret_env")), "{refused}");
+        assert_eq!(unsigned.cameras(&HeaderMap::new()).await[0]["state"], "unreachable");
+        let reads = EdgeReads::new(directory, true);
         let headers = HeaderMap::new();
         let unknown = reads.camera("cam-2", &["view"], Method::GET, &headers, None).await.unwrap_err();
         assert!(

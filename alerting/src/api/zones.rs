@@ -118,7 +118,7 @@ fn validated(body: Result<Json<Vec<ZoneConfig>>, JsonRejection>) -> Result<Vec<Z
         (status = 400, description = "invalid zones, each problem by key path", body = ErrorBody),
         (status = 403, description = "a reporter", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody),
+        (status = 409, description = "a center without the relay key: it forwards nothing", body = ErrorBody), (status = 502, description = "a center: the edge that runs the camera did not answer", body = ErrorBody),
         (status = 401, description = "no or an unknown token", body = ErrorBody)))]
 pub async fn preview(
     State(reads): State<CameraReads>,
