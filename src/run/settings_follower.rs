@@ -3,8 +3,9 @@
 //!
 //! - an **edge** starts, changes or stops the cameras of its share (rendezvous hashing over the edge
 //!   nodes, as at start-up) as a center set them, hands their rules the zones an admin set on a
-//!   center (which win over the camera's entry's), and a dwell rule's section as a center set it; on SIGHUP it follows its configuration file for the cameras of its share that no
-//!   center set (as `run --role all` does);
+//!   center (which win over the camera's entry's), and a dwell rule's section as a center set it;
+//!   it keeps them all (see [`super::settings_cache`]) and starts with them; on SIGHUP it follows its
+//!   configuration file for the cameras of its share that no center set (as `run --role all` does);
 //! - a **center** keeps every camera's site and maintenance windows (for the case engine, the
 //!   notifier and the map) and the configuration it shows up to date with the changes made on the
 //!   other centers.
@@ -64,8 +65,8 @@ pub struct SettingsFollower {
 }
 
 impl SettingsFollower {
-    /// Follows `settings` and each configuration `configs` reads again, until both end.
-    /// The settings kept in the cache are applied first.
+    /// Follows `settings` and each configuration `configs` reads again, until both end; the settings
+    /// kept in the cache are applied first.
     pub async fn run(mut self, mut settings: mpsc::Receiver<PublishedSettings>, mut configs: Configs) {
         let mut config = configs.borrow_and_update().clone();
         let mut set_by_center = HashSet::new();

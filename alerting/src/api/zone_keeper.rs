@@ -25,8 +25,6 @@ pub enum ZoneKeeper {
         /// What publishes the database's settings to the edges.
         published: SettingsChanged,
     },
-    /// Nowhere: this node runs no cameras and publishes nothing.
-    Nowhere,
 }
 
 impl ZoneKeeper {
@@ -34,7 +32,7 @@ impl ZoneKeeper {
     pub fn editor(&self) -> Option<&ZoneEditor> {
         match self {
             Self::Here(editor) => Some(editor),
-            _ => None,
+            Self::OnEdges { .. } => None,
         }
     }
 
@@ -43,7 +41,6 @@ impl ZoneKeeper {
         match self {
             Self::Here(editor) => editor.file_zones(camera),
             Self::OnEdges { entries, .. } => entries(camera),
-            Self::Nowhere => None,
         }
     }
 
@@ -55,7 +52,6 @@ impl ZoneKeeper {
                 published.notify();
                 Ok(())
             }
-            Self::Nowhere => Ok(()),
         }
     }
 
@@ -66,7 +62,7 @@ impl ZoneKeeper {
                 published.zones_reset(camera);
                 Ok(())
             }
-            _ => self.apply(camera, entry),
+            Self::Here(editor) => editor.apply(camera, entry),
         }
     }
 }
