@@ -795,7 +795,6 @@ fn the_tuning_view_on_a_center_draws_the_edges_frame_previews_there_and_saves_to
     let dir = tempfile::tempdir().unwrap();
     let database = PostgresDatabase::create("dashboard_center");
     let broker_dir = dir.path().join("broker");
-    std::fs::create_dir_all(&broker_dir).unwrap();
     let broker = Broker::start(&broker_dir, "");
     let truck = media("images/000000009769.jpg");
     let (_simcam, urls) = start_simcam(&[("truck", &truck)]);

@@ -113,7 +113,6 @@ fn faults_lose_no_violation_and_file_none_twice() {
     let dir = tempfile::tempdir().unwrap();
     let postgres = PrivatePostgres::start();
     let broker_dir = dir.path().join("broker");
-    std::fs::create_dir_all(&broker_dir).unwrap();
     let mut broker = Broker::start(&broker_dir, "");
     let broker_port = broker.port;
     let (hook, taken) = start_webhook_receiver();

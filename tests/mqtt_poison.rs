@@ -17,7 +17,6 @@ use common::*;
 fn an_oversized_message_is_dead_lettered_and_ingest_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let broker_dir = dir.path().join("broker");
-    std::fs::create_dir_all(&broker_dir).unwrap();
     let broker = Broker::start(&broker_dir, "");
     let prefix = format!("se-poison-{}", nanos_since_epoch());
     let topic = format!("{prefix}/sensors/mh-1/manhole_cover");

@@ -34,7 +34,6 @@ fn messages_of(base: &str, device: &str) -> u64 {
 fn sensor_messages_survive_service_and_broker_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let broker_dir = dir.path().join("broker");
-    std::fs::create_dir_all(&broker_dir).unwrap();
     let mut broker = Broker::start(&broker_dir, "");
     let prefix = format!("se-resilience-{}", nanos_since_epoch());
     let topic = format!("{prefix}/sensors/mh-1/manhole_cover");

@@ -42,7 +42,6 @@ fn a_camera_added_on_the_center_runs_on_its_edge_and_outlives_the_edges_restart(
     let dir = tempfile::tempdir().unwrap();
     let database = PostgresDatabase::create("runtime_cluster");
     let broker_dir = dir.path().join("broker");
-    std::fs::create_dir_all(&broker_dir).unwrap();
     let mut broker = Broker::start(&broker_dir, "");
     let truck = media("images/000000009769.jpg");
     let (_simcam, urls) = start_simcam(&[("first", &truck), ("second", &truck)]);

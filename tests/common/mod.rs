@@ -170,24 +170,9 @@ rate_limit_per_s = 100000
 rate_limit_burst = 100000
 failed_logins_per_minute = 100000
 
-[detector]
-manifest = "{manifest}"
-
-[[grids]]
-code = "110105001001001"
-name = "test grid"
-
-[rules.illegal_parking]
-min_dwell_s = {min_dwell_s}
-
-[[auth.tokens]]
-name = "e2e"
-role = "admin"
-sha256 = "{sha}"
-"#,
+{sections}"#,
         data = dir.join("data").display(),
-        manifest = root().join("models/yolox_nano.toml").display(),
-        sha = sha256_hex(TOKEN),
+        sections = test_sections(min_dwell_s),
     );
     for camera in cameras {
         let decode = match camera.decode {
@@ -280,9 +265,10 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts `mosquitto` in `dir` with `extra` lines added to its configuration (a TLS listener);
-    /// without `extra` it listens on plain TCP.
+    /// Starts `mosquitto` in `dir` (made when missing) with `extra` lines added to its configuration
+    /// (a TLS listener); without `extra` it listens on plain TCP.
     pub fn start(dir: &Path, extra: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let config = dir.join("mosquitto.conf");
         let listener = if extra.is_empty() { format!("listener {port} 127.0.0.1\n") } else { String::new() };
@@ -601,17 +587,7 @@ pub fn cluster_config(database: &str, broker_port: u16, prefix: &str) -> String 
         r#"database = "{database}"
 rate_limit_per_s = 100000
 rate_limit_burst = 100000
-
-[detector]
-manifest = "{manifest}"
-
-[[grids]]
-code = "110105001001001"
-name = "test grid"
-
-[rules.illegal_parking]
-min_dwell_s = 2.0
-
+{sections}
 [cluster]
 edges = ["edge-0", "edge-1"]
 relay_secret_env = "SHARPEYES_RELAY_SECRET"
@@ -620,6 +596,25 @@ relay_secret_env = "SHARPEYES_RELAY_SECRET"
 url = "mqtt://127.0.0.1:{broker_port}"
 client_id = "{prefix}"
 prefix = "{prefix}"
+"#,
+        sections = test_sections(2.0),
+    )
+}
+
+/// What every test configuration holds after its `[server]` section: the detector, grid
+/// 110105001001001, parking confirmed after `min_dwell_s`, and the admin test token.
+fn test_sections(min_dwell_s: f64) -> String {
+    format!(
+        r#"
+[detector]
+manifest = "{manifest}"
+
+[[grids]]
+code = "110105001001001"
+name = "test grid"
+
+[rules.illegal_parking]
+min_dwell_s = {min_dwell_s:?}
 
 [[auth.tokens]]
 name = "e2e"

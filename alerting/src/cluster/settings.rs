@@ -310,12 +310,12 @@ impl SettingsFeed {
     /// Hands each setting to `out` (the retained ones again after every reconnection) until `out`
     /// closes.
     pub async fn run(mut self, out: mpsc::Sender<PublishedSettings>) {
+        let prefix = self.subscription.prefix().to_owned();
         loop {
             let publish = self.subscription.next().await;
             if publish.payload.is_empty() {
                 continue;
             }
-            let prefix = self.subscription.prefix().to_owned();
             if let Some(setting) =
                 self.subscription.read(&publish, |topic, payload| read_settings(&prefix, topic, payload))
                 && out.send(setting).await.is_err()
