@@ -13,6 +13,7 @@ const tuning = {
   camera: null, // the camera whose zones the draft holds
   draft: [], // the zones as edited, with the keys of [[cameras.zones]]
   dirty: false, // the draft differs from what the camera runs with
+  saved: false, // the draft was just saved: the status says so until the next edit
   selected: -1, // index of the zone being edited
   selectedMask: -1, // index of its mask being edited, or -1: the zone's own outline
   drag: null, // { zone, mask (or -1: the zone's outline), corner (or -1: the whole shape), from: [x, y] }
@@ -47,7 +48,7 @@ async function loadZones() {
   tuning.selected = Math.min(tuning.selected, tuning.draft.length - 1);
   tuning.selectedMask = -1;
   const source = text(`tuning.source.${zones.source}`);
-  showTuningStatus(zones.source === 'api' ? `${source} · ${zones.changed_by} · ${when(zones.changed_at)}` : source);
+  if (!tuning.saved) showTuningStatus(zones.source === 'api' ? `${source} · ${zones.changed_by} · ${when(zones.changed_at)}` : source);
   drawZoneTable();
 }
 
@@ -58,6 +59,7 @@ function showTuningStatus(message, error = false) {
 
 function changed() {
   tuning.dirty = true;
+  tuning.saved = false;
   tuning.preview = null;
   showTuningStatus(text('tuning.draft'));
   paintTuning();
@@ -72,6 +74,7 @@ async function drawTuning() {
     tuning.camera = id;
     tuning.selected = -1;
     tuning.dirty = false;
+    tuning.saved = false;
   }
   if (!tuning.dirty && !tuning.drag) await loadZones().catch((e) => showTuningStatus(e.message, true));
   const view = await getJson(cameraPath('/view'));
@@ -324,6 +327,7 @@ async function previewZones() {
 
 async function saveZones() {
   await api(cameraPath('/zones'), { method: 'PUT', body: JSON.stringify(tuning.draft) });
+  tuning.saved = true;
   await loadZones();
   showTuningStatus(text('tuning.saved'));
   paintTuning();
@@ -331,6 +335,7 @@ async function saveZones() {
 
 async function resetZones() {
   await api(cameraPath('/zones'), { method: 'DELETE' });
+  tuning.saved = false;
   await loadZones();
   paintTuning();
 }
