@@ -162,7 +162,7 @@ impl Analysis {
 }
 
 /// Each camera's zones.
-pub fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> HashMap<Arc<str>, Vec<Zone>> {
+fn zones_by_camera<'a>(cameras: impl Iterator<Item = &'a CameraConfig>) -> HashMap<Arc<str>, Vec<Zone>> {
     cameras
         .map(|camera| (Arc::from(camera.id.as_str()), camera.zones.iter().map(ZoneConfig::build).collect()))
         .collect()

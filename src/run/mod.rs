@@ -356,7 +356,8 @@ async fn serve_center(mut config: Config, node: &str) -> anyhow::Result<()> {
     let (rule_changes, rule_requests) = RuleChanges::channel();
     let seen = Seen {
         statuses: sharpeyes_ingest::camera::CameraBoard::default(),
-        views: Arc::new(CameraViews::new(analysis::zones_by_camera(config.cameras.iter()))),
+        // The edges hold the frames and zones in force; the center reads them there (`edges`).
+        views: Arc::new(CameraViews::default()),
         sensors: Arc::new(SensorBoard::default()),
         photos: Some(photo_analyser(&config).await?),
         zones: ZoneKeeper::OnEdges {
