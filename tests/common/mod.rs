@@ -172,7 +172,7 @@ failed_logins_per_minute = 100000
 
 {sections}"#,
         data = dir.join("data").display(),
-        sections = test_sections(min_dwell_s),
+        sections = test_sections(&min_dwell_s.to_string()),
     );
     for camera in cameras {
         let decode = match camera.decode {
@@ -597,13 +597,14 @@ url = "mqtt://127.0.0.1:{broker_port}"
 client_id = "{prefix}"
 prefix = "{prefix}"
 "#,
-        sections = test_sections(2.0),
+        sections = test_sections("2.0"),
     )
 }
 
 /// What every test configuration holds after its `[server]` section: the detector, grid
-/// 110105001001001, parking confirmed after `min_dwell_s`, and the admin test token.
-fn test_sections(min_dwell_s: f64) -> String {
+/// 110105001001001, parking confirmed after `min_dwell_s` seconds (as written: tests edit the text),
+/// and the admin test token.
+fn test_sections(min_dwell_s: &str) -> String {
     format!(
         r#"
 [detector]
@@ -614,7 +615,7 @@ code = "110105001001001"
 name = "test grid"
 
 [rules.illegal_parking]
-min_dwell_s = {min_dwell_s:?}
+min_dwell_s = {min_dwell_s}
 
 [[auth.tokens]]
 name = "e2e"
